@@ -1,0 +1,423 @@
+"""The conversation service: one inbound message in, one engine turn, one transaction out.
+
+For every message it takes the member's lock, then loads (member, group, running session), runs
+the pure engine, and writes everything the turn caused in ONE transaction: the inbound line in the
+message log, the member's profile changes, the session, answers, help records, proposed stories and
+every outbound line. A failure anywhere rolls the whole turn back; nothing is half-written.
+Channels (the console today) only turn their input into an `Inbound` and deliver the `Outbound`s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.checkins import Conversations
+from bot.phones import default_currency_for, default_locale_for
+from conversations.answers import (
+    AnswerType,
+    AnswerValue,
+    GroupRef,
+    Location,
+    MemberRef,
+    Money,
+    Photo,
+)
+from conversations.context import Context, MemberProfile
+from conversations.definition import HelpDirection
+from conversations.engine import handle
+from conversations.events import (
+    AnswerRecorded,
+    HelpRecorded,
+    MemberFieldSet,
+    Say,
+    SessionEnded,
+    SessionStarted,
+    StoryProposed,
+    Turn,
+)
+from conversations.inputs import Input, Open, Reply
+from conversations.parsing import normalize_join_code
+from conversations.rendering import RenderedChoice, render
+from conversations.session import SessionState, from_json, to_json
+from storage.database import Database
+from storage.records import GroupRecord, MemberRecord
+from storage.unit_of_work import UnitOfWork
+from storage.vocabulary import Channel
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """A message from a member, as any channel delivers it."""
+
+    channel: Channel
+    address: str
+    reply: Reply
+    provider_message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """A line the bot says, already in the message log (`message_id`)."""
+
+    message_id: int
+    channel: Channel
+    address: str
+    text: str
+    choices: tuple[RenderedChoice, ...] = ()
+
+    def with_numbered_choices(self) -> str:
+        if not self.choices:
+            return self.text
+        lines = [f"{i}) {choice.label}" for i, choice in enumerate(self.choices, start=1)]
+        return self.text + "\n" + "\n".join(lines)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class _MemberLocks:
+    """One asyncio lock per address, so a member's messages are handled one at a time, in order."""
+
+    locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
+    users: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    async def __call__(self, key: tuple[str, str], work: Callable[[], Any]) -> Any:
+        lock = self.locks.setdefault(key, asyncio.Lock())
+        self.users[key] = self.users.get(key, 0) + 1
+        try:
+            async with lock:
+                return await work()
+        finally:
+            self.users[key] -= 1
+            if not self.users[key]:
+                del self.users[key]
+                del self.locks[key]
+
+
+class ConversationService:
+    def __init__(
+        self,
+        database: Database,
+        conversations: Conversations,
+        default_country: str = "KE",
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.database = database
+        self.conversations = conversations
+        self.default_country = default_country
+        self.clock = clock
+        self._locks = _MemberLocks()
+
+    async def receive(self, inbound: Inbound) -> list[Outbound]:
+        """Handle one inbound message; returns what to send, already logged as queued."""
+        key = (inbound.channel, inbound.address)
+        result: list[Outbound] = await self._locks(key, lambda: self._receive(inbound))
+        return result
+
+    async def receive_from(self, channel: Channel, address: str, reply: Reply) -> list[Outbound]:
+        return await self.receive(Inbound(channel, address, reply))
+
+    async def open(self, channel: Channel, address: str) -> list[Outbound]:
+        """The member opened a conversation (console, simulator): greet or re-ask, logging only
+        what the bot says."""
+
+        async def work() -> list[Outbound]:
+            now = self.clock()
+            inbound = Inbound(channel, address, Reply())
+            async with self.database.transaction() as uow:
+                member = await self._member(uow, inbound, now)
+                return await self._turn(uow, member, inbound, Open(), now)
+
+        result: list[Outbound] = await self._locks((channel, address), work)
+        return result
+
+    async def mark_sent(self, outbound: Outbound) -> None:
+        async with self.database.transaction() as uow:
+            await uow.messages.set_status(outbound.message_id, "sent", at=self.clock())
+
+    async def _receive(self, inbound: Inbound) -> list[Outbound]:
+        now = self.clock()
+        async with self.database.transaction() as uow:
+            member = await self._member(uow, inbound, now)
+            await uow.members.touch_inbound(inbound.channel, inbound.address, now)
+            await uow.messages.log_inbound(
+                member_id=member.id,
+                channel=inbound.channel,
+                address_value=inbound.address,
+                text=inbound.reply.text,
+                payload=_inbound_payload(inbound.reply),
+                provider_message_id=inbound.provider_message_id,
+                at=now,
+            )
+            return await self._turn(uow, member, inbound, inbound.reply, now)
+
+    async def _member(self, uow: UnitOfWork, inbound: Inbound, now: datetime) -> MemberRecord:
+        member = await uow.members.by_address(inbound.channel, inbound.address)
+        if member is not None:
+            return member
+        codes = self.conversations.catalogs.codes
+        locale = default_locale_for(inbound.address, self.default_country, codes)
+        return await uow.members.create(inbound.channel, inbound.address, locale, None, at=now)
+
+    async def _turn(
+        self, uow: UnitOfWork, member: MemberRecord, inbound: Inbound, item: Input, now: datetime
+    ) -> list[Outbound]:
+        record = await uow.sessions.active_for(member.id)
+        session = from_json(record.state) if record is not None else None
+        group = await uow.members.current_group(member.id)
+        context = await self._context(uow, member, inbound.address, group, session, item, now)
+        turn = handle(self.conversations.library, session, item, context)
+        applier = _Applier(
+            uow, self.conversations, member, group, inbound, now, record.id if record else None
+        )
+        return await applier.apply(turn)
+
+    async def _context(
+        self,
+        uow: UnitOfWork,
+        member: MemberRecord,
+        address: str,
+        group: GroupRecord | None,
+        session: SessionState | None,
+        item: Input,
+        now: datetime,
+    ) -> Context:
+        group_ref = GroupRef(group.id, group.name, group.join_code) if group else None
+        members: tuple[MemberRef, ...] = ()
+        if group is not None:
+            members = tuple(
+                MemberRef(other.id, other.name)
+                for other in await uow.groups.members(group.id)
+                if other.name and other.id != member.id
+            )
+        groups_by_code: dict[str, GroupRef] = {}
+        code = normalize_join_code(item.text) if isinstance(item, Reply) and item.text else None
+        if code and self._expects_join_code(session):
+            found = await uow.groups.by_code(code)
+            if found is not None:
+                groups_by_code[code] = GroupRef(found.id, found.name, found.join_code)
+        zone = ZoneInfo(group.timezone) if group else UTC
+        profile = MemberProfile(
+            id=member.id,
+            locale=member.locale,
+            default_currency=default_currency_for(address, self.default_country),
+            name=member.name,
+            currency=member.currency,
+            business_type=member.business_type,
+            consent=member.consent,
+            opted_out=member.opted_out,
+            onboarded=member.onboarded_at is not None,
+            group=group_ref,
+        )
+        return Context(
+            now=now.astimezone(zone),
+            member=profile,
+            catalogs=self.conversations.catalogs,
+            vocabulary=self.conversations.vocabulary,
+            group_members=members,
+            groups_by_code=groups_by_code,
+        )
+
+    def _expects_join_code(self, session: SessionState | None) -> bool:
+        if session is None:
+            return False
+        checkin = self.conversations.library.get(session.checkin_id)
+        if checkin is None or not checkin.has_step(session.step_id):
+            return False
+        return checkin.step(session.step_id).type is AnswerType.JOIN_CODE
+
+
+class _Applier:
+    """Writes one turn's events, in order, inside the caller's transaction."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        conversations: Conversations,
+        member: MemberRecord,
+        group: GroupRecord | None,
+        inbound: Inbound,
+        now: datetime,
+        session_id: int | None,
+    ) -> None:
+        self.uow = uow
+        self.conversations = conversations
+        self.member = member
+        self.group_id = group.id if group else None
+        self.inbound = inbound
+        self.now = now
+        self.session_id = session_id
+        self.outbound: list[Outbound] = []
+
+    async def apply(self, turn: Turn) -> list[Outbound]:
+        for event in turn.events:
+            match event:
+                case Say():
+                    await self._say(event)
+                case SessionStarted():
+                    started = await self.uow.sessions.start(
+                        self.member.id, event.checkin_id, event.version, None, {}, self.now
+                    )
+                    self.session_id = started.id
+                case SessionEnded():
+                    if self.session_id is not None:
+                        await self.uow.sessions.save(
+                            self.session_id,
+                            None,
+                            event.status.value,
+                            {},
+                            self.now,
+                            end_reason=event.status.value,
+                        )
+                    self.session_id = None
+                case AnswerRecorded():
+                    await self._answer(event)
+                case HelpRecorded():
+                    await self._help(event)
+                case StoryProposed():
+                    await self.uow.stories.propose(
+                        self.member.id, self.group_id, self.session_id, event.text, at=self.now
+                    )
+                case MemberFieldSet():
+                    await self._member_field(event)
+        if turn.session is not None and self.session_id is not None:
+            await self.uow.sessions.save(
+                self.session_id, turn.session.step_id, "active", to_json(turn.session), self.now
+            )
+        return self.outbound
+
+    async def _say(self, say: Say) -> None:
+        rendered = render(say, self.conversations.catalogs)
+        payload = (
+            {"choices": [[c.id, c.label] for c in rendered.choices]} if rendered.choices else None
+        )
+        logged = await self.uow.messages.log_outbound(
+            member_id=self.member.id,
+            channel=self.inbound.channel,
+            address_value=self.inbound.address,
+            text=rendered.text,
+            payload=payload,
+            at=self.now,
+        )
+        self.outbound.append(
+            Outbound(
+                logged.id,
+                self.inbound.channel,
+                self.inbound.address,
+                rendered.text,
+                rendered.choices,
+            )
+        )
+
+    async def _answer(self, event: AnswerRecorded) -> None:
+        if self.session_id is None:
+            return
+        await self.uow.answers.add(
+            session_id=self.session_id,
+            member_id=self.member.id,
+            group_id=self.group_id,
+            checkin_id=event.checkin_id,
+            step_id=event.step_id,
+            answer_type=event.type.value,
+            at=self.now,
+            skipped=event.skipped,
+            raw_text=event.raw if event.raw else None,
+            **answer_columns(event.value),
+        )
+
+    async def _help(self, event: HelpRecorded) -> None:
+        me, other = self.member.id, event.other.member_id
+        giver, receiver = (me, other) if event.direction is HelpDirection.GIVEN else (other, me)
+        await self.uow.help.add(
+            giver_id=giver,
+            receiver_id=receiver,
+            group_id=self.group_id,
+            kind=event.kind,
+            note=None,
+            session_id=self.session_id,
+            reported_by_id=me,
+            at=self.now,
+        )
+
+    async def _member_field(self, event: MemberFieldSet) -> None:
+        uow, member_id, at = self.uow, self.member.id, self.now
+        match event.field:
+            case "name":
+                await uow.members.update(member_id, at=at, name=str(event.value))
+            case "language":
+                await uow.members.update(member_id, at=at, locale=str(event.value))
+            case "currency":
+                await uow.members.update(member_id, at=at, currency=str(event.value))
+            case "business_type":
+                await uow.members.update(member_id, at=at, business_type=str(event.value))
+            case "consent":
+                await uow.members.update(member_id, at=at, consent=bool(event.value))
+            case "opted_out":
+                await uow.members.update(member_id, at=at, opted_out=bool(event.value))
+            case "onboarded":
+                await uow.members.update(member_id, at=at, onboarded_at=at if event.value else None)
+            case "group":
+                if isinstance(event.value, GroupRef):
+                    await uow.members.join_group(member_id, event.value.group_id, at)
+                    self.group_id = event.value.group_id
+            case _:
+                raise ValueError(f"the engine set an unknown member field: {event.field}")
+
+
+def answer_columns(value: AnswerValue | None) -> dict[str, Any]:
+    """The typed answer columns for a value (see `AnswerRepository.add`)."""
+    match value:
+        case None:
+            return {}
+        case Money():
+            return {"value_number": value.amount, "currency": value.currency}
+        case bool():
+            return {"value_choice": "yes" if value else "no"}
+        case int() | Decimal():
+            return {"value_number": Decimal(value)}
+        case str():
+            return {"value_text": value}
+        case date():
+            return {"value_date": value}
+        case tuple():
+            return {"value_choice": list(value)}
+        case Location():
+            return {
+                "value_json": {"latitude": str(value.latitude), "longitude": str(value.longitude)}
+            }
+        case Photo():
+            return {"value_json": {"media": value.media_ref, "content_type": value.content_type}}
+        case MemberRef():
+            return {"value_json": {"member_id": value.member_id, "name": value.name}}
+        case GroupRef():
+            return {
+                "value_json": {"group_id": value.group_id, "name": value.name},
+                "value_text": value.join_code,
+            }
+    raise TypeError(f"no storage columns for answer value {value!r}")
+
+
+def _inbound_payload(reply: Reply) -> dict[str, Any] | None:
+    payload: dict[str, Any] = {}
+    if reply.choice is not None:
+        payload["choice"] = reply.choice
+    if reply.photo is not None:
+        payload["photo"] = {
+            "media": reply.photo.media_ref,
+            "content_type": reply.photo.content_type,
+        }
+    if reply.location is not None:
+        payload["location"] = [str(reply.location.latitude), str(reply.location.longitude)]
+    if reply.contact_phone is not None:
+        payload["contact"] = reply.contact_phone
+    if reply.media_kind is not None:
+        payload["media_kind"] = reply.media_kind
+    return payload or None

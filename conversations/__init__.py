@@ -1,0 +1,1 @@
+"""The pure conversation core: check-in definitions, the engine and answer parsing. No I/O."""

@@ -1,0 +1,56 @@
+"""What can happen to a member's conversation: the engine's inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from conversations.answers import Location, Photo
+from conversations.words import Command
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Something the member sent. `choice` is a button's payload when they pressed one;
+    `media_kind` names what else arrived ("voice", "sticker", "video", "document") when it is
+    neither a photo nor a location."""
+
+    text: str = ""
+    choice: str | None = None
+    photo: Photo | None = None
+    location: Location | None = None
+    contact_phone: str | None = None
+    media_kind: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Begin a check-in for this member (a schedule or staff decided it)."""
+
+    checkin_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Open:
+    """The member opened the conversation without saying anything yet (a console or simulator
+    session starting): greet them, or ask the pending question again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Remind:
+    """A reminder for the running check-in is due."""
+
+
+@dataclass(frozen=True, slots=True)
+class Expire:
+    """The running check-in has run out of time."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandInput:
+    """A command recognised by the channel itself (Telegram's /start), with its argument."""
+
+    command: Command
+    argument: str = ""
+
+
+Input = Reply | Open | Start | Remind | Expire | CommandInput

@@ -1,0 +1,75 @@
+"""What the engine itself says, beyond the texts of the check-ins.
+
+Every string is an English source string and a catalog message id. Placeholders use the same
+sandboxed template syntax as the check-ins (`{{ name }}`); translators keep them as they are.
+"""
+
+from __future__ import annotations
+
+from conversations.answers import AnswerType
+from conversations.i18n import N_
+
+YES = N_("Yes")
+NO = N_("No")
+
+IDLE = N_(
+    "Hi {{ member.name }}! Send CHECKIN for your weekly check-in, JOURNAL for the monthly "
+    "journal, LANGUAGE to change language, or HELP."
+)
+HELP = N_(
+    "I keep your business journal with your peer group. Send CHECKIN for the weekly check-in, "
+    "JOURNAL for the monthly journal, SKIP to skip a question you may skip, RESTART to start "
+    "again, LANGUAGE to change language, STOP to stop all messages."
+)
+STOPPED = N_(
+    "You will not get any more messages from us. What you shared stays safe. Send START if you "
+    "want to come back."
+)
+STILL_STOPPED = N_("You have stopped messages from us. Send START if you want to come back.")
+WELCOME_BACK = N_("Welcome back, {{ member.name }}!")
+NOTHING_TO_RESTART = N_("There is nothing to restart right now.")
+NOTHING_TO_SKIP = N_("There is no question to skip right now.")
+CANT_SKIP = N_("This question can't be skipped, sorry.")
+SKIPPED = N_("Skipped.")
+GIVING_UP = N_("Let's leave this one for now and go on.")
+FINISH_SETUP_FIRST = N_("Let's finish setting you up first.")
+ALREADY_IN = N_("We are already doing this one. Here is the question again:")
+REMINDER = N_("A friendly reminder: your {{ title }} is waiting for you.")
+EXPIRED = N_("Your {{ title }} has closed. Thank you for what you shared!")
+
+EMPTY = N_("I didn't get any text. Please type your answer.")
+TOO_LONG = N_("That is a bit long for me. Please keep it under {{ limit }} characters.")
+TOO_SHORT = N_("Please write a little more (at least {{ limit }} characters).")
+NEEDS_WORDS = N_("Please answer with words or numbers.")
+MEDIA_NOT_EXPECTED = N_("Thank you! For this question I need a typed answer.")
+TOO_SMALL = N_("That seems too small. Please send a number of at least {{ limit }}.")
+TOO_BIG = N_("That seems too large. Please send a number no bigger than {{ limit }}.")
+NO_GROUP_FOR_MEMBER = N_(
+    "You are not in a peer group yet, so I will skip the question about other members."
+)
+MEMBER_AMBIGUOUS = N_('More than one member matches "{{ text }}". Which one do you mean?')
+MEMBER_NOT_FOUND = N_(
+    'I couldn\'t find "{{ text }}" in your group. Please send their name as the group knows it.'
+)
+MEMBER_PICK = N_("Please send the number of the person you mean.")
+JOIN_CODE_UNKNOWN = N_(
+    'I don\'t know the code "{{ text }}". Please check it with your group, or send SKIP.'
+)
+JOINED_GROUP = N_("You are now in the group {{ group.name }}.")
+
+DEFAULT_ERRORS: dict[AnswerType, str] = {
+    AnswerType.TEXT: N_("Please type your answer."),
+    AnswerType.INTEGER: N_("Please send a whole number, like 3."),
+    AnswerType.NUMBER: N_("Please send a number, like 12."),
+    AnswerType.MONEY: N_("Please send an amount, like {{ example_amount }}."),
+    AnswerType.CHOICE: N_("Please send the number of one of the options."),
+    AnswerType.MULTI_CHOICE: N_("Please send the numbers of the options, like 1,3."),
+    AnswerType.YES_NO: N_("Please answer yes or no."),
+    AnswerType.DATE: N_("Please send a date, like today, yesterday or {{ example_date }}."),
+    AnswerType.PHOTO: N_("Please send a photo."),
+    AnswerType.LOCATION: N_("Please share a location."),
+    AnswerType.MEMBER: N_("Please send the name of a member of your group."),
+    AnswerType.LANGUAGE: N_("Please send the number of your language."),
+    AnswerType.CURRENCY: N_("Please send a currency code, like {{ default_currency }} or USD."),
+    AnswerType.JOIN_CODE: N_("Please send your group's join code, or SKIP."),
+}

@@ -1,0 +1,206 @@
+"""Finding the amounts in a reply: numbers, their multiplier words and "nothing" words.
+
+Private to the package; `numbers` and `money` build their contracts on `scan_amounts`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Context, Decimal
+from functools import lru_cache
+
+from babel.core import UnknownLocaleError
+from babel.numbers import get_decimal_symbol, get_group_symbol
+
+from conversations.words import AnswerWords
+
+MAX_DIGITS = 64
+"""A number written with more digits than this is not read at all."""
+
+CONTEXT = Context(prec=MAX_DIGITS * 3)
+"""Exact for every amount a reply can hold (digits plus a million multiplier)."""
+
+_AMBIGUOUS_LANGUAGES = frozenset({"es"})
+"""Languages written both ways: es-MX has 1,500.50 and es-CO 1.500,50."""
+
+_SEPARATOR = re.compile(r"[., ]")
+_THOUSAND = 3
+_MILLION = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Amount:
+    """One amount read from a reply, and where it was written (`start`/`end` in the text)."""
+
+    value: Decimal
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Convention:
+    decimal: str
+    ambiguous: bool
+    pattern: re.Pattern[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    kind: str
+    text: str
+    start: int
+    end: int
+    sign: str = ""
+
+
+@lru_cache(maxsize=64)
+def _convention(locale: str) -> _Convention:
+    locale = locale.replace("-", "_")
+    try:
+        decimal, group = get_decimal_symbol(locale), get_group_symbol(locale)
+    except (UnknownLocaleError, ValueError, TypeError):
+        decimal, group = ".", ","
+    space_groups = group.isspace()
+    joiner = r"[.,]| (?=[0-9]{3}(?![0-9]))" if space_groups else r"[.,]"
+    pattern = re.compile(
+        rf"(?P<sign>(?<![\w.,])[-\u2212](?=[.,]?[0-9]))?"
+        rf"(?P<num>[0-9]+(?:(?:{joiner})[0-9]+)*|(?<![\w.,])[.,][0-9]+)"
+        r"|(?P<word>[^\W\d_]+(?:'[^\W\d_]+)*)"
+    )
+    return _Convention(
+        decimal=decimal if decimal in ".," else ".",
+        ambiguous=locale.split("_", 1)[0].lower() in _AMBIGUOUS_LANGUAGES,
+        pattern=pattern,
+    )
+
+
+def tidy(value: Decimal) -> Decimal:
+    """The same value without exponent or trailing fractional zeros: 2000, 1500.5, 0."""
+    if not value:
+        return Decimal(0)
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1), context=CONTEXT)
+    return value.normalize(CONTEXT)
+
+
+def _is_group_head(run: str) -> bool:
+    return 1 <= len(run) <= 3 and not run.startswith("0")
+
+
+def _grouped(runs: list[str]) -> str | None:
+    if not _is_group_head(runs[0]) or any(len(run) != 3 for run in runs[1:]):
+        return None
+    return "".join(runs)
+
+
+def _read(body: str, convention: _Convention) -> Decimal | None:
+    """The value of one written number (digits and separators only), None if malformed."""
+    runs = _SEPARATOR.split(body)
+    seps = [ch for ch in body if ch in "., "]
+    if not seps:
+        return Decimal(body)
+    if not runs[0]:
+        return Decimal("0." + runs[1]) if len(runs) == 2 else None
+    last = seps[-1]
+    kinds = set(seps)
+    if last == " " or (len(kinds) == 1 and len(seps) > 1):
+        whole = _grouped(runs) if len(kinds) == 1 else None
+        return None if whole is None else Decimal(whole)
+    if len(kinds) > 1:
+        if seps.count(last) > 1 or len(kinds) > 2:
+            return None
+        whole = _grouped(runs[:-1])
+        return None if whole is None else Decimal(f"{whole}.{runs[-1]}")
+    head, tail = runs
+    if len(tail) == 3 and _is_group_head(head):
+        if convention.ambiguous or last != convention.decimal:
+            return Decimal(head + tail)
+    return Decimal(f"{head}.{tail}")
+
+
+def _tokens(folded: str, convention: _Convention) -> list[_Token] | None:
+    found: list[_Token] = []
+    for match in convention.pattern.finditer(folded):
+        number = match.group("num")
+        if number is None:
+            found.append(_Token("word", match.group("word").casefold(), *match.span()))
+            continue
+        if sum(ch.isdigit() for ch in number) > MAX_DIGITS:
+            return None
+        found.append(_Token("num", number, *match.span(), sign=match.group("sign") or ""))
+    return found
+
+
+def _multiplier(token: _Token, words: AnswerWords) -> int | None:
+    if token.kind != "word":
+        return None
+    if token.text in words.million:
+        return _MILLION
+    if token.text in words.thousand:
+        return _THOUSAND
+    return None
+
+
+def _close(folded: str, first: _Token, second: _Token) -> bool:
+    return not folded[first.end : second.start].strip()
+
+
+def scan_amounts(folded: str, words: AnswerWords) -> list[Amount] | None:
+    """Every amount in a folded reply, in order; None when a number in it is malformed.
+
+    A multiplier word right after a number ("2 mil", "1.5k") or, if it is longer than a letter,
+    right before it ("elfu 2") scales it. Words in `words.nothing` are amounts of zero.
+    """
+    convention = _convention(words.locale)
+    found = _tokens(folded, convention)
+    if found is None:
+        return None
+    amounts: list[Amount] = []
+    used: set[int] = set()
+    for index, token in enumerate(found):
+        if token.kind != "num":
+            continue
+        value = _read(token.text, convention)
+        if value is None:
+            return None
+        if token.sign:
+            value = -value
+        start, end = token.start, token.end
+        after = found[index + 1] if index + 1 < len(found) else None
+        before = found[index - 1] if index > 0 else None
+        scale = None
+        if after is not None and _close(folded, token, after):
+            scale = _multiplier(after, words)
+            if scale is not None:
+                used.add(index + 1)
+                end = after.end
+        if scale is None and before is not None and index - 1 not in used:
+            if len(before.text) > 1 and _close(folded, before, token):
+                scale = _multiplier(before, words)
+                if scale is not None:
+                    used.add(index - 1)
+                    start = before.start
+        if scale is not None:
+            value = value.scaleb(scale, CONTEXT)
+        amounts.append(Amount(tidy(value), start, end))
+    amounts.extend(_nothing(found, used, words))
+    amounts.sort(key=lambda amount: amount.start)
+    return amounts
+
+
+def _nothing(found: list[_Token], used: set[int], words: AnswerWords) -> list[Amount]:
+    zeros: list[Amount] = []
+    for index, token in enumerate(found):
+        if token.kind != "word" or index in used:
+            continue
+        run = [token]
+        for follower in found[index + 1 : index + 3]:
+            if follower.kind != "word":
+                break
+            run.append(follower)
+        for size in range(len(run), 0, -1):
+            if " ".join(part.text for part in run[:size]) in words.nothing:
+                zeros.append(Amount(Decimal(0), token.start, run[size - 1].end))
+                break
+    return zeros

@@ -1,0 +1,151 @@
+"""Dates as members give them: "yesterday", "last friday", "3/5", "2024-05-03"."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from functools import lru_cache
+
+from babel import Locale
+from babel.core import UnknownLocaleError
+
+from conversations.parsing._text import folded_key, phrases, tokens
+from conversations.words import AnswerWords, normalize
+
+_NUMERIC = re.compile(r"(?<![0-9])([0-9]{1,4})([/.\-])([0-9]{1,2})(?:\2([0-9]{1,4}))?(?![0-9])")
+_ENGLISH_EXTRAS = {"tues": 1, "weds": 2, "thur": 3, "thurs": 3}
+_WEEK = 7
+
+
+def parse_date(text: str, words: AnswerWords, today: date) -> date | None:
+    """The date a reply names, relative to `today`; None when it names none or several.
+
+    Understood: today- and yesterday-words; weekday names of `words.locale` and of English
+    (Babel's wide and abbreviated forms), meaning the most recent such day up to today, or a
+    week earlier with a last-word when that day is today ("friday" on a Friday is today, "last
+    friday" a week ago), in either word order ("el viernes pasado"); numeric dates, day first
+    except where the locale's CLDR short date puts the month first (en, fil), taking the other
+    order when the first is no date ("25/12" in English); ISO "2024-05-03"; two-digit years are
+    20yy; no year means the latest such date up to today. Future dates with a year are returned
+    (the caller validates); impossible dates ("31/02") are None.
+    """
+    key = folded_key(text)
+    if not key:
+        return None
+    found: set[date] = set()
+    for match in _NUMERIC.finditer(key):
+        numeric = _numeric(match, _month_first(words.locale), today)
+        if numeric is None:
+            return None
+        found.add(numeric)
+    weekdays = _weekdays(words.locale)
+    named: list[int] = []
+    is_last = False
+    found_words = tokens(key)
+    index = 0
+    while index < len(found_words):
+        size, meaning = _meaning_at(found_words, index, words, weekdays)
+        if meaning == "today":
+            found.add(today)
+        elif meaning == "yesterday":
+            found.add(today - timedelta(days=1))
+        elif meaning == "last":
+            is_last = True
+        elif isinstance(meaning, int):
+            named.append(meaning)
+        index += size
+    for weekday in named:
+        back = (today.weekday() - weekday) % _WEEK
+        found.add(today - timedelta(days=back or (_WEEK if is_last else 0)))
+    return found.pop() if len(found) == 1 else None
+
+
+def _meaning_at(
+    found_words: list[str], index: int, words: AnswerWords, weekdays: dict[str, int]
+) -> tuple[int, str | int | None]:
+    """The longest phrase at `index` that means something, and its length in words."""
+    for size, phrase in phrases(found_words, index):
+        meaning = _meaning(phrase, words, weekdays)
+        if meaning is not None:
+            return size, meaning
+    return 1, None
+
+
+def _meaning(phrase: str, words: AnswerWords, weekdays: dict[str, int]) -> str | int | None:
+    if phrase in words.today:
+        return "today"
+    if phrase in words.yesterday:
+        return "yesterday"
+    if phrase in words.last:
+        return "last"
+    return weekdays.get(phrase)
+
+
+def _numeric(match: re.Match[str], month_first: bool, today: date) -> date | None:
+    first, _, second, third = match.groups()
+    if len(first) == 4:
+        if third is None or len(third) > 2:
+            return None
+        return _date(int(first), int(second), int(third))
+    if len(first) > 2:
+        return None
+    year: int | None = None
+    if third is not None:
+        if len(third) not in (2, 4):
+            return None
+        year = int(third) + (2000 if len(third) == 2 else 0)
+    a, b = int(first), int(second)
+    for month, day in ((a, b), (b, a)) if month_first else ((b, a), (a, b)):
+        found = _date(year, month, day) if year is not None else _latest(month, day, today)
+        if found is not None:
+            return found
+    return None
+
+
+def _latest(month: int, day: int, today: date) -> date | None:
+    """The day in this year, or in the last one when this year's is later than today (or does
+    not exist: 29 February); this year's when only it exists."""
+    this_year, last_year = _date(today.year, month, day), _date(today.year - 1, month, day)
+    if this_year is not None and this_year <= today:
+        return this_year
+    return last_year or this_year
+
+
+def _date(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=32)
+def _locale(code: str) -> Locale | None:
+    try:
+        return Locale.parse(code.replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        return None
+
+
+@lru_cache(maxsize=32)
+def _month_first(code: str) -> bool:
+    locale = _locale(code) or _locale("en")
+    pattern = locale.date_formats["short"].pattern if locale is not None else "M/d/yy"
+    return pattern.find("M") < pattern.find("d")
+
+
+@lru_cache(maxsize=32)
+def _weekdays(code: str) -> dict[str, int]:
+    """Folded weekday name -> weekday (Monday 0), for the locale and English; names that would
+    mean two different days are left out."""
+    meanings: dict[str, set[int]] = {}
+    for locale in {_locale("en"), _locale(code)}:
+        if locale is None:
+            continue
+        for context in ("format", "stand-alone"):
+            for width in ("wide", "abbreviated"):
+                for weekday, name in locale.days[context][width].items():
+                    if normalize(name):
+                        meanings.setdefault(normalize(name), set()).add(weekday)
+    for name, weekday in _ENGLISH_EXTRAS.items():
+        meanings.setdefault(name, set()).add(weekday)
+    return {name: days.pop() for name, days in meanings.items() if len(days) == 1}

@@ -1,0 +1,101 @@
+"""`Database`: the one object the rest of the program holds to reach storage."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
+
+from storage.engines import create_engine
+from storage.errors import DatabaseUnavailable
+from storage.schema_migrations import upgrade_to_head
+from storage.unit_of_work import UnitOfWork
+from storage.urls import async_url, describe
+
+
+class Database:
+    """A database reached through one async engine.
+
+    `url` may be any form operators paste (`sqlite:///x.db`, `postgres://…`, `postgresql://…`);
+    it is rewritten to the async drivers (see `storage.urls`), and an unusable one raises
+    `InvalidDatabaseUrl` here. For an SQLite file, its directory is created if missing. Nothing
+    connects until the first use; call `dispose()` when done so no connection outlives the
+    program's event loop.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self._url = async_url(url)
+        self._engine = create_engine(self._url, echo=echo)
+        self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
+
+    @property
+    def url(self) -> URL:
+        """The async-driver URL in use (render it with `hide_password=True` for display)."""
+        return self._url
+
+    @property
+    def backend(self) -> str:
+        """`"sqlite"` or `"postgresql"`."""
+        return self._url.get_backend_name()
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The underlying engine, for tools that need a raw connection (migrations, tests)."""
+        return self._engine
+
+    def __repr__(self) -> str:
+        return f"Database({self._url.render_as_string(hide_password=True)!r})"
+
+    async def upgrade(self) -> None:
+        """Migrate the schema to the newest revision, in one transaction.
+
+        Raises `DatabaseUnavailable` when the database cannot be reached; a migration that fails
+        raises its own error and leaves the schema as it was (on SQLite and PostgreSQL alike,
+        both of which have transactional DDL).
+        """
+        connection = await self._connect()
+        try:
+            async with connection.begin():
+                await connection.run_sync(upgrade_to_head)
+        finally:
+            await connection.close()
+
+    async def ping(self) -> None:
+        """Check that the database answers a query; raise `DatabaseUnavailable` if not."""
+        connection = await self._connect()
+        try:
+            await connection.execute(text("SELECT 1"))
+        except (DBAPIError, OSError, TimeoutError) as error:
+            raise self._unavailable(error) from error
+        finally:
+            await connection.close()
+
+    async def dispose(self) -> None:
+        """Close every pooled connection. The `Database` can still be used afterwards; it
+        reconnects on demand."""
+        await self._engine.dispose()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[UnitOfWork]:
+        """One session and one transaction: committed when the block exits normally, rolled
+        back (and the exception re-raised) when it raises."""
+        async with self._sessions() as session, session.begin():
+            yield UnitOfWork(session)
+
+    async def _connect(self) -> AsyncConnection:
+        try:
+            return await self._engine.connect()
+        except (DBAPIError, OSError, TimeoutError) as error:
+            raise self._unavailable(error) from error
+
+    def _unavailable(self, error: BaseException) -> DatabaseUnavailable:
+        cause = error.orig if isinstance(error, DBAPIError) and error.orig else error
+        reason = str(cause).strip() or type(cause).__name__
+        password = self._url.password
+        if password:
+            reason = reason.replace(str(password), "***")
+        return DatabaseUnavailable(f"cannot reach the {describe(self._url)}: {reason}")

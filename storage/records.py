@@ -1,0 +1,144 @@
+"""Frozen records: what repositories return instead of ORM objects.
+
+A record is a snapshot taken inside the transaction; it never loads anything later, so it can
+travel to the engine, a template or a worker after the transaction is over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from storage.vocabulary import (
+    Channel,
+    MessageDirection,
+    MessageStatus,
+    SessionStatus,
+    StoryStatus,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRecord:
+    """A group; `member_count` counts its current memberships when the record was read."""
+
+    id: int
+    name: str
+    join_code: str
+    timezone: str
+    language: str
+    currency: str
+    created_at: datetime
+    member_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRecord:
+    id: int
+    name: str | None
+    locale: str
+    currency: str | None
+    business_type: str | None
+    consent: bool | None
+    consented_at: datetime | None
+    opted_out: bool
+    opted_out_at: datetime | None
+    onboarded_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AddressRecord:
+    id: int
+    member_id: int
+    channel: Channel
+    value: str
+    created_at: datetime
+    last_inbound_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A check-in session; `state` is the engine's serialised state, opaque to storage."""
+
+    id: int
+    member_id: int
+    checkin_id: str
+    checkin_version: int
+    status: SessionStatus
+    step_id: str | None
+    state: dict[str, Any]
+    started_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None
+    end_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    id: int
+    member_id: int | None
+    channel: Channel
+    address_value: str
+    direction: MessageDirection
+    text: str
+    payload: Any | None
+    status: MessageStatus
+    provider_message_id: str | None
+    error_code: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoryRecord:
+    id: int
+    member_id: int
+    group_id: int | None
+    session_id: int | None
+    text: str
+    status: StoryStatus
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRow:
+    """One answer as an export line: every value already rendered as plain text.
+
+    `member_address` is the member's first address as `channel:value`; `value` is the exact
+    decimal, the ISO date, the comma-joined choice ids, compact JSON or the text, whichever the
+    answer holds ("" when skipped); `created_at` is ISO 8601 in UTC.
+    """
+
+    answer_id: int
+    member_id: int
+    member_name: str | None
+    member_address: str | None
+    group_id: int | None
+    group_name: str | None
+    checkin_id: str
+    step_id: str
+    answer_type: str
+    value: str
+    currency: str | None
+    skipped: bool
+    raw_text: str | None
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class HelpRow:
+    """One help record as an export line; `created_at` is ISO 8601 in UTC."""
+
+    help_id: int
+    giver_id: int
+    giver_name: str | None
+    receiver_id: int
+    receiver_name: str | None
+    group_id: int | None
+    group_name: str | None
+    kind: str
+    note: str | None
+    created_at: str

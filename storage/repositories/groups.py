@@ -1,0 +1,163 @@
+"""Groups: creation with validated settings and a fresh join code, and lookups."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from datetime import datetime
+from functools import lru_cache
+from zoneinfo import available_timezones
+
+from babel.numbers import list_currencies
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.errors import InvalidGroup, StorageError
+from storage.join_codes import new_join_code, normalize_join_code
+from storage.models import Group, Member, Membership
+from storage.records import GroupRecord, MemberRecord
+from storage.repositories.mapping import group_record, member_record
+
+MAX_NAME_LENGTH = 120
+MAX_LANGUAGE_LENGTH = 35
+JOIN_CODE_ATTEMPTS = 20
+
+
+def group_name_key(name: str) -> str:
+    """The form in which group names must be unique: spaces collapsed, case folded."""
+    return " ".join(name.split()).casefold()
+
+
+@lru_cache(maxsize=1)
+def _timezones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+@lru_cache(maxsize=1)
+def _currencies() -> frozenset[str]:
+    return frozenset(list_currencies())
+
+
+def _member_count() -> Select[int]:
+    return select(func.count(Membership.id)).where(
+        Membership.group_id == Group.id, Membership.left_at.is_(None)
+    )
+
+
+class GroupRepository:
+    """Peer groups. Names are unique regardless of case; join codes are unique, upper case and
+    drawn from `storage.join_codes.ALPHABET`."""
+
+    def __init__(
+        self, session: AsyncSession, *, new_code: Callable[[], str] = new_join_code
+    ) -> None:
+        self._session = session
+        self._new_code = new_code
+
+    async def create(
+        self, name: str, timezone: str, language: str, currency: str, *, at: datetime
+    ) -> GroupRecord:
+        """Create a group with a new join code.
+
+        `name` is stored with its spaces collapsed, `currency` upper-cased. Raises `InvalidGroup`
+        when the name is empty, longer than 120 characters or already used (in any case), the
+        timezone is not an IANA name known to zoneinfo, the language is empty or the currency is
+        not an ISO 4217 code Babel knows. A join code already in use is never reused: another is
+        drawn, up to 20 times.
+        """
+        clean_name = " ".join(name.split())
+        clean_language = language.strip()
+        clean_currency = currency.strip().upper()
+        _validate(clean_name, timezone, clean_language, clean_currency)
+        key = group_name_key(clean_name)
+        if await self._name_taken(key):
+            raise InvalidGroup(f'a group named "{clean_name}" already exists')
+        for _ in range(JOIN_CODE_ATTEMPTS):
+            code = self._new_code()
+            if await self._code_taken(code):
+                continue
+            row = Group(
+                name=clean_name,
+                name_key=key,
+                join_code=code,
+                timezone=timezone,
+                language=clean_language,
+                currency=clean_currency,
+                created_at=at,
+            )
+            try:
+                async with self._session.begin_nested():
+                    self._session.add(row)
+                    await self._session.flush()
+            except IntegrityError:
+                if await self._name_taken(key):
+                    raise InvalidGroup(f'a group named "{clean_name}" already exists') from None
+                continue
+            return group_record(row, member_count=0)
+        raise StorageError(f"no free join code found in {JOIN_CODE_ATTEMPTS} attempts")
+
+    async def list(self) -> builtins.list[GroupRecord]:
+        """Every group, by name, with its current member count."""
+        statement = select(Group, _member_count().scalar_subquery()).order_by(
+            Group.name_key, Group.id
+        )
+        rows = await self._session.execute(statement)
+        return [group_record(group, count) for group, count in rows]
+
+    async def get(self, group_id: int) -> GroupRecord | None:
+        return await self._one(select(Group).where(Group.id == group_id))
+
+    async def by_code(self, code: str) -> GroupRecord | None:
+        """The group whose join code is `code`, in any case, ignoring spaces and dashes."""
+        normalized = normalize_join_code(code)
+        return await self._one(select(Group).where(Group.join_code == normalized))
+
+    async def by_name(self, name: str) -> GroupRecord | None:
+        """The group named `name`, in any case."""
+        return await self._one(select(Group).where(Group.name_key == group_name_key(name)))
+
+    async def members(self, group_id: int) -> builtins.list[MemberRecord]:
+        """The group's current members, in the order they joined."""
+        statement = (
+            select(Member)
+            .join(Membership, Membership.member_id == Member.id)
+            .where(Membership.group_id == group_id, Membership.left_at.is_(None))
+            .order_by(Membership.joined_at, Member.id)
+        )
+        return [member_record(row) for row in await self._session.scalars(statement)]
+
+    async def _one(self, statement: Select[Group]) -> GroupRecord | None:
+        with_count = statement.add_columns(_member_count().scalar_subquery())
+        row = (await self._session.execute(with_count)).one_or_none()
+        if row is None:
+            return None
+        group, count = row
+        return group_record(group, count)
+
+    async def _name_taken(self, key: str) -> bool:
+        found = await self._session.scalar(select(Group.id).where(Group.name_key == key))
+        return found is not None
+
+    async def _code_taken(self, code: str) -> bool:
+        found = await self._session.scalar(select(Group.id).where(Group.join_code == code))
+        return found is not None
+
+
+def _validate(name: str, timezone: str, language: str, currency: str) -> None:
+    if not name:
+        raise InvalidGroup("a group needs a name")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidGroup(f"a group name can have at most {MAX_NAME_LENGTH} characters")
+    if timezone not in _timezones():
+        raise InvalidGroup(
+            f'unknown timezone "{timezone}": use an IANA name such as Africa/Monrovia'
+        )
+    if not language:
+        raise InvalidGroup("a group needs a language, such as en or es")
+    if len(language) > MAX_LANGUAGE_LENGTH:
+        raise InvalidGroup(f'"{language}" is not a language code')
+    if len(currency) != 3 or not currency.isalpha() or currency not in _currencies():
+        raise InvalidGroup(
+            f'unknown currency "{currency}": use an ISO 4217 code such as LRD, UGX or USD'
+        )

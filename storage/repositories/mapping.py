@@ -1,0 +1,102 @@
+"""Row-to-record conversions shared by the repositories."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from storage.models import Address, CheckinSession, Group, Member, Message, Story
+from storage.records import (
+    AddressRecord,
+    GroupRecord,
+    MemberRecord,
+    MessageRecord,
+    SessionRecord,
+    StoryRecord,
+)
+from storage.vocabulary import Channel, MessageDirection, MessageStatus, SessionStatus, StoryStatus
+
+
+def group_record(row: Group, member_count: int) -> GroupRecord:
+    return GroupRecord(
+        id=row.id,
+        name=row.name,
+        join_code=row.join_code,
+        timezone=row.timezone,
+        language=row.language,
+        currency=row.currency,
+        created_at=row.created_at,
+        member_count=member_count,
+    )
+
+
+def member_record(row: Member) -> MemberRecord:
+    return MemberRecord(
+        id=row.id,
+        name=row.name,
+        locale=row.locale,
+        currency=row.currency,
+        business_type=row.business_type,
+        consent=row.consent,
+        consented_at=row.consented_at,
+        opted_out=row.opted_out,
+        opted_out_at=row.opted_out_at,
+        onboarded_at=row.onboarded_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def address_record(row: Address) -> AddressRecord:
+    return AddressRecord(
+        id=row.id,
+        member_id=row.member_id,
+        channel=cast(Channel, row.channel),
+        value=row.value,
+        created_at=row.created_at,
+        last_inbound_at=row.last_inbound_at,
+    )
+
+
+def session_record(row: CheckinSession) -> SessionRecord:
+    return SessionRecord(
+        id=row.id,
+        member_id=row.member_id,
+        checkin_id=row.checkin_id,
+        checkin_version=row.checkin_version,
+        status=cast(SessionStatus, row.status),
+        step_id=row.step_id,
+        state=row.state,
+        started_at=row.started_at,
+        updated_at=row.updated_at,
+        ended_at=row.ended_at,
+        end_reason=row.end_reason,
+    )
+
+
+def message_record(row: Message) -> MessageRecord:
+    return MessageRecord(
+        id=row.id,
+        member_id=row.member_id,
+        channel=cast(Channel, row.channel),
+        address_value=row.address_value,
+        direction=cast(MessageDirection, row.direction),
+        text=row.text,
+        payload=row.payload,
+        status=cast(MessageStatus, row.status),
+        provider_message_id=row.provider_message_id,
+        error_code=row.error_code,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def story_record(row: Story) -> StoryRecord:
+    return StoryRecord(
+        id=row.id,
+        member_id=row.member_id,
+        group_id=row.group_id,
+        session_id=row.session_id,
+        text=row.text,
+        status=cast(StoryStatus, row.status),
+        created_at=row.created_at,
+    )

@@ -1,0 +1,90 @@
+"""Check-in sessions: at most one active per member, saved after every turn."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.errors import NotFound
+from storage.models import CheckinSession
+from storage.records import SessionRecord
+from storage.repositories.mapping import session_record
+from storage.vocabulary import ACTIVE, SessionStatus
+
+
+class SessionRepository:
+    """Sessions. `state` is whatever dict the engine's serializer made; storage keeps it as
+    JSON and hands it back unchanged."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def active_for(self, member_id: int) -> SessionRecord | None:
+        """The member's active session, if there is one (there is never more than one)."""
+        row = await self._session.scalar(
+            select(CheckinSession).where(
+                CheckinSession.member_id == member_id, CheckinSession.status == ACTIVE
+            )
+        )
+        return None if row is None else session_record(row)
+
+    async def start(
+        self,
+        member_id: int,
+        checkin_id: str,
+        checkin_version: int,
+        step_id: str | None,
+        state: dict[str, Any],
+        at: datetime,
+    ) -> SessionRecord:
+        """A new active session. A session still active for the member is first ended as
+        `replaced` (end_reason "replaced") at `at`, so the one-active-session rule holds."""
+        await self._session.execute(
+            update(CheckinSession)
+            .where(CheckinSession.member_id == member_id, CheckinSession.status == ACTIVE)
+            .values(status="replaced", ended_at=at, updated_at=at, end_reason="replaced")
+        )
+        row = CheckinSession(
+            member_id=member_id,
+            checkin_id=checkin_id,
+            checkin_version=checkin_version,
+            status=ACTIVE,
+            step_id=step_id,
+            state=state,
+            started_at=at,
+            updated_at=at,
+        )
+        self._session.add(row)
+        await self._session.flush()
+        return session_record(row)
+
+    async def save(
+        self,
+        session_id: int,
+        step_id: str | None,
+        status: SessionStatus,
+        state: dict[str, Any],
+        at: datetime,
+        end_reason: str | None = None,
+    ) -> None:
+        """Store the session after a turn. Any status but `active` ends it: `ended_at` becomes
+        `at`. Raises `NotFound` for an unknown session."""
+        ended = status != ACTIVE
+        saved = await self._session.scalar(
+            update(CheckinSession)
+            .where(CheckinSession.id == session_id)
+            .values(
+                step_id=step_id,
+                status=status,
+                state=state,
+                updated_at=at,
+                ended_at=at if ended else None,
+                end_reason=end_reason,
+            )
+            .returning(CheckinSession.id)
+        )
+        if saved is None:
+            raise NotFound(f"no session #{session_id}")

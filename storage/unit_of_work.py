@@ -1,0 +1,33 @@
+"""One transaction's worth of repositories, all sharing one `AsyncSession`."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.repositories.answers import AnswerRepository
+from storage.repositories.exports import ExportRepository
+from storage.repositories.groups import GroupRepository
+from storage.repositories.help import HelpRepository
+from storage.repositories.members import MemberRepository
+from storage.repositories.messages import MessageRepository
+from storage.repositories.sessions import SessionRepository
+from storage.repositories.stories import StoryRepository
+
+
+class UnitOfWork:
+    """The repositories of one transaction (see `Database.transaction`).
+
+    Everything written through them commits or rolls back together. Do not keep a unit of work
+    past its `async with` block: its session is closed there.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.groups = GroupRepository(session)
+        self.members = MemberRepository(session)
+        self.sessions = SessionRepository(session)
+        self.answers = AnswerRepository(session)
+        self.help = HelpRepository(session)
+        self.messages = MessageRepository(session)
+        self.stories = StoryRepository(session)
+        self.exports = ExportRepository(session)

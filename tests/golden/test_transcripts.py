@@ -1,0 +1,43 @@
+"""Every golden transcript in tests/golden/*.txt, through the real service, storage and catalogs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bot.checkins import load_conversations
+from bot.i18n import load_catalogs
+from bot.service import ConversationService
+from storage.database import Database
+from tests.golden.transcript import parse, play, set_scene
+
+HERE = Path(__file__).parent
+TRANSCRIPTS = sorted(HERE.glob("*.txt"))
+CONVERSATIONS = load_conversations(load_catalogs())
+
+
+@pytest.mark.parametrize("path", TRANSCRIPTS, ids=[p.stem for p in TRANSCRIPTS])
+async def test_transcript(path: Path, tmp_path: Path) -> None:
+    script = parse(path)
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'golden.db'}")
+    try:
+        await database.upgrade()
+        code = await set_scene(database, script)
+        service = ConversationService(database, CONVERSATIONS, "KE", clock=lambda: script.clock)
+        actual = await play(service, script, code)
+    finally:
+        await database.dispose()
+    expected = path.read_text(encoding="utf-8").splitlines()
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.write_text("\n".join(actual) + "\n", encoding="utf-8")
+        return
+    assert actual == expected
+
+
+def test_every_shipped_checkin_has_a_transcript_in_every_language() -> None:
+    languages = CONVERSATIONS.catalogs.codes
+    for checkin_id in CONVERSATIONS.library.checkins:
+        for language in languages:
+            assert (HERE / f"{checkin_id}.{language}.txt").exists(), f"{checkin_id}.{language}.txt"

@@ -1,0 +1,1 @@
+"""Storage contract tests: every repository against every configured backend."""
