@@ -396,11 +396,11 @@ def answer_columns(value: AnswerValue | None) -> dict[str, Any]:
         case Photo():
             return {"value_json": {"media": value.media_ref, "content_type": value.content_type}}
         case MemberRef():
-            return {"value_json": {"member_id": value.member_id, "name": value.name}}
+            return {"value_json": {"member_id": value.member_id}, "value_text": value.name}
         case GroupRef():
             return {
-                "value_json": {"group_id": value.group_id, "name": value.name},
-                "value_text": value.join_code,
+                "value_json": {"group_id": value.group_id, "join_code": value.join_code},
+                "value_text": value.name,
             }
     raise TypeError(f"no storage columns for answer value {value!r}")
 

@@ -118,7 +118,11 @@ class _Run:
 
     @property
     def in_group(self) -> bool:
-        return bool(self.member_fields.get(MemberField.GROUP.value) or self.context.member.group)
+        """In a peer group that has someone else in it: someone to help, or be helped by."""
+        has_group = self.member_fields.get(MemberField.GROUP.value) or self.context.member.group
+        return bool(has_group) and any(
+            ref.member_id != self.context.member.id for ref in self.context.group_members
+        )
 
     @property
     def onboarded(self) -> bool:

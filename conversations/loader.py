@@ -38,7 +38,7 @@ from conversations.rendering import template_problems
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 IN_GROUP = "in_group"
-"""A condition key that is not a step: whether the member belongs to a peer group."""
+"""A condition key that is not a step: whether the member is in a peer group with others."""
 
 TOP_KEYS = {"id", "version", "title", "triggers", "reminders", "expires_after", "steps", "done"}
 TRIGGER_KEYS = {"keywords", "schedule"}

@@ -40,7 +40,8 @@ def render_value(
     text: str | None,
     skipped: bool,
 ) -> str:
-    """The one value an answer holds, as text; "" for a skipped answer."""
+    """The one value an answer holds, as text; "" for a skipped answer. Text wins over JSON:
+    a member or group answer keeps its id in JSON and its name, for people, as text."""
     if skipped:
         return ""
     if number is not None:
@@ -49,9 +50,11 @@ def render_value(
         return value_date.isoformat()
     if choice is not None:
         return choice
+    if text is not None:
+        return text
     if json_value is not None:
         return render_json(json_value)
-    return text or ""
+    return ""
 
 
 def iso_utc(moment: datetime) -> str:

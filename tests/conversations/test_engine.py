@@ -447,3 +447,20 @@ def test_sessions_survive_a_profile_change_between_turns() -> None:
     member.profile = replace(member.profile, name="Amina W.")
     member.send("100")
     assert answers(member)["sales"] == Money(Decimal("100"), "KES")
+
+
+def test_arabic_indic_digits_and_locale_separators_are_amounts() -> None:
+    member = onboarded_member()
+    member.send("checkin")
+    member.send("٢٠٠٠")
+    member.send("1,500.50")
+    assert answers(member)["sales"] == Money(Decimal("2000"), "KES")
+    assert answers(member)["costs"] == Money(Decimal("1500.50"), "KES")
+
+
+def test_a_member_alone_in_their_group_is_not_asked_about_help() -> None:
+    member = onboarded_member()
+    member.peers = ()
+    for text in ["checkin", "100", "50"]:
+        member.send(text)
+    assert member.send("10") == ["What was your biggest challenge this week? (or send SKIP)"]

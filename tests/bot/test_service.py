@@ -1,0 +1,161 @@
+"""The conversation service over real storage: one transaction per turn, in order, nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from bot.checkins import load_conversations
+from bot.i18n import load_catalogs
+from bot.service import ConversationService
+from conversations.inputs import Reply
+from storage import Database
+
+CONVERSATIONS = load_conversations(load_catalogs())
+NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+
+def service(database: Database) -> ConversationService:
+    return ConversationService(database, CONVERSATIONS, "KE", clock=lambda: NOW)
+
+
+async def say(svc: ConversationService, address: str, *lines: str) -> list[str]:
+    said: list[str] = []
+    for line in lines:
+        said.extend(
+            message.text for message in await svc.receive_from("web", address, Reply(text=line))
+        )
+    return said
+
+
+async def onboard(svc: ConversationService, address: str, name: str, code: str) -> None:
+    await say(svc, address, "hi", "1", "yes", name, "1", "yes", code)
+
+
+async def test_two_members_of_a_group_refer_to_each_other(database: Database) -> None:
+    async with database.transaction() as uow:
+        group = await uow.groups.create(
+            "Kibera Market Peers", "Africa/Nairobi", "en", "KES", at=NOW
+        )
+    svc = service(database)
+    await onboard(svc, "+254712345678", "Amina", group.join_code.lower())
+    await onboard(svc, "+254700000002", "Grace", group.join_code)
+    said = await say(
+        svc, "+254700000002", "checkin", "ksh 2,000", "500", "100", "yes", "amina", "1"
+    )
+    assert said[-1] == "Did a member of your group help you this week?"
+    await say(svc, "+254700000002", "no", "rain", "more stock", "skip")
+
+    async with database.transaction() as uow:
+        answers = await uow.exports.answer_rows()
+        helps = await uow.exports.help_rows()
+        groups = await uow.groups.list()
+    weekly = {row.step_id: row for row in answers if row.checkin_id == "weekly_checkin"}
+    assert weekly["sales"].value == "2000.00" and weekly["sales"].currency == "KES"
+    assert weekly["sales"].raw_text == "ksh 2,000"
+    assert weekly["sales"].member_name == "Grace"
+    assert weekly["sales"].member_address == "web:+254700000002"
+    assert weekly["sales"].group_name == "Kibera Market Peers"
+    assert weekly["gave_help_to"].value == "Amina"
+    assert weekly["win"].skipped is True
+    assert [(h.giver_name, h.receiver_name, h.kind) for h in helps] == [
+        ("Grace", "Amina", "advice")
+    ]
+    assert groups[0].member_count == 2
+
+
+async def test_every_line_is_in_the_message_log(database: Database) -> None:
+    svc = service(database)
+    outbound = await svc.receive_from("web", "+254712345678", Reply(text="hello"))
+    for message in outbound:
+        await svc.mark_sent(message)
+    async with database.transaction() as uow:
+        member = await uow.members.by_address("web", "+254712345678")
+        assert member is not None
+        log = await uow.messages.for_member(member.id)
+    assert [(m.direction, m.text[:8], m.status) for m in log] == [
+        ("in", "hello", "received"),
+        ("out", "Welcome!", "sent"),
+    ]
+    assert log[1].payload["choices"][0] == ["en", "English"]
+
+
+async def test_a_failing_turn_writes_nothing(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svc = service(database)
+    await say(svc, "+254712345678", "hi", "1")
+
+    from storage.repositories.answers import AnswerRepository
+
+    async def broken(*args: object, **kwargs: object) -> int:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(AnswerRepository, "add", broken)
+    with pytest.raises(RuntimeError):
+        await say(svc, "+254712345678", "yes")
+    monkeypatch.undo()
+
+    async with database.transaction() as uow:
+        member = await uow.members.by_address("web", "+254712345678")
+        assert member is not None and member.consent is None
+        session = await uow.sessions.active_for(member.id)
+        assert session is not None and session.step_id == "consent"
+        log = await uow.messages.for_member(member.id)
+    assert [m.text for m in log if m.direction == "in"] == ["hi", "1"]
+    # the member can answer again and the conversation goes on
+    assert await say(svc, "+254712345678", "yes") == ["Thank you! What name should I call you?"]
+
+
+async def test_messages_of_one_member_are_handled_one_at_a_time_in_order(
+    database: Database,
+) -> None:
+    async with database.transaction() as uow:
+        group = await uow.groups.create("Peers", "Africa/Nairobi", "en", "KES", at=NOW)
+    svc = service(database)
+    await onboard(svc, "+254712345678", "Amina", group.join_code)
+    await say(svc, "+254712345678", "checkin")
+    results = await asyncio.gather(
+        svc.receive_from("web", "+254712345678", Reply(text="100")),
+        svc.receive_from("web", "+254712345678", Reply(text="200")),
+        svc.receive_from("web", "+254712345678", Reply(text="300")),
+    )
+    assert [r[0].text for r in results] == [
+        "How much did you spend on stock or other costs?",
+        "How much did you save this week?",
+        "What was your biggest challenge this week? (or send SKIP)",
+    ]
+    async with database.transaction() as uow:
+        answers = await uow.exports.answer_rows()
+    weekly = {row.step_id: row.value for row in answers if row.checkin_id == "weekly_checkin"}
+    assert weekly == {"sales": "100.00", "costs": "200.00", "saved": "300.00"}
+
+
+async def test_amounts_are_stored_exactly(database: Database) -> None:
+    async with database.transaction() as uow:
+        group = await uow.groups.create("Peers", "America/Bogota", "es", "COP", at=NOW)
+    svc = service(database)
+    await say(svc, "+573001234567", "hola", "2", "sí", "Marta", "1", "sí", group.join_code)
+    await say(svc, "+573001234567", "registro", "1.234.567,89")
+    async with database.transaction() as uow:
+        answers = await uow.exports.answer_rows()
+    sales = next(row for row in answers if row.step_id == "sales")
+    assert Decimal(sales.value) == Decimal("1234567.89")
+    assert sales.currency == "COP"
+
+
+async def test_a_new_member_gets_currency_and_language_from_the_phone_number(
+    database: Database,
+) -> None:
+    svc = service(database)
+    said = await say(svc, "+525512345678", "hola")
+    assert said == ["¡Hola! Soy el diario de negocios de tu grupo. ¿Qué idioma prefieres?"]
+    said = await say(svc, "+525512345678", "2", "sí", "Rosa", "1")
+    assert said[-1] == "¿Qué moneda usas? Envía SÍ para MXN, o envía otra, como USD."
+    await say(svc, "+525512345678", "sí")
+    async with database.transaction() as uow:
+        member = await uow.members.by_address("web", "+525512345678")
+    assert member is not None and member.currency == "MXN" and member.locale == "es"
