@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from bot import catalog_tools, exports
+from bot import catalog_tools, exports, processes
 from bot.channels import console
 from bot.checkins import DEFAULT_CHECKINS_PATH, Conversations, load_conversations, read_sources
 from bot.i18n import load_catalogs
@@ -84,6 +84,54 @@ def chat(app: App, address: str) -> None:
         await console.chat(service, address)
 
     app.run(work)
+
+
+@main.command()
+@click.option(
+    "--as",
+    "chat_as",
+    help="Also talk to the bot in this terminal as this member (default: when no channel is "
+    "configured and this is a terminal, as 'console').",
+)
+@pass_app
+def run(app: App, chat_as: str | None) -> None:
+    """Everything in one process: channels, workers, sender (and the console)."""
+    settings = app.settings
+    configured = bool(settings.telegram_bot_token or settings.twilio_enabled)
+    if chat_as is None and not configured:
+        if not sys.stdin.isatty():
+            raise click.ClickException(
+                "no channel is configured (TELEGRAM_BOT_TOKEN, or TWILIO_* and PUBLIC_URL); "
+                "to talk to the bot here, run: mutuality run --as +254712345678"
+            )
+        chat_as = "console"
+    if not configured:
+        click.echo("No channel configured yet: talking to the bot here. Ctrl-D ends.", err=True)
+    processes.configure_logging(quiet=chat_as is not None)
+    _run_process(lambda: processes.run(settings, chat_as))
+
+
+@main.command()
+@pass_app
+def web(app: App) -> None:
+    """The web process: webhooks and health checks on PORT."""
+    processes.configure_logging()
+    _run_process(lambda: processes.web(app.settings))
+
+
+@main.command()
+@pass_app
+def worker(app: App) -> None:
+    """A worker process: handles stored messages and sends replies (run as many as needed)."""
+    processes.configure_logging()
+    _run_process(lambda: processes.worker(app.settings))
+
+
+def _run_process(start: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    try:
+        asyncio.run(start())
+    except (ValueError, DefinitionError, DatabaseUnavailable) as error:
+        raise click.ClickException(str(error)) from error
 
 
 @main.group()

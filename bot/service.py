@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.channels.splitting import outbound_parts
 from bot.checkins import Conversations
 from bot.phones import default_currency_for, default_locale_for
 from conversations.answers import (
@@ -43,7 +44,7 @@ from conversations.events import (
 )
 from conversations.inputs import Input, Open, Reply
 from conversations.parsing import normalize_join_code
-from conversations.rendering import RenderedChoice, render
+from conversations.rendering import RenderedChoice, RenderedMessage, render
 from conversations.session import SessionState, from_json, to_json
 from storage.database import Database
 from storage.records import GroupRecord, MemberRecord
@@ -70,6 +71,7 @@ class Outbound:
     address: str
     text: str
     choices: tuple[RenderedChoice, ...] = ()
+    step_id: str | None = None
 
     def with_numbered_choices(self) -> str:
         if not self.choices:
@@ -146,18 +148,52 @@ class ConversationService:
     async def _receive(self, inbound: Inbound) -> list[Outbound]:
         now = self.clock()
         async with self.database.transaction() as uow:
-            member = await self._member(uow, inbound, now)
-            await uow.members.touch_inbound(inbound.channel, inbound.address, now)
-            await uow.messages.log_inbound(
-                member_id=member.id,
-                channel=inbound.channel,
-                address_value=inbound.address,
-                text=inbound.reply.text,
-                payload=_inbound_payload(inbound.reply),
-                provider_message_id=inbound.provider_message_id,
-                at=now,
-            )
-            return await self._turn(uow, member, inbound, inbound.reply, now)
+            return await self.message_turn(uow, inbound, inbound.reply, now)
+
+    async def message_turn(
+        self, uow: UnitOfWork, inbound: Inbound, item: Input, now: datetime, join_code: str = ""
+    ) -> list[Outbound]:
+        """One member message inside the caller's transaction: log it, run the engine, write
+        what it caused. `join_code` comes from a deep link (Telegram `/start join-CODE`): the
+        member joins that group first, if they are in none."""
+        member = await self._member(uow, inbound, now)
+        await uow.members.touch_inbound(inbound.channel, inbound.address, now)
+        await uow.messages.log_inbound(
+            member_id=member.id,
+            channel=inbound.channel,
+            address_value=inbound.address,
+            text=inbound.reply.text,
+            payload=_inbound_payload(inbound.reply),
+            provider_message_id=inbound.provider_message_id,
+            at=now,
+        )
+        if join_code and await uow.members.current_group(member.id) is None:
+            group = await uow.groups.by_code(join_code)
+            if group is not None:
+                await uow.members.join_group(member.id, group.id, now)
+        return await self._turn(uow, member, inbound, item, now)
+
+    async def member_for(
+        self, uow: UnitOfWork, channel: Channel, address: str, now: datetime
+    ) -> MemberRecord:
+        """The member at this address, created (with defaults from the number) if new."""
+        return await self._member(uow, Inbound(channel, address, Reply()), now)
+
+    async def move_address(
+        self,
+        uow: UnitOfWork,
+        channel: Channel,
+        address: str,
+        current: MemberRecord,
+        owner: MemberRecord,
+        now: datetime,
+    ) -> None:
+        """Give `current`'s address to `owner`; `current` (new, never onboarded) is left with
+        nothing running."""
+        session = await uow.sessions.active_for(current.id)
+        if session is not None:
+            await uow.sessions.save(session.id, None, "replaced", session.state, now, "linked")
+        await uow.members.move_address(channel, address, owner.id, at=now)
 
     async def _member(self, uow: UnitOfWork, inbound: Inbound, now: datetime) -> MemberRecord:
         member = await uow.members.by_address(inbound.channel, inbound.address)
@@ -296,24 +332,15 @@ class _Applier:
 
     async def _say(self, say: Say) -> None:
         rendered = render(say, self.conversations.catalogs)
-        payload = (
-            {"choices": [[c.id, c.label] for c in rendered.choices]} if rendered.choices else None
-        )
-        logged = await self.uow.messages.log_outbound(
-            member_id=self.member.id,
-            channel=self.inbound.channel,
-            address_value=self.inbound.address,
-            text=rendered.text,
-            payload=payload,
-            at=self.now,
-        )
-        self.outbound.append(
-            Outbound(
-                logged.id,
+        self.outbound.extend(
+            await queue_outbound(
+                self.uow,
+                self.member.id,
                 self.inbound.channel,
                 self.inbound.address,
-                rendered.text,
-                rendered.choices,
+                rendered,
+                say.step_id,
+                self.now,
             )
         )
 
@@ -370,6 +397,34 @@ class _Applier:
                     self.group_id = event.value.group_id
             case _:
                 raise ValueError(f"the engine set an unknown member field: {event.field}")
+
+
+async def queue_outbound(
+    uow: UnitOfWork,
+    member_id: int | None,
+    channel: Channel,
+    address: str,
+    rendered: RenderedMessage,
+    step_id: str | None,
+    now: datetime,
+) -> list[Outbound]:
+    """Write a rendered message to the outbox (the message log, status queued), cut into the
+    parts the channel accepts."""
+    written = []
+    for part in outbound_parts(channel, rendered):
+        payload: dict[str, Any] | None = None
+        if part.choices:
+            payload = {"choices": [[c.id, c.label] for c in part.choices], "step": step_id}
+        logged = await uow.messages.log_outbound(
+            member_id=member_id,
+            channel=channel,
+            address_value=address,
+            text=part.text,
+            payload=payload,
+            at=now,
+        )
+        written.append(Outbound(logged.id, channel, address, part.text, part.choices, step_id))
+    return written
 
 
 def answer_columns(value: AnswerValue | None) -> dict[str, Any]:

@@ -18,9 +18,80 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     database_url: str = Field(default=DEFAULT_DATABASE_URL, alias="DATABASE_URL")
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    public_url: str | None = Field(default=None, alias="PUBLIC_URL")
+    port: int = Field(default=8000, alias="PORT")
     default_country: str = Field(default="KE", alias="DEFAULT_COUNTRY")
     checkins_path: Path | None = Field(default=None, alias="CHECKINS_PATH")
     locales_path: Path | None = Field(default=None, alias="LOCALES_PATH")
+
+    telegram_bot_token: str | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_url: str = Field(default="https://api.telegram.org", alias="TELEGRAM_API_URL")
+    telegram_webhook_secret: str | None = Field(default=None, alias="TELEGRAM_WEBHOOK_SECRET")
+
+    twilio_account_sid: str | None = Field(default=None, alias="TWILIO_ACCOUNT_SID")
+    twilio_auth_token: str | None = Field(default=None, alias="TWILIO_AUTH_TOKEN")
+    twilio_api_url: str = Field(default="https://api.twilio.com", alias="TWILIO_API_URL")
+    twilio_whatsapp_from: str | None = Field(default=None, alias="TWILIO_WHATSAPP_FROM")
+    twilio_sms_from: str | None = Field(default=None, alias="TWILIO_SMS_FROM")
+
+    # Sending limits; defaults are the providers' documented ones.
+    telegram_rate_per_second: float = Field(default=30.0, alias="TELEGRAM_RATE_PER_SECOND")
+    telegram_chat_rate_per_second: float = Field(default=1.0, alias="TELEGRAM_CHAT_RATE_PER_SECOND")
+    telegram_group_rate_per_minute: float = Field(
+        default=20.0, alias="TELEGRAM_GROUP_RATE_PER_MINUTE"
+    )
+    whatsapp_rate_per_second: float = Field(default=80.0, alias="TWILIO_WHATSAPP_MPS")
+    sms_rate_per_second: float = Field(default=1.0, alias="TWILIO_SMS_MPS")
+
+    @field_validator(
+        "redis_url",
+        "public_url",
+        "telegram_bot_token",
+        "telegram_webhook_secret",
+        "twilio_account_sid",
+        "twilio_auth_token",
+        "twilio_whatsapp_from",
+        "twilio_sms_from",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("PUBLIC_URL must start with https:// (or http:// for local tests)")
+        return value.rstrip("/") if value else value
+
+    @property
+    def telegram_webhook(self) -> bool:
+        """Telegram pushes to our webhook (else we poll it): needs PUBLIC_URL and a secret."""
+        return bool(self.telegram_bot_token and self.public_url and self.telegram_webhook_secret)
+
+    @property
+    def twilio_enabled(self) -> bool:
+        return bool(
+            self.twilio_account_sid
+            and self.twilio_auth_token
+            and (self.twilio_whatsapp_from or self.twilio_sms_from)
+        )
+
+    def problems(self) -> list[str]:
+        """Configuration that cannot work, said plainly (checked before anything starts)."""
+        found = []
+        if self.twilio_enabled and not self.public_url:
+            found.append(
+                "Twilio is configured but PUBLIC_URL is not: Twilio needs it to reach "
+                "/webhooks/twilio, and signatures are checked against it"
+            )
+        if bool(self.twilio_account_sid) != bool(self.twilio_auth_token):
+            found.append("set both TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, or neither")
+        if self.telegram_webhook_secret and not self.telegram_bot_token:
+            found.append("TELEGRAM_WEBHOOK_SECRET is set but TELEGRAM_BOT_TOKEN is not")
+        return found
 
     @field_validator("default_country")
     @classmethod

@@ -103,9 +103,14 @@ class _Run:
         return params
 
     def say(
-        self, key: str, session: SessionState | None, choices: tuple[Choice, ...] = (), **extra: Any
+        self,
+        key: str,
+        session: SessionState | None,
+        choices: tuple[Choice, ...] = (),
+        step_id: str | None = None,
+        **extra: Any,
     ) -> None:
-        self.events.append(Say(key, self.locale, self.params(session, **extra), choices))
+        self.events.append(Say(key, self.locale, self.params(session, **extra), choices, step_id))
 
     def set_field(self, name: str, value: Any) -> None:
         self.member_fields[name] = value
@@ -117,10 +122,13 @@ class _Run:
         return Turn(session if session is None or session.active else None, tuple(self.events))
 
     @property
+    def has_group(self) -> bool:
+        return bool(self.member_fields.get(MemberField.GROUP.value) or self.context.member.group)
+
+    @property
     def in_group(self) -> bool:
         """In a peer group that has someone else in it: someone to help, or be helped by."""
-        has_group = self.member_fields.get(MemberField.GROUP.value) or self.context.member.group
-        return bool(has_group) and any(
+        return self.has_group and any(
             ref.member_id != self.context.member.id for ref in self.context.group_members
         )
 
@@ -326,7 +334,14 @@ def _complete(run: _Run, session: SessionState, checkin: Checkin) -> SessionStat
 
 def _ask(run: _Run, session: SessionState, step: Step) -> None:
     assert step.ask is not None
-    run.say(step.ask, session, _choices_for(run, step))
+    run.say(step.ask, session, _choices_for(run, step), step_id=step.id)
+
+
+def _question_id(run: _Run, session: SessionState) -> str:
+    """The id of the question the member is answering now (an interjection's, if one runs)."""
+    if session.interjection is not None:
+        return _interjection_step(run, session.interjection).id
+    return session.step_id
 
 
 def _ask_again(run: _Run, session: SessionState) -> SessionState:
@@ -335,7 +350,7 @@ def _ask_again(run: _Run, session: SessionState) -> SessionState:
         return session
     step = _definition(run, session).step(session.step_id)
     if session.pending:
-        run.say(messages.MEMBER_PICK, session, _pending_choices(session))
+        run.say(messages.MEMBER_PICK, session, _pending_choices(session), step_id=session.step_id)
     else:
         _ask(run, session, step)
     return session
@@ -377,6 +392,8 @@ def _holds(run: _Run, session: SessionState, conditions: tuple[Condition, ...]) 
 def _condition(run: _Run, session: SessionState, condition: Condition) -> bool:
     if condition.step == "in_group":
         return run.in_group is condition.value
+    if condition.step == "has_group":
+        return run.has_group is condition.value
     answered = condition.step in session.answers
     value = session.answers.get(condition.step)
     match condition.op:
@@ -495,7 +512,13 @@ def _answer_interjection(run: _Run, session: SessionState, reply: Reply) -> Sess
     if isinstance(result, _Invalid):
         attempts = session.attempts + 1
         if attempts < step.retries:
-            run.say(step.error or result.key, session, _choices_for(run, step), **result.params)
+            run.say(
+                step.error or result.key,
+                session,
+                _choices_for(run, step),
+                step_id=step.id,
+                **result.params,
+            )
             return replace(session, attempts=attempts)
         run.say(messages.GIVING_UP, session)
     else:
@@ -506,6 +529,9 @@ def _answer_interjection(run: _Run, session: SessionState, reply: Reply) -> Sess
 
 
 def _answer(run: _Run, session: SessionState, reply: Reply) -> SessionState | None:
+    if reply.choice_step is not None and reply.choice_step != _question_id(run, session):
+        run.say(messages.STALE_BUTTON, session)
+        return _ask_again(run, session)
     if session.interjection is not None:
         return _answer_interjection(run, session, reply)
     step = _definition(run, session).step(session.step_id)
@@ -522,6 +548,7 @@ def _answer(run: _Run, session: SessionState, reply: Reply) -> SessionState | No
             messages.MEMBER_AMBIGUOUS,
             session,
             _pending_choices(session),
+            step_id=step.id,
             text=reply.text.strip()[:60],
         )
         return session
@@ -559,7 +586,8 @@ def _reject(run: _Run, session: SessionState, step: Step, invalid: _Invalid) -> 
         return _accept(run, replace(session, pending=()), step, None, "", skipped=True)
     session = replace(session, attempts=attempts)
     key = step.error if step.error and invalid.key in _TYPE_ERRORS else invalid.key
-    run.say(key, session, invalid.choices or _choices_for(run, step), **invalid.params)
+    choices = invalid.choices or _choices_for(run, step)
+    run.say(key, session, choices, step_id=step.id if choices else None, **invalid.params)
     return session
 
 

@@ -14,12 +14,14 @@ from conversations.session import SessionState, SessionStatus
 @dataclass(frozen=True, slots=True)
 class Say:
     """A message to the member: a source string (catalog id), its parameters and any choices,
-    in `locale` (which may differ from the profile's when the member just changed language)."""
+    in `locale` (which may differ from the profile's when the member just changed language).
+    `step_id` names the question the choices answer, for button payloads."""
 
     key: str
     locale: str
     params: Mapping[str, Any] = field(default_factory=dict)
     choices: tuple[Choice, ...] = ()
+    step_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

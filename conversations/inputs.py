@@ -10,12 +10,15 @@ from conversations.words import Command
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """Something the member sent. `choice` is a button's payload when they pressed one;
+    """Something the member sent. `choice` is a button's payload when they pressed one, and
+    `choice_step` the question that button belonged to (a press on an old question's button is
+    stale);
     `media_kind` names what else arrived ("voice", "sticker", "video", "document") when it is
     neither a photo nor a location."""
 
     text: str = ""
     choice: str | None = None
+    choice_step: str | None = None
     photo: Photo | None = None
     location: Location | None = None
     contact_phone: str | None = None

@@ -39,6 +39,9 @@ from conversations.rendering import template_problems
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 IN_GROUP = "in_group"
 """A condition key that is not a step: whether the member is in a peer group with others."""
+HAS_GROUP = "has_group"
+"""A condition key that is not a step: whether the member belongs to a peer group at all."""
+MEMBER_CONDITIONS = (IN_GROUP, HAS_GROUP)
 
 TOP_KEYS = {"id", "version", "title", "triggers", "reminders", "expires_after", "steps", "done"}
 TRIGGER_KEYS = {"keywords", "schedule"}
@@ -316,7 +319,7 @@ def _steps(reader: _Reader, node: Node) -> tuple[Step, ...]:
         if raw.step.id in seen:
             reader.problem(step_node, f"step id '{raw.step.id}' is used twice")
             continue
-        if raw.step.id in (END, IN_GROUP):
+        if raw.step.id in (END, *MEMBER_CONDITIONS):
             reader.problem(step_node, f"'{raw.step.id}' is reserved and cannot be a step id")
             continue
         seen[raw.step.id] = step_node
@@ -387,9 +390,9 @@ def _conditions(
     """Conditions may only read steps at positions below `before`."""
     conditions = []
     for node, step_id, op, value in raw:
-        if step_id == IN_GROUP:
+        if step_id in MEMBER_CONDITIONS:
             if op is not Operator.EQ or not isinstance(value, bool):
-                reader.problem(node, "in_group takes true or false")
+                reader.problem(node, f"{step_id} takes true or false")
                 continue
             conditions.append(Condition(step_id, op, value))
             continue

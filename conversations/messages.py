@@ -33,6 +33,7 @@ CANT_SKIP = N_("This question can't be skipped, sorry.")
 SKIPPED = N_("Skipped.")
 GIVING_UP = N_("Let's leave this one for now and go on.")
 FINISH_SETUP_FIRST = N_("Let's finish setting you up first.")
+STALE_BUTTON = N_("That button was for an earlier question. Here is the current one:")
 ALREADY_IN = N_("We are already doing this one. Here is the question again:")
 REMINDER = N_("A friendly reminder: your {{ title }} is waiting for you.")
 EXPIRED = N_("Your {{ title }} has closed. Thank you for what you shared!")
@@ -56,6 +57,21 @@ JOIN_CODE_UNKNOWN = N_(
     'I don\'t know the code "{{ text }}". Please check it with your group, or send SKIP.'
 )
 JOINED_GROUP = N_("You are now in the group {{ group.name }}.")
+
+CONTACT_LINKED = N_("Thank you! Your phone number {{ phone }} is now linked to this chat.")
+CONTACT_NOT_OWN = N_("Please share your own phone number, with the button under the message box.")
+CONTACT_IN_USE = N_(
+    "That phone number is already linked to another member. Please ask your coordinator."
+)
+GROUP_CHAT_HELLO = N_(
+    "Hello everyone! To link this chat to your peer group, send /link and the group's join code."
+)
+GROUP_CHAT_LINKED = N_(
+    "This chat is now linked to {{ group.name }}. The group's weekly highlights will come here."
+)
+GROUP_CHAT_UNKNOWN_CODE = N_(
+    "I don't know the code \"{{ text }}\". Send /link and your group's join code."
+)
 
 DEFAULT_ERRORS: dict[AnswerType, str] = {
     AnswerType.TEXT: N_("Please type your answer."),

@@ -102,6 +102,7 @@ class Address(Base):
     value: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Membership(Base):
@@ -207,6 +208,21 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("channel", "provider_message_id"),
         Index("ix_messages_member_id_created_at", "member_id", "created_at"),
+        Index(
+            "ix_messages_outbox_chat",
+            "channel",
+            "address_value",
+            "id",
+            sqlite_where=sql_text("status = 'queued' AND direction = 'out'"),
+            postgresql_where=sql_text("status = 'queued' AND direction = 'out'"),
+        ),
+        Index(
+            "ix_messages_outbox",
+            "next_attempt_at",
+            "id",
+            sqlite_where=sql_text("status = 'queued' AND direction = 'out'"),
+            postgresql_where=sql_text("status = 'queued' AND direction = 'out'"),
+        ),
         CheckConstraint(_one_of("channel", CHANNELS), name="channel"),
         CheckConstraint(_one_of("direction", MESSAGE_DIRECTIONS), name="direction"),
         CheckConstraint(_one_of("status", MESSAGE_STATUSES), name="status"),
@@ -224,6 +240,9 @@ class Message(Base):
     error_code: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, server_default=sql_text("0"))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Story(Base):
@@ -240,3 +259,50 @@ class Story(Base):
     text: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InboxEntry(Base):
+    """An inbound provider event, stored before the provider gets its 2xx. (channel,
+    provider_id) is unique, so a redelivered webhook adds nothing. `processed_at` is set in the
+    same transaction as everything the event caused."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("channel", "provider_id"),
+        Index(
+            "ix_inbox_pending",
+            "address",
+            "id",
+            sqlite_where=sql_text("processed_at IS NULL"),
+            postgresql_where=sql_text("processed_at IS NULL"),
+        ),
+        CheckConstraint(_one_of("channel", CHANNELS), name="channel"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    provider_id: Mapped[str] = mapped_column(String(128))
+    address: Mapped[str] = mapped_column(String(255))
+    event: Mapped[Any] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, server_default=sql_text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class GroupChat(Base):
+    """A group chat the bot is in (Telegram), and the peer group it is bound to, if any."""
+
+    __tablename__ = "group_chats"
+    __table_args__ = (
+        UniqueConstraint("channel", "chat_id"),
+        CheckConstraint(_one_of("channel", CHANNELS), name="channel"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(255))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    linked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -57,6 +57,7 @@ class AddressRecord:
     value: str
     created_at: datetime
     last_inbound_at: datetime | None
+    blocked_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,33 @@ class MessageRecord:
     error_code: str | None
     created_at: datetime
     updated_at: datetime
+    attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRecord:
+    """An inbound provider event as stored; `event` is its JSON form."""
+
+    id: int
+    channel: Channel
+    provider_id: str
+    address: str
+    event: dict[str, Any]
+    received_at: datetime
+    processed_at: datetime | None
+    attempts: int
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupChatRecord:
+    id: int
+    channel: Channel
+    chat_id: str
+    title: str
+    group_id: int | None
+    created_at: datetime
+    linked_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.repositories.answers import AnswerRepository
 from storage.repositories.exports import ExportRepository
+from storage.repositories.group_chats import GroupChatRepository
 from storage.repositories.groups import GroupRepository
 from storage.repositories.help import HelpRepository
+from storage.repositories.inbox import InboxRepository
 from storage.repositories.members import MemberRepository
 from storage.repositories.messages import MessageRepository
 from storage.repositories.sessions import SessionRepository
@@ -31,3 +33,5 @@ class UnitOfWork:
         self.messages = MessageRepository(session)
         self.stories = StoryRepository(session)
         self.exports = ExportRepository(session)
+        self.inbox = InboxRepository(session)
+        self.group_chats = GroupChatRepository(session)

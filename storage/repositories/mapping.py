@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from typing import cast
 
-from storage.models import Address, CheckinSession, Group, Member, Message, Story
+from storage.models import (
+    Address,
+    CheckinSession,
+    Group,
+    GroupChat,
+    InboxEntry,
+    Member,
+    Message,
+    Story,
+)
 from storage.records import (
     AddressRecord,
+    GroupChatRecord,
     GroupRecord,
+    InboxRecord,
     MemberRecord,
     MessageRecord,
     SessionRecord,
@@ -54,6 +65,7 @@ def address_record(row: Address) -> AddressRecord:
         value=row.value,
         created_at=row.created_at,
         last_inbound_at=row.last_inbound_at,
+        blocked_at=row.blocked_at,
     )
 
 
@@ -87,6 +99,33 @@ def message_record(row: Message) -> MessageRecord:
         error_code=row.error_code,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        attempts=row.attempts or 0,
+    )
+
+
+def inbox_record(row: InboxEntry) -> InboxRecord:
+    return InboxRecord(
+        id=row.id,
+        channel=cast(Channel, row.channel),
+        provider_id=row.provider_id,
+        address=row.address,
+        event=row.event,
+        received_at=row.received_at,
+        processed_at=row.processed_at,
+        attempts=row.attempts or 0,
+        last_error=row.last_error,
+    )
+
+
+def group_chat_record(row: GroupChat) -> GroupChatRecord:
+    return GroupChatRecord(
+        id=row.id,
+        channel=cast(Channel, row.channel),
+        chat_id=row.chat_id,
+        title=row.title,
+        group_id=row.group_id,
+        created_at=row.created_at,
+        linked_at=row.linked_at,
     )
 
 

@@ -141,17 +141,49 @@ class MemberRepository:
 
     async def touch_inbound(self, channel: Channel, value: str, at: datetime) -> bool:
         """Record that a message came in from this address at `at` (it opens WhatsApp's 24-hour
-        window). Never moves the time backwards. Returns whether the address is known."""
+        window, and proves a blocked address reachable again). Never moves the time backwards.
+        Returns whether the address is known."""
         statement = (
             update(Address)
             .where(Address.channel == channel, Address.value == value)
             .where(or_(Address.last_inbound_at.is_(None), Address.last_inbound_at < at))
-            .values(last_inbound_at=at)
+            .values(last_inbound_at=at, blocked_at=None)
             .returning(Address.id)
         )
         if await self._session.scalar(statement) is not None:
             return True
         return await self._address_taken(channel, value)
+
+    async def address(self, channel: Channel, value: str) -> AddressRecord | None:
+        row = await self._session.scalar(
+            select(Address).where(Address.channel == channel, Address.value == value)
+        )
+        return None if row is None else address_record(row)
+
+    async def move_address(
+        self, channel: Channel, value: str, member_id: int, *, at: datetime
+    ) -> None:
+        """Re-attach an address to another member (linking a chat to who its owner already is)."""
+        result = await self._session.execute(
+            update(Address)
+            .where(Address.channel == channel, Address.value == value)
+            .values(member_id=member_id)
+            .execution_options(synchronize_session=False)
+        )
+        if not getattr(result, "rowcount", 0):
+            raise NotFound(f"no address {channel}:{value}")
+
+    async def set_blocked(
+        self, channel: Channel, value: str, blocked: bool, *, at: datetime
+    ) -> None:
+        """Mark an address as gone (the member blocked the bot, unsubscribed, or the number is
+        unreachable) or reachable again. Nothing proactive goes to a blocked address."""
+        await self._session.execute(
+            update(Address)
+            .where(Address.channel == channel, Address.value == value)
+            .values(blocked_at=at if blocked else None)
+            .execution_options(synchronize_session=False)
+        )
 
     async def current_group(self, member_id: int) -> GroupRecord | None:
         """The group the member belongs to now, if any."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage.errors import DuplicateMessage, NotFound
 from storage.models import Message
@@ -158,6 +159,134 @@ class MessageRepository:
         rows = list(await self._session.scalars(latest))
         rows.reverse()
         return [message_record(row) for row in rows]
+
+    # --- the outbox: outbound messages in status `queued` ------------------------------------
+
+    async def claim_due(
+        self,
+        now: datetime,
+        lease: timedelta,
+        limit: int = 100,
+        channels: tuple[str, ...] | None = None,
+    ) -> list[MessageRecord]:
+        """Lease up to `limit` queued outbound messages that are due, oldest first.
+
+        A leased message is not handed to another sender until the lease runs out, so a sender
+        that dies mid-send gives its messages back by itself. A message whose chat has an
+        earlier one still waiting (leased, or due later) is not due: a chat's messages go out
+        in order. `channels` limits the lease to the channels this sender can send on. On
+        PostgreSQL concurrent senders skip each other's rows (FOR UPDATE SKIP LOCKED); SQLite
+        serialises writers anyway.
+        """
+        earlier = aliased(Message)
+        waiting_before = (
+            select(earlier.id)
+            .where(
+                earlier.direction == "out",
+                earlier.status == "queued",
+                earlier.channel == Message.channel,
+                earlier.address_value == Message.address_value,
+                earlier.id < Message.id,
+                or_(earlier.next_attempt_at > now, earlier.lease_until >= now),
+            )
+            .exists()
+        )
+        due = (
+            select(Message.id)
+            .where(
+                Message.direction == "out",
+                Message.status == "queued",
+                or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
+                or_(Message.lease_until.is_(None), Message.lease_until < now),
+                ~waiting_before,
+            )
+            .order_by(Message.id)
+            .limit(limit)
+        )
+        if channels is not None:
+            due = due.where(Message.channel.in_(channels))
+        if self._session.get_bind().dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        ids = list(await self._session.scalars(due))
+        if not ids:
+            return []
+        rows = await self._session.scalars(
+            update(Message)
+            .where(Message.id.in_(ids))
+            .values(lease_until=now + lease)
+            .returning(Message)
+            .execution_options(synchronize_session=False)
+        )
+        return sorted((message_record(row) for row in rows), key=lambda record: record.id)
+
+    async def mark_sent(self, message_id: int, provider_message_id: str, *, at: datetime) -> None:
+        await self._session.execute(
+            update(Message)
+            .where(Message.id == message_id, Message.status == "queued")
+            .values(
+                status="sent",
+                provider_message_id=provider_message_id,
+                attempts=Message.attempts + 1,
+                lease_until=None,
+                updated_at=at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+    async def retry_later(
+        self, message_id: int, *, next_attempt_at: datetime, error_code: str | None, at: datetime
+    ) -> int:
+        """Back to the queue, due again at `next_attempt_at`; returns the attempts so far."""
+        await self._session.execute(
+            update(Message)
+            .where(Message.id == message_id)
+            .values(
+                attempts=Message.attempts + 1,
+                next_attempt_at=next_attempt_at,
+                lease_until=None,
+                error_code=error_code,
+                updated_at=at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        attempts = await self._session.scalar(
+            select(Message.attempts).where(Message.id == message_id)
+        )
+        return int(attempts or 0)
+
+    async def postpone(self, message_id: int, *, not_before: datetime, at: datetime) -> None:
+        """Back to the queue without counting an attempt (it waits behind an earlier one)."""
+        await self._session.execute(
+            update(Message)
+            .where(Message.id == message_id, Message.status == "queued")
+            .values(next_attempt_at=not_before, lease_until=None, updated_at=at)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def mark_failed(self, message_id: int, error_code: str, *, at: datetime) -> None:
+        """A permanent failure: recorded, never retried."""
+        await self._session.execute(
+            update(Message)
+            .where(Message.id == message_id)
+            .values(
+                status="failed",
+                error_code=error_code[:32],
+                attempts=Message.attempts + 1,
+                lease_until=None,
+                updated_at=at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+    async def count_queued(self) -> int:
+        return int(
+            await self._session.scalar(
+                select(func.count())
+                .select_from(Message)
+                .where(and_(Message.direction == "out", Message.status == "queued"))
+            )
+            or 0
+        )
 
     async def _insert(self, values: dict[str, Any]) -> MessageRecord:
         row = Message(**values)

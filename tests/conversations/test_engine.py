@@ -464,3 +464,15 @@ def test_a_member_alone_in_their_group_is_not_asked_about_help() -> None:
     for text in ["checkin", "100", "50"]:
         member.send(text)
     assert member.send("10") == ["What was your biggest challenge this week? (or send SKIP)"]
+
+
+def test_a_press_on_an_old_questions_button_is_recognised_as_stale() -> None:
+    member = onboarded_member()
+    for text in ["checkin", "100", "50", "10"]:
+        member.send(text)
+    said = member.send(Reply(text="Yes", choice="yes", choice_step="some_old_step"))
+    assert said[0] == "That button was for an earlier question. Here is the current one:"
+    assert "gave_help" not in answers(member)
+    member.send(Reply(text="Yes", choice="yes", choice_step="gave_help"))
+    assert answers(member)["gave_help"] is True
+    assert member.says()[0].step_id == "gave_help_to"

@@ -1,0 +1,500 @@
+"""WhatsApp and SMS through Twilio: parse inbound webhooks and status callbacks, verify their
+signature, send messages with twilio-python's async HTTP client, and count SMS segments.
+
+Contracts:
+- Inbound forms become `MessageEvent`s whose `provider_id` is Twilio's `MessageSid` (storing it
+  is idempotent) and whose address is the member's +E.164 number without the `whatsapp:` prefix.
+  A form that is not what Twilio sends raises `TwilioPayloadError`, a `ValueError`.
+- Signatures are checked against the PUBLIC url, the one Twilio was configured with: operators
+  run behind proxies that rewrite scheme, host and port, so the request's own URL is never used.
+- `TwilioChannel.send` never raises for what Twilio or the network does: every outcome is a
+  `SendResult` (Twilio 21610 is an opt-out, 63016 "outside the 24-hour window", 20429/63018 and
+  14107 throttles, 5xx and network trouble transient, other 4xx permanent).
+- SMS length is counted the way carriers count it (GSM-7 septets or UTF-16 code units), so the
+  outbox writer can split long texts into parts that each stay within a number of segments.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final, Literal
+
+import aiohttp
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from bot.channels.base import (
+    Capabilities,
+    MessageEvent,
+    OutgoingMessage,
+    PermanentFailure,
+    RecipientGone,
+    RetryAfter,
+    SendResult,
+    Sent,
+    StatusUpdate,
+    parse_button_payload,
+)
+from conversations.answers import Location, Photo
+from conversations.inputs import Reply
+from storage.vocabulary import Channel, MessageStatus
+
+TWILIO_API_URL: Final = "https://api.twilio.com"
+WHATSAPP_PREFIX: Final = "whatsapp:"
+DEFAULT_TIMEOUT: Final = 15.0
+
+WHATSAPP_CAPABILITIES: Final = Capabilities(
+    buttons=False, groups=False, templates=True, max_length=1600
+)
+# Ten GSM-7 segments of 153 characters; longer texts are split by the caller (`split_for_sms`).
+SMS_CAPABILITIES: Final = Capabilities(
+    buttons=False, groups=False, templates=False, max_length=1530
+)
+
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+
+# Twilio's MessageStatus values, folded onto the statuses we store. "accepted" and "scheduled"
+# are still waiting to go out; "sending" is on its way; "canceled" will never be delivered.
+_STATUSES: Final[dict[str, MessageStatus]] = {
+    "accepted": "queued",
+    "scheduled": "queued",
+    "queued": "queued",
+    "sending": "sent",
+    "sent": "sent",
+    "delivered": "delivered",
+    "partially_delivered": "delivered",
+    "read": "read",
+    "failed": "failed",
+    "canceled": "failed",
+    "undelivered": "undelivered",
+}
+
+# Error codes, https://www.twilio.com/docs/api/errors
+_RECIPIENT_GONE: Final = frozenset({21610, 21211, 21614})  # unsubscribed, invalid To, not mobile
+_OUTSIDE_WINDOW: Final = 63016
+_CHANNEL_THROTTLES: Final = frozenset({20429, 63018})  # account concurrency, channel rate limit
+_CHAT_THROTTLES: Final = frozenset({14107})  # reply rate limit between the same two numbers
+_DAILY_LIMIT: Final = 63038
+
+
+class TwilioPayloadError(ValueError):
+    """A webhook form that is not what Twilio sends: answer 400, store nothing."""
+
+
+# --- inbound -------------------------------------------------------------------------------
+
+
+def _required(form: Mapping[str, str], name: str) -> str:
+    value = form.get(name, "")
+    if not value:
+        raise TwilioPayloadError(f"Twilio form without {name}")
+    return value
+
+
+def _channel_of(address: str) -> Channel:
+    return "whatsapp" if address.startswith(WHATSAPP_PREFIX) else "sms"
+
+
+def _e164(address: str, field_name: str) -> str:
+    number = address.removeprefix(WHATSAPP_PREFIX)
+    if not _E164.fullmatch(number):
+        raise TwilioPayloadError(f"Twilio {field_name} is not a +E.164 number: {address!r}")
+    return number
+
+
+def _coordinate(form: Mapping[str, str], name: str, limit: int) -> Decimal:
+    raw = form.get(name, "")
+    try:
+        value = Decimal(raw.strip())
+    except InvalidOperation:
+        raise TwilioPayloadError(f"Twilio {name} is not a number: {raw!r}") from None
+    if not value.is_finite() or not -limit <= value <= limit:
+        raise TwilioPayloadError(f"Twilio {name} is out of range: {raw!r}")
+    return value
+
+
+def _media_kind(content_type: str) -> str:
+    if content_type.startswith("audio/"):
+        return "voice"
+    if content_type.startswith("video/"):
+        return "video"
+    return "document"
+
+
+def _reply(form: Mapping[str, str]) -> Reply:
+    body = form.get("Body", "")
+    payload = form.get("ButtonPayload", "")
+    if payload:
+        step, choice = parse_button_payload(payload)
+        return Reply(text=form.get("ButtonText", "") or body, choice=choice, choice_step=step)
+
+    raw_count = form.get("NumMedia", "") or "0"
+    try:
+        media_count = int(raw_count)
+    except ValueError:
+        raise TwilioPayloadError(f"Twilio NumMedia is not a number: {raw_count!r}") from None
+    if media_count < 0:
+        raise TwilioPayloadError(f"Twilio NumMedia is negative: {raw_count!r}")
+    if media_count > 0:
+        url = _required(form, "MediaUrl0")
+        content_type = _required(form, "MediaContentType0").strip().lower()
+        if content_type.startswith("image/"):
+            return Reply(text=body, photo=Photo(url, content_type))
+        return Reply(text=body, media_kind=_media_kind(content_type))
+
+    has_latitude, has_longitude = bool(form.get("Latitude")), bool(form.get("Longitude"))
+    if has_latitude != has_longitude:
+        raise TwilioPayloadError("Twilio form with only one of Latitude and Longitude")
+    if has_latitude:
+        location = Location(_coordinate(form, "Latitude", 90), _coordinate(form, "Longitude", 180))
+        return Reply(text=body, location=location)
+    return Reply(text=body)
+
+
+def parse_inbound(form: Mapping[str, str]) -> MessageEvent:
+    """The `MessageEvent` of an inbound message webhook (WhatsApp when From has the
+    `whatsapp:` prefix, SMS otherwise). Quick-reply buttons become choices, the first medium a
+    photo or a `media_kind`, a shared location a `Location`. Raises `TwilioPayloadError`."""
+    sender = _required(form, "From")
+    message_sid = _required(form, "MessageSid")
+    return MessageEvent(
+        channel=_channel_of(sender),
+        address=_e164(sender, "From"),
+        provider_id=message_sid,
+        reply=_reply(form),
+    )
+
+
+def parse_status(form: Mapping[str, str]) -> StatusUpdate:
+    """The `StatusUpdate` of a status callback; Twilio's statuses are folded onto ours
+    ("accepted" → "queued", "sending" → "sent"). Raises `TwilioPayloadError`."""
+    message_sid = _required(form, "MessageSid")
+    raw_status = _required(form, "MessageStatus").strip().lower()
+    status = _STATUSES.get(raw_status)
+    if status is None:
+        raise TwilioPayloadError(f"unknown Twilio MessageStatus {raw_status!r}")
+    to, sender = form.get("To", ""), form.get("From", "")
+    if not to and not sender:
+        raise TwilioPayloadError("Twilio status callback without To and From")
+    whatsapp = to.startswith(WHATSAPP_PREFIX) or sender.startswith(WHATSAPP_PREFIX)
+    return StatusUpdate(
+        channel="whatsapp" if whatsapp else "sms",
+        provider_id=message_sid,
+        status=status,
+        error_code=form.get("ErrorCode", "").strip() or None,
+    )
+
+
+# --- signatures ----------------------------------------------------------------------------
+
+
+def public_request_url(public_url: str, path: str, query: str = "") -> str:
+    """The URL Twilio requested, as Twilio saw it: our public base URL, the path and query."""
+    if not path.startswith("/"):
+        path = "/" + path
+    return public_url.rstrip("/") + path + ("?" + query if query else "")
+
+
+def verify_signature(
+    auth_token: str,
+    public_url: str,
+    path: str,
+    query: str,
+    form: Mapping[str, str],
+    signature: str | None,
+) -> bool:
+    """Whether `signature` (the X-Twilio-Signature header) signs this request. The signed URL is
+    rebuilt from the PUBLIC url, never the one the request arrived on behind a proxy. `form`
+    may be a multidict (aiohttp, Starlette): repeated fields are signed as Twilio signs them."""
+    if not signature:
+        return False
+    url = public_request_url(public_url, path, query)
+    return bool(RequestValidator(auth_token).validate(url, form, signature))
+
+
+# --- sending -------------------------------------------------------------------------------
+
+
+def result_for_error(status: int | None, code: int | str | None, reason: str) -> SendResult:
+    """What a Twilio error means for the message: recipient gone, retry (and what the limit
+    applies to), or a permanent failure. `status` is the HTTP status (None for a status
+    callback's ErrorCode); `code` Twilio's error code."""
+    number: int | None
+    try:
+        number = int(code) if code is not None else None
+    except ValueError:
+        number = None
+    if number in _RECIPIENT_GONE:
+        return RecipientGone(str(number), reason)
+    if number == _OUTSIDE_WINDOW:
+        return PermanentFailure(
+            str(_OUTSIDE_WINDOW), "outside the WhatsApp 24-hour window: a template is needed"
+        )
+    if number in _CHAT_THROTTLES:
+        return RetryAfter(1.0, scope="chat", reason=reason)
+    if number in _CHANNEL_THROTTLES or status == 429:
+        return RetryAfter(1.0, scope="channel", reason=reason)
+    if number == _DAILY_LIMIT:
+        return RetryAfter(3600.0, scope="channel", reason=reason)
+    if status is not None and status >= 500:
+        return RetryAfter(5.0, scope="chat", reason=reason)
+    return PermanentFailure(str(number if number is not None else code or status), reason)
+
+
+def with_numbered_choices(message: OutgoingMessage) -> str:
+    """The text with its choices as a numbered list ("\\n1) Yes\\n2) No"): Twilio channels have
+    no buttons we can send without a template, and members answer with the number."""
+    if not message.choices:
+        return message.text
+    lines = [f"{i}) {choice.label}" for i, choice in enumerate(message.choices, start=1)]
+    return message.text + "\n" + "\n".join(lines)
+
+
+def _normalise_from(channel: str, from_number: str) -> str:
+    number = from_number.strip()
+    if channel == "whatsapp":
+        bare = number.removeprefix(WHATSAPP_PREFIX)
+        if not _E164.fullmatch(bare):
+            raise ValueError(f"the WhatsApp sender must be a +E.164 number: {from_number!r}")
+        return WHATSAPP_PREFIX + bare
+    if not number or number.startswith(WHATSAPP_PREFIX):
+        raise ValueError(f"the SMS sender must be a phone number or short code: {from_number!r}")
+    return number
+
+
+def _basic_auth(login: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode("ascii")
+
+
+class _RebasedHttpClient(AsyncTwilioHttpClient):
+    """twilio-python's aiohttp client, sending what it would send to api.twilio.com to another
+    base URL (a fake server in tests), and never without a timeout: twilio passes `timeout=None`
+    by default, which aiohttp takes as "wait forever". Credentials go in the Authorization
+    header itself: aiohttp 3.14 deprecates the `BasicAuth` object twilio would build."""
+
+    def __init__(self, api_url: str, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self.api_url = api_url.rstrip("/")
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Any:
+        if url.startswith(TWILIO_API_URL):
+            url = self.api_url + url[len(TWILIO_API_URL) :]
+        if auth is not None:
+            headers = {**(headers or {}), "Authorization": _basic_auth(*auth)}
+        return await super().request(
+            method,
+            url,
+            params=params,
+            data=data,
+            headers=headers,
+            auth=None,
+            timeout=self.timeout if timeout is None else timeout,
+            allow_redirects=allow_redirects,
+        )
+
+
+class TwilioChannel:
+    """One Twilio channel (WhatsApp or SMS) from one sender number: a `ChannelAdapter`.
+
+    The aiohttp session is opened on the first send, inside the running event loop, and closed
+    by `close()`. Construction does no I/O and reads no environment variable."""
+
+    def __init__(
+        self,
+        channel: Literal["whatsapp", "sms"],
+        account_sid: str,
+        auth_token: str,
+        from_number: str,
+        status_callback_url: str | None = None,
+        api_url: str = TWILIO_API_URL,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        if channel not in ("whatsapp", "sms"):
+            raise ValueError(f"not a Twilio channel: {channel!r}")
+        if timeout <= 0:
+            raise ValueError(f"timeout must be positive: {timeout!r}")
+        self.name: Channel = channel
+        self.capabilities = WHATSAPP_CAPABILITIES if channel == "whatsapp" else SMS_CAPABILITIES
+        self.account_sid = account_sid
+        self.from_number = _normalise_from(channel, from_number)
+        self.status_callback_url = status_callback_url or None
+        self.api_url = api_url.rstrip("/")
+        self._auth_token = auth_token
+        self._timeout = timeout
+        self._http: _RebasedHttpClient | None = None
+        self._client: Any = None
+
+    def _twilio(self) -> Any:
+        if self._client is None:
+            self._http = _RebasedHttpClient(self.api_url, self._timeout)
+            # A non-empty `environment` keeps twilio from reading os.environ (TWILIO_REGION or
+            # TWILIO_EDGE there would silently change the host we send to).
+            self._client = Client(
+                self.account_sid,
+                self._auth_token,
+                http_client=self._http,
+                environment={"TWILIO_ACCOUNT_SID": self.account_sid},
+            )
+        return self._client
+
+    def _recipient(self, address: str) -> str:
+        bare = address.removeprefix(WHATSAPP_PREFIX)
+        return WHATSAPP_PREFIX + bare if self.name == "whatsapp" else bare
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        """Send one message: a template when `content_sid` is set (its variables as JSON, no
+        body), else the text with numbered choices. Never raises for Twilio or the network."""
+        fields: dict[str, Any] = {"to": self._recipient(message.address), "from_": self.from_number}
+        if message.content_sid:
+            fields["content_sid"] = message.content_sid
+            if message.content_variables:
+                fields["content_variables"] = json.dumps(
+                    message.content_variables, ensure_ascii=False
+                )
+        else:
+            fields["body"] = with_numbered_choices(message)
+        if self.status_callback_url:
+            fields["status_callback"] = self.status_callback_url
+        try:
+            created = await self._twilio().messages.create_async(**fields)
+        except (TwilioRestException, TwilioServiceException) as error:
+            reason = getattr(error, "msg", "") or getattr(error, "detail", "") or str(error.code)
+            return result_for_error(error.status, error.code, str(reason))
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            return RetryAfter(5.0, scope="chat", reason=f"network: {error!r}")
+        except json.JSONDecodeError as error:
+            return RetryAfter(5.0, scope="chat", reason=f"unreadable answer from Twilio: {error}")
+        sid = getattr(created, "sid", None)
+        if not sid:
+            return RetryAfter(5.0, scope="chat", reason="Twilio answered without a message sid")
+        return Sent(str(sid))
+
+    async def close(self) -> None:
+        """Close the HTTP session; a later send opens a new one."""
+        http, self._http, self._client = self._http, None, None
+        if http is not None:
+            await http.close()
+
+
+# --- SMS segments --------------------------------------------------------------------------
+
+# GSM 03.38: the basic character set (without the escape) and the extension table, whose
+# characters take two septets (escape + character).
+_GSM_BASIC: Final = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM_EXTENSION: Final = frozenset("\f^{}\\[~]|€")
+_GSM_SINGLE, _GSM_PART = 160, 153
+_UCS2_SINGLE, _UCS2_PART = 70, 67
+
+
+def _units(text: str) -> tuple[list[int], int, int]:
+    """Per character: septets (GSM-7) or UTF-16 code units (UCS-2), and the segment sizes."""
+    if all(char in _GSM_BASIC or char in _GSM_EXTENSION for char in text):
+        return [2 if char in _GSM_EXTENSION else 1 for char in text], _GSM_SINGLE, _GSM_PART
+    return [2 if ord(char) > 0xFFFF else 1 for char in text], _UCS2_SINGLE, _UCS2_PART
+
+
+def sms_segments(text: str) -> int:
+    """How many SMS segments `text` takes (0 for an empty text). GSM-7 when every character is
+    in the GSM basic or extension table (extension characters take two septets): 160 in one
+    segment, 153 per segment beyond. Otherwise UCS-2: 70 UTF-16 code units, 67 per segment.
+    Like carriers, an escape pair or a surrogate pair is never cut across two segments."""
+    units, single, part = _units(text)
+    total = sum(units)
+    if total == 0:
+        return 0
+    if total <= single:
+        return 1
+    segments, used = 1, 0
+    for size in units:
+        if used + size > part:
+            segments, used = segments + 1, size
+        else:
+            used += size
+    return segments
+
+
+_SEPARATORS: Final = ("\n\n", "\n", " ")
+
+
+def split_for_sms(text: str, max_segments: int = 10) -> list[str]:
+    """`text` in as few parts as the boundaries allow, each within `max_segments` segments:
+    split on paragraphs, then lines, then words, and only inside a word when one alone is too
+    long (never inside a surrogate pair). Separators where parts meet are dropped, so the
+    parts hold the original words in order."""
+    if max_segments < 1:
+        raise ValueError(f"max_segments must be at least 1: {max_segments!r}")
+    if sms_segments(text) <= max_segments:
+        return [text]
+    parts = [part.strip() for part in _split(text, 0, max_segments)]
+    return [part for part in parts if part]
+
+
+def _split(text: str, level: int, max_segments: int) -> list[str]:
+    if sms_segments(text) <= max_segments:
+        return [text]
+    if level == len(_SEPARATORS):
+        return _split_inside_word(text, max_segments)
+    separator = _SEPARATORS[level]
+    parts: list[str] = []
+    current: str | None = None
+    for chunk in text.split(separator):
+        if sms_segments(chunk) > max_segments:
+            if current is not None:
+                parts.append(current)
+                current = None
+            parts.extend(_split(chunk, level + 1, max_segments))
+            continue
+        candidate = chunk if current is None else current + separator + chunk
+        if sms_segments(candidate) <= max_segments:
+            current = candidate
+        else:
+            if current is not None:
+                parts.append(current)
+            current = chunk
+    if current is not None:
+        parts.append(current)
+    return parts
+
+
+def _is_surrogate_pair(first: str, second: str) -> bool:
+    return 0xD800 <= ord(first) <= 0xDBFF and 0xDC00 <= ord(second) <= 0xDFFF
+
+
+def _split_inside_word(text: str, max_segments: int) -> list[str]:
+    parts: list[str] = []
+    while text:
+        # The longest prefix that fits: segments only grow as a prefix grows.
+        low, high = 1, len(text)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if sms_segments(text[:middle]) <= max_segments:
+                low = middle
+            else:
+                high = middle - 1
+        cut = low
+        # A str holds surrogate pairs only as two lone code points; keep them together.
+        if 1 < cut < len(text) and _is_surrogate_pair(text[cut - 1], text[cut]):
+            cut -= 1
+        parts.append(text[:cut])
+        text = text[cut:]
+    return parts

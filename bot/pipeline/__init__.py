@@ -1,0 +1,1 @@
+"""The durable message pipeline: inbox, worker, outbox, sender, and what coordinates them."""

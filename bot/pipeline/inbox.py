@@ -1,0 +1,113 @@
+"""Storing inbound events durably, and reading them back.
+
+`ingest` is what a webhook does before it answers: one transaction stores every event of the
+request (a redelivery stores nothing new), and only after the commit are workers woken. If the
+database cannot be reached, the exception reaches the web layer, which answers 503 so that the
+provider tries again later: nothing is acknowledged that is not stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from bot.channels.base import ContactEvent, GroupChatEvent, InboundEvent, MessageEvent, OptOutEvent
+from bot.pipeline.coordination import WorkQueue
+from conversations.answers import Location, Photo
+from conversations.inputs import Reply
+from storage.database import Database
+
+log = logging.getLogger(__name__)
+
+
+def address_of(event: InboundEvent) -> str:
+    return event.chat_id if isinstance(event, GroupChatEvent) else event.address
+
+
+def dump_event(event: InboundEvent) -> dict[str, Any]:
+    match event:
+        case MessageEvent():
+            reply = event.reply
+            return {
+                "type": "message",
+                "text": reply.text,
+                "choice": reply.choice,
+                "choice_step": reply.choice_step,
+                "photo": [reply.photo.media_ref, reply.photo.content_type] if reply.photo else None,
+                "location": (
+                    [str(reply.location.latitude), str(reply.location.longitude)]
+                    if reply.location
+                    else None
+                ),
+                "contact_phone": reply.contact_phone,
+                "media_kind": reply.media_kind,
+                "command": event.command,
+                "argument": event.argument,
+                "callback_id": event.callback_id,
+            }
+        case OptOutEvent():
+            return {"type": "opt_out"}
+        case ContactEvent():
+            return {"type": "contact", "phone": event.phone}
+        case GroupChatEvent():
+            return {"type": "group_chat", "title": event.title, "code": event.code}
+
+
+def load_event(channel: Any, address: str, provider_id: str, data: dict[str, Any]) -> InboundEvent:
+    kind = data["type"]
+    if kind == "opt_out":
+        return OptOutEvent(channel, address, provider_id)
+    if kind == "contact":
+        return ContactEvent(channel, address, provider_id, data["phone"])
+    if kind == "group_chat":
+        return GroupChatEvent(channel, address, provider_id, data["title"], data.get("code"))
+    photo = data.get("photo")
+    location = data.get("location")
+    reply = Reply(
+        text=data.get("text") or "",
+        choice=data.get("choice"),
+        choice_step=data.get("choice_step"),
+        photo=Photo(photo[0], photo[1]) if photo else None,
+        location=Location(Decimal(location[0]), Decimal(location[1])) if location else None,
+        contact_phone=data.get("contact_phone"),
+        media_kind=data.get("media_kind"),
+    )
+    return MessageEvent(
+        channel,
+        address,
+        provider_id,
+        reply,
+        command=data.get("command"),
+        argument=data.get("argument") or "",
+        callback_id=data.get("callback_id"),
+    )
+
+
+async def ingest(
+    database: Database, queue: WorkQueue, events: Sequence[InboundEvent], now: datetime
+) -> list[int]:
+    """Store the events, then wake workers for the new ones; returns the new entries' ids.
+    Waking is best effort: a stored event whose wake-up is lost is found by the sweep."""
+    if not events:
+        return []
+    stored: list[int] = []
+    async with database.transaction() as uow:
+        for event in events:
+            entry_id = await uow.inbox.add(
+                channel=event.channel,
+                provider_id=event.provider_id,
+                address=address_of(event),
+                event=dump_event(event),
+                at=now,
+            )
+            if entry_id is not None:
+                stored.append(entry_id)
+    for entry_id in stored:
+        try:
+            await queue.push(str(entry_id))
+        except Exception:  # the event is stored: the workers' sweep will find it
+            log.warning("could not wake a worker for inbox entry %s", entry_id, exc_info=True)
+    return stored

@@ -1,0 +1,447 @@
+"""Coordination through Redis, for any number of web and worker processes.
+
+The same contracts as `bot.pipeline.memory` (proven by one contract suite), shared by every
+process that talks to one Redis. Every key starts with the `prefix` given, so several
+deployments or test runs can share a server. Needs Redis 6.0 or later (BLPOP with a fractional
+timeout; scripts that call TIME).
+
+Redis holds nothing that matters: a queue item lost with a Redis restart is found again by the
+worker's sweep of the database, and a lock lost with its holder (or with Redis) only lets a
+second worker load the same member, whose database transaction remains the real guard against
+a double effect. So these classes ride out an outage instead of crashing the process: `pop`
+answers None while Redis is away, the others retry for a few seconds and then raise
+`CoordinationUnavailable`. redis-py reconnects by itself on the next command.
+
+None of these classes owns the client it is given; whoever made the client closes it
+(`bot.pipeline.factory` does, in `Coordination.close`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bot.pipeline.coordination import Bucket
+from bot.pipeline.memory import check_buckets
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: What redis-py raises when Redis is down, restarting, loading or unreachable. (OSError also
+#: covers the built-in TimeoutError.)
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
+
+#: How long an operation other than `pop` keeps retrying before it gives up.
+DEFAULT_UNAVAILABLE_AFTER = 5.0
+
+
+class CoordinationUnavailable(RuntimeError):
+    """Redis could not be reached for long enough that waiting longer would not help the caller.
+
+    Nothing durable is lost: the caller's database rows stay and are picked up again later."""
+
+
+def _reason(error: BaseException) -> str:
+    """What went wrong, for a log line (redis-py's errors have a terse repr)."""
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+async def _retrying(what: str, operation: Callable[[], Awaitable[T]], budget: float) -> T:
+    """Run `operation`, retrying while Redis is unavailable, for up to `budget` seconds."""
+    deadline = time.monotonic() + budget
+    delay = 0.05
+    attempts = 0
+    while True:
+        try:
+            return await operation()
+        except UNAVAILABLE_ERRORS as error:
+            attempts += 1
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise CoordinationUnavailable(
+                    f"Redis did not answer for {budget:g} s ({attempts} attempts) "
+                    f"while trying to {what}: {_reason(error)}"
+                ) from error
+            log = logger.warning if attempts == 1 else logger.debug
+            log("Redis unavailable while trying to %s (%s); retrying", what, _reason(error))
+            await asyncio.sleep(min(delay, remaining))
+            delay = min(2 * delay, 1.0)
+
+
+def _longest_block(client: Redis) -> float:
+    """The longest BLPOP that stays clear of the client's socket timeout (which would end a
+    longer one with a TimeoutError, and a retry): longer waits are made of several."""
+    socket_timeout = client.connection_pool.connection_kwargs.get("socket_timeout")
+    if not socket_timeout:
+        return math.inf
+    return max(0.8 * float(socket_timeout), float(socket_timeout) - 1.0)
+
+
+class RedisQueue:
+    """A FIFO in one Redis list (`{prefix}queue:{name}`): RPUSH to push, BLPOP to pop.
+
+    Delivery is at-least-once at best: an item pushed again after a lost reply is there twice, and
+    an item popped by Redis whose reply never reached us (a connection cut at that instant, a
+    cancelled pop) is gone; the worker's sweep of the database finds it again either way.
+    """
+
+    def __init__(
+        self,
+        client: Redis,
+        name: str,
+        prefix: str,
+        *,
+        push_timeout: float = DEFAULT_UNAVAILABLE_AFTER,
+        outage_pause: float = 1.0,
+    ) -> None:
+        """`push_timeout`: how long a push retries while Redis is unavailable. `outage_pause`:
+        the most a pop that failed to reach Redis sleeps before answering None, so a caller
+        looping on pop does not spin while Redis is away."""
+        self._client = client
+        self.key = f"{prefix}queue:{name}"
+        self._push_timeout = push_timeout
+        self._outage_pause = outage_pause
+        self._longest_block = _longest_block(client)
+        self._unavailable = False
+
+    async def push(self, item: str) -> None:
+        """Append `item`. Retries for up to `push_timeout` seconds while Redis is unavailable,
+        then raises `CoordinationUnavailable`."""
+        await _retrying(
+            f"push to {self.key}", lambda: self._client.rpush(self.key, item), self._push_timeout
+        )
+        self._available()
+
+    async def pop(self, timeout: float) -> str | None:
+        """The next item, waiting up to `timeout` seconds (0 or less: not at all); None when
+        there was none, and also when Redis could not be reached: then it logs, sleeps a little
+        (at most `outage_pause`, within `timeout`) and answers None, never raising, so that the
+        caller's loop carries on and finds Redis again on a later call."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        try:
+            if timeout <= 0:
+                return _text(await self._client.lpop(self.key))
+            while (remaining := deadline - time.monotonic()) > 0:
+                block = math.ceil(min(remaining, self._longest_block) * 1000) / 1000
+                reply = await self._client.blpop([self.key], timeout=block)
+                self._available()
+                if reply is not None:
+                    return _text(reply[1])
+            return None
+        except UNAVAILABLE_ERRORS as error:
+            if not self._unavailable:
+                logger.warning(
+                    "Redis unavailable, %s answers nothing until it is back: %s",
+                    self.key,
+                    _reason(error),
+                )
+                self._unavailable = True
+            await asyncio.sleep(min(max(0.0, deadline - time.monotonic()), self._outage_pause))
+            return None
+
+    async def close(self) -> None:
+        """Nothing to release: the client belongs to whoever made it."""
+
+    def _available(self) -> None:
+        if self._unavailable:
+            logger.warning("Redis is back for %s", self.key)
+            self._unavailable = False
+
+
+def _text(value: object) -> str | None:
+    """An item as redis-py hands it back: bytes, or str with `decode_responses`."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"unexpected reply from Redis: {value!r}")
+
+
+# Takes the lock for ARGV[1] if it is free, renews it if ARGV[1] holds it already (a SET whose
+# reply was lost must not make its sender wait for its own lock). 1: renewed, 2: taken, 0: held
+# by another.
+_TAKE_OR_RENEW = """
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if holder == false then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 2
+end
+return 0
+"""
+
+# Deletes the lock only if ARGV[1] still holds it: never someone else's.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class RedisLocks:
+    """Per-key locks across processes: a key `{prefix}lock:{key}` holding a random token,
+    with a time to live of `ttl` seconds.
+
+    `hold` takes the lock (SET NX PX, in a script that also recognises its own token), polling
+    with jittered sleeps of 5–50 ms while another holds it; waiters are not queued, so who gets
+    a contended lock next is unspecified (order comes from loading after locking, not from the
+    lock). While the block runs, a task renews the time to live every `ttl`/3; when the block
+    ends the lock is deleted only if this holder still holds it.
+
+    If the holder's process dies, its lock expires within `ttl`. If the holder's event loop is
+    blocked for longer than `ttl`, or Redis restarts, the lock can expire under a live holder:
+    the renewal logs a warning and takes the lock again if it is free. Either way two workers may
+    briefly both believe they hold a member; the database transaction is the real guard against
+    a double effect, the lock only makes it rare.
+    """
+
+    def __init__(
+        self,
+        client: Redis,
+        prefix: str,
+        ttl: float = 30.0,
+        *,
+        unavailable_after: float = DEFAULT_UNAVAILABLE_AFTER,
+    ) -> None:
+        """`unavailable_after`: how long `hold` keeps trying while Redis is unavailable before
+        raising `CoordinationUnavailable`."""
+        if not ttl > 0:
+            raise ValueError(f"lock ttl must be positive, not {ttl}")
+        self._client = client
+        self._prefix = prefix
+        self.ttl = ttl
+        self._ttl_ms = max(1, round(ttl * 1000))
+        self._unavailable_after = unavailable_after
+        self._take_or_renew = client.register_script(_TAKE_OR_RENEW)
+        self._release = client.register_script(_RELEASE)
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        """Wait for the lock on `key` and hold it for the block, renewing it as it goes.
+
+        Raises `CoordinationUnavailable` if Redis stays unreachable for `unavailable_after`
+        seconds while waiting. Failing to renew or release logs a warning and does not raise:
+        the lock then expires by itself."""
+        name = f"{self._prefix}lock:{key}"
+        token = secrets.token_hex(16)
+        await self._acquire(name, token)
+        renewal = asyncio.create_task(self._keep(name, token), name=f"renew {name}")
+        try:
+            yield
+        finally:
+            renewal.cancel()
+            try:
+                await asyncio.wait({renewal})
+            finally:
+                await self._release_quietly(name, token)
+
+    async def _acquire(self, name: str, token: str) -> None:
+        delay = 0.005
+        unavailable_since: float | None = None
+        try:
+            while True:
+                try:
+                    if await self._take_or_renew(keys=[name], args=[token, self._ttl_ms]):
+                        return
+                    unavailable_since = None
+                except UNAVAILABLE_ERRORS as error:
+                    now = time.monotonic()
+                    if unavailable_since is None:
+                        unavailable_since = now
+                        logger.warning(
+                            "Redis unavailable while waiting for %s: %s", name, _reason(error)
+                        )
+                    elif now - unavailable_since >= self._unavailable_after:
+                        raise CoordinationUnavailable(
+                            f"Redis did not answer for {self._unavailable_after:g} s "
+                            f"while waiting for lock {name}: {_reason(error)}"
+                        ) from error
+                await asyncio.sleep(random.uniform(delay / 2, delay))
+                delay = min(2 * delay, 0.05)
+        except asyncio.CancelledError:
+            # The last attempt may have taken the lock before the cancellation arrived.
+            await self._release_quietly(name, token)
+            raise
+
+    async def _keep(self, name: str, token: str) -> None:
+        """Renew the lock every ttl/3 until cancelled; never raises."""
+        healthy = True
+        while True:
+            await asyncio.sleep(self.ttl / 3)
+            try:
+                outcome = await self._take_or_renew(keys=[name], args=[token, self._ttl_ms])
+            except Exception as error:  # Redis away, or anything else: keep trying.
+                if healthy:
+                    logger.warning(
+                        "Could not renew lock %s (%s); it expires within %g s unless renewed",
+                        name,
+                        _reason(error),
+                        self.ttl,
+                    )
+                healthy = False
+                continue
+            if outcome == 1:
+                healthy = True
+            elif outcome == 2:
+                logger.warning(
+                    "Lock %s had expired under its live holder (Redis restarted, or the event "
+                    "loop stalled) and was taken again; the database transaction guards against "
+                    "double effects",
+                    name,
+                )
+                healthy = True
+            elif healthy:
+                logger.warning(
+                    "Lock %s expired under its live holder and another process holds it now; "
+                    "the database transaction guards against double effects",
+                    name,
+                )
+                healthy = False
+
+    async def _release_quietly(self, name: str, token: str) -> None:
+        try:
+            await self._release(keys=[name], args=[token])
+        except Exception as error:  # Redis away, or anything else: the lock expires by itself.
+            logger.warning(
+                "Could not release lock %s (%s); it expires within %g s",
+                name,
+                _reason(error),
+                self.ttl,
+            )
+
+
+# Token buckets. A bucket is a hash: tokens, updated (ms of Redis' clock when tokens were
+# counted), paused_until (ms), rate and burst (as last acquired with). A missing bucket is a
+# full one, so a bucket may expire once it would have refilled completely.
+#
+# KEYS: the buckets. ARGV: the rate (tokens a second) and burst of each bucket, in turn.
+# Takes one token from every bucket and returns 0, or takes none and returns how many
+# milliseconds until every bucket has one.
+_ACQUIRE = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
+local wait = 0
+local counted = {}
+for i, key in ipairs(KEYS) do
+  local per_ms = tonumber(ARGV[2 * i - 1]) / 1000
+  local burst = tonumber(ARGV[2 * i])
+  local state = redis.call('HMGET', key, 'tokens', 'updated', 'paused_until')
+  local tokens = tonumber(state[1]) or burst
+  local updated = tonumber(state[2]) or now
+  local ready = math.max(now, tonumber(state[3]) or 0)
+  tokens = math.min(burst, tokens + math.max(0, ready - updated) * per_ms)
+  local bucket_wait = ready - now
+  if 1 - tokens > 1e-9 then
+    bucket_wait = bucket_wait + (1 - tokens) / per_ms
+  end
+  wait = math.max(wait, bucket_wait)
+  counted[i] = tokens
+end
+if wait > 0 then
+  return math.max(1, math.ceil(wait))
+end
+for i, key in ipairs(KEYS) do
+  redis.call('HSET', key, 'tokens', string.format('%.17g', counted[i] - 1),
+    'updated', string.format('%.3f', now), 'rate', ARGV[2 * i - 1], 'burst', ARGV[2 * i])
+  redis.call('PEXPIRE', key, math.ceil(2000 * tonumber(ARGV[2 * i]) / tonumber(ARGV[2 * i - 1])))
+end
+return 0
+"""
+
+# KEYS[1]: the bucket. ARGV[1]: the pause in milliseconds. Empties the bucket now and gives no
+# token before the pause ends; refill continues from now. Kept for the pause plus twice the
+# bucket's refill time (a minute when the bucket was never acquired from).
+_PAUSE = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
+local state = redis.call('HMGET', KEYS[1], 'paused_until', 'rate', 'burst')
+local paused_until = math.max(tonumber(state[1]) or 0, now + tonumber(ARGV[1]))
+redis.call('HSET', KEYS[1], 'tokens', '0', 'updated', string.format('%.3f', now),
+  'paused_until', string.format('%.3f', paused_until))
+local rate = tonumber(state[2])
+local burst = tonumber(state[3])
+local idle = 60000
+if rate and burst then
+  idle = math.ceil(2000 * burst / rate)
+end
+redis.call('PEXPIRE', KEYS[1], math.ceil(paused_until - now) + idle)
+return 0
+"""
+
+
+class RedisRateLimiter:
+    """Token buckets in Redis (`{prefix}rate:{key}`), shared by every process.
+
+    One script checks every bucket of an acquire and takes a token from each only if all have
+    one; otherwise it takes nothing and answers how long to wait, and `acquire` sleeps exactly
+    that long before asking again. The script reads Redis' own clock, so the clocks of the
+    processes do not matter, and Redis runs scripts one at a time, so however many processes
+    acquire from a bucket, together they take at most `burst` + `rate` × t tokens in any t
+    seconds. Waiters are not queued: which one gets the next token is unspecified. A key must
+    always come with the same rate and burst. Buckets expire after twice their refill time idle
+    (plus any pause), so keys do not pile up with chats.
+
+    The keys of one acquire must live on one Redis node (a single server, or one hash slot).
+    """
+
+    def __init__(
+        self,
+        client: Redis,
+        prefix: str,
+        *,
+        unavailable_after: float = DEFAULT_UNAVAILABLE_AFTER,
+    ) -> None:
+        """`unavailable_after`: how long one call keeps retrying while Redis is unavailable
+        before raising `CoordinationUnavailable`."""
+        self._prefix = prefix
+        self._unavailable_after = unavailable_after
+        self._acquire = client.register_script(_ACQUIRE)
+        self._pause = client.register_script(_PAUSE)
+
+    async def acquire(self, buckets: Sequence[Bucket]) -> None:
+        """Wait until one token can be taken from every bucket at once, then take them."""
+        check_buckets(buckets)
+        if not buckets:
+            return
+        keys = [f"{self._prefix}rate:{bucket.key}" for bucket in buckets]
+        args = [repr(float(v)) for bucket in buckets for v in (bucket.rate, bucket.burst)]
+        while True:
+            wait_ms = int(
+                await _retrying(
+                    "take rate-limit tokens",
+                    lambda: self._acquire(keys=keys, args=args),
+                    self._unavailable_after,
+                )
+            )
+            if wait_ms <= 0:
+                return
+            await asyncio.sleep(wait_ms / 1000)
+
+    async def pause(self, key: str, seconds: float) -> None:
+        """Empty bucket `key` now and give no token from it before `seconds` from now.
+
+        Refill resumes from now, so the next token comes at the later of the pause's end and one
+        refill interval from now: a pause only ever takes tokens away, never breaks the rate."""
+        await _retrying(
+            f"pause bucket {key}",
+            lambda: self._pause(
+                keys=[f"{self._prefix}rate:{key}"], args=[max(0, math.ceil(seconds * 1000))]
+            ),
+            self._unavailable_after,
+        )

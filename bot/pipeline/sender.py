@@ -1,0 +1,214 @@
+"""The sender: outbox rows out to the channels, within every limit, with retries and receipts.
+
+It leases due rows (another sender never gets the same row while the lease lasts; a sender that
+dies gives its rows back when the lease runs out), sends each chat's messages in order, and
+takes a token from every bucket that applies before each send: the channel's overall rate, the
+chat's own and, for Telegram groups, the per-group rate. The buckets live in the coordination
+backend, so the limits hold across every sender process. A `retry_after` pauses exactly the
+bucket it concerns; transient failures back off; permanent ones are recorded, never retried.
+A recipient who is gone (blocked the bot, unsubscribed) is marked so that nothing else is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.channels.base import (
+    ChannelAdapter,
+    OutgoingChoice,
+    OutgoingMessage,
+    PermanentFailure,
+    RecipientGone,
+    RetryAfter,
+    SendResult,
+    Sent,
+)
+from bot.pipeline.coordination import Bucket, Coordination
+from storage.database import Database
+from storage.records import MessageRecord
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 8
+OPT_OUT_CODES = frozenset({"403", "21610"})
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Sends per second; Telegram's per-group limit is per minute."""
+
+    telegram_per_second: float = 30.0
+    telegram_chat_per_second: float = 1.0
+    telegram_group_per_minute: float = 20.0
+    whatsapp_per_second: float = 80.0
+    sms_per_second: float = 1.0
+
+    def buckets(self, channel: str, address: str) -> list[Bucket]:
+        if channel == "telegram":
+            chat = (
+                Bucket(f"telegram:group:{address}", self.telegram_group_per_minute / 60.0, 1.0)
+                if address.startswith("-")
+                else Bucket(f"telegram:chat:{address}", self.telegram_chat_per_second, 1.0)
+            )
+            return [Bucket("telegram", self.telegram_per_second, 1.0), chat]
+        if channel == "whatsapp":
+            return [Bucket("whatsapp", self.whatsapp_per_second, 1.0)]
+        if channel == "sms":
+            return [Bucket("sms", self.sms_per_second, 1.0)]
+        return []
+
+    def pause_key(self, channel: str, address: str, scope: str) -> str:
+        buckets = self.buckets(channel, address)
+        return buckets[0].key if scope == "channel" or len(buckets) == 1 else buckets[-1].key
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before the next try of a transiently failing send: 2, 4, 8 ... up to 5 minutes."""
+    return float(min(300, 2 ** max(1, attempts)))
+
+
+class Sender:
+    def __init__(
+        self,
+        database: Database,
+        coordination: Coordination,
+        channels: Mapping[str, ChannelAdapter],
+        limits: Limits,
+        clock: Callable[[], datetime],
+        batch: int = 200,
+    ) -> None:
+        self.database = database
+        self.coordination = coordination
+        self.channels = channels
+        self.limits = limits
+        self.clock = clock
+        self.batch = batch
+        self.sent = 0
+        self._claimed: set[int] = set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Send until `stop` is set; sends under way are finished, leased rows not yet sent are
+        handed back at once."""
+        if not self.channels:
+            await stop.wait()  # nothing to send through (the console delivers its own lines)
+            return
+        while not stop.is_set():
+            try:
+                claimed = await self.send_due()
+            except Exception:
+                log.exception("the sender failed a round; trying again")
+                claimed = 0
+            if claimed == 0:
+                await self._idle(stop)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Wait for a wake-up, a second (retries come due), or the stop, whichever is first."""
+        wakeup = asyncio.create_task(self.coordination.outbox_wakeup.pop(timeout=1.0))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({wakeup, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (wakeup, stopping):
+            task.cancel()
+        await asyncio.gather(wakeup, stopping, return_exceptions=True)
+
+    async def send_due(self) -> int:
+        """One round: lease what is due, send it, record the outcomes. Returns rows leased."""
+        async with self.database.transaction() as uow:
+            rows = await uow.messages.claim_due(
+                self.clock(), LEASE, self.batch, channels=tuple(self.channels)
+            )
+        if not rows:
+            return 0
+        by_chat: dict[tuple[str, str], list[MessageRecord]] = defaultdict(list)
+        for row in rows:
+            by_chat[(row.channel, row.address_value)].append(row)
+        await asyncio.gather(*(self._send_chat(chat_rows) for chat_rows in by_chat.values()))
+        return len(rows)
+
+    async def _send_chat(self, rows: list[MessageRecord]) -> None:
+        """One chat's messages strictly in order; the first that cannot go now holds the rest."""
+        for index, row in enumerate(rows):
+            if not await self._send_one(row):
+                await self._postpone(rows[index + 1 :])
+                return
+
+    async def _send_one(self, row: MessageRecord) -> bool:
+        adapter = self.channels[row.channel]
+        async with self.database.transaction() as uow:
+            address = await uow.members.address(row.channel, row.address_value)
+        if address is not None and address.blocked_at is not None:
+            await self._record(row, PermanentFailure("blocked", "the recipient blocked the bot"))
+            return True
+        await self.coordination.limiter.acquire(self.limits.buckets(row.channel, row.address_value))
+        try:
+            result = await adapter.send(_outgoing(row, adapter))
+        except Exception as error:  # an adapter bug must not kill the sender
+            log.exception("sending message %s raised", row.id)
+            result = RetryAfter(backoff(row.attempts + 1), "chat", repr(error))
+        if isinstance(result, RetryAfter):
+            key = self.limits.pause_key(row.channel, row.address_value, result.scope)
+            await self.coordination.limiter.pause(key, result.seconds)
+        await self._record(row, result)
+        return isinstance(result, Sent | PermanentFailure | RecipientGone)
+
+    async def _record(self, row: MessageRecord, result: SendResult) -> None:
+        now = self.clock()
+        async with self.database.transaction() as uow:
+            match result:
+                case Sent():
+                    await uow.messages.mark_sent(row.id, result.provider_id, at=now)
+                    self.sent += 1
+                case RetryAfter():
+                    if row.attempts + 1 >= MAX_ATTEMPTS:
+                        await uow.messages.mark_failed(row.id, "retries_exhausted", at=now)
+                        log.warning("message %s failed after %s attempts", row.id, row.attempts + 1)
+                    else:
+                        seconds = max(result.seconds, 0.0)
+                        await uow.messages.retry_later(
+                            row.id,
+                            next_attempt_at=now + timedelta(seconds=seconds),
+                            error_code=result.reason[:32] or None,
+                            at=now,
+                        )
+                case PermanentFailure():
+                    await uow.messages.mark_failed(row.id, result.code, at=now)
+                    log.warning(
+                        "message %s failed for good: %s %s", row.id, result.code, result.reason
+                    )
+                case RecipientGone():
+                    await uow.messages.mark_failed(row.id, result.code, at=now)
+                    await uow.members.set_blocked(row.channel, row.address_value, True, at=now)
+                    if result.code in OPT_OUT_CODES and row.member_id is not None:
+                        await uow.members.update(row.member_id, at=now, opted_out=True)
+                    log.info("%s:%s is gone (%s)", row.channel, row.address_value, result.code)
+
+    async def _postpone(self, rows: list[MessageRecord]) -> None:
+        """Hand rows back at once; they stay behind the one that has to wait (see claim_due)."""
+        if not rows:
+            return
+        now = self.clock()
+        async with self.database.transaction() as uow:
+            for row in rows:
+                await uow.messages.postpone(row.id, not_before=now, at=now)
+
+
+def _outgoing(row: MessageRecord, adapter: ChannelAdapter) -> OutgoingMessage:
+    payload = row.payload or {}
+    choices: tuple[OutgoingChoice, ...] = ()
+    if adapter.capabilities.buttons:
+        choices = tuple(OutgoingChoice(str(c[0]), str(c[1])) for c in payload.get("choices", []))
+    return OutgoingMessage(
+        message_id=row.id,
+        channel=row.channel,
+        address=row.address_value,
+        text=row.text,
+        choices=choices,
+        step_id=payload.get("step"),
+        content_sid=payload.get("content_sid"),
+        content_variables=payload.get("content_variables") or {},
+    )

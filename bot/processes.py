@@ -1,0 +1,127 @@
+"""The long-running processes: `web`, `worker` and `run` (everything in one process).
+
+Each runs until SIGTERM or SIGINT, then stops taking new work, finishes what it holds and
+closes its connections: a worker finishes the turn in hand (an unfinished one stays pending in
+the inbox), the sender finishes its round, the web server drains its requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
+
+import uvicorn
+
+from bot.channels import console
+from bot.runtime import Runtime
+from bot.settings import Settings
+from bot.web.app import create_app
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[], Coroutine[Any, Any, None]]
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the process's stop event rules."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def configure_logging(quiet: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def _serve_web(runtime: Runtime, stop: asyncio.Event, quiet: bool) -> None:
+    config = uvicorn.Config(
+        create_app(runtime),
+        host="0.0.0.0",
+        port=runtime.settings.port,
+        log_level="warning" if quiet else "info",
+        access_log=not quiet,
+        lifespan="off",
+    )
+    server = _Server(config)
+    serving = asyncio.create_task(server.serve())
+    waiting = asyncio.create_task(stop.wait())
+    await asyncio.wait({serving, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    await serving
+    waiting.cancel()
+    if not stop.is_set():
+        raise RuntimeError(f"the web server stopped (is port {runtime.settings.port} free?)")
+
+
+async def _until_stopped(stop: asyncio.Event, jobs: list[Job]) -> None:
+    tasks = [asyncio.create_task(job()) for job in jobs]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            if task.exception() is not None:
+                stop.set()
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def web(settings: Settings) -> None:
+    async with Runtime.open(settings) as runtime:
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+        await runtime.register_telegram_webhook()
+        await _until_stopped(stop, [lambda: _serve_web(runtime, stop, quiet=False)])
+
+
+async def worker(settings: Settings) -> None:
+    async with Runtime.open(settings) as runtime:
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+        log.info("worker started; channels: %s", ", ".join(runtime.channels) or "none")
+        await _until_stopped(
+            stop, [lambda: runtime.worker.run(stop), lambda: runtime.sender.run(stop)]
+        )
+
+
+async def run(settings: Settings, chat_as: str | None) -> None:
+    """Everything in one process on the settings' database; with `chat_as`, also a console
+    conversation as that member in this terminal (Ctrl-D ends it and the process)."""
+    async with Runtime.open(settings) as runtime:
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+        quiet = chat_as is not None
+        jobs: list[Job] = [
+            lambda: runtime.worker.run(stop),
+            lambda: runtime.sender.run(stop),
+        ]
+        if settings.twilio_enabled or settings.telegram_webhook:
+            await runtime.register_telegram_webhook()
+            jobs.append(lambda: _serve_web(runtime, stop, quiet))
+        elif runtime.telegram is not None:
+            jobs.append(lambda: runtime.poll_telegram(stop))
+        if chat_as is not None:
+
+            async def chat() -> None:
+                await console.chat(runtime.service, chat_as)
+                stop.set()
+
+            jobs.append(chat)
+        await _until_stopped(stop, jobs)

@@ -1,0 +1,162 @@
+"""Everything a process needs, built once from the settings and closed once.
+
+`Runtime.open(settings)` connects the database (migrated on the embedded default), the
+coordination backend (Redis when `REDIS_URL` is set, in-process otherwise), the channel adapters
+that are configured, the conversation service, the worker and the sender. Processes differ only
+in which loops they run: `web` serves webhooks, `worker` runs worker and sender, `run` all of it
+plus Telegram long polling when no webhook is configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.channels.base import ChannelAdapter
+from bot.channels.telegram import TelegramChannel, TelegramPayloadError, parse_update, poll
+from bot.channels.twilio import TwilioChannel
+from bot.checkins import Conversations, load_conversations
+from bot.i18n import load_catalogs
+from bot.pipeline.coordination import Coordination
+from bot.pipeline.factory import coordination as build_coordination
+from bot.pipeline.handling import EventHandler
+from bot.pipeline.inbox import ingest
+from bot.pipeline.sender import Limits, Sender
+from bot.pipeline.worker import Worker
+from bot.service import ConversationService, utc_now
+from bot.settings import Settings
+from storage.database import Database
+
+log = logging.getLogger(__name__)
+
+STATUS_PATH = "/webhooks/twilio/status"
+
+
+def limits_from(settings: Settings) -> Limits:
+    return Limits(
+        telegram_per_second=settings.telegram_rate_per_second,
+        telegram_chat_per_second=settings.telegram_chat_rate_per_second,
+        telegram_group_per_minute=settings.telegram_group_rate_per_minute,
+        whatsapp_per_second=settings.whatsapp_rate_per_second,
+        sms_per_second=settings.sms_rate_per_second,
+    )
+
+
+def build_channels(settings: Settings) -> dict[str, ChannelAdapter]:
+    channels: dict[str, ChannelAdapter] = {}
+    if settings.telegram_bot_token:
+        channels["telegram"] = TelegramChannel(
+            settings.telegram_bot_token, settings.telegram_api_url
+        )
+    if settings.twilio_enabled:
+        assert settings.twilio_account_sid and settings.twilio_auth_token
+        callback = f"{settings.public_url}{STATUS_PATH}" if settings.public_url else None
+        if settings.twilio_whatsapp_from:
+            channels["whatsapp"] = TwilioChannel(
+                "whatsapp",
+                settings.twilio_account_sid,
+                settings.twilio_auth_token,
+                settings.twilio_whatsapp_from,
+                callback,
+                api_url=settings.twilio_api_url,
+            )
+        if settings.twilio_sms_from:
+            channels["sms"] = TwilioChannel(
+                "sms",
+                settings.twilio_account_sid,
+                settings.twilio_auth_token,
+                settings.twilio_sms_from,
+                callback,
+                api_url=settings.twilio_api_url,
+            )
+    return channels
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: Database
+    coordination: Coordination
+    conversations: Conversations
+    channels: dict[str, ChannelAdapter]
+    service: ConversationService
+    worker: Worker
+    sender: Sender
+    clock: Callable[[], datetime] = utc_now
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls, settings: Settings, clock: Callable[[], datetime] = utc_now
+    ) -> AsyncIterator[Runtime]:
+        problems = settings.problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        conversations = load_conversations(
+            load_catalogs(settings.locales_path), settings.checkins_path
+        )
+        database = Database(settings.database_url)
+        channels: dict[str, ChannelAdapter] = {}
+        coordination: Coordination | None = None
+        try:
+            await database.upgrade()
+            coordination = await build_coordination(settings.redis_url)
+            channels = build_channels(settings)
+            service = ConversationService(database, conversations, settings.default_country, clock)
+            handler = EventHandler(service)
+            worker = Worker(database, coordination, handler, channels, clock)
+            sender = Sender(database, coordination, channels, limits_from(settings), clock)
+            yield cls(
+                settings,
+                database,
+                coordination,
+                conversations,
+                channels,
+                service,
+                worker,
+                sender,
+                clock,
+            )
+        finally:
+            for adapter in channels.values():
+                await adapter.close()
+            if coordination is not None:
+                await coordination.close()
+            await database.dispose()
+
+    @property
+    def telegram(self) -> TelegramChannel | None:
+        adapter = self.channels.get("telegram")
+        return adapter if isinstance(adapter, TelegramChannel) else None
+
+    async def register_telegram_webhook(self) -> None:
+        """Point Telegram at our webhook, with the secret it must send back."""
+        if self.telegram is None or not self.settings.telegram_webhook:
+            return
+        assert self.settings.telegram_webhook_secret is not None
+        url = f"{self.settings.public_url}/webhooks/telegram"
+        await self.telegram.set_webhook(url, self.settings.telegram_webhook_secret)
+        log.info("Telegram webhook set to %s", url)
+
+    async def poll_telegram(self, stop: asyncio.Event) -> None:
+        """Long polling (no public URL needed): each update goes through the same inbox."""
+        telegram = self.telegram
+        if telegram is None:
+            return
+        username = await telegram.bot_username()
+
+        async def handle(update: dict[str, object]) -> None:
+            try:
+                events = parse_update(update, username)
+            except TelegramPayloadError:
+                log.warning("skipping a malformed Telegram update: %r", update)
+                return
+            await ingest(self.database, self.coordination.queue, events, self.clock())
+
+        log.info("polling Telegram for updates as @%s", username)
+        await poll(telegram, handle, stop)

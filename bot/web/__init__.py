@@ -1,0 +1,1 @@
+"""The web process: provider webhooks and health checks."""

@@ -1,0 +1,237 @@
+"""A fake Twilio REST API on a local port, for the real twilio client to talk to.
+
+    async with FakeTwilio(ACCOUNT_SID, AUTH_TOKEN, mps_per_sender=80) as fake:
+        channel = TwilioChannel("whatsapp", ACCOUNT_SID, AUTH_TOKEN, FROM, None, api_url=fake.url)
+        ...
+        assert fake.sent[0]["Body"] == "Hello"
+
+It serves `POST /2010-04-01/Accounts/{AccountSid}/Messages.json` the way Twilio does: HTTP basic
+auth (401 otherwise), a form body, 201 with a message resource whose sid is fresh. Failures are
+injected per recipient with `fail_next`, and a per-sender MPS limit answers 429 (code 20429)
+to whoever sends faster, counted in `rate_limited`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import time
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+from twilio.request_validator import RequestValidator
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "twilio"
+MESSAGES_PATH = "/2010-04-01/Accounts/{account_sid}/Messages.json"  # an aiohttp route
+
+
+def load_fixture(name: str) -> dict[str, Any]:
+    """A JSON fixture of tests/fixtures/twilio by name, with or without `.json`."""
+    path = FIXTURES / (name if name.endswith(".json") else name + ".json")
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def signed_request_headers(auth_token: str, url: str, form: Mapping[str, str]) -> dict[str, str]:
+    """Headers Twilio would send with a webhook of `form` to `url` (the PUBLIC url it was
+    configured with): the X-Twilio-Signature and the form content type."""
+    signature = RequestValidator(auth_token).compute_signature(url, dict(form))
+    return {
+        "X-Twilio-Signature": signature,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+def _error(status: int, code: int, message: str) -> dict[str, Any]:
+    return {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
+
+
+@dataclass
+class _Injected:
+    body: dict[str, Any]
+    times: int
+
+
+class _TokenBucket:
+    """`rate` tokens a second, up to `capacity`; a request takes one token or is refused."""
+
+    def __init__(self, rate: float, capacity: float) -> None:
+        self.rate = rate
+        self.capacity = capacity
+        self.tokens = capacity
+        self.updated = time.monotonic()
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1.0 - 1e-9:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class FakeTwilio:
+    """The Messages endpoint of Twilio's REST API on 127.0.0.1 and a free port (`url`).
+
+    Every authenticated request to the endpoint is appended to `sent`: its form fields, plus
+    `received_at` (time.monotonic() on arrival) and `response_status` (201 when the message was
+    accepted; `accepted` lists only those). `mps_per_sender` enforces Twilio's per-sender
+    messages-per-second as a token bucket of `mps_burst` tokens (default: one second's worth,
+    at least one) refilled at that rate; `jitter` seconds of extra tokens absorb the network
+    delay between a well-behaved client's clock and ours."""
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        mps_per_sender: float | None = None,
+        *,
+        mps_burst: float | None = None,
+        jitter: float = 0.01,
+    ) -> None:
+        if mps_per_sender is not None and mps_per_sender <= 0:
+            raise ValueError("mps_per_sender must be positive")
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.mps_per_sender = mps_per_sender
+        self.mps_burst = mps_burst
+        self.jitter = jitter
+        self.sent: list[dict[str, Any]] = []
+        self.rate_limited = 0
+        self._failures: dict[str, deque[_Injected]] = defaultdict(deque)
+        self._buckets: dict[str, _TokenBucket] = {}
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    @property
+    def accepted(self) -> list[dict[str, Any]]:
+        """The requests answered 201: the messages Twilio would deliver."""
+        return [request for request in self.sent if request["response_status"] == 201]
+
+    def fail_next(self, to_number: str, failure: str | Mapping[str, Any], times: int = 1) -> None:
+        """Answer the next `times` sends to `to_number` with a failure: the name of a fixture
+        (`response_400_21610_unsubscribed`, `response_400_21211_invalid_to`,
+        `response_429_20429`) or a dict whose "status" is the HTTP status (`{"status": 500}`).
+        A bare +E.164 number matches both the SMS and the WhatsApp address."""
+        body = load_fixture(failure) if isinstance(failure, str) else dict(failure)
+        if not isinstance(body.get("status"), int):
+            raise ValueError(f"a failure needs an integer HTTP status: {body!r}")
+        self._failures[to_number].append(_Injected(body, times))
+
+    async def __aenter__(self) -> FakeTwilio:
+        app = web.Application()
+        app.router.add_post(MESSAGES_PATH, self._create_message)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def _authorised(self, request: web.Request) -> bool:
+        scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            credentials = base64.b64decode(encoded, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        return credentials == f"{self.account_sid}:{self.auth_token}"
+
+    def _injected_failure(self, to: str) -> dict[str, Any] | None:
+        for key in (to, to.removeprefix("whatsapp:")):
+            queue = self._failures.get(key)
+            if queue:
+                injected = queue[0]
+                injected.times -= 1
+                if injected.times <= 0:
+                    queue.popleft()
+                return injected.body
+        return None
+
+    def _within_rate(self, sender: str, now: float) -> bool:
+        if self.mps_per_sender is None:
+            return True
+        bucket = self._buckets.get(sender)
+        if bucket is None:
+            burst = self.mps_burst if self.mps_burst is not None else max(1.0, self.mps_per_sender)
+            capacity = burst + self.mps_per_sender * self.jitter
+            bucket = self._buckets[sender] = _TokenBucket(self.mps_per_sender, capacity)
+        return bucket.take(now)
+
+    def _created(self, form: Mapping[str, str]) -> dict[str, Any]:
+        sid = "SM" + uuid.uuid4().hex
+        uri = f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}"
+        now = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
+        body = form.get("Body", "")
+        resource = load_fixture("response_message_created")
+        resource.update(
+            account_sid=self.account_sid,
+            sid=sid,
+            to=form.get("To"),
+            body=body,
+            status="queued",
+            date_created=now,
+            date_updated=now,
+            num_segments=str(max(1, math.ceil(len(body) / 153))),
+            uri=uri + ".json",
+            subresource_uris={"media": uri + "/Media.json"},
+        )
+        resource["from"] = form.get("From")
+        resource["messaging_service_sid"] = form.get("MessagingServiceSid")
+        return resource
+
+    async def _create_message(self, request: web.Request) -> web.Response:
+        now = time.monotonic()
+        if not self._authorised(request):
+            return web.json_response(_error(401, 20003, "Authenticate"), status=401)
+        if request.match_info["account_sid"] != self.account_sid:
+            resource = _error(404, 20404, "The requested resource was not found")
+            return web.json_response(resource, status=404)
+        form = {key: str(value) for key, value in (await request.post()).items()}
+        record: dict[str, Any] = {**form, "received_at": now}
+        self.sent.append(record)
+
+        answer, status = self._answer(form, now)
+        record["response_status"] = status
+        return web.json_response(answer, status=status)
+
+    def _answer(self, form: Mapping[str, str], now: float) -> tuple[dict[str, Any], int]:
+        to, sender = form.get("To", ""), form.get("From", "")
+        if not to:
+            return _error(400, 21604, "A 'To' phone number is required."), 400
+        if not sender and not form.get("MessagingServiceSid"):
+            return _error(400, 21603, "A 'From' phone number is required."), 400
+        if not form.get("Body") and not form.get("ContentSid") and not form.get("MediaUrl"):
+            return _error(400, 21602, "Message body is required."), 400
+        injected = self._injected_failure(to)
+        if injected is not None:
+            return injected, int(injected["status"])
+        if not self._within_rate(sender or form.get("MessagingServiceSid", ""), now):
+            self.rate_limited += 1
+            return load_fixture("response_429_20429"), 429
+        return self._created(form), 201

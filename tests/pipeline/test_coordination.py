@@ -1,0 +1,534 @@
+"""One contract suite for the coordination backends: in-process and Redis.
+
+Every contract test runs on the memory backend, and on Redis when `TEST_REDIS_URL` is set (CI
+sets it), under a key prefix of its own that is deleted afterwards. Without the variable the
+Redis cases are not collected; with it set and Redis unreachable they fail, never skip. Tests of
+what only Redis can do (several clients as several processes, a holder that dies, a Redis that
+restarts) live in `TestRedisOnly`, collected under the same rule; the restart test runs a
+private `redis-server` (see `redis_server.py`), never the shared one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.pipeline.coordination import Bucket, Coordination, RateLimiter
+from bot.pipeline.factory import (
+    RedisCoordination,
+    coordination,
+    describe,
+    redis_client,
+    redis_ready,
+)
+from bot.pipeline.memory import MemoryLocks, MemoryQueue, MemoryRateLimiter
+from bot.pipeline.redis import (
+    CoordinationUnavailable,
+    RedisLocks,
+    RedisQueue,
+    RedisRateLimiter,
+)
+from tests.pipeline.redis_server import RedisServer, free_port
+
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "").strip()
+BACKENDS = ["memory", *(["redis"] if TEST_REDIS_URL else [])]
+ROOT = Path(__file__).resolve().parents[2]
+
+# Timestamps are taken by the test after `acquire` returns, not by Redis when it grants the
+# token, so a grant may look up to this much later than it was.
+SLACK = 0.02
+
+
+async def _delete_keys(prefix: str) -> None:
+    client = Redis.from_url(TEST_REDIS_URL)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=500)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+@asynccontextmanager
+async def _fresh_prefix() -> AsyncIterator[str]:
+    """A key prefix no other test uses, on the Redis of `TEST_REDIS_URL`; its keys are deleted
+    afterwards. Fails the test when that Redis does not answer."""
+    try:
+        await redis_ready(TEST_REDIS_URL)
+    except CoordinationUnavailable as error:
+        pytest.fail(f"TEST_REDIS_URL is set but Redis is unreachable: {error}", pytrace=False)
+    prefix = f"mutuality-test:{uuid.uuid4().hex[:12]}:"
+    try:
+        yield prefix
+    finally:
+        await _delete_keys(prefix)
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    async with _fresh_prefix() as prefix:
+        yield prefix
+
+
+@pytest.fixture(params=BACKENDS)
+async def coord(request: pytest.FixtureRequest) -> AsyncIterator[Coordination]:
+    """The coordination of one process, as `bot.pipeline.factory` builds it, per backend."""
+    async with AsyncExitStack() as stack:
+        if request.param == "memory":
+            made = await coordination(None)
+        else:
+            made = await coordination(
+                TEST_REDIS_URL, await stack.enter_async_context(_fresh_prefix())
+            )
+        stack.push_async_callback(made.close)
+        yield made
+
+
+def assert_within_rate(times: Sequence[float], rate: float, burst: float) -> None:
+    """No window of the timestamps holds more than `burst` + `rate` × its length (+ SLACK)."""
+    ordered = sorted(times)
+    for first in range(len(ordered)):
+        for last in range(first, len(ordered)):
+            count = last - first + 1
+            allowed = burst + rate * (ordered[last] - ordered[first] + SLACK)
+            assert count <= allowed + 1e-9, (
+                f"{count} tokens in {ordered[last] - ordered[first]:.4f} s "
+                f"at rate {rate}/s, burst {burst}"
+            )
+
+
+async def timed_acquires(
+    limiter: RateLimiter, buckets: Sequence[Bucket], count: int, into: list[float]
+) -> None:
+    for _ in range(count):
+        await limiter.acquire(buckets)
+        into.append(time.monotonic())
+
+
+# The queue
+
+
+async def test_queue_is_fifo_and_queues_are_separate(coord: Coordination) -> None:
+    for item in ("a", "b", "c"):
+        await coord.queue.push(item)
+    await coord.outbox_wakeup.push("x")
+    assert [await coord.queue.pop(1) for _ in range(3)] == ["a", "b", "c"]
+    assert await coord.queue.pop(0) is None
+    assert await coord.outbox_wakeup.pop(0) == "x"
+
+
+async def test_pop_times_out_with_none(coord: Coordination) -> None:
+    start = time.monotonic()
+    assert await coord.queue.pop(0.3) is None
+    elapsed = time.monotonic() - start
+    # Redis times blocking pops out on its own clock, ~1/hz (0.1 s by default) late at most.
+    assert 0.29 <= elapsed < 1.0
+    start = time.monotonic()
+    assert await coord.queue.pop(0) is None
+    assert time.monotonic() - start < 0.1
+
+
+async def test_pop_wakes_up_on_push(coord: Coordination) -> None:
+    waiting = asyncio.create_task(coord.queue.pop(5))
+    await asyncio.sleep(0.05)
+    start = time.monotonic()
+    await coord.queue.push("woken")
+    assert await waiting == "woken"
+    assert time.monotonic() - start < 0.5
+
+
+# The locks
+
+
+async def _count_under_lock(coord: Coordination, counter: dict[str, int], times: int) -> None:
+    for _ in range(times):
+        async with coord.locks.hold("member-1"):
+            seen = counter["value"]
+            await asyncio.sleep(0.001)  # another task would interleave here without the lock
+            counter["value"] = seen + 1
+
+
+async def test_locks_are_mutually_exclusive(coord: Coordination) -> None:
+    counter = {"value": 0}
+    await asyncio.gather(*(_count_under_lock(coord, counter, 3) for _ in range(10)))
+    assert counter["value"] == 30
+
+
+async def test_different_keys_do_not_block_each_other(coord: Coordination) -> None:
+    async with asyncio.timeout(2):
+        async with coord.locks.hold("member-1"):
+            async with coord.locks.hold("member-2"):
+                pass
+    async with asyncio.timeout(2):  # released after the block, also after an error
+        with pytest.raises(ZeroDivisionError):
+            async with coord.locks.hold("member-1"):
+                1 / 0  # noqa: B018
+        async with coord.locks.hold("member-1"):
+            pass
+
+
+async def test_a_cancelled_waiter_does_not_take_the_lock(coord: Coordination) -> None:
+    async with coord.locks.hold("member-1"):
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.1):
+                async with coord.locks.hold("member-1"):
+                    pytest.fail("the lock was held by someone else")
+    async with asyncio.timeout(2):
+        async with coord.locks.hold("member-1"):
+            pass
+
+
+async def test_memory_locks_forget_keys_nobody_holds() -> None:
+    locks = MemoryLocks()
+    counter = {"value": 0}
+
+    async def bump(key: str) -> None:
+        async with locks.hold(key):
+            await asyncio.sleep(0.001)
+            counter["value"] += 1
+
+    await asyncio.gather(*(bump(f"member-{i % 7}") for i in range(50)))
+    assert counter["value"] == 50
+    assert len(locks) == 0
+
+
+# The rate limiter
+
+
+async def test_limiter_holds_the_rate(coord: Coordination) -> None:
+    bucket = Bucket("telegram", rate=20, burst=1)
+    times: list[float] = []
+    start = time.monotonic()
+    await timed_acquires(coord.limiter, [bucket], 40, times)
+    elapsed = time.monotonic() - start
+    assert elapsed >= 1.9, elapsed  # 39 intervals of 50 ms after the first token
+    assert elapsed < 3.0, elapsed
+    assert_within_rate(times, rate=20, burst=1)
+
+
+async def test_limiter_burst_is_available_at_once(coord: Coordination) -> None:
+    start = time.monotonic()
+    for _ in range(5):
+        await coord.limiter.acquire([Bucket("burst", rate=1, burst=5)])
+    assert time.monotonic() - start < 0.2
+
+
+async def test_limiter_respects_every_bucket_of_an_acquire(coord: Coordination) -> None:
+    overall = Bucket("telegram", rate=30, burst=1)
+    chats = [Bucket(f"telegram:chat-{n}", rate=15, burst=1) for n in range(3)]
+    per_chat: dict[str, list[float]] = {chat.key: [] for chat in chats}
+    start = time.monotonic()
+    await asyncio.gather(
+        *(timed_acquires(coord.limiter, [overall, chat], 6, per_chat[chat.key]) for chat in chats)
+    )
+    elapsed = time.monotonic() - start
+    everything = [moment for times in per_chat.values() for moment in times]
+    assert len(everything) == 18
+    assert elapsed >= 17 / 30 - 0.01, elapsed  # the overall bucket binds: 17 intervals
+    assert_within_rate(everything, rate=30, burst=1)
+    for times in per_chat.values():
+        assert_within_rate(times, rate=15, burst=1)
+
+
+async def test_limiter_never_takes_part_of_an_acquire(coord: Coordination) -> None:
+    fast = Bucket("fast", rate=5, burst=1)
+    scarce = Bucket("scarce", rate=0.01, burst=1)  # one token now, the next in 100 s
+    await coord.limiter.acquire([fast])
+    both = asyncio.create_task(coord.limiter.acquire([fast, scarce]))
+    await asyncio.sleep(0.05)
+    assert not both.done()
+    # `both` waits for `fast`; it must not have taken `scarce`'s only token meanwhile.
+    async with asyncio.timeout(0.5):
+        await coord.limiter.acquire([scarce])
+    await asyncio.sleep(0.3)  # `fast` has a token again, but `scarce` has none now
+    assert not both.done()
+    both.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await both
+
+
+async def test_pause_delays_the_next_token(coord: Coordination) -> None:
+    chat = Bucket("telegram:chat-1", rate=50, burst=1)
+    other = Bucket("telegram:chat-2", rate=50, burst=1)
+    await coord.limiter.acquire([chat])
+    start = time.monotonic()
+    await coord.limiter.pause(chat.key, 0.5)
+    async with asyncio.timeout(0.2):
+        await coord.limiter.acquire([other])  # a pause stops only what it names
+    await coord.limiter.acquire([chat])
+    elapsed = time.monotonic() - start
+    assert 0.5 <= elapsed < 0.8, elapsed
+
+
+async def test_pause_of_a_fresh_bucket(coord: Coordination) -> None:
+    start = time.monotonic()
+    await coord.limiter.pause("never-used", 0.3)
+    await coord.limiter.acquire([Bucket("never-used", rate=50, burst=3)])
+    assert 0.3 <= time.monotonic() - start < 0.6
+
+
+async def test_limiter_refuses_impossible_buckets(coord: Coordination) -> None:
+    with pytest.raises(ValueError, match="rate"):
+        await coord.limiter.acquire([Bucket("x", rate=0)])
+    with pytest.raises(ValueError, match="burst"):
+        await coord.limiter.acquire([Bucket("x", rate=1, burst=0.5)])
+    with pytest.raises(ValueError, match="twice"):
+        await coord.limiter.acquire([Bucket("x", rate=1), Bucket("x", rate=1)])
+    await coord.limiter.acquire([])
+
+
+async def test_memory_limiter_follows_its_clock() -> None:
+    now = [1000.0]
+    limiter = MemoryRateLimiter(time_source=lambda: now[0])
+    bucket = Bucket("chat", rate=50, burst=2)
+    async with asyncio.timeout(0.1):
+        await limiter.acquire([bucket])
+        await limiter.acquire([bucket])
+    third = asyncio.create_task(limiter.acquire([bucket]))
+    await asyncio.sleep(0.1)  # five refill intervals of real time, none of the clock's
+    assert not third.done()
+    now[0] += 0.02
+    async with asyncio.timeout(0.1):
+        await third
+    await limiter.pause("chat", 1.0)
+    now[0] += 0.99
+    fourth = asyncio.create_task(limiter.acquire([bucket]))
+    await asyncio.sleep(0.05)
+    assert not fourth.done()
+    now[0] += 0.01
+    async with asyncio.timeout(0.1):
+        await fourth
+
+
+async def test_memory_limiter_forgets_full_buckets() -> None:
+    now = [0.0]
+    limiter = MemoryRateLimiter(time_source=lambda: now[0])
+    for n in range(3000):
+        await limiter.acquire([Bucket(f"chat-{n}", rate=1, burst=1)])
+        now[0] += 0.01
+    assert len(limiter) < 2100
+
+
+# The factory
+
+
+async def test_factory_without_url_is_in_process() -> None:
+    made = await coordination(None)
+    assert isinstance(made.queue, MemoryQueue)
+    assert isinstance(made.outbox_wakeup, MemoryQueue)
+    assert made.queue is not made.outbox_wakeup
+    assert isinstance(made.locks, MemoryLocks)
+    assert isinstance(made.limiter, MemoryRateLimiter)
+    await made.close()
+
+
+async def test_redis_ready_says_what_is_not_answering() -> None:
+    url = f"redis://:secret@127.0.0.1:{free_port()}/0"
+    with pytest.raises(CoordinationUnavailable, match="does not answer PING") as raised:
+        await redis_ready(url, timeout=2)
+    assert "secret" not in str(raised.value)
+    assert "127.0.0.1" in str(raised.value)
+
+
+def test_describe_hides_the_password() -> None:
+    assert describe("redis://user:pw@host:6379/1") == "redis://user:***@host:6379/1"
+    assert describe("redis://:pw@host/0") == "redis://:***@host/0"
+    assert describe("redis://host:6379/0") == "redis://host:6379/0"
+
+
+# What only Redis does: several processes, a holder that dies, a Redis that restarts.
+
+_HOLDER = """
+import asyncio, sys
+from bot.pipeline.factory import redis_client
+from bot.pipeline.redis import RedisLocks
+
+async def main() -> None:
+    client = redis_client(sys.argv[1])
+    locks = RedisLocks(client, sys.argv[2], ttl=float(sys.argv[3]))
+    async with locks.hold("member-1"):
+        print("held", flush=True)
+        await asyncio.sleep(3600)
+
+asyncio.run(main())
+"""
+
+
+class TestRedisOnly:
+    __test__ = bool(TEST_REDIS_URL)
+
+    async def test_factory_with_url_shares_one_client(self, redis_prefix: str) -> None:
+        made = await coordination(TEST_REDIS_URL, redis_prefix)
+        try:
+            assert isinstance(made, RedisCoordination)
+            assert isinstance(made.queue, RedisQueue)
+            assert made.queue.key == f"{redis_prefix}queue:inbox"
+            assert isinstance(made.outbox_wakeup, RedisQueue)
+            assert made.outbox_wakeup.key == f"{redis_prefix}queue:outbox"
+            assert isinstance(made.locks, RedisLocks)
+            assert isinstance(made.limiter, RedisRateLimiter)
+            assert await made.client.ping()
+        finally:
+            await made.close()
+
+    async def test_locks_exclude_across_clients(self, redis_prefix: str) -> None:
+        one = await coordination(TEST_REDIS_URL, redis_prefix)
+        two = await coordination(TEST_REDIS_URL, redis_prefix)
+        try:
+            counter = {"value": 0}
+            await asyncio.gather(
+                *(_count_under_lock(process, counter, 3) for process in [one, two] * 5)
+            )
+            assert counter["value"] == 30
+        finally:
+            await one.close()
+            await two.close()
+
+    async def test_a_lock_is_renewed_while_held_and_expires_when_its_holder_dies(
+        self, redis_prefix: str
+    ) -> None:
+        ttl = 0.5
+        holder = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _HOLDER,
+            TEST_REDIS_URL,
+            redis_prefix,
+            str(ttl),
+            cwd=ROOT,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        client = redis_client(TEST_REDIS_URL)
+        locks = RedisLocks(client, redis_prefix, ttl=ttl)
+        try:
+            assert holder.stdout is not None
+            async with asyncio.timeout(20):
+                line = await holder.stdout.readline()
+            assert line == b"held\n", (await holder.communicate())[1].decode()
+            # Alive, the holder keeps its lock for longer than its ttl ...
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(3 * ttl):
+                    async with locks.hold("member-1"):
+                        pytest.fail("took a lock its living holder renews")
+            # ... and dead (its connection gone, no release, no renewal), loses it within ttl.
+            holder.send_signal(signal.SIGKILL)
+            await holder.wait()
+            start = time.monotonic()
+            async with asyncio.timeout(5):
+                async with locks.hold("member-1"):
+                    waited = time.monotonic() - start
+            assert ttl / 3 <= waited <= ttl + 0.3, waited
+        finally:
+            if holder.returncode is None:
+                holder.kill()
+            await holder.communicate()
+            await client.aclose()
+
+    async def test_release_never_deletes_another_holders_lock(self, redis_prefix: str) -> None:
+        client = redis_client(TEST_REDIS_URL)
+        locks = RedisLocks(client, redis_prefix, ttl=0.2)
+        key = f"{redis_prefix}lock:member-1"
+        try:
+            async with locks.hold("member-1"):
+                # As if the lock had expired and another process had taken it.
+                await client.set(key, "someone-else")
+            assert await client.get(key) == b"someone-else"
+        finally:
+            await client.aclose()
+
+    async def test_two_clients_share_one_bucket(self, redis_prefix: str) -> None:
+        one = await coordination(TEST_REDIS_URL, redis_prefix)
+        two = await coordination(TEST_REDIS_URL, redis_prefix)
+        bucket = Bucket("whatsapp:+15550001111", rate=25, burst=2)
+        times: list[float] = []
+        try:
+            start = time.monotonic()
+            await asyncio.gather(
+                timed_acquires(one.limiter, [bucket], 15, times),
+                timed_acquires(two.limiter, [bucket], 15, times),
+            )
+            elapsed = time.monotonic() - start
+        finally:
+            await one.close()
+            await two.close()
+        assert elapsed >= 28 / 25 - 0.01, elapsed  # 30 tokens: 2 saved up, then 28 intervals
+        assert_within_rate(times, rate=25, burst=2)
+
+    async def test_buckets_expire_when_idle(self, redis_prefix: str) -> None:
+        client = redis_client(TEST_REDIS_URL)
+        try:
+            limiter = RedisRateLimiter(client, redis_prefix)
+            await limiter.acquire([Bucket("chat", rate=10, burst=2)])
+            ttl = await client.pttl(f"{redis_prefix}rate:chat")
+            assert 0 < ttl <= 400  # twice the 0.2 s a full refill takes
+            await limiter.pause("chat", 2)
+            ttl = await client.pttl(f"{redis_prefix}rate:chat")
+            assert 2000 < ttl <= 2400
+        finally:
+            await client.aclose()
+
+    async def test_outage_and_restart(self, caplog: pytest.LogCaptureFixture) -> None:
+        caplog.set_level(logging.WARNING, logger="bot.pipeline.redis")
+        prefix = "restart:"
+        async with RedisServer() as server:
+            made = await coordination(server.url, prefix)
+            assert isinstance(made, RedisCoordination)
+            impatient_queue = RedisQueue(made.client, "inbox", prefix, push_timeout=0.3)
+            impatient_locks = RedisLocks(made.client, prefix, ttl=0.3, unavailable_after=0.3)
+            impatient_limiter = RedisRateLimiter(made.client, prefix, unavailable_after=0.3)
+            try:
+                await made.queue.push("before")
+                assert await made.queue.pop(1) == "before"
+
+                async with impatient_locks.hold("member-1"):
+                    await server.stop()
+
+                    start = time.monotonic()
+                    assert await made.queue.pop(0.3) is None
+                    assert await made.queue.pop(0) is None
+                    assert time.monotonic() - start < 2.0
+
+                    with pytest.raises(CoordinationUnavailable):
+                        await impatient_queue.push("lost")
+                    with pytest.raises(CoordinationUnavailable):
+                        async with impatient_locks.hold("member-2"):
+                            pass
+                    with pytest.raises(CoordinationUnavailable):
+                        await impatient_limiter.acquire([Bucket("b", rate=50)])
+
+                    pending = asyncio.create_task(made.queue.push("during"))
+                    await asyncio.sleep(0.3)
+                    assert not pending.done()  # still retrying
+                    await server.start()
+                    async with asyncio.timeout(6):
+                        await pending
+                    # The restarted Redis is empty; the renewal takes the held lock again.
+                    await asyncio.sleep(0.3)
+                    assert await made.client.exists(f"{prefix}lock:member-1")
+
+                assert not await made.client.exists(f"{prefix}lock:member-1")
+                assert await made.queue.pop(1) == "during"
+                await made.queue.push("after")
+                assert await made.queue.pop(1) == "after"
+                async with asyncio.timeout(2):
+                    async with made.locks.hold("member-1"):
+                        pass
+                    await made.limiter.acquire([Bucket("b", rate=50)])
+                    await made.limiter.pause("b", 0.01)
+            finally:
+                await made.close()
+        assert "answers nothing until it is back" in caplog.text
+        assert "was taken again" in caplog.text

@@ -1,0 +1,407 @@
+"""The whole pipeline: webhooks in, worker, sender, real aiogram and twilio clients out to fake
+provider servers on 127.0.0.1 — on SQLite, and on PostgreSQL when TEST_DATABASE_URL is set."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from bot.runtime import Runtime
+from bot.settings import Settings
+from bot.web.app import create_app
+from storage import Database
+from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.twilio_api import FakeTwilio, signed_request_headers
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+TOKEN = "123456:TEST-token"
+SECRET = "webhook-secret"
+SID = "AC5f1b0e7c2d3a4b5c6d7e8f90a1b2c3d4"
+AUTH = "twilio-auth-token"
+PUBLIC = "https://bot.example.org"
+CHAT = 5123456789
+
+
+def telegram_fixture(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FIXTURES / "telegram" / f"{name}.json").read_text())
+    return data
+
+
+def twilio_form(name: str) -> dict[str, str]:
+    from urllib.parse import parse_qsl
+
+    return dict(parse_qsl((FIXTURES / "twilio" / f"{name}.form").read_text().strip()))
+
+
+def text_update(update_id: int, text: str, chat: int = CHAT) -> dict[str, Any]:
+    update = copy.deepcopy(telegram_fixture("message_text"))
+    update["update_id"] = update_id
+    update["message"]["message_id"] = update_id
+    update["message"]["text"] = text
+    update["message"]["chat"]["id"] = chat
+    update["message"]["from"]["id"] = chat
+    return update
+
+
+def button_update(update_id: int, data: str, chat: int = CHAT) -> dict[str, Any]:
+    update = copy.deepcopy(telegram_fixture("callback_query"))
+    update["update_id"] = update_id
+    update["callback_query"]["data"] = data
+    update["callback_query"]["id"] = f"cb{update_id}"
+    update["callback_query"]["message"]["chat"]["id"] = chat
+    update["callback_query"]["from"]["id"] = chat
+    return update
+
+
+@dataclass
+class Stack:
+    runtime: Runtime
+    client: httpx.AsyncClient
+    telegram: FakeTelegram
+    twilio: FakeTwilio
+
+    async def telegram_post(self, update: Any, secret: str = SECRET) -> httpx.Response:
+        return await self.client.post(
+            "/webhooks/telegram",
+            content=json.dumps(update) if not isinstance(update, bytes) else update,
+            headers={"X-Telegram-Bot-Api-Secret-Token": secret, "Content-Type": "application/json"},
+        )
+
+    async def twilio_post(
+        self, path: str, form: dict[str, str], sign: bool = True
+    ) -> httpx.Response:
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if sign:
+            headers.update(signed_request_headers(AUTH, PUBLIC + path, form))
+        return await self.client.post(path, content=urlencode(form), headers=headers)
+
+    async def sent_to(self, chat: int, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        def mine() -> list[dict[str, Any]]:
+            return [
+                m
+                for m in self.telegram.sent
+                if str(m["chat_id"]) == str(chat) and m.get("ok", True)
+            ]
+
+        await wait_until(lambda: len(mine()) >= count, timeout)
+        return mine()
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the pipeline")
+        await asyncio.sleep(0.02)
+
+
+def settings_for(database_url: str, telegram: FakeTelegram, twilio: FakeTwilio) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        DATABASE_URL=database_url,
+        PUBLIC_URL=PUBLIC,
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_API_URL=telegram.url,
+        TELEGRAM_WEBHOOK_SECRET=SECRET,
+        TWILIO_ACCOUNT_SID=SID,
+        TWILIO_AUTH_TOKEN=AUTH,
+        TWILIO_API_URL=twilio.url,
+        TWILIO_WHATSAPP_FROM="whatsapp:+14155238886",
+        TWILIO_SMS_FROM="+14155238886",
+        TELEGRAM_CHAT_RATE_PER_SECOND=50,
+    )
+
+
+@pytest.fixture
+async def stack(database_url: str) -> AsyncIterator[Stack]:
+    async with FakeTelegram(token=TOKEN) as telegram, FakeTwilio(SID, AUTH) as twilio:
+        async with Runtime.open(settings_for(database_url, telegram, twilio)) as runtime:
+            runtime.worker.sweep_interval = 0.2
+            stop = asyncio.Event()
+            loops = [
+                asyncio.create_task(runtime.worker.run(stop)),
+                asyncio.create_task(runtime.sender.run(stop)),
+            ]
+            transport = httpx.ASGITransport(app=create_app(runtime))
+            async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as client:
+                try:
+                    yield Stack(runtime, client, telegram, twilio)
+                finally:
+                    stop.set()
+                    await asyncio.gather(*loops)
+
+
+async def inbox_size(database: Database) -> int:
+    from sqlalchemy import func, select
+
+    from storage.models import InboxEntry
+
+    async with database.transaction() as uow:
+        return int(await uow.session.scalar(select(func.count()).select_from(InboxEntry)) or 0)
+
+
+async def test_a_telegram_member_is_greeted_with_buttons_and_answers_by_button(
+    stack: Stack,
+) -> None:
+    response = await stack.telegram_post(text_update(1, "hello"))
+    assert response.status_code == 200
+    [greeting] = await stack.sent_to(CHAT, 1)
+    assert greeting["text"].startswith("Welcome!")
+    buttons = [row[0] for row in greeting["reply_markup"]["inline_keyboard"]]
+    assert [b["text"] for b in buttons][:2] == ["English", "Español"]
+    assert buttons[0]["callback_data"] == "s:language:en"
+
+    await stack.telegram_post(button_update(2, "s:language:es"))
+    sent = await stack.sent_to(CHAT, 2)
+    assert sent[1]["text"].startswith("Guardo lo que me cuentas")
+    await wait_until(
+        lambda: [a["callback_query_id"] for a in stack.telegram.callback_answers] == ["cb2"]
+    )
+
+
+async def test_the_same_update_delivered_five_times_has_one_effect(stack: Stack) -> None:
+    update = text_update(10, "hello")
+    responses = await asyncio.gather(*(stack.telegram_post(update) for _ in range(5)))
+    assert [r.status_code for r in responses] == [200] * 5
+    await stack.sent_to(CHAT, 1)
+    await asyncio.sleep(0.5)
+    assert len(await stack.sent_to(CHAT, 1)) == 1
+    assert await inbox_size(stack.runtime.database) == 1
+    async with stack.runtime.database.transaction() as uow:
+        member = await uow.members.by_address("telegram", str(CHAT))
+        assert member is not None
+        log = await uow.messages.for_member(member.id)
+    assert [m.direction for m in log] == ["in", "out"]
+
+
+async def test_two_messages_arriving_together_are_handled_in_order(stack: Stack) -> None:
+    await stack.telegram_post(text_update(20, "hi"))
+    await stack.sent_to(CHAT, 1)
+    # three messages in quick succession, stored before the worker gets to the first
+    for update_id, text in [(21, "1"), (22, "yes"), (23, "Amina")]:
+        assert (await stack.telegram_post(text_update(update_id, text))).status_code == 200
+    sent = await stack.sent_to(CHAT, 4)
+    assert [m["text"][:20] for m in sent[1:]] == [
+        "I keep what you tell",
+        "Thank you! What name",
+        "What kind of busines",
+    ]
+
+
+async def test_forged_and_malformed_requests_are_refused_and_nothing_is_stored(
+    stack: Stack,
+) -> None:
+    assert (await stack.telegram_post(text_update(30, "hi"), secret="wrong")).status_code == 403
+    assert (await stack.telegram_post(b"{not json")).status_code == 400
+    assert (await stack.telegram_post([1, 2])).status_code == 400
+    assert (await stack.telegram_post({"update_id": "x", "message": 5})).status_code == 400
+    form = twilio_form("whatsapp_inbound_text")
+    assert (await stack.twilio_post("/webhooks/twilio", form, sign=False)).status_code == 403
+    forged = dict(form, Body="something else")
+    headers = signed_request_headers(AUTH, PUBLIC + "/webhooks/twilio", form)
+    response = await stack.client.post(
+        "/webhooks/twilio",
+        content=urlencode(forged),
+        headers={**headers, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 403
+    assert (await stack.twilio_post("/webhooks/twilio", {"Body": "no sid"})).status_code == 400
+    assert await inbox_size(stack.runtime.database) == 0
+
+
+async def test_unknown_update_types_are_acknowledged_and_ignored(stack: Stack) -> None:
+    response = await stack.telegram_post({"update_id": 40, "a_future_update": {"id": "1"}})
+    assert response.status_code == 200
+    edited = telegram_fixture("edited_message")
+    assert (await stack.telegram_post(edited)).status_code == 200
+    assert await inbox_size(stack.runtime.database) == 0
+
+
+async def test_whatsapp_member_gets_a_numbered_list_and_status_callbacks_update_it(
+    stack: Stack,
+) -> None:
+    form = twilio_form("whatsapp_inbound_text")
+    response = await stack.twilio_post("/webhooks/twilio", form)
+    assert response.status_code == 200
+    assert "<Response>" in response.text
+    await wait_until(lambda: len(stack.twilio.accepted) == 1)
+    sent = stack.twilio.accepted[0]
+    assert sent["To"] == "whatsapp:+254712345678"
+    assert sent["From"] == "whatsapp:+14155238886"
+    assert sent["StatusCallback"] == PUBLIC + "/webhooks/twilio/status"
+    assert "\n1) English\n2) Español" in sent["Body"]
+
+    async with stack.runtime.database.transaction() as uow:
+        member = await uow.members.by_address("whatsapp", "+254712345678")
+        assert member is not None
+        [_, outbound] = await uow.messages.for_member(member.id)
+    status = dict(twilio_form("status_delivered"), MessageSid=outbound.provider_message_id or "")
+    assert (await stack.twilio_post("/webhooks/twilio/status", status)).status_code == 204
+    read = dict(twilio_form("status_read"), MessageSid=outbound.provider_message_id or "")
+    assert (await stack.twilio_post("/webhooks/twilio/status", read)).status_code == 204
+    async with stack.runtime.database.transaction() as uow:
+        [_, outbound] = await uow.messages.for_member(member.id)
+    assert outbound.status == "read"
+
+    # the member answers with the number from the list
+    answer = dict(form, Body="2", MessageSid="SM" + "2" * 32, SmsMessageSid="SM" + "2" * 32)
+    await stack.twilio_post("/webhooks/twilio", answer)
+    await wait_until(lambda: len(stack.twilio.accepted) == 2)
+    assert stack.twilio.accepted[1]["Body"].startswith("Guardo lo que me cuentas")
+
+
+async def test_sms_stop_opts_the_member_out(stack: Stack) -> None:
+    stop = twilio_form("sms_inbound_stop")
+    assert (await stack.twilio_post("/webhooks/twilio", stop)).status_code == 200
+    await wait_until(lambda: len(stack.twilio.accepted) == 1)
+    async with stack.runtime.database.transaction() as uow:
+        member = await uow.members.by_address("sms", stop["From"])
+    assert member is not None and member.opted_out
+
+
+async def test_a_429_with_retry_after_and_a_5xx_delay_but_lose_nothing(stack: Stack) -> None:
+    stack.telegram.fail_next(str(CHAT), "response_429")
+    stack.telegram.fail_next(str(CHAT + 1), {"status": 500})
+    await stack.telegram_post(text_update(50, "hi"))
+    await stack.telegram_post(text_update(51, "hi", chat=CHAT + 1))
+    started = time.monotonic()
+    [greeting] = await stack.sent_to(CHAT, 1, timeout=15)
+    assert greeting["text"].startswith("Welcome!")
+    assert time.monotonic() - started >= 0.9  # the fixture says retry_after 1 (or more)
+    [other] = await stack.sent_to(CHAT + 1, 1, timeout=15)
+    assert other["text"].startswith("Welcome!")
+    async with stack.runtime.database.transaction() as uow:
+        member = await uow.members.by_address("telegram", str(CHAT))
+        assert member is not None
+        [_, outbound] = await uow.messages.for_member(member.id)
+    assert (outbound.status, outbound.attempts) == ("sent", 2)
+
+
+async def test_a_member_who_blocked_the_bot_is_marked_and_gets_nothing_more(stack: Stack) -> None:
+    stack.telegram.fail_next(str(CHAT), "response_403_blocked")
+    await stack.telegram_post(text_update(60, "hi"))
+
+    async def failed() -> bool:
+        async with stack.runtime.database.transaction() as uow:
+            member = await uow.members.by_address("telegram", str(CHAT))
+            return bool(member and member.opted_out)
+
+    deadline = time.monotonic() + 10
+    while not await failed():
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    async with stack.runtime.database.transaction() as uow:
+        address = await uow.members.address("telegram", str(CHAT))
+        member = await uow.members.by_address("telegram", str(CHAT))
+        assert member is not None
+        [_, outbound] = await uow.messages.for_member(member.id)
+    assert address is not None and address.blocked_at is not None
+    assert (outbound.status, outbound.error_code) == ("failed", "403")
+
+
+async def test_my_chat_member_kicked_is_an_opt_out(stack: Stack) -> None:
+    await stack.telegram_post(text_update(70, "hi"))
+    await stack.sent_to(CHAT, 1)
+    blocked = telegram_fixture("my_chat_member_blocked")
+    blocked["my_chat_member"]["chat"]["id"] = CHAT
+    assert (await stack.telegram_post(blocked)).status_code == 200
+
+    async def opted_out() -> bool:
+        async with stack.runtime.database.transaction() as uow:
+            member = await uow.members.by_address("telegram", str(CHAT))
+            return bool(member and member.opted_out)
+
+    deadline = time.monotonic() + 10
+    while not await opted_out():
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+
+
+async def test_a_group_chat_is_recorded_and_linked_with_a_code(stack: Stack) -> None:
+    async with stack.runtime.database.transaction() as uow:
+        group = await uow.groups.create(
+            "Kibera Market Peers", "Africa/Nairobi", "sw", "KES", at=stack.runtime.clock()
+        )
+    added = telegram_fixture("my_chat_member_added_to_group")
+    await stack.telegram_post(added)
+    chat_id = added["my_chat_member"]["chat"]["id"]
+    [hello] = await stack.sent_to(chat_id, 1)
+    assert "/link" in hello["text"]
+    link = telegram_fixture("group_command_link")
+    link["message"]["text"] = f"/link@mutuality_bot {group.join_code}"
+    link["message"]["chat"]["id"] = chat_id
+    await stack.telegram_post(link)
+    sent = await stack.sent_to(chat_id, 2)
+    assert "Kibera Market Peers" in sent[1]["text"]
+    async with stack.runtime.database.transaction() as uow:
+        chats = await uow.group_chats.for_group(group.id)
+    assert [c.chat_id for c in chats] == [str(chat_id)]
+    chatter = telegram_fixture("group_message")
+    assert (await stack.telegram_post(chatter)).status_code == 200
+
+
+async def test_sharing_the_phone_number_links_telegram_to_whatsapp(stack: Stack) -> None:
+    await stack.twilio_post("/webhooks/twilio", twilio_form("whatsapp_inbound_text"))
+    await wait_until(lambda: len(stack.twilio.accepted) == 1)
+    contact = telegram_fixture("message_contact")
+    await stack.telegram_post(contact)
+    chat = contact["message"]["chat"]["id"]
+    [linked] = await stack.sent_to(chat, 1)
+    assert "linked" in linked["text"]
+    async with stack.runtime.database.transaction() as uow:
+        on_whatsapp = await uow.members.by_address("whatsapp", "+254712345678")
+        on_telegram = await uow.members.by_address("telegram", str(chat))
+    assert on_whatsapp is not None and on_telegram is not None
+    assert on_whatsapp.id == on_telegram.id
+
+
+async def test_a_deep_link_joins_the_group(stack: Stack) -> None:
+    async with stack.runtime.database.transaction() as uow:
+        group = await uow.groups.create(
+            "Peers", "Africa/Nairobi", "en", "KES", at=stack.runtime.clock()
+        )
+    start = telegram_fixture("message_start_deeplink")
+    start["message"]["text"] = f"/start join-{group.join_code}"
+    await stack.telegram_post(start)
+    chat = start["message"]["chat"]["id"]
+    await stack.sent_to(chat, 1)
+    async with stack.runtime.database.transaction() as uow:
+        member = await uow.members.by_address("telegram", str(chat))
+        assert member is not None
+        joined = await uow.members.current_group(member.id)
+    assert joined is not None and joined.id == group.id
+
+
+async def test_health_and_readiness(stack: Stack) -> None:
+    assert (await stack.client.get("/healthz")).json() == {"status": "ok"}
+    ready = await stack.client.get("/readyz")
+    assert ready.status_code == 200 and ready.json() == {"database": "ok"}
+
+
+async def test_webhooks_answer_503_when_the_database_is_unreachable(stack: Stack) -> None:
+    healthy = stack.runtime.database
+    stack.runtime.database = Database("postgresql://postgres@127.0.0.1:9/unreachable")
+    try:
+        response = await stack.telegram_post(text_update(80, "hi"))
+        assert response.status_code == 503
+        ready = await stack.client.get("/readyz")
+        assert ready.status_code == 503
+        twilio = await stack.twilio_post("/webhooks/twilio", twilio_form("whatsapp_inbound_text"))
+        assert twilio.status_code == 503
+    finally:
+        await stack.runtime.database.dispose()
+        stack.runtime.database = healthy
+    assert await inbox_size(healthy) == 0
+    # the provider's retry, once the database is back, is stored and answered
+    assert (await stack.telegram_post(text_update(80, "hi"))).status_code == 200
+    await stack.sent_to(CHAT, 1)
