@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from bot import catalog_tools, exports, processes
+from bot import catalog_tools, exports
 from bot.channels import console
 from bot.checkins import DEFAULT_CHECKINS_PATH, Conversations, load_conversations, read_sources
 from bot.i18n import load_catalogs
@@ -107,6 +107,8 @@ def run(app: App, chat_as: str | None) -> None:
         chat_as = "console"
     if not configured:
         click.echo("No channel configured yet: talking to the bot here. Ctrl-D ends.", err=True)
+    from bot import processes
+
     processes.configure_logging(quiet=chat_as is not None)
     _run_process(lambda: processes.run(settings, chat_as))
 
@@ -115,6 +117,8 @@ def run(app: App, chat_as: str | None) -> None:
 @pass_app
 def web(app: App) -> None:
     """The web process: webhooks and health checks on PORT."""
+    from bot import processes
+
     processes.configure_logging()
     _run_process(lambda: processes.web(app.settings))
 
@@ -123,14 +127,20 @@ def web(app: App) -> None:
 @pass_app
 def worker(app: App) -> None:
     """A worker process: handles stored messages and sends replies (run as many as needed)."""
+    from bot import processes
+
     processes.configure_logging()
     _run_process(lambda: processes.worker(app.settings))
 
 
 def _run_process(start: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run a long-lived process; the channel libraries are imported only by these commands,
+    which keeps `chat`, `groups` and `export` quick to start."""
+    from bot.pipeline.factory import CoordinationUnavailable
+
     try:
         asyncio.run(start())
-    except (ValueError, DefinitionError, DatabaseUnavailable) as error:
+    except (ValueError, DefinitionError, DatabaseUnavailable, CoordinationUnavailable) as error:
         raise click.ClickException(str(error)) from error
 
 

@@ -23,6 +23,7 @@ from bot.checkins import Conversations, load_conversations
 from bot.i18n import load_catalogs
 from bot.pipeline.coordination import Coordination
 from bot.pipeline.factory import coordination as build_coordination
+from bot.pipeline.factory import redis_ready
 from bot.pipeline.handling import EventHandler
 from bot.pipeline.inbox import ingest
 from bot.pipeline.sender import Limits, Sender
@@ -105,7 +106,9 @@ class Runtime:
         coordination: Coordination | None = None
         try:
             await database.upgrade()
-            coordination = await build_coordination(settings.redis_url)
+            if settings.redis_url:
+                await redis_ready(settings.redis_url)
+            coordination = await build_coordination(settings.redis_url, settings.redis_prefix)
             channels = build_channels(settings)
             service = ConversationService(database, conversations, settings.default_country, clock)
             handler = EventHandler(service)

@@ -19,6 +19,7 @@ class Settings(BaseSettings):
 
     database_url: str = Field(default=DEFAULT_DATABASE_URL, alias="DATABASE_URL")
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    redis_prefix: str = Field(default="mutuality:", alias="REDIS_PREFIX")
     public_url: str | None = Field(default=None, alias="PUBLIC_URL")
     port: int = Field(default=8000, alias="PORT")
     default_country: str = Field(default="KE", alias="DEFAULT_COUNTRY")

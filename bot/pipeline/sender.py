@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -31,10 +32,12 @@ from bot.channels.base import (
 from bot.pipeline.coordination import Bucket, Coordination
 from storage.database import Database
 from storage.records import MessageRecord
+from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)
+LEASE = timedelta(seconds=15)
+"""How long a sender owns the rows it leased; a dead sender's rows are free again after it."""
 MAX_ATTEMPTS = 8
 OPT_OUT_CODES = frozenset({"403", "21610"})
 
@@ -119,6 +122,7 @@ class Sender:
     async def send_due(self) -> int:
         """One round: lease what is due, send it, record the outcomes. Returns rows leased."""
         async with self.database.transaction() as uow:
+            await uow.messages.fail_queued_to_blocked(self.clock())
             rows = await uow.messages.claim_due(
                 self.clock(), LEASE, self.batch, channels=tuple(self.channels)
             )
@@ -131,19 +135,26 @@ class Sender:
         return len(rows)
 
     async def _send_chat(self, rows: list[MessageRecord]) -> None:
-        """One chat's messages strictly in order; the first that cannot go now holds the rest."""
-        for index, row in enumerate(rows):
-            if not await self._send_one(row):
-                await self._postpone(rows[index + 1 :])
-                return
+        """One chat's messages strictly in order; the first that cannot go now holds the rest.
+        The chat's outcomes are recorded together, in one transaction, when it is done."""
+        outcomes: list[tuple[MessageRecord, SendResult]] = []
+        held: list[MessageRecord] = []
+        started = time.monotonic()
+        try:
+            for index, row in enumerate(rows):
+                if time.monotonic() - started > LEASE.total_seconds() / 2:
+                    held = rows[index:]  # a slow chat: give the rest back before the lease ends
+                    break
+                result = await self._send_one(row)
+                outcomes.append((row, result))
+                if isinstance(result, RetryAfter | RecipientGone):
+                    held = rows[index + 1 :]
+                    break
+        finally:
+            await self._record(outcomes, held)
 
-    async def _send_one(self, row: MessageRecord) -> bool:
+    async def _send_one(self, row: MessageRecord) -> SendResult:
         adapter = self.channels[row.channel]
-        async with self.database.transaction() as uow:
-            address = await uow.members.address(row.channel, row.address_value)
-        if address is not None and address.blocked_at is not None:
-            await self._record(row, PermanentFailure("blocked", "the recipient blocked the bot"))
-            return True
         await self.coordination.limiter.acquire(self.limits.buckets(row.channel, row.address_value))
         try:
             result = await adapter.send(_outgoing(row, adapter))
@@ -153,48 +164,47 @@ class Sender:
         if isinstance(result, RetryAfter):
             key = self.limits.pause_key(row.channel, row.address_value, result.scope)
             await self.coordination.limiter.pause(key, result.seconds)
-        await self._record(row, result)
-        return isinstance(result, Sent | PermanentFailure | RecipientGone)
+        return result
 
-    async def _record(self, row: MessageRecord, result: SendResult) -> None:
+    async def _record(
+        self, outcomes: list[tuple[MessageRecord, SendResult]], held: list[MessageRecord]
+    ) -> None:
         now = self.clock()
         async with self.database.transaction() as uow:
-            match result:
-                case Sent():
-                    await uow.messages.mark_sent(row.id, result.provider_id, at=now)
-                    self.sent += 1
-                case RetryAfter():
-                    if row.attempts + 1 >= MAX_ATTEMPTS:
-                        await uow.messages.mark_failed(row.id, "retries_exhausted", at=now)
-                        log.warning("message %s failed after %s attempts", row.id, row.attempts + 1)
-                    else:
-                        seconds = max(result.seconds, 0.0)
-                        await uow.messages.retry_later(
-                            row.id,
-                            next_attempt_at=now + timedelta(seconds=seconds),
-                            error_code=result.reason[:32] or None,
-                            at=now,
-                        )
-                case PermanentFailure():
-                    await uow.messages.mark_failed(row.id, result.code, at=now)
-                    log.warning(
-                        "message %s failed for good: %s %s", row.id, result.code, result.reason
-                    )
-                case RecipientGone():
-                    await uow.messages.mark_failed(row.id, result.code, at=now)
-                    await uow.members.set_blocked(row.channel, row.address_value, True, at=now)
-                    if result.code in OPT_OUT_CODES and row.member_id is not None:
-                        await uow.members.update(row.member_id, at=now, opted_out=True)
-                    log.info("%s:%s is gone (%s)", row.channel, row.address_value, result.code)
-
-    async def _postpone(self, rows: list[MessageRecord]) -> None:
-        """Hand rows back at once; they stay behind the one that has to wait (see claim_due)."""
-        if not rows:
-            return
-        now = self.clock()
-        async with self.database.transaction() as uow:
-            for row in rows:
+            for row, result in outcomes:
+                await self._record_one(uow, row, result, now)
+            for row in held:
+                # behind one that has to wait, or to a recipient who just went away
                 await uow.messages.postpone(row.id, not_before=now, at=now)
+
+    async def _record_one(
+        self, uow: UnitOfWork, row: MessageRecord, result: SendResult, now: datetime
+    ) -> None:
+        match result:
+            case Sent():
+                await uow.messages.mark_sent(row.id, result.provider_id, at=now)
+                self.sent += 1
+            case RetryAfter():
+                if row.attempts + 1 >= MAX_ATTEMPTS:
+                    await uow.messages.mark_failed(row.id, "retries_exhausted", at=now)
+                    log.warning("message %s failed after %s attempts", row.id, row.attempts + 1)
+                else:
+                    seconds = max(result.seconds, 0.0)
+                    await uow.messages.retry_later(
+                        row.id,
+                        next_attempt_at=now + timedelta(seconds=seconds),
+                        error_code=result.reason[:32] or None,
+                        at=now,
+                    )
+            case PermanentFailure():
+                await uow.messages.mark_failed(row.id, result.code, at=now)
+                log.warning("message %s failed for good: %s %s", row.id, result.code, result.reason)
+            case RecipientGone():
+                await uow.messages.mark_failed(row.id, result.code, at=now)
+                await uow.members.set_blocked(row.channel, row.address_value, True, at=now)
+                if result.code in OPT_OUT_CODES and row.member_id is not None:
+                    await uow.members.update(row.member_id, at=now, opted_out=True)
+                log.info("%s:%s is gone (%s)", row.channel, row.address_value, result.code)
 
 
 def _outgoing(row: MessageRecord, adapter: ChannelAdapter) -> OutgoingMessage:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage.errors import DuplicateMessage, NotFound
-from storage.models import Message
+from storage.models import Address, Message
 from storage.records import MessageRecord
 from storage.repositories.mapping import message_record
 from storage.vocabulary import MESSAGE_STATUS_RANK, Channel, MessageStatus
@@ -253,6 +253,25 @@ class MessageRepository:
             select(Message.attempts).where(Message.id == message_id)
         )
         return int(attempts or 0)
+
+    async def fail_queued_to_blocked(self, now: datetime) -> int:
+        """Queued messages to addresses that are gone fail at once, with error "blocked"."""
+        blocked = (
+            select(Address.id)
+            .where(
+                Address.channel == Message.channel,
+                Address.value == Message.address_value,
+                Address.blocked_at.is_not(None),
+            )
+            .exists()
+        )
+        result = await self._session.execute(
+            update(Message)
+            .where(Message.direction == "out", Message.status == "queued", blocked)
+            .values(status="failed", error_code="blocked", lease_until=None, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def postpone(self, message_id: int, *, not_before: datetime, at: datetime) -> None:
         """Back to the queue without counting an attempt (it waits behind an earlier one)."""
