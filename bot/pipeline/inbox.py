@@ -8,6 +8,7 @@ provider tries again later: nothing is acknowledged that is not stored.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -21,6 +22,9 @@ from conversations.inputs import Reply
 from storage.database import Database
 
 log = logging.getLogger(__name__)
+
+WAKE_TIMEOUT = 0.5
+"""Seconds a webhook may spend waking workers after its events are stored."""
 
 
 def address_of(event: InboundEvent) -> str:
@@ -105,9 +109,11 @@ async def ingest(
             )
             if entry_id is not None:
                 stored.append(entry_id)
-    for entry_id in stored:
-        try:
-            await queue.push(str(entry_id))
-        except Exception:  # the event is stored: the workers' sweep will find it
-            log.warning("could not wake a worker for inbox entry %s", entry_id, exc_info=True)
+    try:
+        # a hint only, so it may not hold up the provider's acknowledgement for long
+        async with asyncio.timeout(WAKE_TIMEOUT):
+            for entry_id in stored:
+                await queue.push(str(entry_id))
+    except Exception:  # the events are stored: the workers' sweep will find them
+        log.warning("could not wake a worker for inbox entries %s", stored, exc_info=True)
     return stored

@@ -53,6 +53,18 @@ class CoordinationUnavailable(RuntimeError):
     Nothing durable is lost: the caller's database rows stay and are picked up again later."""
 
 
+def _raise_if_cancelled() -> None:
+    """Raise CancelledError if the current task has a cancellation pending that never arrived.
+
+    On Python 3.11, `asyncio.wait_for` (which redis-py uses to send every command) swallows a
+    cancellation that comes just as the send completes (CPython gh-86296, fixed in 3.12). A loop
+    that carried on after that would never end: an `asyncio.timeout` around it fires only once.
+    So every loop here checks before it goes round again."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def _reason(error: BaseException) -> str:
     """What went wrong, for a log line (redis-py's errors have a terse repr)."""
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
@@ -76,6 +88,7 @@ async def _retrying(what: str, operation: Callable[[], Awaitable[T]], budget: fl
                 ) from error
             log = logger.warning if attempts == 1 else logger.debug
             log("Redis unavailable while trying to %s (%s); retrying", what, _reason(error))
+            _raise_if_cancelled()
             await asyncio.sleep(min(delay, remaining))
             delay = min(2 * delay, 1.0)
 
@@ -139,6 +152,7 @@ class RedisQueue:
                 self._available()
                 if reply is not None:
                     return _text(reply[1])
+                _raise_if_cancelled()
             return None
         except UNAVAILABLE_ERRORS as error:
             if not self._unavailable:
@@ -272,6 +286,7 @@ class RedisLocks:
                             f"Redis did not answer for {self._unavailable_after:g} s "
                             f"while waiting for lock {name}: {_reason(error)}"
                         ) from error
+                _raise_if_cancelled()
                 await asyncio.sleep(random.uniform(delay / 2, delay))
                 delay = min(2 * delay, 0.05)
         except asyncio.CancelledError:
@@ -283,6 +298,7 @@ class RedisLocks:
         """Renew the lock every ttl/3 until cancelled; never raises."""
         healthy = True
         while True:
+            _raise_if_cancelled()
             await asyncio.sleep(self.ttl / 3)
             try:
                 outcome = await self._take_or_renew(keys=[name], args=[token, self._ttl_ms])
@@ -431,6 +447,7 @@ class RedisRateLimiter:
             )
             if wait_ms <= 0:
                 return
+            _raise_if_cancelled()
             await asyncio.sleep(wait_ms / 1000)
 
     async def pause(self, key: str, seconds: float) -> None:

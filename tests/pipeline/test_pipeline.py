@@ -405,3 +405,77 @@ async def test_webhooks_answer_503_when_the_database_is_unreachable(stack: Stack
     # the provider's retry, once the database is back, is stored and answered
     assert (await stack.telegram_post(text_update(80, "hi"))).status_code == 200
     await stack.sent_to(CHAT, 1)
+
+
+async def test_sends_stay_within_the_providers_limits(database_url: str) -> None:
+    """40 members write at once; Telegram allows 20 sends a second overall (the fake enforces
+    it): everything goes out, close to the limit, and never over it."""
+    async with FakeTelegram(token=TOKEN, global_per_second=20, per_chat_per_second=1) as telegram:
+        async with FakeTwilio(SID, AUTH) as twilio:
+            settings = settings_for(database_url, telegram, twilio).model_copy(
+                update={"telegram_rate_per_second": 20.0, "telegram_chat_rate_per_second": 1.0}
+            )
+            async with Runtime.open(settings) as runtime:
+                stop = asyncio.Event()
+                loops = [
+                    asyncio.create_task(runtime.worker.run(stop)),
+                    asyncio.create_task(runtime.sender.run(stop)),
+                ]
+                transport = httpx.ASGITransport(app=create_app(runtime))
+                async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as client:
+                    stack = Stack(runtime, client, telegram, twilio)
+                    for member in range(40):
+                        await stack.telegram_post(text_update(100 + member, "hi", chat=CHAT + member))
+                    await wait_until(lambda: len(telegram.sent) >= 40, timeout=20)
+                stop.set()
+                await asyncio.gather(*loops)
+    assert telegram.rate_limited == 0
+    assert len(telegram.sent) == 40
+    span = telegram.sent[-1]["at"] - telegram.sent[0]["at"]
+    # 40 sends at 20/s with a burst of one: 39 intervals of 50 ms, and not much more
+    assert 1.8 <= span <= 3.0, span
+
+
+async def test_a_redis_restart_mid_run_loses_nothing(database_url: str) -> None:
+    """Redis goes away while members write, then comes back: webhooks keep storing (the
+    database is the truth), and every message is answered once Redis is back."""
+    from tests.pipeline.redis_server import RedisServer
+
+    async with RedisServer() as redis, FakeTelegram(token=TOKEN) as telegram:
+        async with FakeTwilio(SID, AUTH) as twilio:
+            settings = settings_for(database_url, telegram, twilio).model_copy(
+                update={"redis_url": redis.url, "redis_prefix": "restart-test:"}
+            )
+            async with Runtime.open(settings) as runtime:
+                runtime.worker.sweep_interval = 0.2
+                runtime.worker.sweep_grace = 0.5
+                stop = asyncio.Event()
+                loops = [
+                    asyncio.create_task(runtime.worker.run(stop)),
+                    asyncio.create_task(runtime.sender.run(stop)),
+                ]
+                transport = httpx.ASGITransport(app=create_app(runtime))
+                async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as client:
+                    stack = Stack(runtime, client, telegram, twilio)
+                    for member in range(5):
+                        await stack.telegram_post(text_update(200 + member, "hi", chat=CHAT + member))
+                    await wait_until(lambda: len(telegram.sent) >= 5)
+                    await redis.stop()
+                    for member in range(5, 10):
+                        response = await stack.telegram_post(
+                            text_update(200 + member, "hi", chat=CHAT + member)
+                        )
+                        assert response.status_code == 200  # stored; waking a worker failed
+                    await asyncio.sleep(1.0)
+                    await redis.start()
+                    await wait_until(lambda: len(telegram.sent) >= 10, timeout=30)
+                stop.set()
+                await asyncio.gather(*loops)
+    assert sorted(int(m["chat_id"]) - CHAT for m in telegram.sent) == list(range(10))
+
+
+async def test_the_web_process_registers_the_telegram_webhook_with_its_secret(stack: Stack) -> None:
+    await stack.runtime.register_telegram_webhook()
+    assert stack.telegram.webhook is not None
+    assert stack.telegram.webhook["url"] == PUBLIC + "/webhooks/telegram"
+    assert stack.telegram.webhook["secret_token"] == SECRET
