@@ -68,6 +68,16 @@ class Group(Base):
     language: Mapped[str] = mapped_column(String(35))
     currency: Mapped[str] = mapped_column(String(3))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    checkin_schedule: Mapped[str] = mapped_column(
+        String(64), server_default=sql_text("'0 9 * * MON'")
+    )
+    highlight_schedule: Mapped[str] = mapped_column(
+        String(64), server_default=sql_text("'0 18 * * SUN'")
+    )
+    quiet_start: Mapped[str] = mapped_column(String(5), server_default=sql_text("'21:00'"))
+    quiet_end: Mapped[str] = mapped_column(String(5), server_default=sql_text("'07:00'"))
+    next_checkin_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    next_highlight_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class Member(Base):
@@ -85,6 +95,7 @@ class Member(Base):
     onboarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    timezone: Mapped[str | None] = mapped_column(String(64))
 
 
 class Address(Base):
@@ -140,6 +151,12 @@ class CheckinSession(Base):
             sqlite_where=sql_text("status = 'active'"),
             postgresql_where=sql_text("status = 'active'"),
         ),
+        Index(
+            "ix_sessions_next_nudge_at",
+            "next_nudge_at",
+            sqlite_where=sql_text("status = 'active'"),
+            postgresql_where=sql_text("status = 'active'"),
+        ),
         CheckConstraint(_one_of("status", SESSION_STATUSES), name="status"),
     )
 
@@ -154,6 +171,8 @@ class CheckinSession(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     end_reason: Mapped[str | None] = mapped_column(Text)
+    next_nudge_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Answer(Base):
@@ -253,12 +272,19 @@ class Story(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
     group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id"))
     session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id"))
     text: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    original_text: Mapped[str | None] = mapped_column(Text)
+    author_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    moderated_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    moderated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    edited_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class InboxEntry(Base):
@@ -306,3 +332,93 @@ class GroupChat(Base):
     group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     linked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Staff(Base):
+    """A person on the staff side: `admin`, `coordinator` (reads logs, moderates) or `staff`
+    (writes stories, broadcasts). The same records log in to the dashboard."""
+
+    __tablename__ = "staff"
+    __table_args__ = (CheckConstraint("role IN ('admin', 'coordinator', 'staff')", name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(16))
+    phone: Mapped[str | None] = mapped_column(String(32), unique=True)
+    telegram_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Broadcast(Base):
+    """A message staff send to a group, a language and/or a segment, now or at `scheduled_at`.
+    `texts` holds one text per language code; members get theirs, or the first one."""
+
+    __tablename__ = "broadcasts"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('scheduled', 'planning', 'sending', 'done', 'cancelled')", name="status"
+        ),
+        Index("ix_broadcasts_status_scheduled_at", "status", "scheduled_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id"))
+    language: Mapped[str | None] = mapped_column(String(35))
+    segment: Mapped[str | None] = mapped_column(Text)
+    texts: Mapped[dict[str, str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    planned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class BroadcastRecipient(Base):
+    """One member of a broadcast's audience; planning inserts these once (unique per member),
+    so a broadcast interrupted half way resumes without sending twice."""
+
+    __tablename__ = "broadcast_recipients"
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "member_id"),
+        Index(
+            "ix_broadcast_recipients_unqueued",
+            "broadcast_id",
+            "id",
+            sqlite_where=sql_text("message_id IS NULL AND status = 'planned'"),
+            postgresql_where=sql_text("message_id IS NULL AND status = 'planned'"),
+        ),
+        CheckConstraint("status IN ('planned', 'queued', 'skipped')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    address: Mapped[str | None] = mapped_column(String(255))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Highlight(Base):
+    """A group's weekly highlight as composed and sent; one per group and ISO week."""
+
+    __tablename__ = "highlights"
+    __table_args__ = (UniqueConstraint("group_id", "week"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    week: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Lease(Base):
+    """A named lease held by one process until `expires_at` (the one clock that sweeps)."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

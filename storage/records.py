@@ -31,6 +31,10 @@ class GroupRecord:
     currency: str
     created_at: datetime
     member_count: int
+    checkin_schedule: str = "0 9 * * MON"
+    highlight_schedule: str = "0 18 * * SUN"
+    quiet_start: str = "21:00"
+    quiet_end: str = "07:00"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,7 @@ class MemberRecord:
     onboarded_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    timezone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,10 @@ def group_record(row: Group, member_count: int) -> GroupRecord:
         currency=row.currency,
         created_at=row.created_at,
         member_count=member_count,
+        checkin_schedule=row.checkin_schedule or "0 9 * * MON",
+        highlight_schedule=row.highlight_schedule or "0 18 * * SUN",
+        quiet_start=row.quiet_start or "21:00",
+        quiet_end=row.quiet_end or "07:00",
     )
 
 
@@ -54,6 +58,7 @@ def member_record(row: Member) -> MemberRecord:
         onboarded_at=row.onboarded_at,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        timezone=row.timezone,
     )
 
 

@@ -11,13 +11,14 @@ private `redis-server` (see `redis_server.py`), never the shared one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
@@ -318,6 +319,39 @@ async def test_memory_limiter_forgets_full_buckets() -> None:
         await limiter.acquire([Bucket(f"chat-{n}", rate=1, burst=1)])
         now[0] += 0.01
     assert len(limiter) < 2100
+
+
+def _swallowing(answer: int) -> Callable[..., Awaitable[int]]:
+    """A stand-in for a Redis script that blocks until cancelled and then, like
+    `asyncio.wait_for` on Python 3.11 inside redis-py, swallows the cancellation."""
+
+    async def script(*, keys: object, args: object) -> int:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(3600)
+        return answer
+
+    return script
+
+
+async def test_redis_waits_end_even_when_a_cancellation_is_swallowed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = redis_client(f"redis://127.0.0.1:{free_port()}/0")  # never reached
+    try:
+        locks = RedisLocks(client, "x:")
+        monkeypatch.setattr(locks, "_take_or_renew", _swallowing(0))  # held by another
+        monkeypatch.setattr(locks, "_release", _swallowing(0))
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):
+                async with locks.hold("member-1"):
+                    pytest.fail("took a lock held by another")
+        limiter = RedisRateLimiter(client, "x:")
+        monkeypatch.setattr(limiter, "_acquire", _swallowing(10))  # no token for 10 ms
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await limiter.acquire([Bucket("b", rate=1)])
+    finally:
+        await client.aclose()
 
 
 # The factory

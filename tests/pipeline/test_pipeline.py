@@ -425,7 +425,9 @@ async def test_sends_stay_within_the_providers_limits(database_url: str) -> None
                 async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as client:
                     stack = Stack(runtime, client, telegram, twilio)
                     for member in range(40):
-                        await stack.telegram_post(text_update(100 + member, "hi", chat=CHAT + member))
+                        await stack.telegram_post(
+                            text_update(100 + member, "hi", chat=CHAT + member)
+                        )
                     await wait_until(lambda: len(telegram.sent) >= 40, timeout=20)
                 stop.set()
                 await asyncio.gather(*loops)
@@ -458,7 +460,9 @@ async def test_a_redis_restart_mid_run_loses_nothing(database_url: str) -> None:
                 async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as client:
                     stack = Stack(runtime, client, telegram, twilio)
                     for member in range(5):
-                        await stack.telegram_post(text_update(200 + member, "hi", chat=CHAT + member))
+                        await stack.telegram_post(
+                            text_update(200 + member, "hi", chat=CHAT + member)
+                        )
                     await wait_until(lambda: len(telegram.sent) >= 5)
                     await redis.stop()
                     for member in range(5, 10):
