@@ -128,7 +128,7 @@ class GroupChatRecord:
 @dataclass(frozen=True, slots=True)
 class StoryRecord:
     id: int
-    member_id: int
+    member_id: int | None
     group_id: int | None
     session_id: int | None
     text: str
