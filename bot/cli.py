@@ -13,6 +13,7 @@ import click
 from bot import catalog_tools, exports
 from bot.channels import console
 from bot.checkins import DEFAULT_CHECKINS_PATH, Conversations, load_conversations, read_sources
+from bot.highlights_cli import highlights
 from bot.i18n import load_catalogs
 from bot.service import ConversationService, utc_now
 from bot.settings import Settings, load_settings
@@ -144,6 +145,17 @@ def _run_process(start: Callable[[], Coroutine[Any, Any, None]]) -> None:
         raise click.ClickException(str(error)) from error
 
 
+@main.command()
+@pass_app
+def clock(app: App) -> None:
+    """The clock process: invitations, reminders, expiries, highlights, scheduled broadcasts.
+    Run one; a second one waits for the first's lease and takes over if it dies."""
+    from bot import processes
+
+    processes.configure_logging()
+    _run_process(lambda: processes.clock(app.settings))
+
+
 @main.group()
 def groups() -> None:
     """Peer groups: create them and list their join codes."""
@@ -175,6 +187,64 @@ def groups_create(app: App, name: str, timezone: str, language: str, currency: s
         f'Created group "{group.name}" ({group.timezone}, {group.language}, {group.currency}).'
     )
     click.echo(f"Join code: {group.join_code}")
+
+
+@groups.command("schedule")
+@click.argument("group")
+@click.option(
+    "--checkin", help='When the weekly check-in invitation goes out: cron, e.g. "0 9 * * MON".'
+)
+@click.option("--highlights", help='When the weekly highlight goes out: cron, e.g. "0 18 * * SUN".')
+@click.option("--quiet", help="Quiet hours in the group's time, e.g. 21:00-07:00.")
+@click.option("--timezone", help="Change the group's time zone (IANA name).")
+@pass_app
+def groups_schedule(
+    app: App,
+    group: str,
+    checkin: str | None,
+    highlights: str | None,
+    quiet: str | None,
+    timezone: str | None,
+) -> None:
+    """Show or change a group's schedules (in the group's own time zone) and quiet hours."""
+    from bot.clock import ScheduleError, check_schedule, cron_trigger
+    from bot.quiet_hours import parse_clock
+
+    async def work(database: Database) -> Any:
+        async with database.transaction() as uow:
+            found = await uow.groups.by_code(group) or await uow.groups.by_name(group)
+            if found is None:
+                raise click.ClickException(f"no group named or coded '{group}'")
+            zone = timezone or found.timezone
+            quiet_start, quiet_end = found.quiet_start, found.quiet_end
+            if quiet:
+                start, _, end = quiet.partition("-")
+                try:
+                    parse_clock(start), parse_clock(end)
+                except ValueError as error:
+                    raise click.BadParameter(
+                        f"{error}; write it like 21:00-07:00", param_hint="--quiet"
+                    ) from error
+                quiet_start, quiet_end = start.strip(), end.strip()
+            try:
+                check_schedule(checkin or found.checkin_schedule, zone, quiet_start, quiet_end)
+                cron_trigger(highlights or found.highlight_schedule, zone)
+            except ScheduleError as error:
+                raise click.ClickException(str(error)) from error
+            return await uow.groups.set_schedule(
+                found.id,
+                timezone=zone,
+                checkin_schedule=checkin or found.checkin_schedule,
+                highlight_schedule=highlights or found.highlight_schedule,
+                quiet_start=quiet_start,
+                quiet_end=quiet_end,
+            )
+
+    updated = app.run(work)
+    click.echo(f"{updated.name} ({updated.timezone}):")
+    click.echo(f"  weekly check-in: {updated.checkin_schedule}")
+    click.echo(f"  highlights:      {updated.highlight_schedule}")
+    click.echo(f"  quiet hours:     {updated.quiet_start}-{updated.quiet_end}")
 
 
 @groups.command("list")
@@ -305,3 +375,20 @@ def db_upgrade(app: App) -> None:
 
     app.run(work)
     click.echo("Database is up to date.")
+
+
+main.add_command(highlights)
+
+
+# Command groups defined in modules of their own (they need `App` only for type checking).
+from bot.members_cli import members  # noqa: E402
+from bot.staff_cli import staff  # noqa: E402
+from bot.stories_cli import stories  # noqa: E402
+
+main.add_command(members)
+main.add_command(staff)
+main.add_command(stories)
+
+from bot.broadcast_cli import broadcast  # noqa: E402
+
+main.add_command(broadcast)

@@ -18,6 +18,7 @@ from typing import Any
 import uvicorn
 
 from bot.channels import console
+from bot.clock import run_clock
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.web.app import create_app
@@ -101,6 +102,16 @@ async def worker(settings: Settings) -> None:
         )
 
 
+async def clock(settings: Settings) -> None:
+    async with Runtime.open(settings) as runtime:
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+        ticker = runtime.ticker
+        assert ticker is not None
+        log.info("clock started (one sweeps at a time; others wait for its lease)")
+        await _until_stopped(stop, [lambda: run_clock(ticker, stop)])
+
+
 async def run(settings: Settings, chat_as: str | None) -> None:
     """Everything in one process on the settings' database; with `chat_as`, also a console
     conversation as that member in this terminal (Ctrl-D ends it and the process)."""
@@ -108,9 +119,12 @@ async def run(settings: Settings, chat_as: str | None) -> None:
         stop = asyncio.Event()
         _stop_on_signals(stop)
         quiet = chat_as is not None
+        assert runtime.ticker is not None
+        ticker = runtime.ticker
         jobs: list[Job] = [
             lambda: runtime.worker.run(stop),
             lambda: runtime.sender.run(stop),
+            lambda: run_clock(ticker, stop),
         ]
         if settings.twilio_enabled or settings.telegram_webhook:
             await runtime.register_telegram_webhook()

@@ -20,6 +20,7 @@ from bot.channels.base import ChannelAdapter
 from bot.channels.telegram import TelegramChannel, TelegramPayloadError, parse_update, poll
 from bot.channels.twilio import TwilioChannel
 from bot.checkins import Conversations, load_conversations
+from bot.clock import Clock
 from bot.i18n import load_catalogs
 from bot.pipeline.coordination import Coordination
 from bot.pipeline.factory import coordination as build_coordination
@@ -30,6 +31,7 @@ from bot.pipeline.sender import Limits, Sender
 from bot.pipeline.worker import Worker
 from bot.service import ConversationService, utc_now
 from bot.settings import Settings
+from bot.templates import load_templates
 from storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,7 @@ class Runtime:
     worker: Worker
     sender: Sender
     clock: Callable[[], datetime] = utc_now
+    ticker: Clock | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -113,7 +116,11 @@ class Runtime:
             service = ConversationService(database, conversations, settings.default_country, clock)
             handler = EventHandler(service)
             worker = Worker(database, coordination, handler, channels, clock)
-            sender = Sender(database, coordination, channels, limits_from(settings), clock)
+            templates = load_templates(settings.templates_path)
+            sender = Sender(
+                database, coordination, channels, limits_from(settings), clock, templates=templates
+            )
+            ticker = Clock(database, conversations, coordination.queue, clock)
             yield cls(
                 settings,
                 database,
@@ -124,7 +131,9 @@ class Runtime:
                 worker,
                 sender,
                 clock,
+                ticker,
             )
+
         finally:
             for adapter in channels.values():
                 await adapter.close()

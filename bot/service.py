@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.channels.base import TimerEvent
 from bot.channels.splitting import outbound_parts
 from bot.checkins import Conversations
 from bot.phones import default_currency_for, default_locale_for
@@ -42,7 +43,8 @@ from conversations.events import (
     StoryProposed,
     Turn,
 )
-from conversations.inputs import Input, Open, Reply
+from conversations.inputs import Expire, Input, Open, Remind, Reply, Start
+from conversations.nudges import expires_at, next_nudge_at
 from conversations.parsing import normalize_join_code
 from conversations.rendering import RenderedChoice, RenderedMessage, render
 from conversations.session import SessionState, from_json, to_json
@@ -78,6 +80,15 @@ class Outbound:
             return self.text
         lines = [f"{i}) {choice.label}" for i, choice in enumerate(self.choices, start=1)]
         return self.text + "\n" + "\n".join(lines)
+
+
+NUDGE_KINDS = {
+    "start": "checkin_invitation",
+    "remind": "reminder",
+    "skip": "reminder",
+    "expire": "expiry",
+}
+"""Timer kinds and the nudge kind of what they make the bot say (templates are per nudge kind)."""
 
 
 def utc_now() -> datetime:
@@ -203,8 +214,34 @@ class ConversationService:
         locale = default_locale_for(inbound.address, self.default_country, codes)
         return await uow.members.create(inbound.channel, inbound.address, locale, None, at=now)
 
+    async def timer_turn(self, uow: UnitOfWork, event: TimerEvent, now: datetime) -> list[Outbound]:
+        """A clock's timer for the member: an invitation starts a check-in; a reminder or an
+        expiry applies only to the very session it was set for (a stale one does nothing)."""
+        member = await uow.members.by_address(event.channel, event.address)
+        if member is None:
+            return []
+        item: Input
+        if event.kind == "start":
+            item = Start(event.checkin_id)
+        else:
+            record = await uow.sessions.active_for(member.id)
+            if record is None or record.id != event.session_id:
+                return []
+            if event.kind.startswith("expire"):
+                item = Expire(silent=event.kind == "expire_silent")
+            else:
+                item = Remind(silent=event.kind == "skip")
+        inbound = Inbound(event.channel, event.address, Reply(), event.provider_id)
+        return await self._turn(uow, member, inbound, item, now, nudge=NUDGE_KINDS[event.kind])
+
     async def _turn(
-        self, uow: UnitOfWork, member: MemberRecord, inbound: Inbound, item: Input, now: datetime
+        self,
+        uow: UnitOfWork,
+        member: MemberRecord,
+        inbound: Inbound,
+        item: Input,
+        now: datetime,
+        nudge: str | None = None,
     ) -> list[Outbound]:
         record = await uow.sessions.active_for(member.id)
         session = from_json(record.state) if record is not None else None
@@ -214,6 +251,7 @@ class ConversationService:
         applier = _Applier(
             uow, self.conversations, member, group, inbound, now, record.id if record else None
         )
+        applier.nudge = nudge
         return await applier.apply(turn)
 
     async def _context(
@@ -292,6 +330,7 @@ class _Applier:
         self.now = now
         self.session_id = session_id
         self.outbound: list[Outbound] = []
+        self.nudge: str | None = None
 
     async def apply(self, turn: Turn) -> list[Outbound]:
         for event in turn.events:
@@ -325,8 +364,15 @@ class _Applier:
                 case MemberFieldSet():
                     await self._member_field(event)
         if turn.session is not None and self.session_id is not None:
+            checkin = self.conversations.library.get(turn.session.checkin_id)
             await self.uow.sessions.save(
-                self.session_id, turn.session.step_id, "active", to_json(turn.session), self.now
+                self.session_id,
+                turn.session.step_id,
+                "active",
+                to_json(turn.session),
+                self.now,
+                next_nudge_at=next_nudge_at(checkin, turn.session) if checkin else None,
+                expires_at=expires_at(checkin, turn.session) if checkin else None,
             )
         return self.outbound
 
@@ -341,6 +387,8 @@ class _Applier:
                 rendered,
                 say.step_id,
                 self.now,
+                nudge=self.nudge,
+                template={"1": self.member.name or "", "2": str(say.params.get("title", ""))},
             )
         )
 
@@ -407,20 +455,25 @@ async def queue_outbound(
     rendered: RenderedMessage,
     step_id: str | None,
     now: datetime,
+    nudge: str | None = None,
+    template: dict[str, str] | None = None,
 ) -> list[Outbound]:
     """Write a rendered message to the outbox (the message log, status queued), cut into the
-    parts the channel accepts."""
+    parts the channel accepts. A proactive message names its `nudge` kind (and the variables
+    of its WhatsApp template), so the sender can apply WhatsApp's 24-hour window rule."""
     written = []
     for part in outbound_parts(channel, rendered):
-        payload: dict[str, Any] | None = None
+        payload: dict[str, Any] = {}
         if part.choices:
-            payload = {"choices": [[c.id, c.label] for c in part.choices], "step": step_id}
+            payload.update(choices=[[c.id, c.label] for c in part.choices], step=step_id)
+        if nudge is not None:
+            payload.update(nudge=nudge, template=template or {}, locale=rendered.locale)
         logged = await uow.messages.log_outbound(
             member_id=member_id,
             channel=channel,
             address_value=address,
             text=part.text,
-            payload=payload,
+            payload=payload or None,
             at=now,
         )
         written.append(Outbound(logged.id, channel, address, part.text, part.choices, step_id))

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     default_country: str = Field(default="KE", alias="DEFAULT_COUNTRY")
     checkins_path: Path | None = Field(default=None, alias="CHECKINS_PATH")
     locales_path: Path | None = Field(default=None, alias="LOCALES_PATH")
+    templates_path: Path | None = Field(default=None, alias="TEMPLATES_PATH")
 
     telegram_bot_token: str | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
     telegram_api_url: str = Field(default="https://api.telegram.org", alias="TELEGRAM_API_URL")

@@ -159,14 +159,15 @@ def handle(
             if not context.member.opted_out and session is None and library.get(item.checkin_id):
                 session = _start(run, item.checkin_id)
         case Remind():
-            if session is not None and not context.member.opted_out:
-                run.say(messages.REMINDER, session)
+            if session is not None:
                 session = replace(session, reminders_sent=session.reminders_sent + 1)
-                session = _ask_again(run, session)
+                if not item.silent and not context.member.opted_out:
+                    run.say(messages.REMINDER, session)
+                    session = _ask_again(run, session)
         case Expire():
             if session is not None:
                 session = _end(run, session, SessionStatus.EXPIRED)
-                if not context.member.opted_out:
+                if not item.silent and not context.member.opted_out:
                     run.say(messages.EXPIRED, session)
     return run.turn(session)
 

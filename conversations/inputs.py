@@ -40,12 +40,18 @@ class Open:
 
 @dataclass(frozen=True, slots=True)
 class Remind:
-    """A reminder for the running check-in is due."""
+    """A reminder for the running check-in is due. `silent`: its moment has passed (the clock
+    was down, or it fell in quiet hours for too long): count it as handled, say nothing."""
+
+    silent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Expire:
-    """The running check-in has run out of time."""
+    """The running check-in has run out of time. `silent`: close it without a word (the
+    moment to say so is long gone)."""
+
+    silent: bool = False
 
 
 @dataclass(frozen=True, slots=True)

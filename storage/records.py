@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from storage.vocabulary import (
     Channel,
@@ -80,6 +80,8 @@ class SessionRecord:
     updated_at: datetime
     ended_at: datetime | None
     end_reason: str | None
+    next_nudge_at: datetime | None = None
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +127,33 @@ class GroupChatRecord:
     linked_at: datetime | None
 
 
+StaffRole = Literal["admin", "coordinator", "staff"]
+STAFF_ROLES: tuple[str, ...] = get_args(StaffRole)
+
+
+@dataclass(frozen=True, slots=True)
+class StaffRecord:
+    """A staff user. `phone` is +E.164 and `telegram_id` a Telegram user id; at least one is
+    set, and each belongs to one staff user only."""
+
+    id: int
+    name: str
+    role: StaffRole
+    phone: str | None
+    telegram_id: str | None
+    created_at: datetime
+
+
 @dataclass(frozen=True, slots=True)
 class StoryRecord:
+    """A story and its moderation trail.
+
+    A member's story has `member_id`; a staff-written one has `author_staff_id` instead.
+    `moderated_by_id`/`moderated_at` say who last approved or rejected it and when (for a
+    staff-written story: its author, when it was written); `edited_by_id`/`edited_at` who last
+    edited it, and `original_text` is the text before the first edit (None if never edited).
+    """
+
     id: int
     member_id: int | None
     group_id: int | None
@@ -134,6 +161,13 @@ class StoryRecord:
     text: str
     status: StoryStatus
     created_at: datetime
+    original_text: str | None = None
+    author_staff_id: int | None = None
+    moderated_by_id: int | None = None
+    moderated_at: datetime | None = None
+    edited_by_id: int | None = None
+    edited_at: datetime | None = None
+    published_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,3 +209,12 @@ class HelpRow:
     kind: str
     note: str | None
     created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class RosterEntry:
+    """A member with all their addresses (oldest first) and their current group's id."""
+
+    member: MemberRecord
+    addresses: tuple[AddressRecord, ...]
+    group_id: int | None

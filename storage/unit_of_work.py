@@ -5,14 +5,18 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.repositories.answers import AnswerRepository
+from storage.repositories.broadcasts import BroadcastRepository
 from storage.repositories.exports import ExportRepository
 from storage.repositories.group_chats import GroupChatRepository
 from storage.repositories.groups import GroupRepository
 from storage.repositories.help import HelpRepository
+from storage.repositories.highlights import HighlightRepository
 from storage.repositories.inbox import InboxRepository
 from storage.repositories.members import MemberRepository
 from storage.repositories.messages import MessageRepository
+from storage.repositories.schedules import ScheduleRepository
 from storage.repositories.sessions import SessionRepository
+from storage.repositories.staff import StaffRepository
 from storage.repositories.stories import StoryRepository
 
 
@@ -35,3 +39,7 @@ class UnitOfWork:
         self.exports = ExportRepository(session)
         self.inbox = InboxRepository(session)
         self.group_chats = GroupChatRepository(session)
+        self.broadcasts = BroadcastRepository(session)
+        self.highlights = HighlightRepository(session)
+        self.staff = StaffRepository(session)
+        self.schedules = ScheduleRepository(session)

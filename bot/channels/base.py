@@ -63,7 +63,21 @@ class GroupChatEvent:
     code: str | None = None
 
 
-InboundEvent = MessageEvent | OptOutEvent | ContactEvent | GroupChatEvent
+@dataclass(frozen=True, slots=True)
+class TimerEvent:
+    """Not from a provider: the clock says a check-in invitation, a reminder or an expiry is
+    due for the member at this address. `provider_id` is the timer's unique key (kind, member or
+    session, period), so a second clock or a repeated sweep stores nothing new."""
+
+    channel: Channel
+    address: str
+    provider_id: str
+    kind: str
+    checkin_id: str
+    session_id: int | None = None
+
+
+InboundEvent = MessageEvent | OptOutEvent | ContactEvent | GroupChatEvent | TimerEvent
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,16 @@ from datetime import datetime
 
 import phonenumbers
 
-from bot.channels.base import ContactEvent, GroupChatEvent, InboundEvent, MessageEvent, OptOutEvent
+from bot.channels.base import (
+    ContactEvent,
+    GroupChatEvent,
+    InboundEvent,
+    MessageEvent,
+    OptOutEvent,
+    TimerEvent,
+)
 from bot.service import ConversationService, Inbound, Outbound, queue_outbound
+from bot.staff_chat import handle_staff_command, is_staff_command, staff_for
 from conversations import messages
 from conversations.events import Say
 from conversations.inputs import CommandInput, Input
@@ -44,9 +52,25 @@ class EventHandler:
                 return await self._contact(uow, event, now)
             case GroupChatEvent():
                 return await self._group_chat(uow, event, now)
+            case TimerEvent():
+                return await self.service.timer_turn(uow, event, now)
 
     async def _message(self, uow: UnitOfWork, event: MessageEvent, now: datetime) -> list[Outbound]:
         inbound = Inbound(event.channel, event.address, event.reply, event.provider_id)
+        if is_staff_command(event.reply.text):
+            staff = await staff_for(uow, event.channel, event.address)
+            if staff is not None:
+                member = await self.service.member_for(uow, event.channel, event.address, now)
+                await uow.messages.log_inbound(
+                    member_id=member.id,
+                    channel=event.channel,
+                    address_value=event.address,
+                    text=event.reply.text,
+                    payload=None,
+                    provider_message_id=event.provider_id,
+                    at=now,
+                )
+                return await handle_staff_command(uow, staff, inbound, member.id, now)
         item: Input = event.reply
         join_code = ""
         if event.command == "start":

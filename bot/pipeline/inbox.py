@@ -15,7 +15,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from bot.channels.base import ContactEvent, GroupChatEvent, InboundEvent, MessageEvent, OptOutEvent
+from bot.channels.base import (
+    ContactEvent,
+    GroupChatEvent,
+    InboundEvent,
+    MessageEvent,
+    OptOutEvent,
+    TimerEvent,
+)
 from bot.pipeline.coordination import WorkQueue
 from conversations.answers import Location, Photo
 from conversations.inputs import Reply
@@ -58,6 +65,13 @@ def dump_event(event: InboundEvent) -> dict[str, Any]:
             return {"type": "contact", "phone": event.phone}
         case GroupChatEvent():
             return {"type": "group_chat", "title": event.title, "code": event.code}
+        case TimerEvent():
+            return {
+                "type": "timer",
+                "kind": event.kind,
+                "checkin_id": event.checkin_id,
+                "session_id": event.session_id,
+            }
 
 
 def load_event(channel: Any, address: str, provider_id: str, data: dict[str, Any]) -> InboundEvent:
@@ -66,6 +80,10 @@ def load_event(channel: Any, address: str, provider_id: str, data: dict[str, Any
         return OptOutEvent(channel, address, provider_id)
     if kind == "contact":
         return ContactEvent(channel, address, provider_id, data["phone"])
+    if kind == "timer":
+        return TimerEvent(
+            channel, address, provider_id, data["kind"], data["checkin_id"], data.get("session_id")
+        )
     if kind == "group_chat":
         return GroupChatEvent(channel, address, provider_id, data["title"], data.get("code"))
     photo = data.get("photo")

@@ -141,7 +141,8 @@ class RedisQueue:
         """The next item, waiting up to `timeout` seconds (0 or less: not at all); None when
         there was none, and also when Redis could not be reached: then it logs, sleeps a little
         (at most `outage_pause`, within `timeout`) and answers None, never raising, so that the
-        caller's loop carries on and finds Redis again on a later call."""
+        caller's loop carries on and finds Redis again on a later call. Redis ends a blocking
+        pop on its own clock, which may be up to 1/hz (0.1 s by default) late."""
         deadline = time.monotonic() + max(0.0, timeout)
         try:
             if timeout <= 0:
@@ -170,7 +171,7 @@ class RedisQueue:
 
     def _available(self) -> None:
         if self._unavailable:
-            logger.warning("Redis is back for %s", self.key)
+            logger.info("Redis is back for %s", self.key)
             self._unavailable = False
 
 

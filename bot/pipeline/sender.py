@@ -16,7 +16,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.channels.base import (
@@ -30,6 +30,7 @@ from bot.channels.base import (
     Sent,
 )
 from bot.pipeline.coordination import Bucket, Coordination
+from bot.templates import Templates
 from storage.database import Database
 from storage.records import MessageRecord
 from storage.unit_of_work import UnitOfWork
@@ -40,6 +41,7 @@ LEASE = timedelta(seconds=15)
 """How long a sender owns the rows it leased; a dead sender's rows are free again after it."""
 MAX_ATTEMPTS = 8
 OPT_OUT_CODES = frozenset({"403", "21610"})
+WHATSAPP_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class Sender:
         limits: Limits,
         clock: Callable[[], datetime],
         batch: int = 200,
+        templates: Templates | None = None,
     ) -> None:
         self.database = database
         self.coordination = coordination
@@ -93,6 +96,8 @@ class Sender:
         self.clock = clock
         self.batch = batch
         self.sent = 0
+        self.templates = templates or Templates()
+        self._last_inbound: dict[str, datetime | None] = {}
         self._claimed: set[int] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -128,6 +133,10 @@ class Sender:
             )
         if not rows:
             return 0
+        proactive = [r.address_value for r in rows if r.channel == "whatsapp" and _nudge(r)]
+        if proactive:
+            async with self.database.transaction() as uow:
+                self._last_inbound = await uow.members.last_inbound("whatsapp", proactive)
         by_chat: dict[tuple[str, str], list[MessageRecord]] = defaultdict(list)
         for row in rows:
             by_chat[(row.channel, row.address_value)].append(row)
@@ -155,9 +164,23 @@ class Sender:
 
     async def _send_one(self, row: MessageRecord) -> SendResult:
         adapter = self.channels[row.channel]
+        outgoing = _outgoing(row, adapter)
+        if row.channel == "whatsapp" and _nudge(row) and self._outside_window(row):
+            # WhatsApp's rule: outside the 24-hour window only an approved template may go
+            kind, payload = _nudge(row), row.payload or {}
+            sid = self.templates.lookup(kind or "", payload.get("locale", "en"))
+            if sid is None:
+                return PermanentFailure(
+                    "outside_window",
+                    f"outside WhatsApp's 24-hour window and no template for {kind} "
+                    f"in {payload.get('locale', 'en')}: not sent",
+                )
+            outgoing = replace(
+                outgoing, content_sid=sid, content_variables=payload.get("template") or {}
+            )
         await self.coordination.limiter.acquire(self.limits.buckets(row.channel, row.address_value))
         try:
-            result = await adapter.send(_outgoing(row, adapter))
+            result = await adapter.send(outgoing)
         except Exception as error:  # an adapter bug must not kill the sender
             log.exception("sending message %s raised", row.id)
             result = RetryAfter(backoff(row.attempts + 1), "chat", repr(error))
@@ -165,6 +188,10 @@ class Sender:
             key = self.limits.pause_key(row.channel, row.address_value, result.scope)
             await self.coordination.limiter.pause(key, result.seconds)
         return result
+
+    def _outside_window(self, row: MessageRecord) -> bool:
+        last = self._last_inbound.get(row.address_value)
+        return last is None or self.clock() - last >= WHATSAPP_WINDOW
 
     async def _record(
         self, outcomes: list[tuple[MessageRecord, SendResult]], held: list[MessageRecord]
@@ -205,6 +232,11 @@ class Sender:
                 if result.code in OPT_OUT_CODES and row.member_id is not None:
                     await uow.members.update(row.member_id, at=now, opted_out=True)
                 log.info("%s:%s is gone (%s)", row.channel, row.address_value, result.code)
+
+
+def _nudge(row: MessageRecord) -> str | None:
+    """The nudge kind of a proactive message; None for a reply to the member."""
+    return (row.payload or {}).get("nudge")
 
 
 def _outgoing(row: MessageRecord, adapter: ChannelAdapter) -> OutgoingMessage:

@@ -97,6 +97,35 @@ class GroupRepository:
             return group_record(row, member_count=0)
         raise StorageError(f"no free join code found in {JOIN_CODE_ATTEMPTS} attempts")
 
+    async def set_schedule(
+        self,
+        group_id: int,
+        *,
+        timezone: str,
+        checkin_schedule: str,
+        highlight_schedule: str,
+        quiet_start: str,
+        quiet_end: str,
+    ) -> GroupRecord:
+        """Change the group's time zone, schedules and quiet hours (validated by the caller);
+        the clock recomputes the next moments from them."""
+        if timezone not in _timezones():
+            raise InvalidGroup(f"unknown time zone '{timezone}'")
+        row = await self._session.get(Group, group_id)
+        if row is None:
+            raise InvalidGroup(f"no group #{group_id}")
+        row.timezone = timezone
+        row.checkin_schedule = checkin_schedule
+        row.highlight_schedule = highlight_schedule
+        row.quiet_start = quiet_start
+        row.quiet_end = quiet_end
+        row.next_checkin_at = None
+        row.next_highlight_at = None
+        await self._session.flush()
+        record = await self.get(group_id)
+        assert record is not None
+        return record
+
     async def list(self) -> builtins.list[GroupRecord]:
         """Every group, by name, with its current member count."""
         statement = select(Group, _member_count().scalar_subquery()).order_by(

@@ -56,6 +56,26 @@ class InboxRepository:
         result: int | None = (await self._session.execute(statement)).scalar_one_or_none()
         return result
 
+    async def add_many(self, entries: list[dict[str, Any]], at: datetime) -> list[int]:
+        """Store many events in one statement (each a dict of channel, provider_id, address,
+        event); those stored before are skipped. Returns the new ids."""
+        if not entries:
+            return []
+        insert = (
+            postgresql.insert
+            if self._session.get_bind().dialect.name == "postgresql"
+            else sqlite.insert
+        )
+        statement = (
+            insert(InboxEntry)
+            .on_conflict_do_nothing(index_elements=["channel", "provider_id"])
+            .returning(InboxEntry.id)
+        )
+        # one compiled statement, sent in batches ("insertmanyvalues"), not one per row
+        rows = [{**entry, "received_at": at, "attempts": 0} for entry in entries]
+        result = await self._session.execute(statement, rows)
+        return [int(entry_id) for entry_id in result.scalars()]
+
     async def get(self, entry_id: int) -> InboxRecord | None:
         row = await self._session.get(InboxEntry, entry_id)
         return None if row is None else inbox_record(row)

@@ -87,6 +87,8 @@ def session_record(row: CheckinSession) -> SessionRecord:
         updated_at=row.updated_at,
         ended_at=row.ended_at,
         end_reason=row.end_reason,
+        next_nudge_at=row.next_nudge_at,
+        expires_at=row.expires_at,
     )
 
 
@@ -143,4 +145,11 @@ def story_record(row: Story) -> StoryRecord:
         text=row.text,
         status=cast(StoryStatus, row.status),
         created_at=row.created_at,
+        original_text=row.original_text,
+        author_staff_id=row.author_staff_id,
+        moderated_by_id=row.moderated_by_id,
+        moderated_at=row.moderated_at,
+        edited_by_id=row.edited_by_id,
+        edited_at=row.edited_at,
+        published_at=row.published_at,
     )

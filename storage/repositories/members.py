@@ -173,6 +173,17 @@ class MemberRepository:
         if not getattr(result, "rowcount", 0):
             raise NotFound(f"no address {channel}:{value}")
 
+    async def last_inbound(self, channel: Channel, values: list[str]) -> dict[str, datetime | None]:
+        """When each of these addresses last wrote to us (WhatsApp's 24-hour window)."""
+        if not values:
+            return {}
+        rows = await self._session.execute(
+            select(Address.value, Address.last_inbound_at).where(
+                Address.channel == channel, Address.value.in_(values)
+            )
+        )
+        return {value: at for value, at in rows}
+
     async def set_blocked(
         self, channel: Channel, value: str, blocked: bool, *, at: datetime
     ) -> None:

@@ -31,6 +31,30 @@ class SessionRepository:
         )
         return None if row is None else session_record(row)
 
+    async def due_nudges(self, now: datetime, limit: int = 1000) -> list[SessionRecord]:
+        """Active sessions whose next reminder or expiry has come, most overdue first (an index
+        on `next_nudge_at` over active sessions makes this a range scan, whatever the count)."""
+        rows = await self._session.scalars(
+            select(CheckinSession)
+            .where(CheckinSession.status == ACTIVE, CheckinSession.next_nudge_at <= now)
+            .order_by(CheckinSession.next_nudge_at)
+            .limit(limit)
+        )
+        return [session_record(row) for row in rows]
+
+    async def set_next_nudges(self, moments: dict[int, datetime | None]) -> None:
+        """Set `next_nudge_at` of many sessions, one statement per distinct moment."""
+        by_moment: dict[datetime | None, list[int]] = {}
+        for session_id, at in moments.items():
+            by_moment.setdefault(at, []).append(session_id)
+        for at, session_ids in by_moment.items():
+            await self._session.execute(
+                update(CheckinSession)
+                .where(CheckinSession.id.in_(session_ids))
+                .values(next_nudge_at=at)
+                .execution_options(synchronize_session=False)
+            )
+
     async def start(
         self,
         member_id: int,
@@ -69,9 +93,14 @@ class SessionRepository:
         state: dict[str, Any],
         at: datetime,
         end_reason: str | None = None,
+        *,
+        next_nudge_at: datetime | None = None,
+        expires_at: datetime | None = None,
     ) -> None:
         """Store the session after a turn. Any status but `active` ends it: `ended_at` becomes
-        `at`. Raises `NotFound` for an unknown session."""
+        `at` and no nudge is due any more. `next_nudge_at` is when the clock should look at an
+        active session again (its next reminder or its expiry). Raises `NotFound` for an
+        unknown session."""
         ended = status != ACTIVE
         saved = await self._session.scalar(
             update(CheckinSession)
@@ -83,6 +112,8 @@ class SessionRepository:
                 updated_at=at,
                 ended_at=at if ended else None,
                 end_reason=end_reason,
+                next_nudge_at=None if ended else next_nudge_at,
+                expires_at=expires_at,
             )
             .returning(CheckinSession.id)
         )

@@ -47,8 +47,10 @@ BACKENDS = ["memory", *(["redis"] if TEST_REDIS_URL else [])]
 ROOT = Path(__file__).resolve().parents[2]
 
 # Timestamps are taken by the test after `acquire` returns, not by Redis when it grants the
-# token, so a grant may look up to this much later than it was.
-SLACK = 0.02
+# token, so a grant may look up to this much later than it was (a reply in flight, a busy
+# machine). Small against any window that matters: a limiter giving 25/s instead of 20/s still
+# fails the check within a second.
+SLACK = 0.03
 
 
 async def _delete_keys(prefix: str) -> None:
@@ -137,7 +139,7 @@ async def test_pop_times_out_with_none(coord: Coordination) -> None:
     assert 0.29 <= elapsed < 1.0
     start = time.monotonic()
     assert await coord.queue.pop(0) is None
-    assert time.monotonic() - start < 0.1
+    assert time.monotonic() - start < 0.5
 
 
 async def test_pop_wakes_up_on_push(coord: Coordination) -> None:
@@ -146,7 +148,7 @@ async def test_pop_wakes_up_on_push(coord: Coordination) -> None:
     start = time.monotonic()
     await coord.queue.push("woken")
     assert await waiting == "woken"
-    assert time.monotonic() - start < 0.5
+    assert time.monotonic() - start < 1.0
 
 
 # The locks
@@ -214,7 +216,7 @@ async def test_limiter_holds_the_rate(coord: Coordination) -> None:
     await timed_acquires(coord.limiter, [bucket], 40, times)
     elapsed = time.monotonic() - start
     assert elapsed >= 1.9, elapsed  # 39 intervals of 50 ms after the first token
-    assert elapsed < 3.0, elapsed
+    assert elapsed < 3.5, elapsed  # and not much more
     assert_within_rate(times, rate=20, burst=1)
 
 
@@ -222,7 +224,7 @@ async def test_limiter_burst_is_available_at_once(coord: Coordination) -> None:
     start = time.monotonic()
     for _ in range(5):
         await coord.limiter.acquire([Bucket("burst", rate=1, burst=5)])
-    assert time.monotonic() - start < 0.2
+    assert time.monotonic() - start < 1.0  # four refills would take 4 s
 
 
 async def test_limiter_respects_every_bucket_of_an_acquire(coord: Coordination) -> None:
@@ -269,14 +271,14 @@ async def test_pause_delays_the_next_token(coord: Coordination) -> None:
         await coord.limiter.acquire([other])  # a pause stops only what it names
     await coord.limiter.acquire([chat])
     elapsed = time.monotonic() - start
-    assert 0.5 <= elapsed < 0.8, elapsed
+    assert 0.5 <= elapsed < 1.5, elapsed
 
 
 async def test_pause_of_a_fresh_bucket(coord: Coordination) -> None:
     start = time.monotonic()
     await coord.limiter.pause("never-used", 0.3)
     await coord.limiter.acquire([Bucket("never-used", rate=50, burst=3)])
-    assert 0.3 <= time.monotonic() - start < 0.6
+    assert 0.3 <= time.monotonic() - start < 1.2
 
 
 async def test_limiter_refuses_impossible_buckets(coord: Coordination) -> None:
@@ -293,14 +295,14 @@ async def test_memory_limiter_follows_its_clock() -> None:
     now = [1000.0]
     limiter = MemoryRateLimiter(time_source=lambda: now[0])
     bucket = Bucket("chat", rate=50, burst=2)
-    async with asyncio.timeout(0.1):
+    async with asyncio.timeout(1):
         await limiter.acquire([bucket])
         await limiter.acquire([bucket])
     third = asyncio.create_task(limiter.acquire([bucket]))
     await asyncio.sleep(0.1)  # five refill intervals of real time, none of the clock's
     assert not third.done()
     now[0] += 0.02
-    async with asyncio.timeout(0.1):
+    async with asyncio.timeout(1):
         await third
     await limiter.pause("chat", 1.0)
     now[0] += 0.99
@@ -308,7 +310,7 @@ async def test_memory_limiter_follows_its_clock() -> None:
     await asyncio.sleep(0.05)
     assert not fourth.done()
     now[0] += 0.01
-    async with asyncio.timeout(0.1):
+    async with asyncio.timeout(1):
         await fourth
 
 
@@ -333,6 +335,13 @@ def _swallowing(answer: int) -> Callable[..., Awaitable[int]]:
     return script
 
 
+def _answering(answer: int) -> Callable[..., Awaitable[int]]:
+    async def script(*, keys: object, args: object) -> int:
+        return answer
+
+    return script
+
+
 async def test_redis_waits_end_even_when_a_cancellation_is_swallowed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -340,7 +349,7 @@ async def test_redis_waits_end_even_when_a_cancellation_is_swallowed(
     try:
         locks = RedisLocks(client, "x:")
         monkeypatch.setattr(locks, "_take_or_renew", _swallowing(0))  # held by another
-        monkeypatch.setattr(locks, "_release", _swallowing(0))
+        monkeypatch.setattr(locks, "_release", _answering(0))
         with pytest.raises(TimeoutError):
             async with asyncio.timeout(0.05):
                 async with locks.hold("member-1"):
@@ -454,17 +463,17 @@ class TestRedisOnly:
             assert line == b"held\n", (await holder.communicate())[1].decode()
             # Alive, the holder keeps its lock for longer than its ttl ...
             with pytest.raises(TimeoutError):
-                async with asyncio.timeout(3 * ttl):
+                async with asyncio.timeout(2 * ttl):
                     async with locks.hold("member-1"):
                         pytest.fail("took a lock its living holder renews")
             # ... and dead (its connection gone, no release, no renewal), loses it within ttl.
+            start = time.monotonic()
             holder.send_signal(signal.SIGKILL)
             await holder.wait()
-            start = time.monotonic()
             async with asyncio.timeout(5):
                 async with locks.hold("member-1"):
                     waited = time.monotonic() - start
-            assert ttl / 3 <= waited <= ttl + 0.3, waited
+            assert waited <= ttl + 1.0, waited
         finally:
             if holder.returncode is None:
                 holder.kill()
@@ -520,9 +529,9 @@ class TestRedisOnly:
         async with RedisServer() as server:
             made = await coordination(server.url, prefix)
             assert isinstance(made, RedisCoordination)
-            impatient_queue = RedisQueue(made.client, "inbox", prefix, push_timeout=0.3)
-            impatient_locks = RedisLocks(made.client, prefix, ttl=0.3, unavailable_after=0.3)
-            impatient_limiter = RedisRateLimiter(made.client, prefix, unavailable_after=0.3)
+            impatient_queue = RedisQueue(made.client, "inbox", prefix, push_timeout=0.2)
+            impatient_locks = RedisLocks(made.client, prefix, ttl=0.3, unavailable_after=0.2)
+            impatient_limiter = RedisRateLimiter(made.client, prefix, unavailable_after=0.2)
             try:
                 await made.queue.push("before")
                 assert await made.queue.pop(1) == "before"
@@ -531,9 +540,9 @@ class TestRedisOnly:
                     await server.stop()
 
                     start = time.monotonic()
-                    assert await made.queue.pop(0.3) is None
+                    assert await made.queue.pop(0.2) is None
                     assert await made.queue.pop(0) is None
-                    assert time.monotonic() - start < 2.0
+                    assert time.monotonic() - start < 3.0
 
                     with pytest.raises(CoordinationUnavailable):
                         await impatient_queue.push("lost")
@@ -544,7 +553,7 @@ class TestRedisOnly:
                         await impatient_limiter.acquire([Bucket("b", rate=50)])
 
                     pending = asyncio.create_task(made.queue.push("during"))
-                    await asyncio.sleep(0.3)
+                    await asyncio.sleep(0.2)
                     assert not pending.done()  # still retrying
                     await server.start()
                     async with asyncio.timeout(6):

@@ -483,3 +483,71 @@ async def test_the_web_process_registers_the_telegram_webhook_with_its_secret(st
     assert stack.telegram.webhook is not None
     assert stack.telegram.webhook["url"] == PUBLIC + "/webhooks/telegram"
     assert stack.telegram.webhook["secret_token"] == SECRET
+
+
+async def test_whatsapp_window_sends_a_template_or_records_why_not(stack: Stack) -> None:
+    from datetime import timedelta
+
+    from bot.service import queue_outbound
+    from bot.templates import Templates
+    from conversations.rendering import RenderedMessage
+
+    stack.runtime.sender.templates = Templates({"reminder": {"en": "HX0000000000000000000000000000abcd"}})
+    long_ago = stack.runtime.clock() - timedelta(hours=30)
+    async with stack.runtime.database.transaction() as uow:
+        fresh = await uow.members.create("whatsapp", "+254700000001", "en", "KES", at=long_ago)
+        old = await uow.members.create("whatsapp", "+254700000002", "sw", "KES", at=long_ago)
+        await uow.members.touch_inbound("whatsapp", "+254700000001", stack.runtime.clock())
+        await uow.members.touch_inbound("whatsapp", "+254700000002", long_ago)
+        for member, address, locale in [
+            (fresh, "+254700000001", "en"),
+            (old, "+254700000002", "en"),
+            (old, "+254700000002", "sw"),
+        ]:
+            await queue_outbound(
+                uow, member.id, "whatsapp", address,
+                RenderedMessage("A friendly reminder", (), locale), None,
+                stack.runtime.clock(), nudge="reminder", template={"1": "Amina", "2": "check-in"},
+            )
+    await stack.runtime.coordination.outbox_wakeup.push("1")
+    await wait_until(lambda: len(stack.twilio.accepted) == 2)
+    inside, templated = stack.twilio.accepted
+    assert inside["To"] == "whatsapp:+254700000001" and inside["Body"] == "A friendly reminder"
+    assert templated["ContentSid"] == "HX0000000000000000000000000000abcd"
+    assert json.loads(templated["ContentVariables"]) == {"1": "Amina", "2": "check-in"}
+    async with stack.runtime.database.transaction() as uow:
+        log = await uow.messages.for_member(old.id)
+    assert [(m.status, m.error_code) for m in log] == [("sent", None), ("failed", "outside_window")]
+
+
+async def test_staff_moderate_stories_and_broadcast_from_chat(stack: Stack) -> None:
+    now = stack.runtime.clock()
+    staff_chat = 6000000001
+    async with stack.runtime.database.transaction() as uow:
+        group = await uow.groups.create("Kibera Market Peers", "Africa/Nairobi", "en", "KES", at=now)
+        staff = await uow.staff.add("Grace", "coordinator", telegram_id=str(staff_chat), at=now)
+        member = await uow.members.create("telegram", str(CHAT), "en", "KES", at=now)
+        await uow.members.update(member.id, at=now, name="Amina", consent=True, onboarded_at=now)
+        await uow.members.join_group(member.id, group.id, now)
+        story = await uow.stories.propose(member.id, group.id, None, "I sold out on Friday!", at=now)
+    await stack.telegram_post(text_update(300, "/stories", chat=staff_chat))
+    [listing] = await stack.sent_to(staff_chat, 1)
+    assert f"#{story.id}: I sold out on Friday!" in listing["text"]
+    await stack.telegram_post(text_update(301, f"/stories approve {story.id}", chat=staff_chat))
+    sent = await stack.sent_to(staff_chat, 2)
+    assert sent[1]["text"] == f"Story {story.id} approved."
+    async with stack.runtime.database.transaction() as uow:
+        approved = await uow.stories.get(story.id)
+    assert approved is not None and approved.status == "approved"
+    assert approved.moderated_by_id == staff.id
+
+    await stack.telegram_post(text_update(302, f"/broadcast {group.join_code} Market day moved to Friday", chat=staff_chat))
+    sent = await stack.sent_to(staff_chat, 3)
+    assert sent[2]["text"].startswith("To Kibera Market Peers: 1 members (1 on telegram)")
+    code = sent[2]["text"].rsplit(" ", 4)[-4]
+    await stack.telegram_post(text_update(303, f"/broadcast yes {code}", chat=staff_chat))
+    sent = await stack.sent_to(staff_chat, 4)
+    assert "is on its way" in sent[3]["text"]
+    async with stack.runtime.database.transaction() as uow:
+        [broadcast] = await uow.broadcasts.list()
+    assert broadcast.texts == {"en": "Market day moved to Friday"}

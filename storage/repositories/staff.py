@@ -1,0 +1,157 @@
+"""Staff users: the people who moderate stories, write them and broadcast."""
+
+from __future__ import annotations
+
+import builtins
+import re
+from datetime import datetime
+from typing import Final, cast
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.errors import StorageError
+from storage.models import Staff
+from storage.records import STAFF_ROLES, StaffRecord, StaffRole
+
+MAX_NAME_LENGTH: Final = 120
+E164: Final = re.compile(r"\+[1-9][0-9]{6,14}")
+TELEGRAM_ID: Final = re.compile(r"[1-9][0-9]{0,19}")
+
+
+class InvalidStaff(StorageError):
+    """A staff user cannot be added as asked; the message says what to fix."""
+
+
+class DuplicateStaff(InvalidStaff):
+    """The name, phone or Telegram id is already another staff user's; `existing` is that one."""
+
+    def __init__(self, what: str, existing: StaffRecord) -> None:
+        super().__init__(
+            f"{what} already belongs to staff #{existing.id} {existing.name} ({existing.role})"
+        )
+        self.existing = existing
+
+
+def staff_name_key(name: str) -> str:
+    """The form in which staff names are compared: spaces collapsed, case folded."""
+    return " ".join(name.split()).casefold()
+
+
+def staff_record(row: Staff) -> StaffRecord:
+    return StaffRecord(
+        id=row.id,
+        name=row.name,
+        role=cast(StaffRole, row.role),
+        phone=row.phone,
+        telegram_id=row.telegram_id,
+        created_at=row.created_at,
+    )
+
+
+class StaffRepository:
+    """Staff users, found by id, phone, Telegram id or name.
+
+    Names are unique regardless of case and spacing (so a name alone identifies whoever approved
+    a story), as are phones and Telegram ids. Phones are stored as +E.164: normalising what a
+    person typed is the caller's job (see `bot.members_io.normalize_phone`); this repository
+    only refuses what is not already in that form.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(
+        self,
+        name: str,
+        role: StaffRole,
+        *,
+        phone: str | None = None,
+        telegram_id: str | None = None,
+        at: datetime,
+    ) -> StaffRecord:
+        """Add a staff user; `name` is stored with its spaces collapsed.
+
+        Raises `InvalidStaff` when the name is empty or longer than 120 characters, the role is
+        not one of admin, coordinator or staff, neither a phone nor a Telegram id is given, the
+        phone is not +E.164 or the Telegram id is not a positive number; `DuplicateStaff`
+        (naming the existing staff user) when the name, phone or Telegram id is taken. Nothing
+        is written when it raises, and the transaction stays usable.
+        """
+        clean_name = " ".join(name.split())
+        phone = phone.strip() if phone else None
+        telegram_id = telegram_id.strip() if telegram_id else None
+        _validate(clean_name, role, phone, telegram_id)
+        await self._refuse_duplicates(clean_name, phone, telegram_id)
+        row = Staff(name=clean_name, role=role, phone=phone, telegram_id=telegram_id, created_at=at)
+        try:
+            async with self._session.begin_nested():
+                self._session.add(row)
+                await self._session.flush()
+        except IntegrityError:
+            # Someone added the same phone or Telegram id since we looked: name them.
+            await self._refuse_duplicates(clean_name, phone, telegram_id)
+            raise
+        return staff_record(row)
+
+    async def list(self) -> builtins.list[StaffRecord]:
+        """Every staff user, in the order they were added."""
+        rows = await self._session.scalars(select(Staff).order_by(Staff.id))
+        return [staff_record(row) for row in rows]
+
+    async def get(self, staff_id: int) -> StaffRecord | None:
+        row = await self._session.get(Staff, staff_id)
+        return None if row is None else staff_record(row)
+
+    async def by_phone(self, phone: str) -> StaffRecord | None:
+        """The staff user with this +E.164 phone, if any."""
+        row = await self._session.scalar(select(Staff).where(Staff.phone == phone.strip()))
+        return None if row is None else staff_record(row)
+
+    async def by_telegram_id(self, telegram_id: str) -> StaffRecord | None:
+        row = await self._session.scalar(
+            select(Staff).where(Staff.telegram_id == telegram_id.strip())
+        )
+        return None if row is None else staff_record(row)
+
+    async def by_name(self, name: str) -> builtins.list[StaffRecord]:
+        """Staff users with this name in any case and spacing: one, or none (or, should two
+        have been added at the same moment, both; callers must then ask for more)."""
+        key = staff_name_key(name)
+        if not key:
+            return []
+        # Few staff exist; comparing in Python keeps the case folding Unicode-correct on SQLite.
+        return [staff for staff in await self.list() if staff_name_key(staff.name) == key]
+
+    async def _refuse_duplicates(
+        self, name: str, phone: str | None, telegram_id: str | None
+    ) -> None:
+        if phone is not None and (existing := await self.by_phone(phone)) is not None:
+            raise DuplicateStaff(f"the phone {phone}", existing)
+        if (
+            telegram_id is not None
+            and (existing := await self.by_telegram_id(telegram_id)) is not None
+        ):
+            raise DuplicateStaff(f"the Telegram id {telegram_id}", existing)
+        for existing in await self.by_name(name):
+            raise DuplicateStaff(f'the name "{name}"', existing)
+
+
+def _validate(name: str, role: str, phone: str | None, telegram_id: str | None) -> None:
+    if not name:
+        raise InvalidStaff("a staff user needs a name")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidStaff(f"a staff name can have at most {MAX_NAME_LENGTH} characters")
+    if not name.isprintable():
+        raise InvalidStaff("a staff name cannot have control characters")
+    if role not in STAFF_ROLES:
+        raise InvalidStaff(f'unknown role "{role}": use one of {", ".join(STAFF_ROLES)}')
+    if phone is None and telegram_id is None:
+        raise InvalidStaff("a staff user needs a phone number or a Telegram id (or both)")
+    if phone is not None and not E164.fullmatch(phone):
+        raise InvalidStaff(f'"{phone}" is not a +E.164 phone number, like +254700000001')
+    if telegram_id is not None and not TELEGRAM_ID.fullmatch(telegram_id):
+        raise InvalidStaff(
+            f'"{telegram_id}" is not a Telegram user id: it is a number, like 6000000001'
+        )

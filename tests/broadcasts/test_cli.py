@@ -1,0 +1,183 @@
+"""`mutuality broadcast` through click's test runner, on an SQLite file named by DATABASE_URL."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bot.cli import main
+from storage import Database
+from tests.broadcasts import seed
+
+
+@pytest.fixture
+def database_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An SQLite file holding a group of five: three reachable, one opted out, one unreachable."""
+    path = tmp_path / "mutuality.db"
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+
+    async def fill() -> None:
+        database = Database(f"sqlite:///{path}")
+        try:
+            await database.upgrade()
+            async with database.transaction() as uow:
+                kibera = await seed.group(uow)
+                await seed.member(uow, ("telegram", "1001"), kibera.id, business_type="food")
+                await seed.member(
+                    uow, ("whatsapp", "+254700000002"), kibera.id, locale="sw", business_type="food"
+                )
+                await seed.member(uow, ("sms", "+254700000003"), kibera.id, business_type="retail")
+                await seed.member(uow, ("telegram", "1004"), kibera.id, opted_out=True)
+                await seed.member(uow, ("web", "browser-5"), kibera.id, business_type="food")
+                await seed.staff(uow)
+        finally:
+            await database.dispose()
+
+    asyncio.run(fill())
+    return path
+
+
+def rows(path: Path, table: str) -> int:
+    async def counted() -> int:
+        database = Database(f"sqlite:///{path}")
+        try:
+            return await seed.count(database, f"SELECT count(*) FROM {table}")
+        finally:
+            await database.dispose()
+
+    return asyncio.run(counted())
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, ["broadcast", *args], catch_exceptions=False)
+
+
+def text_file(tmp_path: Path, body: str = "[en]\nMarket day is Thursday.\n[sw]\nSiku ya soko ni Alhamisi.\n") -> str:
+    path = tmp_path / "news.txt"
+    path.write_text(body, encoding="utf-8")
+    return str(path)
+
+
+def nothing_written(path: Path) -> bool:
+    return all(rows(path, table) == 0 for table in ("broadcasts", "broadcast_recipients", "messages"))
+
+
+def test_a_dry_run_counts_by_channel_and_writes_nothing(database_file: Path, tmp_path: Path) -> None:
+    result = run("--group", "kibera market peers", "--text-file", text_file(tmp_path), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "Dry run: nothing was written.\nSent now, it would reach 3 of 5 matching members:" in (
+        result.output
+    )
+    for line in ("telegram  1", "whatsapp  1", "sms       1", "none      1  (no reachable address)"):
+        assert f"    {line}\n" in result.output
+    assert "skipped: 2 (1 opted out, 1 with no reachable address)" in result.output
+    assert "texts: [en] 2, [sw] 1" in result.output
+    assert nothing_written(database_file)
+
+
+def test_a_dry_run_of_a_segment_matching_nobody_says_zero(
+    database_file: Path, tmp_path: Path
+) -> None:
+    result = run(
+        "--group", "Kibera Market Peers", "--segment", "business_type=farming",
+        "--text-file", text_file(tmp_path, "Hello all"), "--dry-run",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "it would reach 0 of 0 matching members" in result.output
+    assert nothing_written(database_file)
+
+
+def test_a_dry_run_with_a_segment_and_a_time(database_file: Path, tmp_path: Path) -> None:
+    result = run(
+        "--group", "Kibera Market Peers", "--segment", "business_type=food", "--language", "en",
+        "--text-file", text_file(tmp_path, "Hello all"), "--at", "2099-01-05 09:00", "--dry-run",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Sent 2099-01-05 09:00 Africa/Nairobi (2099-01-05 06:00 UTC)" in result.output
+    assert "reach 1 of 2 matching members" in result.output  # the food sellers who speak English
+    assert nothing_written(database_file)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--segment", "revenue>5"), "unknown field 'revenue'"),
+        (("--segment", "sales>=1,000"), "without thousands separators"),
+        (("--at", "2020-01-01 09:00"), "is in the past"),
+        (("--at", "next monday"), "is not a date and time like YYYY-MM-DD HH:MM"),
+        (("--group", "Nowhere"), "no group named or coded 'Nowhere'"),
+        (("--language", "xx"), "'xx' is not a shipped language"),
+    ],
+)
+def test_mistakes_are_explained(
+    database_file: Path, tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = run("--text-file", text_file(tmp_path), *args, "--dry-run")
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+    assert nothing_written(database_file)
+
+
+def test_text_files_are_checked(database_file: Path, tmp_path: Path) -> None:
+    unknown = run("--text-file", text_file(tmp_path, "[xx]\nHi\n"), "--dry-run")
+    assert unknown.exit_code == 2 and "[xx] is not a shipped language" in unknown.output
+    long = run("--text-file", text_file(tmp_path, "x" * 1601), "--dry-run")
+    assert long.exit_code == 2 and "1,601 characters" in long.output
+    assert run("--dry-run").exit_code == 2
+    assert nothing_written(database_file)
+
+
+def test_sending_now_queues_and_status_and_list_show_it(
+    database_file: Path, tmp_path: Path
+) -> None:
+    result = run(
+        "--group", "Kibera Market Peers", "--text-file", text_file(tmp_path), "--by", "1",
+        "--batch", "2",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Broadcast #1: 3 messages queued, 2 members skipped" in result.output
+    assert "mutuality broadcast status 1" in result.output
+    assert rows(database_file, "messages") == 3
+
+    status = run("status", "1")
+    assert status.exit_code == 0, status.output
+    assert "Broadcast #1: done by staff #1 (every recipient queued or skipped" in status.output
+    assert 'to:        group "Kibera Market Peers"' in status.output
+    assert "recipients: 5 (queued 3, skipped 2 (1 opted out, 1 with no reachable address))" in (
+        status.output
+    )
+    assert "messages: queued 3, sent 0" in status.output
+
+    listed = run("list")
+    assert listed.exit_code == 0
+    assert "    1  done" in listed.output
+    assert run("status", "7").exit_code == 1
+
+
+def test_waiting_stops_at_the_deadline(database_file: Path, tmp_path: Path) -> None:
+    result = run("--group", "Kibera Market Peers", "--text-file", text_file(tmp_path), "--wait", "1")
+    assert result.exit_code == 0, result.output
+    assert "messages: queued 3, sent 0" in result.output
+    assert "Stopped watching after 1 s; 3 still on the way." in result.output
+
+
+def test_a_broadcast_for_later_is_only_scheduled(database_file: Path, tmp_path: Path) -> None:
+    result = run(
+        "--group", "Kibera Market Peers", "--segment", "business_type = food",
+        "--text-file", text_file(tmp_path), "--at", "2099-01-05 09:00",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (
+        "Scheduled broadcast #1 for 2099-01-05 09:00 Africa/Nairobi (2099-01-05 06:00 UTC)"
+        in result.output
+    )
+    assert rows(database_file, "broadcasts") == 1
+    assert rows(database_file, "broadcast_recipients") == 0
+    status = run("status", "1")
+    assert "Broadcast #1: scheduled (waiting for its time)" in status.output
+    assert "segment business_type=food" in status.output
+    assert "not planned yet" in status.output

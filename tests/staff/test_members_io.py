@@ -1,0 +1,373 @@
+"""Bulk enrolment: parsing a roster file (no database), then planning, applying and exporting
+it against every backend."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.members_io import (
+    Action,
+    ImportPlan,
+    ParsedFile,
+    RowError,
+    apply_import,
+    decode_members_file,
+    export_members,
+    members_csv,
+    normalize_phone,
+    parse_members_csv,
+    plan_import,
+)
+from storage import Database
+from storage.repositories.roster import RosterRepository
+
+T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+LANGUAGES = ("en", "es", "fil", "sw", "fr")
+HEADER = "name,phone,telegram_id,group,language\n"
+
+GOOD = (
+    HEADER
+    + "Amina Otieno,+254712345678,,Kibera Market Peers,sw\n"
+    + '"Wanjiru, K.",+254 722 000 111,7000000001,{code},\n'
+    + "\n"
+    + "Telegram Only,,7000000002,,FR\n"
+)
+
+
+def parse(text: str) -> ParsedFile:
+    return parse_members_csv(text, LANGUAGES)
+
+
+async def plan(database: Database, text: str, *, apply: bool = False) -> ImportPlan:
+    async with database.transaction() as uow:
+        planned = await plan_import(uow, parse(text), languages=LANGUAGES, default_country="KE")
+        if apply:
+            await apply_import(uow, planned, at=T0)
+    return planned
+
+
+async def make_group(database: Database, name: str = "Kibera Market Peers") -> str:
+    async with database.transaction() as uow:
+        group = await uow.groups.create(name, "Africa/Nairobi", "sw", "KES", at=T0)
+    return group.join_code
+
+
+def counts(planned: ImportPlan) -> tuple[int, int, int, int]:
+    return (
+        planned.count(Action.CREATE),
+        planned.count(Action.UPDATE),
+        planned.count(Action.UNCHANGED),
+        planned.error_lines,
+    )
+
+
+# --- parsing ------------------------------------------------------------------------------
+
+
+def test_phone_normalisation() -> None:
+    assert normalize_phone(" +254 (712) 345-678 ") == "+254712345678"
+    with pytest.raises(ValueError, match="must start with \\+ and the country code"):
+        normalize_phone("0712345678")
+    with pytest.raises(ValueError, match="not a valid phone number"):
+        normalize_phone("+25471234")
+
+
+def test_a_good_file_parses() -> None:
+    parsed = parse(GOOD.format(code="abc123"))
+    assert parsed.errors == ()
+    assert [
+        (row.line, row.name, row.phone, row.telegram_id, row.group, row.language)
+        for row in parsed.rows
+    ] == [
+        (2, "Amina Otieno", "+254712345678", None, "Kibera Market Peers", "sw"),
+        (3, "Wanjiru, K.", "+254722000111", "7000000001", "abc123", None),
+        (5, "Telegram Only", None, "7000000002", None, "fr"),
+    ]
+    assert parsed.rows[1].addresses == (
+        ("whatsapp", "+254722000111"),
+        ("sms", "+254722000111"),
+        ("telegram", "7000000001"),
+    )
+
+
+def test_bad_rows_are_reported_with_their_line_numbers() -> None:
+    text = (
+        "Name, Phone ,Telegram ID,group,LANGUAGE\n"  # header: any case, spaces
+        "Amina,0712345678,,G,sw\n"  # 2: no +
+        "Bad,+2547,,G,en\n"  # 3: not a number
+        "Lang,+254722000333,,G,xx\n"  # 4: unknown language
+        "Neither,,,G,en\n"  # 5: no address
+        "Dup,+254 722 000 333,,G,en\n"  # 6: phone of line 4
+        "Teldup,,abc,G,en\n"  # 7: bad telegram id
+        "Ok,,7000000009,G,en\n"  # 8: fine
+        "Again,+254722000444,7000000009,G,en\n"  # 9: telegram id of line 8
+        "too,many,cells,here,en,x\n"  # 10
+        '"multi\nline",+254722000555,,G,en\n'  # 11-12: fine, a quoted line break
+        f"{'n' * 121},+254722000666,,G,en\n"  # 13: name too long
+    )
+    parsed = parse(text)
+    assert [row.line for row in parsed.rows] == [8, 11]
+    assert [(error.line, error.message) for error in parsed.errors] == [
+        (
+            2,
+            'phone "0712345678" must start with + and the country code, like +254712345678 '
+            "(a spreadsheet may drop the +: keep the column as text)",
+        ),
+        (3, 'phone "+2547" is not a phone number: check its digits'),
+        (4, 'unknown language "xx": use one of en, es, fil, sw, fr'),
+        (5, "give a phone or a telegram_id (or both): neither is filled in"),
+        (6, "phone +254722000333 is also on line 4"),
+        (
+            7,
+            'telegram_id "abc" must be the person\'s Telegram user id, digits only, like 6000000001',
+        ),
+        (9, "telegram_id 7000000009 is also on line 8"),
+        (
+            10,
+            "has 6 cells but the header has 5 (a comma inside a name needs the name in double quotes)",
+        ),
+        (13, "name has 121 characters; at most 120 fit"),
+    ]
+    assert str(parsed.errors[0]).startswith("line 2: phone")
+
+
+ROW = "Amina,+254712345678,,G,sw\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("", 1, "the file is empty"),
+        ("\n\n", 1, "the file is empty"),
+        ("\n\nname;phone;telegram_id;group;language\n" + ROW, 3, "commas, not semicolons"),
+        (ROW, 1, "missing name, phone, telegram_id, group, language"),
+        ("name,phone,group,language\n" + ROW, 1, "(missing telegram_id)"),
+        ("name,phone,telegram_id,group,language,notes\n" + ROW, 1, "(unknown 'notes')"),
+        ("name,phone,telegram_id,group,language,phone\n" + ROW, 1, "(repeated phone)"),
+    ],
+)
+def test_a_wrong_header_is_one_error_on_its_line(text: str, line: int, message: str) -> None:
+    parsed = parse(text)
+    assert parsed.rows == ()
+    assert len(parsed.errors) == 1
+    assert parsed.errors[0].line == line
+    assert message in parsed.errors[0].message
+
+
+def test_export_columns_and_unnamed_columns_are_accepted() -> None:
+    text = (
+        "name,phone,telegram_id,group,language,member_id,opted_out,onboarded,\n"
+        "Amina,+254712345678,,G,sw,1,no,yes,\n"
+        "Juan,,7000000001,G,es,2,no,no,,,\n"  # empty cells past the end are ignored
+    )
+    parsed = parse(text)
+    assert parsed.errors == ()
+    assert [(row.phone, row.telegram_id) for row in parsed.rows] == [
+        ("+254712345678", None),
+        (None, "7000000001"),
+    ]
+
+
+def test_decoding() -> None:
+    assert decode_members_file("\ufeffname\n".encode()) == "name\n"
+    with pytest.raises(ValueError, match="line 2: the file is not UTF-8"):
+        decode_members_file(b"name\nAm\xe9lie\n")
+
+
+# --- against the database -------------------------------------------------------------------
+
+
+async def test_dry_run_apply_and_reapply(database: Database) -> None:
+    code = await make_group(database)
+    text = GOOD.format(code=code.lower())
+
+    dry = await plan(database, text)
+    assert counts(dry) == (3, 0, 0, 0)
+    async with database.transaction() as uow:
+        assert await RosterRepository(uow.session).entries() == []  # a dry run writes nothing
+
+    applied = await plan(database, text, apply=True)
+    assert counts(applied) == (3, 0, 0, 0)
+    async with database.transaction() as uow:
+        entries = await RosterRepository(uow.session).entries()
+        group = await uow.groups.by_code(code)
+    assert group is not None and group.member_count == 2
+    by_name = {entry.member.name: entry for entry in entries}
+    amina, wanjiru, telegram = (
+        by_name["Amina Otieno"],
+        by_name["Wanjiru, K."],
+        by_name["Telegram Only"],
+    )
+    assert [(a.channel, a.value) for a in amina.addresses] == [
+        ("whatsapp", "+254712345678"),
+        ("sms", "+254712345678"),
+    ]
+    assert [(a.channel, a.value) for a in wanjiru.addresses] == [
+        ("whatsapp", "+254722000111"),
+        ("sms", "+254722000111"),
+        ("telegram", "7000000001"),
+    ]
+    assert [(a.channel, a.value) for a in telegram.addresses] == [("telegram", "7000000002")]
+    assert (amina.member.locale, wanjiru.member.locale, telegram.member.locale) == (
+        "sw",
+        "sw",
+        "fr",
+    )
+    assert amina.group_id == wanjiru.group_id == group.id and telegram.group_id is None
+    for entry in entries:
+        # Consent unknown, not onboarded: onboarding asks on first contact.
+        assert entry.member.consent is None and entry.member.consented_at is None
+        assert entry.member.onboarded_at is None and entry.member.opted_out is False
+
+    again = await plan(database, text, apply=True)
+    assert counts(again) == (0, 0, 3, 0)
+    async with database.transaction() as uow:
+        assert await RosterRepository(uow.session).entries() == entries
+
+
+async def test_updates_only_what_differs(database: Database) -> None:
+    code = await make_group(database)
+    await make_group(database, "Tailors")
+    await plan(database, GOOD.format(code=code), apply=True)
+    changed = (
+        HEADER
+        + "Amina O.,+254712345678,7000000003,Tailors,en\n"  # new name, telegram, group, language
+        + ",+254722000111,,,\n"  # empty cells leave Wanjiru as she is
+        + "Telegram Only,+254733000000,7000000002,,fr\n"  # adds a phone
+    )
+    planned = await plan(database, changed)
+    assert counts(planned) == (0, 2, 1, 0)
+    assert [p.changes for p in planned.members] == [
+        (
+            "name Amina Otieno -> Amina O.",
+            "language sw -> en",
+            "group Kibera Market Peers -> Tailors",
+            "adds telegram_id 7000000003",
+        ),
+        (),
+        ("adds phone +254733000000",),
+    ]
+    await plan(database, changed, apply=True)
+    async with database.transaction() as uow:
+        entries = {e.member.id: e for e in await RosterRepository(uow.session).entries()}
+        tailors = await uow.groups.by_name("tailors")
+        wanjiru = entries[2]
+    amina = entries[1]
+    assert tailors is not None
+    assert (amina.member.name, amina.member.locale, amina.group_id) == (
+        "Amina O.",
+        "en",
+        tailors.id,
+    )
+    assert ("telegram", "7000000003") in [(a.channel, a.value) for a in amina.addresses]
+    assert (wanjiru.member.name, wanjiru.member.locale) == ("Wanjiru, K.", "sw")
+    assert [(a.channel, a.value) for a in entries[3].addresses][-2:] == [
+        ("whatsapp", "+254733000000"),
+        ("sms", "+254733000000"),
+    ]
+    assert counts(await plan(database, changed)) == (0, 0, 3, 0)
+
+
+async def test_rows_that_cannot_be_planned(database: Database) -> None:
+    code = await make_group(database)
+    await plan(database, GOOD.format(code=code), apply=True)
+    async with database.transaction() as uow:
+        # One number, two members: one wrote in on WhatsApp, another on SMS.
+        on_whatsapp = await uow.members.create("whatsapp", "+254744000000", "en", None, at=T0)
+        on_sms = await uow.members.create("sms", "+254744000000", "en", None, at=T0)
+    text = (
+        HEADER
+        + "Nobody,+254755000000,,Nowhere,en\n"  # 2: unknown group
+        + "Mixed,+254722000111,7000000002,,en\n"  # 3: Wanjiru's phone, Telegram Only's id
+        + "Amina again,+254712345678,,,\n"  # 4: fine: renames Amina
+        + "Nothing,,,,\n"  # 5: parse error (no address)
+        + "Someone new,,7000000009,,\n"  # 6: fine: new
+        + "Split,+254744000000,,,\n"  # 7: the number is two members'
+    )
+    planned = await plan(database, text)
+    assert [(e.line, e.message) for e in planned.errors] == [
+        (
+            2,
+            'unknown group "Nowhere": use a group\'s name or join code (mutuality groups list shows them)',
+        ),
+        (
+            3,
+            "phone (on whatsapp) +254722000111 belongs to member #2 (Wanjiru, K.) but "
+            "telegram_id 7000000002 belongs to member #3 (Telegram Only): one line cannot be two members",
+        ),
+        (5, "give a phone or a telegram_id (or both): neither is filled in"),
+        (
+            7,
+            f"phone (on whatsapp) +254744000000 belongs to member #{on_whatsapp.id} but "
+            f"phone (on sms) +254744000000 belongs to member #{on_sms.id}: one line cannot be two members",
+        ),
+    ]
+    assert counts(planned) == (1, 1, 0, 4)
+    async with database.transaction() as uow:
+        before = await RosterRepository(uow.session).entries()
+        with pytest.raises(ValueError, match="4 lines with errors"):
+            await apply_import(uow, planned, at=T0)
+        assert await RosterRepository(uow.session).entries() == before
+
+
+async def test_the_same_member_on_two_lines(database: Database) -> None:
+    await plan(database, HEADER + "Wanjiru,+254722000111,7000000001,,\n", apply=True)
+    text = HEADER + "W by phone,+254722000111,,,\n" + "W by telegram,,7000000001,,\n"
+    planned = await plan(database, text)
+    assert [(e.line, e.message) for e in planned.errors] == [
+        (3, "this is the same member (#1) as line 2: merge the two lines"),
+    ]
+
+
+async def test_new_member_language_defaults(database: Database) -> None:
+    code = await make_group(database)
+    text = HEADER + f"A,+254712345678,,{code},\n" + "B,+525512345678,,,\n" + "C,+254722000111,,,\n"
+    planned = await plan(database, text, apply=True)
+    assert [p.locale for p in planned.members] == ["sw", "es", "en"]  # group's, number's, number's
+
+
+async def test_export_round_trips_through_import(database: Database) -> None:
+    code = await make_group(database)
+    await plan(database, GOOD.format(code=code), apply=True)
+    async with database.transaction() as uow:
+        # A member who joined by WhatsApp alone, one who opted out, one only on the console.
+        joined = await uow.members.create("whatsapp", "+254799000000", "en", "KES", at=T0)
+        await uow.members.update(joined.id, name="Joined", opted_out=True, onboarded_at=T0, at=T0)
+        console = await uow.members.create("web", "console", "en", None, at=T0)
+        export = await export_members(uow)
+        before = await RosterRepository(uow.session).entries()
+    assert export.left_out == (console.id,)
+    data = members_csv(export.rows)
+    text = decode_members_file(data)
+    assert text.splitlines() == [
+        "name,phone,telegram_id,group,language,member_id,opted_out,onboarded",
+        "Amina Otieno,+254712345678,,Kibera Market Peers,sw,1,no,no",
+        '"Wanjiru, K.",+254722000111,7000000001,Kibera Market Peers,sw,2,no,no',
+        "Telegram Only,,7000000002,,fr,3,no,no",
+        f"Joined,+254799000000,,,en,{joined.id},yes,yes",
+    ]
+    planned = await plan(database, text, apply=True)
+    assert counts(planned) == (0, 0, 4, 0)
+    async with database.transaction() as uow:
+        assert await RosterRepository(uow.session).entries() == before
+
+
+def test_row_error_text() -> None:
+    assert str(RowError(4, "bad")) == "line 4: bad"
+
+
+def test_an_open_quote_is_reported_where_it_starts() -> None:
+    text = HEADER + "A,+254712345678,,,en\r\n" + '"B,+254722000111,,,en\r\n' + "C,,1,,en\r\n"
+    parsed = parse(text)
+    assert [row.line for row in parsed.rows] == [2]
+    assert [error.line for error in parsed.errors] == [3]
+    assert "is a double quote left open?" in parsed.errors[0].message
+
+
+def test_control_characters_in_a_name_are_refused() -> None:
+    parsed = parse(HEADER + "A\x00b,,1,,en\n")
+    assert [(e.line, e.message) for e in parsed.errors] == [
+        (2, "name has control characters in it: retype it")
+    ]
