@@ -264,8 +264,12 @@ def _triggers(
     if "schedule" in triggers:
         node = triggers["schedule"][1]
         schedule = reader.text(node, "triggers.schedule")
-        if schedule and schedule != "group" and len(schedule.split()) != 5:
-            reader.problem(node, "schedule must be 'group' or a cron expression of five fields")
+        if schedule and schedule != "group":
+            reader.problem(
+                node,
+                "schedule must be 'group': invitations follow each group's own schedule "
+                "(mutuality groups schedule GROUP --checkin CRON)",
+            )
     return tuple(keywords), schedule
 
 
