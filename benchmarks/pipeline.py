@@ -915,6 +915,18 @@ async def burst(
         ),
         "peak_in_any_second": peak_per_second(times),
         "rate_limited_429": fake.rate_limited,
+        **gaps(times, 5 / limit),
+    }
+
+
+def gaps(times: Sequence[float], longer_than: float) -> dict[str, float]:
+    """Pauses between consecutive sends longer than `longer_than` seconds (five send slots):
+    how much of the run the sender spent not sending at all."""
+    pauses = [b - a for a, b in itertools.pairwise(times) if b - a > longer_than]
+    return {
+        "pauses": len(pauses),
+        "seconds_in_pauses": round(sum(pauses), 2),
+        "longest_pause_ms": round(1000 * max(pauses, default=0.0), 1),
     }
 
 
