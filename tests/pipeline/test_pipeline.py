@@ -8,6 +8,7 @@ import copy
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,23 +123,33 @@ def settings_for(database_url: str, telegram: FakeTelegram, twilio: FakeTwilio) 
     )
 
 
+@asynccontextmanager
+async def running(
+    settings: Settings, telegram: FakeTelegram, twilio: FakeTwilio
+) -> AsyncIterator[Stack]:
+    """The whole stack on these settings: worker and sender running, the web app reachable."""
+    async with Runtime.open(settings) as runtime:
+        runtime.worker.sweep_interval = 0.2
+        runtime.worker.sweep_grace = 0.5
+        stop = asyncio.Event()
+        loops = [
+            asyncio.create_task(runtime.worker.run(stop)),
+            asyncio.create_task(runtime.sender.run(stop)),
+        ]
+        transport = httpx.ASGITransport(app=create_app(runtime))
+        async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as client:
+            try:
+                yield Stack(runtime, client, telegram, twilio)
+            finally:
+                stop.set()
+                await asyncio.gather(*loops)
+
+
 @pytest.fixture
 async def stack(database_url: str) -> AsyncIterator[Stack]:
     async with FakeTelegram(token=TOKEN) as telegram, FakeTwilio(SID, AUTH) as twilio:
-        async with Runtime.open(settings_for(database_url, telegram, twilio)) as runtime:
-            runtime.worker.sweep_interval = 0.2
-            stop = asyncio.Event()
-            loops = [
-                asyncio.create_task(runtime.worker.run(stop)),
-                asyncio.create_task(runtime.sender.run(stop)),
-            ]
-            transport = httpx.ASGITransport(app=create_app(runtime))
-            async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as client:
-                try:
-                    yield Stack(runtime, client, telegram, twilio)
-                finally:
-                    stop.set()
-                    await asyncio.gather(*loops)
+        async with running(settings_for(database_url, telegram, twilio), telegram, twilio) as built:
+            yield built
 
 
 async def inbox_size(database: Database) -> int:
@@ -415,22 +426,10 @@ async def test_sends_stay_within_the_providers_limits(database_url: str) -> None
             settings = settings_for(database_url, telegram, twilio).model_copy(
                 update={"telegram_rate_per_second": 20.0, "telegram_chat_rate_per_second": 1.0}
             )
-            async with Runtime.open(settings) as runtime:
-                stop = asyncio.Event()
-                loops = [
-                    asyncio.create_task(runtime.worker.run(stop)),
-                    asyncio.create_task(runtime.sender.run(stop)),
-                ]
-                transport = httpx.ASGITransport(app=create_app(runtime))
-                async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as client:
-                    stack = Stack(runtime, client, telegram, twilio)
-                    for member in range(40):
-                        await stack.telegram_post(
-                            text_update(100 + member, "hi", chat=CHAT + member)
-                        )
-                    await wait_until(lambda: len(telegram.sent) >= 40, timeout=20)
-                stop.set()
-                await asyncio.gather(*loops)
+            async with running(settings, telegram, twilio) as stack:
+                for member in range(40):
+                    await stack.telegram_post(text_update(100 + member, "hi", chat=CHAT + member))
+                await wait_until(lambda: len(telegram.sent) >= 40, timeout=20)
     assert telegram.rate_limited == 0
     assert len(telegram.sent) == 40
     span = telegram.sent[-1]["at"] - telegram.sent[0]["at"]
@@ -448,33 +447,19 @@ async def test_a_redis_restart_mid_run_loses_nothing(database_url: str) -> None:
             settings = settings_for(database_url, telegram, twilio).model_copy(
                 update={"redis_url": redis.url, "redis_prefix": "restart-test:"}
             )
-            async with Runtime.open(settings) as runtime:
-                runtime.worker.sweep_interval = 0.2
-                runtime.worker.sweep_grace = 0.5
-                stop = asyncio.Event()
-                loops = [
-                    asyncio.create_task(runtime.worker.run(stop)),
-                    asyncio.create_task(runtime.sender.run(stop)),
-                ]
-                transport = httpx.ASGITransport(app=create_app(runtime))
-                async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as client:
-                    stack = Stack(runtime, client, telegram, twilio)
-                    for member in range(5):
-                        await stack.telegram_post(
-                            text_update(200 + member, "hi", chat=CHAT + member)
-                        )
-                    await wait_until(lambda: len(telegram.sent) >= 5)
-                    await redis.stop()
-                    for member in range(5, 10):
-                        response = await stack.telegram_post(
-                            text_update(200 + member, "hi", chat=CHAT + member)
-                        )
-                        assert response.status_code == 200  # stored; waking a worker failed
-                    await asyncio.sleep(1.0)
-                    await redis.start()
-                    await wait_until(lambda: len(telegram.sent) >= 10, timeout=30)
-                stop.set()
-                await asyncio.gather(*loops)
+            async with running(settings, telegram, twilio) as stack:
+                for member in range(5):
+                    await stack.telegram_post(text_update(200 + member, "hi", chat=CHAT + member))
+                await wait_until(lambda: len(telegram.sent) >= 5)
+                await redis.stop()
+                for member in range(5, 10):
+                    response = await stack.telegram_post(
+                        text_update(200 + member, "hi", chat=CHAT + member)
+                    )
+                    assert response.status_code == 200  # stored; waking a worker failed
+                await asyncio.sleep(1.0)
+                await redis.start()
+                await wait_until(lambda: len(telegram.sent) >= 10, timeout=30)
     assert sorted(int(m["chat_id"]) - CHAT for m in telegram.sent) == list(range(10))
 
 
@@ -492,7 +477,9 @@ async def test_whatsapp_window_sends_a_template_or_records_why_not(stack: Stack)
     from bot.templates import Templates
     from conversations.rendering import RenderedMessage
 
-    stack.runtime.sender.templates = Templates({"reminder": {"en": "HX0000000000000000000000000000abcd"}})
+    stack.runtime.sender.templates = Templates(
+        {"reminder": {"en": "HX0000000000000000000000000000abcd"}}
+    )
     long_ago = stack.runtime.clock() - timedelta(hours=30)
     async with stack.runtime.database.transaction() as uow:
         fresh = await uow.members.create("whatsapp", "+254700000001", "en", "KES", at=long_ago)
@@ -505,9 +492,15 @@ async def test_whatsapp_window_sends_a_template_or_records_why_not(stack: Stack)
             (old, "+254700000002", "sw"),
         ]:
             await queue_outbound(
-                uow, member.id, "whatsapp", address,
-                RenderedMessage("A friendly reminder", (), locale), None,
-                stack.runtime.clock(), nudge="reminder", template={"1": "Amina", "2": "check-in"},
+                uow,
+                member.id,
+                "whatsapp",
+                address,
+                RenderedMessage("A friendly reminder", (), locale),
+                None,
+                stack.runtime.clock(),
+                nudge="reminder",
+                template={"1": "Amina", "2": "check-in"},
             )
     await stack.runtime.coordination.outbox_wakeup.push("1")
     await wait_until(lambda: len(stack.twilio.accepted) == 2)
@@ -524,12 +517,16 @@ async def test_staff_moderate_stories_and_broadcast_from_chat(stack: Stack) -> N
     now = stack.runtime.clock()
     staff_chat = 6000000001
     async with stack.runtime.database.transaction() as uow:
-        group = await uow.groups.create("Kibera Market Peers", "Africa/Nairobi", "en", "KES", at=now)
+        group = await uow.groups.create(
+            "Kibera Market Peers", "Africa/Nairobi", "en", "KES", at=now
+        )
         staff = await uow.staff.add("Grace", "coordinator", telegram_id=str(staff_chat), at=now)
         member = await uow.members.create("telegram", str(CHAT), "en", "KES", at=now)
         await uow.members.update(member.id, at=now, name="Amina", consent=True, onboarded_at=now)
         await uow.members.join_group(member.id, group.id, now)
-        story = await uow.stories.propose(member.id, group.id, None, "I sold out on Friday!", at=now)
+        story = await uow.stories.propose(
+            member.id, group.id, None, "I sold out on Friday!", at=now
+        )
     await stack.telegram_post(text_update(300, "/stories", chat=staff_chat))
     [listing] = await stack.sent_to(staff_chat, 1)
     assert f"#{story.id}: I sold out on Friday!" in listing["text"]
@@ -541,7 +538,11 @@ async def test_staff_moderate_stories_and_broadcast_from_chat(stack: Stack) -> N
     assert approved is not None and approved.status == "approved"
     assert approved.moderated_by_id == staff.id
 
-    await stack.telegram_post(text_update(302, f"/broadcast {group.join_code} Market day moved to Friday", chat=staff_chat))
+    await stack.telegram_post(
+        text_update(
+            302, f"/broadcast {group.join_code} Market day moved to Friday", chat=staff_chat
+        )
+    )
     sent = await stack.sent_to(staff_chat, 3)
     assert sent[2]["text"].startswith("To Kibera Market Peers: 1 members (1 on telegram)")
     code = sent[2]["text"].rsplit(" ", 4)[-4]
