@@ -339,13 +339,19 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
             f"  planned {b['recipients']:,} in {b['plan_seconds']} s, queued {b['queued']:,} in "
             f"{b['enqueue_seconds']} s; peak RSS {b['peak_rss_mib']} MiB"
         )
-        log(
-            f"phase 3: the sender at {options.send_limit:g}/s against the fake, "
-            f"{options.send_seconds:g} s"
-        )
-        result["sender"] = await send_rate(database, options.send_limit, options.send_seconds)
+        if options.send_seconds > 0:
+            log(
+                f"phase 3: the sender at {options.send_limit:g}/s against the fake, "
+                f"{options.send_seconds:g} s"
+            )
+            result["sender"] = await send_rate(
+                database, options.send_limit, options.send_seconds
+            )
     finally:
         await database.dispose()
+        if options.keep_database:
+            log(f"kept the scratch database: {url}")
+            return result
         admin_connection = await asyncpg.connect(dsn(options.database_url))
         try:
             await admin_connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -361,7 +367,7 @@ def _text(statement: str) -> Any:
 
 
 def report(result: dict[str, Any]) -> None:
-    b, s = result["broadcast"], result["sender"]
+    b, s = result["broadcast"], result.get("sender")
     print()
     print(f"machine: {result['machine']}, PostgreSQL {result.get('postgresql', '?')}")
     print(f"setup (COPY {result['members']:,} members and their rows): {result['setup_seconds']} s")
@@ -379,6 +385,8 @@ def report(result: dict[str, Any]) -> None:
         f"({b['enqueue_rows_per_second']:,}/s, batches of {b['batch']})"
     )
     print(f"RSS before {b['rss_before_mib']} MiB, peak {b['peak_rss_mib']} MiB")
+    if s is None:
+        return
     print(
         f"send: {s['achieved_per_second']}/s of {s['limit_per_second']:g}/s = "
         f"{s['achieved_of_limit_percent']}% (overall {s['overall_of_limit_percent']}%, "
@@ -398,6 +406,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=os.environ.get("TEST_DATABASE_URL")
         or "postgresql://postgres@127.0.0.1:5432/postgres",
         help="a PostgreSQL server to create the scratch database on",
+    )
+    parser.add_argument(
+        "--keep-database", action="store_true", help="do not drop the scratch database"
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     options = parser.parse_args(argv)

@@ -99,9 +99,10 @@ FAST_CHAT_RATE = 1_000.0
 REPLY_TIMEOUT = 60.0
 PROFILE_ENV = "MUTUALITY_BENCH_PROFILE"
 BENCHMARK = "benchmark (load + fake Telegram)"
-POSTGRES = "postgres (all databases)"
+POSTGRES = "postgres (our database)"
 REDIS = "redis-server (whole server)"
 MACHINE = "machine, all processes"
+OTHERS = "other work on the machine"
 
 # The weekly check-in as a group member answers it (conversations/definitions/weekly_checkin.yaml)
 # and the beginning of each line the bot answers with; "skip" ends it with two lines.
@@ -635,7 +636,18 @@ class Meter:
         values = {label: cpu_seconds(pid) for label, pid in self.pids}
         values[BENCHMARK] = cpu_seconds(os.getpid())
         if self.admin_dsn:
-            values[POSTGRES] = postgres_cpu_seconds()
+            # every PostgreSQL process but the backends serving other databases (other work
+            # on a shared server); background processes and exited backends count as ours
+            connection = await asyncpg.connect(self.admin_dsn)
+            try:
+                rows = await connection.fetch(
+                    "SELECT pid FROM pg_stat_activity WHERE datname IS NOT NULL AND datname <> $1",
+                    self.database_name,
+                )
+            finally:
+                await connection.close()
+            others = sum(cpu_seconds(int(row["pid"])) for row in rows)
+            values[POSTGRES] = postgres_cpu_seconds() - others
         if self.redis is not None:
             info = await self.redis.info("cpu")
             values[REDIS] = float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
@@ -674,7 +686,10 @@ class Meter:
         cores = os.cpu_count() or 1
         jiffies = max(1, total - self.start_jiffies[2])
         percent = {label: round(100 * value / wall, 1) for label, value in used.items()}
-        percent[MACHINE] = round(100 * cores * (busy - self.start_jiffies[0]) / jiffies, 1)
+        ours = sum(percent.values())
+        machine = 100 * cores * (busy - self.start_jiffies[0]) / jiffies
+        percent[OTHERS] = round(max(0.0, machine - ours), 1)
+        percent[MACHINE] = round(machine, 1)
         percent["of which steal"] = round(
             100 * cores * (steal - self.start_jiffies[1]) / jiffies, 1
         )
@@ -1255,7 +1270,10 @@ def report(all_results: Sequence[dict[str, Any]], options: argparse.Namespace) -
     row(
         f"  machine CPU busy (of {os.cpu_count()} cores = {100 * (os.cpu_count() or 1)}%)",
         "",
-        lambda r: f"{r['closed_loop']['cpu_percent_of_one_core'][MACHINE]:g}%",
+        lambda r: (
+            f"{r['closed_loop']['cpu_percent_of_one_core'][MACHINE]:g}%, of which "
+            f"other work {r['closed_loop']['cpu_percent_of_one_core'][OTHERS]:g}%"
+        ),
     )
     row(
         "  PostgreSQL commits / new connections per answer",
