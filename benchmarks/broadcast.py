@@ -12,7 +12,8 @@ for every group so that the whole audience is due at once. Then it measures:
 3. the send rate: the real `Sender` (in-process coordination) with the real Telegram adapter
    (aiogram) against `tests.fakes.telegram_api.FakeTelegram` enforcing `--send-limit` sends a
    second, our limit the same, for `--send-seconds`: achieved rate / limit and the fake's 429s.
-   The fake, the adapter and the sender share this process's event loop and core.
+   The fake runs in a child process (`--in-process-fake`: in this event loop, as the tests do),
+   so that, as with a real provider, it does not take the sender's core.
 
     python benchmarks/broadcast.py                       # 100,000 members, about a minute
     python benchmarks/broadcast.py --members 20000 --send-limit 100 --send-seconds 10
@@ -135,9 +136,7 @@ async def fill(url: str, members: int, now: datetime) -> dict[str, int]:
         await connection.copy_records_to_table(
             "memberships",
             columns=["id", "member_id", "group_id", "joined_at"],
-            records=(
-                (m, m, (m - 1) // GROUP_SIZE + 1, long_ago) for m in range(1, members + 1)
-            ),
+            records=((m, m, (m - 1) // GROUP_SIZE + 1, long_ago) for m in range(1, members + 1)),
         )
         week = now - timedelta(days=3)
         await connection.copy_records_to_table(
@@ -246,13 +245,79 @@ async def broadcast(database: Database, batch: int) -> dict[str, Any]:
     }
 
 
-async def send_rate(database: Database, limit: float, seconds: float) -> dict[str, Any]:
+class FakeInChild:
+    """`FakeTelegram` in a child process (this script with `--fake-telegram LIMIT`), so that the
+    provider does not share the sender's event loop and core, as a real one never does. Asked
+    over its stdin; its send times are `time.monotonic()`, the same clock in every process."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.url = ""
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def __aenter__(self) -> FakeInChild:
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "--fake-telegram",
+            str(self.limit),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert self._process.stdout is not None
+        self.url = (await self._process.stdout.readline()).decode().strip()
+        if not self.url.startswith("http"):
+            raise RuntimeError(f"the fake Telegram did not start: {self.url!r}")
+        return self
+
+    async def ask(self, what: str) -> dict[str, Any]:
+        assert self._process is not None and self._process.stdin and self._process.stdout
+        self._process.stdin.write(f"{what}\n".encode())
+        await self._process.stdin.drain()
+        answer: dict[str, Any] = json.loads(await self._process.stdout.readline())
+        return answer
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._process is not None:
+            assert self._process.stdin is not None
+            self._process.stdin.close()
+            await self._process.wait()
+
+
+async def serve_fake(limit: float) -> None:
+    """The child's side of `FakeInChild`: "count" and "times" answered as JSON lines."""
+    from tests.fakes.telegram_api import FakeTelegram
+
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    async with FakeTelegram(TOKEN, global_per_second=limit) as fake:
+        print(fake.url, flush=True)
+        while line := await reader.readline():
+            answer: dict[str, Any] = {"sent": len(fake.sent), "rate_limited": fake.rate_limited}
+            if line.strip() == b"times":
+                answer["times"] = [float(sent["at"]) for sent in fake.sent]
+            print(json.dumps(answer), flush=True)
+
+
+async def send_rate(
+    database: Database, limit: float, seconds: float, in_process: bool = False
+) -> dict[str, Any]:
     from bot.channels.telegram import TelegramChannel
     from bot.pipeline.factory import coordination
     from bot.pipeline.sender import Limits, Sender
     from tests.fakes.telegram_api import FakeTelegram
 
-    async with FakeTelegram(TOKEN, global_per_second=limit) as fake:
+    fake: Any = FakeTelegram(TOKEN, global_per_second=limit) if in_process else FakeInChild(limit)
+
+    async def stats(times: bool = False) -> dict[str, Any]:
+        if in_process:
+            found = {"sent": len(fake.sent), "rate_limited": fake.rate_limited}
+            return {**found, "times": [float(line["at"]) for line in fake.sent]}
+        answer: dict[str, Any] = await fake.ask("times" if times else "count")
+        return answer
+
+    async with fake:
         channel = TelegramChannel(TOKEN, api_url=fake.url)
         shared = await coordination(None)
         sender = Sender(
@@ -263,33 +328,39 @@ async def send_rate(database: Database, limit: float, seconds: float) -> dict[st
             lambda: datetime.now(UTC),
         )
         stop = asyncio.Event()
-        began = time.monotonic()
+        began, cpu_began = time.monotonic(), time.process_time()
+        cpu_used = 0.0
         running = asyncio.create_task(sender.run(stop))
         try:
             while time.monotonic() - began < seconds:
                 await asyncio.sleep(min(5.0, seconds - (time.monotonic() - began)))
-                log(f"  sent {len(fake.sent):,}, {fake.rate_limited} answered 429")
+                so_far = await stats()
+                log(f"  sent {so_far['sent']:,}, {so_far['rate_limited']} answered 429")
+            cpu_used = time.process_time() - cpu_began
         finally:
             stop.set()
             await running
             await shared.close()
             await channel.close()
         ended = time.monotonic()
-        times = sorted(float(line["at"]) for line in fake.sent)
-        window = [moment for moment in times if moment <= began + seconds]
-        steady = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
-        return {
-            "limit_per_second": limit,
-            "seconds": round(ended - began, 1),
-            "sent": len(times),
-            "first_send_after_seconds": round(times[0] - began, 2) if times else None,
-            "achieved_per_second": round(steady, 1),
-            "achieved_of_limit_percent": round(100 * steady / limit, 1),
-            "overall_per_second": round(len(window) / seconds, 1),
-            "overall_of_limit_percent": round(100 * len(window) / seconds / limit, 1),
-            "peak_in_any_second": peak_per_second(times),
-            "rate_limited_429": fake.rate_limited,
-        }
+        final = await stats(times=True)
+    times = sorted(final["times"])
+    window = [moment for moment in times if moment <= began + seconds]
+    steady = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
+    return {
+        "limit_per_second": limit,
+        "fake": "in this process" if in_process else "in a child process",
+        "seconds": round(ended - began, 1),
+        "sent": len(times),
+        "first_send_after_seconds": round(times[0] - began, 2) if times else None,
+        "achieved_per_second": round(steady, 1),
+        "achieved_of_limit_percent": round(100 * steady / limit, 1),
+        "overall_per_second": round(len(window) / seconds, 1),
+        "overall_of_limit_percent": round(100 * len(window) / seconds / limit, 1),
+        "peak_in_any_second": peak_per_second(times),
+        "rate_limited_429": final["rate_limited"],
+        "process_cpu_percent_in_window": round(100 * cpu_used / seconds),
+    }
 
 
 def peak_per_second(times: Sequence[float]) -> int:
@@ -345,18 +416,18 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
                 f"{options.send_seconds:g} s"
             )
             result["sender"] = await send_rate(
-                database, options.send_limit, options.send_seconds
+                database, options.send_limit, options.send_seconds, options.in_process_fake
             )
     finally:
         await database.dispose()
         if options.keep_database:
             log(f"kept the scratch database: {url}")
-            return result
-        admin_connection = await asyncpg.connect(dsn(options.database_url))
-        try:
-            await admin_connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin_connection.close()
+        else:
+            admin_connection = await asyncpg.connect(dsn(options.database_url))
+            try:
+                await admin_connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await admin_connection.close()
     return result
 
 
@@ -390,8 +461,10 @@ def report(result: dict[str, Any]) -> None:
     print(
         f"send: {s['achieved_per_second']}/s of {s['limit_per_second']:g}/s = "
         f"{s['achieved_of_limit_percent']}% (overall {s['overall_of_limit_percent']}%, "
-        f"{s['sent']:,} sent in {s['seconds']} s, peak {s['peak_in_any_second']} in a second), "
-        f"{s['rate_limited_429']} 429s"
+        f"{s['sent']:,} sent in {s['seconds']} s, peak {s['peak_in_any_second']} in a second, "
+        f"fake {s['fake']}), "
+        f"{s['rate_limited_429']} 429s; this process used "
+        f"{s['process_cpu_percent_in_window']}% of a core meanwhile"
     )
 
 
@@ -410,8 +483,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--keep-database", action="store_true", help="do not drop the scratch database"
     )
+    parser.add_argument(
+        "--in-process-fake",
+        action="store_true",
+        help="run the fake Telegram in this process's event loop (default: a child process)",
+    )
+    parser.add_argument("--fake-telegram", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     options = parser.parse_args(argv)
+    if options.fake_telegram is not None:
+        asyncio.run(serve_fake(options.fake_telegram))
+        return 0
     result = asyncio.run(run(options))
     report(result)
     if options.json:

@@ -896,14 +896,16 @@ async def open_loop(
 async def burst(
     database: Database, fake: RecordingTelegram, count: int, addresses: Sequence[str], limit: float
 ) -> dict[str, Any]:
-    """`count` outbox rows to the chats written in one transaction; how fast they go out."""
+    """`count` outbox rows written in one transaction, each chat's lines one after another
+    (as a broadcast in several parts is written); how fast they go out."""
     now = datetime.now(UTC)
+    per_chat = -(-count // len(addresses))
     async with database.transaction() as uow:
         for index in range(count):
             await uow.messages.log_outbound(
                 member_id=None,
                 channel="telegram",
-                address_value=addresses[index % len(addresses)],
+                address_value=addresses[index // per_chat],
                 text=f"Benchmark broadcast line {index + 1}",
                 payload=None,
                 at=now,

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
+from sqlalchemy.exc import DBAPIError
+
 from bot import segments
 from bot.channels.splitting import outbound_parts
 from bot.quiet_hours import next_allowed
@@ -111,6 +113,7 @@ async def run_broadcast(
             )
         async with database.transaction() as uow:
             planned = await uow.broadcasts.plan(broadcast_id, now_fn(), segment.conditions)
+        await _refresh_statistics(database)
     async with database.transaction() as uow:
         state = await uow.broadcasts.progress(broadcast_id)
     if state.broadcast.status in ("done", "cancelled"):
@@ -119,6 +122,7 @@ async def run_broadcast(
     if progress is not None:
         progress(done, state.total)
     handled = 0
+    analyze_at = batch  # then 2, 4, 8 ... batches: O(log n) analyzes, stats never 2x stale
     while True:
         async with database.transaction() as uow:
             current = await uow.broadcasts.get(broadcast_id)
@@ -129,8 +133,13 @@ async def run_broadcast(
             break
         handled += count
         done += count
+        if handled >= analyze_at:
+            await _refresh_statistics(database)
+            analyze_at *= 2
         if progress is not None:
             progress(min(done, state.total), state.total)
+    if handled:
+        await _refresh_statistics(database)
     async with database.transaction() as uow:
         await uow.broadcasts.set_status(broadcast_id, "done", at=now_fn(), expected=("sending",))
     return await _totals(database, broadcast_id, planned, handled)
@@ -216,6 +225,16 @@ def parse_texts(source: str, default_language: str) -> dict[str, str]:
             raise ValueError(f"line {number}: [{language}] appears twice")
     close()
     return texts
+
+
+async def _refresh_statistics(database: Database) -> None:
+    """Keep PostgreSQL's statistics up with the outbox as it grows (see
+    `BroadcastRepository.refresh_statistics`); failing to is logged, never fatal."""
+    try:
+        async with database.transaction() as uow:
+            await uow.broadcasts.refresh_statistics()
+    except DBAPIError as error:
+        log.warning("could not refresh the outbox statistics: %s", error)
 
 
 async def _totals(

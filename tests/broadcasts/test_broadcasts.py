@@ -83,9 +83,7 @@ async def a_mixed_group(database: Database) -> dict[str, int]:
             more=(("telegram", "1004", NOON - timedelta(days=1)),),
         )
         ids["web_only"] = await seed.member(uow, ("web", "browser-5"), kibera.id)
-        ids["blocked"] = await seed.member(
-            uow, ("telegram", "1006"), kibera.id, blocked=True
-        )
+        ids["blocked"] = await seed.member(uow, ("telegram", "1006"), kibera.id, blocked=True)
         ids["opted_out"] = await seed.member(
             uow, ("whatsapp", "+254700000007"), kibera.id, opted_out=True
         )
@@ -126,7 +124,9 @@ async def test_a_segment_matching_nobody_counts_zero_and_writes_nothing(
     ids = await a_mixed_group(database)
     segment = parse("business_type=farming, sales>=1000", VOCABULARY)
     async with database.transaction() as uow:
-        counts = await uow.broadcasts.audience_counts(Audience(ids["group"], None, segment.conditions))
+        counts = await uow.broadcasts.audience_counts(
+            Audience(ids["group"], None, segment.conditions)
+        )
     assert (counts.total, counts.channels, counts.skipped) == (0, {}, {})
     assert await seed.count(database, "SELECT count(*) FROM broadcasts") == 0
     assert await seed.count(database, "SELECT count(*) FROM broadcast_recipients") == 0
@@ -303,9 +303,7 @@ async def test_each_member_gets_their_language_or_the_first_text(database: Datab
         english = await seed.member(uow, ("telegram", "5001"), kibera.id, locale="en")
         swahili = await seed.member(uow, ("telegram", "5002"), kibera.id, locale="sw")
         french = await seed.member(uow, ("telegram", "5003"), kibera.id, locale="fr")
-    texts = parse_texts(
-        "[sw]\nSiku ya soko ni Alhamisi.\n\n[en]\nMarket day is Thursday.\n", "en"
-    )
+    texts = parse_texts("[sw]\nSiku ya soko ni Alhamisi.\n\n[en]\nMarket day is Thursday.\n", "en")
     assert list(texts) == ["sw", "en"]
     broadcast_id = await make_broadcast(database, kibera.id, texts=texts)
     await run_broadcast(database, broadcast_id, at(NOON))

@@ -56,23 +56,34 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(main, ["broadcast", *args], catch_exceptions=False)
 
 
-def text_file(tmp_path: Path, body: str = "[en]\nMarket day is Thursday.\n[sw]\nSiku ya soko ni Alhamisi.\n") -> str:
+def text_file(
+    tmp_path: Path, body: str = "[en]\nMarket day is Thursday.\n[sw]\nSiku ya soko ni Alhamisi.\n"
+) -> str:
     path = tmp_path / "news.txt"
     path.write_text(body, encoding="utf-8")
     return str(path)
 
 
 def nothing_written(path: Path) -> bool:
-    return all(rows(path, table) == 0 for table in ("broadcasts", "broadcast_recipients", "messages"))
+    return all(
+        rows(path, table) == 0 for table in ("broadcasts", "broadcast_recipients", "messages")
+    )
 
 
-def test_a_dry_run_counts_by_channel_and_writes_nothing(database_file: Path, tmp_path: Path) -> None:
+def test_a_dry_run_counts_by_channel_and_writes_nothing(
+    database_file: Path, tmp_path: Path
+) -> None:
     result = run("--group", "kibera market peers", "--text-file", text_file(tmp_path), "--dry-run")
     assert result.exit_code == 0, result.output
     assert "Dry run: nothing was written.\nSent now, it would reach 3 of 5 matching members:" in (
         result.output
     )
-    for line in ("telegram  1", "whatsapp  1", "sms       1", "none      1  (no reachable address)"):
+    for line in (
+        "telegram  1",
+        "whatsapp  1",
+        "sms       1",
+        "none      1  (no reachable address)",
+    ):
         assert f"    {line}\n" in result.output
     assert "skipped: 2 (1 opted out, 1 with no reachable address)" in result.output
     assert "texts: [en] 2, [sw] 1" in result.output
@@ -159,7 +170,9 @@ def test_sending_now_queues_and_status_and_list_show_it(
 
 
 def test_waiting_stops_at_the_deadline(database_file: Path, tmp_path: Path) -> None:
-    result = run("--group", "Kibera Market Peers", "--text-file", text_file(tmp_path), "--wait", "1")
+    result = run(
+        "--group", "Kibera Market Peers", "--text-file", text_file(tmp_path), "--wait", "1"
+    )
     assert result.exit_code == 0, result.output
     assert "messages: queued 3, sent 0" in result.output
     assert "Stopped watching after 1 s; 3 still on the way." in result.output

@@ -7,13 +7,13 @@ from decimal import Decimal
 import pytest
 
 from bot.segments import load_vocabulary, parse
-from storage.repositories.broadcasts import AnswerCondition, MemberCondition
+from storage.repositories.broadcasts import AnswerCondition, Comparison, MemberCondition
 
 VOCABULARY = load_vocabulary(None, ("en", "es", "fil", "fr", "sw"))
 
 
-def sales(op: str, amount: str) -> AnswerCondition:
-    return AnswerCondition("weekly_checkin", "sales", op, number=Decimal(amount))  # type: ignore[arg-type]
+def sales(op: Comparison, amount: str) -> AnswerCondition:
+    return AnswerCondition("weekly_checkin", "sales", op, number=Decimal(amount))
 
 
 @pytest.mark.parametrize(
@@ -21,9 +21,21 @@ def sales(op: str, amount: str) -> AnswerCondition:
     [
         ("", "", ()),
         ("   ", "", ()),
-        ("business_type=food", "business_type=food", (MemberCondition("business_type", "=", "food"),)),
-        ("business_type = FOOD", "business_type=food", (MemberCondition("business_type", "=", "food"),)),
-        ("business_type!=food", "business_type!=food", (MemberCondition("business_type", "!=", "food"),)),
+        (
+            "business_type=food",
+            "business_type=food",
+            (MemberCondition("business_type", "=", "food"),),
+        ),
+        (
+            "business_type = FOOD",
+            "business_type=food",
+            (MemberCondition("business_type", "=", "food"),),
+        ),
+        (
+            "business_type!=food",
+            "business_type!=food",
+            (MemberCondition("business_type", "!=", "food"),),
+        ),
         ("language=sw", "language=sw", (MemberCondition("language", "=", "sw"),)),
         ("sales>=1000", "sales>=1000", (sales(">=", "1000"),)),
         ("sales >= 1000.50", "sales>=1000.5", (sales(">=", "1000.50"),)),
@@ -73,24 +85,42 @@ def test_valid_segments(text: str, canonical: str, conditions: tuple[object, ...
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("revenue>5", "unknown field 'revenue'; use a member field (business_type, language) or a step of the weekly_checkin check-in (sales, costs, saved, gave_help"),
+        (
+            "revenue>5",
+            "unknown field 'revenue'; use a member field (business_type, language) or a step of the weekly_checkin check-in (sales, costs, saved, gave_help",
+        ),
         ("challenge=rain", "unknown field 'challenge'"),  # a text step cannot be compared
-        ("business_type=cars", "unknown business type 'cars'; use one of food, retail, services, farming, making, other"),
+        (
+            "business_type=cars",
+            "unknown business type 'cars'; use one of food, retail, services, farming, making, other",
+        ),
         ("business_type>food", "business_type is compared with = or !=, not >"),
         ("language=xx", "'xx' is not a language code; use one of en, es, fil, fr, sw"),
         ("language=Swahili", "is not a language code"),
-        ("sales>=lots", "sales is a money answer; compare it with a plain number, like sales>=1000"),
-        ("sales>=1,000", "is a number, not a condition: write amounts without thousands separators"),
+        (
+            "sales>=lots",
+            "sales is a money answer; compare it with a plain number, like sales>=1000",
+        ),
+        (
+            "sales>=1,000",
+            "is a number, not a condition: write amounts without thousands separators",
+        ),
         ("sales>=1k", "compare it with a plain number"),
         ("gave_help>yes", "gave_help is a yes/no answer, compared with = or !=, not >"),
         ("gave_help=maybe", "gave_help is answered with yes, no, not 'maybe'"),
-        ("gave_help_how=cash", "gave_help_how is answered with advice, money, goods, customers, work, other"),
+        (
+            "gave_help_how=cash",
+            "gave_help_how is answered with advice, money, goods, customers, work, other",
+        ),
         ("sales", "is not a condition: write a field, an operator (= != > >= < <=) and a value"),
         ("sales>=", "has no value after >="),
         ("sales=>5", "has more than one operator"),
         ("sales>=5,", "condition 2 is empty"),
         ("sales>=5,,saved>1", "condition 2 is empty"),
-        ("business_type=food; sales>5", "has more than one operator; separate conditions with commas"),
+        (
+            "business_type=food; sales>5",
+            "has more than one operator; separate conditions with commas",
+        ),
         ("2 sales>5", "is not a condition"),
     ],
 )
