@@ -94,7 +94,9 @@ async def world(database: Database) -> AsyncIterator[World]:
         group = await uow.groups.create("Kibera Market Peers", NAIROBI, "en", "KES", at=time.now)
         for i, name in enumerate(["Amina", "Grace", "Joseph"]):
             member = await uow.members.create("telegram", str(5000 + i), "en", "KES", at=time.now)
-            await uow.members.update(member.id, at=time.now, name=name, consent=True, onboarded_at=time.now)
+            await uow.members.update(
+                member.id, at=time.now, name=name, consent=True, onboarded_at=time.now
+            )
             await uow.members.join_group(member.id, group.id, time.now)
             await uow.members.touch_inbound("telegram", str(5000 + i), time.now)
             members.append(member.id)
@@ -213,7 +215,9 @@ async def test_a_clock_killed_mid_sweep_leaves_nothing_half_done(
     with pytest.raises(RuntimeError):
         await world.clock.sweep()
     monkeypatch.undo()
-    restarted = Clock(world.database, CONVERSATIONS, world.clock.queue, world.time, holder="clock-c")
+    restarted = Clock(
+        world.database, CONVERSATIONS, world.clock.queue, world.time, holder="clock-c"
+    )
     assert await world.tick(MONDAY_9 + timedelta(seconds=91), clock=restarted) == 3
     assert [len(await world.said_to(m)) for m in world.members] == [1, 1, 1]
 
