@@ -9,7 +9,8 @@ a member of a group sees (the help questions included). Measured, per backend:
 
 1. closed loop: a fixed number of answers from many members at once, each member sending its next
    answer when it got the reply to the previous one: answers per second end to end (first POST
-   to the last reply at the fake), and the latencies under that saturation;
+   to the last reply at the fake), the latencies under that saturation, and how long the bot's
+   processes stay busy after the last reply (the next phase starts when they are idle);
 2. open loop: answers at a fixed offered rate (`--rate`), round robin over many members (a
    member's POST waits for its previous POST's answer, as Telegram keeps a chat's updates in
    order): webhook latency, the POST's HTTP round trip, p50/p99;
@@ -757,6 +758,18 @@ def memory_of(pids: Sequence[tuple[str, int]]) -> dict[str, dict[str, float]]:
     return table
 
 
+async def settle(pids: Sequence[tuple[str, int]], timeout: float = 60.0) -> float:
+    """Wait until the bot's processes are idle (together under 10% of a core over half a
+    second) so that one phase's leftovers do not run into the next; the seconds it took."""
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        before = sum(cpu_seconds(pid) for _, pid in pids)
+        await asyncio.sleep(0.5)
+        if sum(cpu_seconds(pid) for _, pid in pids) - before < 0.05:
+            break
+    return round(time.monotonic() - began, 1)
+
+
 async def ticker(describe: Callable[[], str], every: float = 2.0) -> None:
     while True:
         await asyncio.sleep(every)
@@ -1109,6 +1122,7 @@ class Backend:
                 )
                 if warm["unexpected_replies"] or warm["missing_replies"]:
                     raise RuntimeError(f"the warm-up went wrong: {warm}")
+                await settle(stack.processes())
                 results["memory_idle"] = memory_of(stack.processes())
 
                 log(
@@ -1125,6 +1139,9 @@ class Backend:
                 stack.signal_profilers(signal.SIGUSR2)
                 results["memory_after_closed_loop"] = memory_of(stack.processes())
                 log(f"  -> {json.dumps(results['closed_loop'])}")
+                busy = await settle(stack.processes())
+                results["closed_loop"]["busy_after_seconds"] = busy
+                log(f"  the bot's processes stayed busy {busy} s after the last reply")
 
                 log(
                     f"phases 2-3, open loop: {options.rate:g} answers/s for {options.seconds:g} s"
@@ -1305,6 +1322,11 @@ def report(all_results: Sequence[dict[str, Any]], options: argparse.Namespace) -
     )
     row("  429s from the fake", "0", lambda r: str(r["sender"]["rate_limited_429"]))
     row(
+        "bot still busy after the closed loop's last reply",
+        "",
+        lambda r: f"{r['closed_loop']['busy_after_seconds']} s",
+    )
+    row(
         "chats whose lines arrived out of order (phases 1-3 / burst)",
         "0",
         lambda r: (
@@ -1367,12 +1389,12 @@ def report(all_results: Sequence[dict[str, Any]], options: argparse.Namespace) -
 
 
 def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+        """Defaults shown, and the module's docstring kept as written."""
+
     parser = argparse.ArgumentParser(
-        description=(__doc__ or "").split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        epilog="Phases: closed loop (answers/s), open loop (webhook and reply latency), a "
-        "burst against a sending limit; memory and CPU per process throughout. The machine "
-        "should be otherwise idle: the script prints how busy it was.",
+        description=__doc__,
+        formatter_class=Formatter,
     )
     parser.add_argument(
         "--backend",
@@ -1382,14 +1404,14 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "PostgreSQL + Redis, `mutuality web` and `mutuality worker` processes",
     )
     parser.add_argument("--workers", type=int, default=2, help="worker processes (production)")
-    parser.add_argument("--answers", type=int, default=1500, help="answers in the closed loop")
+    parser.add_argument("--answers", type=int, default=1200, help="answers in the closed loop")
     parser.add_argument(
         "--members", type=int, default=200, help="members answering in the closed loop"
     )
     parser.add_argument(
         "--rate", type=float, default=200.0, help="answers/s offered in the open loop"
     )
-    parser.add_argument("--seconds", type=float, default=5.0, help="open loop length")
+    parser.add_argument("--seconds", type=float, default=4.0, help="open loop length")
     parser.add_argument(
         "--open-members", type=int, default=400, help="members answering in the open loop"
     )
