@@ -16,6 +16,8 @@ from storage.records import MessageRecord
 from storage.repositories.mapping import message_record
 from storage.vocabulary import MESSAGE_STATUS_RANK, Channel, MessageStatus
 
+CLAIM_LOCK = 0x6D757475  # the advisory lock taken while claiming outbox rows
+
 
 class MessageRepository:
     """Inbound and outbound messages. A provider's message id is stored once per channel."""
@@ -206,7 +208,10 @@ class MessageRepository:
         if channels is not None:
             due = due.where(Message.channel.in_(channels))
         if self._session.get_bind().dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True)
+            # One claimer at a time: a concurrent sender's uncommitted lease would be invisible
+            # to the per-chat order check above and let two senders send one chat's lines at
+            # once. The claim is one short transaction; SQLite serialises writers anyway.
+            await self._session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
         ids = list(await self._session.scalars(due))
         if not ids:
             return []
