@@ -204,7 +204,7 @@ class ConversationService:
         session = await uow.sessions.active_for(current.id)
         if session is not None:
             await uow.sessions.save(session.id, None, "replaced", session.state, now, "linked")
-        await uow.members.move_address(channel, address, owner.id, at=now)
+        await uow.members.move_address(channel, address, owner.id)
 
     async def _member(self, uow: UnitOfWork, inbound: Inbound, now: datetime) -> MemberRecord:
         member = await uow.members.by_address(inbound.channel, inbound.address)

@@ -160,10 +160,11 @@ class MemberRepository:
         )
         return None if row is None else address_record(row)
 
-    async def move_address(
-        self, channel: Channel, value: str, member_id: int, *, at: datetime
-    ) -> None:
-        """Re-attach an address to another member (linking a chat to who its owner already is)."""
+    async def move_address(self, channel: Channel, value: str, member_id: int) -> None:
+        """Re-attach an address to another member (linking a chat to who its owner already is).
+
+        Addresses keep no change time, so no `at` is taken; raises `NotFound` for an unknown
+        address."""
         result = await self._session.execute(
             update(Address)
             .where(Address.channel == channel, Address.value == value)
