@@ -23,6 +23,11 @@ class WorkQueue(Protocol):
         """The next item, waiting up to `timeout` seconds; None when there was none."""
         ...
 
+    async def clear(self) -> None:
+        """Drop every item queued now (a consumer that is about to look at everything anyway
+        needs no backlog of reminders)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -35,7 +40,8 @@ class Locks(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Bucket:
-    """A token bucket: `rate` tokens a second, at most `burst` saved up."""
+    """A limit on sends: at most `burst` (whole) in any `burst / rate` seconds, so `rate` a
+    second in the long run, and never more than `burst` + `rate` × t in any t seconds."""
 
     key: str
     rate: float
@@ -44,11 +50,14 @@ class Bucket:
 
 class RateLimiter(Protocol):
     async def acquire(self, buckets: Sequence[Bucket]) -> None:
-        """Wait until one token can be taken from every bucket at once, then take them."""
+        """Book the earliest moment every bucket allows one more send, wait for it, and return
+        then: the send is counted at that moment in every bucket. Bookings are first come, first
+        served; a caller cancelled while waiting gives its booking back."""
         ...
 
     async def pause(self, key: str, seconds: float) -> None:
-        """Give no token from bucket `key` for `seconds` (a provider's retry_after)."""
+        """Allow no send from bucket `key` for `seconds` (a provider's retry_after), including
+        sends booked before the pause: they are booked again after it."""
         ...
 
 

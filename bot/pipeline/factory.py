@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
@@ -30,6 +30,9 @@ __all__ = [
 ]
 
 INBOX = "inbox"
+REDIS_MAX_CONNECTIONS = 64
+"""Connections one process keeps to Redis at most: blocking pops (one per worker loop and one for
+the sender) plus limiter and lock calls; more would only queue inside Redis."""
 _NOT_READY_ERRORS: tuple[type[Exception], ...] = (*UNAVAILABLE_ERRORS, RedisError)
 OUTBOX = "outbox"
 
@@ -56,14 +59,21 @@ def redis_client(redis_url: str) -> Redis:
     redis-py retries a failed command itself and reconnects; its default (10 retries, up to a
     second apart) would make one command take seconds while Redis is down. Here it retries 3
     times within ~0.15 s, and the callers in `bot.pipeline.redis` decide how long to persist.
-    Options in the URL's query string (`?socket_timeout=...`) win over these."""
-    return Redis.from_url(
+    Options in the URL's query string (`?socket_timeout=...`) win over these.
+
+    The connections are pooled with a bound (`REDIS_MAX_CONNECTIONS`), and a caller who finds
+    them all busy waits for one (up to the socket timeout) instead of failing: the sender
+    acquires for hundreds of chats at once, and a burst of calls is not an outage."""
+    pool = BlockingConnectionPool.from_url(
         redis_url,
+        max_connections=REDIS_MAX_CONNECTIONS,
+        timeout=5.0,
         retry=Retry(ExponentialWithJitterBackoff(cap=0.1, base=0.01), retries=3),
         socket_connect_timeout=2.0,
         socket_timeout=5.0,
         health_check_interval=30,
     )
+    return Redis.from_pool(pool)
 
 
 async def coordination(redis_url: str | None, prefix: str = "mutuality:") -> Coordination:

@@ -8,16 +8,16 @@ All three are bound to the event loop that first uses them and are not thread-sa
 from __future__ import annotations
 
 import asyncio
+import itertools
+import math
 import time
+from bisect import bisect_left, insort
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.pipeline.coordination import Bucket
-
-#: Tokens within this of a whole one count as whole: float refill arithmetic must not turn
-#: "exactly due" into one more sleep of a nanosecond.
-_EPSILON = 1e-9
+from bot.pipeline.slots import earliest, window_of
 
 
 class MemoryQueue:
@@ -42,6 +42,10 @@ class MemoryQueue:
                 return await self._queue.get()
         except TimeoutError:
             return None
+
+    async def clear(self) -> None:
+        while not self._queue.empty():
+            self._queue.get_nowait()
 
     async def close(self) -> None:
         """Nothing to release; items still queued are dropped with the queue."""
@@ -88,28 +92,28 @@ class MemoryLocks:
 
 
 @dataclass(slots=True)
-class _BucketState:
-    rate: float
-    burst: float
-    tokens: float
-    updated: float  # when `tokens` was counted
+class _Window:
+    """One bucket's booked sends (moment, booking), sorted, and any pause."""
+
+    limit: int
+    span: float
+    booked: list[tuple[float, int]] = field(default_factory=list)
     paused_until: float = 0.0
 
-    def tokens_at(self, moment: float) -> float:
-        """Tokens at `moment` (not before `updated`), refilled at `rate`, capped at `burst`."""
-        return min(self.burst, self.tokens + max(0.0, moment - self.updated) * self.rate)
+    def forget_before(self, moment: float) -> None:
+        """Drop sends too old to count in any window that ends after `moment`."""
+        cut = bisect_left(self.booked, (moment - self.span, -1))
+        if cut:
+            del self.booked[:cut]
 
-    def wait(self, now: float) -> float:
-        """Seconds from `now` until this bucket can give a token; 0 when it can now."""
-        ready = max(now, self.paused_until)
-        missing = 1.0 - self.tokens_at(ready)
-        if missing > _EPSILON:
-            return ready - now + missing / self.rate
-        return ready - now
+    def times(self, until: float = math.inf) -> list[float]:
+        """The booked moments up to `until`, sorted."""
+        return [moment for moment, _ in self.booked if moment <= until]
 
-    def is_full(self, now: float) -> bool:
-        """Whether the bucket is as good as new, so forgetting it changes nothing."""
-        return now >= self.paused_until and self.tokens_at(now) >= self.burst - _EPSILON
+    def is_idle(self, now: float) -> bool:
+        """Whether forgetting this bucket changes nothing: no pause, nothing that still counts."""
+        last = self.booked[-1][0] if self.booked else -math.inf
+        return now >= self.paused_until and last <= now - self.span
 
 
 def check_buckets(buckets: Sequence[Bucket]) -> None:
@@ -126,72 +130,112 @@ def check_buckets(buckets: Sequence[Bucket]) -> None:
 
 
 class MemoryRateLimiter:
-    """Token buckets in memory: a bucket starts full (`burst` tokens) and refills at `rate`.
+    """Sliding-window buckets in memory, with sends booked ahead (see `bot.pipeline.slots`).
 
-    `acquire` waits, sleeping exactly until the last bucket it needs has a token, and then takes
-    one from every bucket in the same step of the event loop: it never holds tokens from some
-    buckets while waiting for others. Waiters are not queued, so among several tasks waiting for
-    one bucket, which one wins a token is unspecified (none is starved by design of the callers:
-    each sender retries). A key must always come with the same rate and burst.
+    `acquire` books the earliest moment that every bucket allows, in one step of the event loop,
+    sleeps until then, and when it wakes counts the send at the moment it really starts, if
+    every window still allows it counted against the sends started so far (pauses included);
+    otherwise it waits for the earliest moment they do. One waiter wakes per booked slot, however
+    many wait. A waiter that wakes late (a busy event loop) costs the waiters booked after it
+    nothing unless their window is full, and then only the time it was late: a provider that
+    counts the moments sends start sees its limit kept. A key must always come with the same
+    rate and burst.
 
-    `time_source` is a monotonic clock in seconds, injectable for tests. Full, unpaused buckets
-    are forgotten from time to time (they equal a missing one), so memory follows the buckets in
-    use rather than every chat ever seen.
+    `time_source` is a monotonic clock in seconds, injectable for tests. Idle buckets are
+    forgotten from time to time, so memory follows the buckets in use rather than every chat
+    ever seen.
     """
 
     def __init__(self, time_source: Callable[[], float] = time.monotonic) -> None:
         self._now = time_source
-        self._states: dict[str, _BucketState] = {}
+        self._windows: dict[str, _Window] = {}
+        self._bookings = itertools.count()
         self._prune_above = 1024
 
     async def acquire(self, buckets: Sequence[Bucket]) -> None:
         check_buckets(buckets)
-        while True:
-            now = self._now()
-            states = [self._state(bucket, now) for bucket in buckets]
-            wait = max((state.wait(now) for state in states), default=0.0)
-            if wait <= 0:
-                break
-            await asyncio.sleep(wait)
-        for state in states:
-            state.tokens = state.tokens_at(now) - 1.0
-            state.updated = now
-        self._prune(now)
+        if not buckets:
+            return
+        windows = [self._window(bucket) for bucket in buckets]
+        booking = next(self._bookings)
+        slot = self._book(windows, booking, self._now())
+        try:
+            while True:
+                wait = slot - self._now()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                now = self._now()
+                if now < slot:
+                    continue  # woken early (or the clock is a test's): sleep the rest
+                # Count the send when it really starts. Checked against what has started by
+                # now, so one that woke late costs the sends booked after it nothing; a later
+                # one that finds the window full because of it waits that much longer.
+                self._cancel(windows, booking)
+                slot = self._book(windows, booking, now, started_only=True)
+                if slot <= now:
+                    break
+        except BaseException:
+            self._cancel(windows, booking)
+            raise
+        self._prune(self._now())
 
     async def pause(self, key: str, seconds: float) -> None:
-        """Empty bucket `key` now and give no token from it before `seconds` from now.
-
-        Refill resumes from now, so the next token comes at the later of the pause's end and one
-        refill interval from now: a pause only ever takes tokens away, never breaks the rate.
-        A bucket never acquired from is paused as well (it starts empty once acquired).
-        """
+        """Allow no send from bucket `key` before `seconds` from now; sends booked inside the
+        pause are booked again after it when their time comes. A bucket never acquired from is
+        paused as well."""
         now = self._now()
-        state = self._states.get(key)
-        if state is None:
-            # Rate and burst are unknown until the first acquire, which fills them in.
-            state = self._states[key] = _BucketState(rate=0.0, burst=0.0, tokens=0.0, updated=now)
-        state.tokens = 0.0
-        state.updated = now
-        state.paused_until = max(state.paused_until, now + max(0.0, seconds))
+        window = self._windows.get(key)
+        if window is None:
+            # Its limit and span are unknown until the first acquire, which fills them in.
+            window = self._windows[key] = _Window(limit=1, span=0.0)
+        window.paused_until = max(window.paused_until, now + max(0.0, seconds))
 
-    def _state(self, bucket: Bucket, now: float) -> _BucketState:
-        state = self._states.get(bucket.key)
-        if state is None:
-            state = self._states[bucket.key] = _BucketState(
-                rate=bucket.rate, burst=bucket.burst, tokens=bucket.burst, updated=now
-            )
+    def _window(self, bucket: Bucket) -> _Window:
+        limit, span = window_of(bucket.rate, bucket.burst)
+        window = self._windows.get(bucket.key)
+        if window is None:
+            window = self._windows[bucket.key] = _Window(limit=limit, span=span)
         else:
-            state.rate, state.burst = bucket.rate, bucket.burst
-        return state
+            window.limit, window.span = limit, span
+        return window
+
+    def _book(
+        self, windows: Sequence[_Window], booking: int, now: float, started_only: bool = False
+    ) -> float:
+        """Book the earliest moment from `now` on that every window allows; return it. With
+        `started_only`, bookings still in the future are not in the way (their owners check
+        again when their moment comes)."""
+        for window in windows:
+            window.forget_before(now)
+        slot, settled = now, False
+        while not settled:
+            settled = True
+            for window in windows:
+                start = max(slot, window.paused_until)
+                times = window.times(until=now if started_only else math.inf)
+                moment = earliest(times, window.limit, window.span, start)
+                if moment > slot:
+                    slot, settled = moment, False
+        for window in windows:
+            insort(window.booked, (slot, booking))
+        return slot
+
+    @staticmethod
+    def _cancel(windows: Sequence[_Window], booking: int) -> None:
+        for window in windows:
+            for index, (_, owner) in enumerate(window.booked):
+                if owner == booking:
+                    del window.booked[index]
+                    break
 
     def _prune(self, now: float) -> None:
-        """Forget full buckets once the table has doubled since the last time: amortised O(1)."""
-        if len(self._states) <= self._prune_above:
+        """Forget idle buckets once the table has doubled since the last time: amortised O(1)."""
+        if len(self._windows) <= self._prune_above:
             return
-        for key in [key for key, state in self._states.items() if state.is_full(now)]:
-            del self._states[key]
-        self._prune_above = max(1024, 2 * len(self._states))
+        for key in [key for key, window in self._windows.items() if window.is_idle(now)]:
+            del self._windows[key]
+        self._prune_above = max(1024, 2 * len(self._windows))
 
     def __len__(self) -> int:
-        """How many buckets are remembered (full ones may linger until the next prune)."""
-        return len(self._states)
+        """How many buckets are remembered (idle ones may linger until the next prune)."""
+        return len(self._windows)

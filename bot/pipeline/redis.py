@@ -19,6 +19,7 @@ None of these classes owns the client it is given; whoever made the client close
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import random
@@ -34,6 +35,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.pipeline.coordination import Bucket
 from bot.pipeline.memory import check_buckets
+from bot.pipeline.slots import window_of
 
 logger = logging.getLogger(__name__)
 
@@ -165,6 +167,14 @@ class RedisQueue:
                 self._unavailable = True
             await asyncio.sleep(min(max(0.0, deadline - time.monotonic()), self._outage_pause))
             return None
+
+    async def clear(self) -> None:
+        """Drop every item queued now. Best effort: when Redis is away this logs and returns,
+        as the items it would have dropped are only reminders."""
+        try:
+            await self._client.delete(self.key)
+        except UNAVAILABLE_ERRORS as error:
+            logger.debug("could not clear %s: %s", self.key, _reason(error))
 
     async def close(self) -> None:
         """Nothing to release: the client belongs to whoever made it."""
@@ -343,76 +353,127 @@ class RedisLocks:
             )
 
 
-# Token buckets. A bucket is a hash: tokens, updated (ms of Redis' clock when tokens were
-# counted), paused_until (ms), rate and burst (as last acquired with). A missing bucket is a
-# full one, so a bucket may expire once it would have refilled completely.
+# Send slots (see `bot.pipeline.slots`, whose search `_SLOTS` mirrors). A bucket is a sorted set
+# `{prefix}rate:{key}` of bookings scored by the moment booked (ms of Redis' clock), and a string
+# `{prefix}rate:{key}:pause` holding the end of a pause (ms) while it lasts.
 #
-# KEYS: the buckets. ARGV: the rate (tokens a second) and burst of each bucket, in turn.
-# Takes one token from every bucket and returns 0, or takes none and returns how many
-# milliseconds until every bucket has one.
-_ACQUIRE = """
+# KEYS: for each bucket, its set and its pause key, in turn. ARGV: the mode, the booking, then
+# for each bucket its limit and span (ms). `book` books the earliest moment from now on that
+# every bucket allows and answers how many ms away it is. `confirm`, called when that moment
+# came, books the send again at the moment it really starts: now, when every bucket allows it
+# counted against the sends started so far (bookings still ahead are not in the way; their
+# owners check again when their moment comes), and answers 0; otherwise at the earliest moment
+# that does, and answers the wait. `cancel` gives a booking back.
+_SLOTS = """
+local function fits(times, limit, span, moment)
+  local len = #times
+  local lo, hi = 1, len
+  while lo <= hi do
+    local mid = math.floor((lo + hi) / 2)
+    if times[mid] <= moment then lo = mid + 1 else hi = mid - 1 end
+  end
+  local after = lo - 1
+  for first = math.max(0, after - limit), after do
+    local last = first + limit
+    if last > len then break end
+    local a = moment
+    if first < after then a = times[first + 1] end
+    local b = moment
+    if last > after then b = times[last] end
+    if b - a < span - 0.001 then return false end  -- moments are stored to the microsecond
+  end
+  return true
+end
+
+local function earliest(times, limit, span, start)
+  if fits(times, limit, span, start) then return start end
+  for _, booked in ipairs(times) do
+    local candidate = booked + span
+    if candidate > start and fits(times, limit, span, candidate) then return candidate end
+  end
+  return math.max(start, times[#times] + span)
+end
+
+local function book(now, booking, buckets)
+  local slot = now
+  local settled = false
+  while not settled do
+    settled = true
+    for _, bucket in ipairs(buckets) do
+      local moment = earliest(bucket.times, bucket.limit, bucket.span, math.max(slot, bucket.pause))
+      if moment > slot then
+        slot = moment
+        settled = false
+      end
+    end
+  end
+  for _, bucket in ipairs(buckets) do
+    redis.call('ZADD', bucket.key, string.format('%.3f', slot), booking)
+    redis.call('PEXPIRE', bucket.key, math.ceil(slot - now + bucket.span) + 1)
+  end
+  return slot - now
+end
+
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
-local wait = 0
-local counted = {}
-for i, key in ipairs(KEYS) do
-  local per_ms = tonumber(ARGV[2 * i - 1]) / 1000
-  local burst = tonumber(ARGV[2 * i])
-  local state = redis.call('HMGET', key, 'tokens', 'updated', 'paused_until')
-  local tokens = tonumber(state[1]) or burst
-  local updated = tonumber(state[2]) or now
-  local ready = math.max(now, tonumber(state[3]) or 0)
-  tokens = math.min(burst, tokens + math.max(0, ready - updated) * per_ms)
-  local bucket_wait = ready - now
-  if 1 - tokens > 1e-9 then
-    bucket_wait = bucket_wait + (1 - tokens) / per_ms
-  end
-  wait = math.max(wait, bucket_wait)
-  counted[i] = tokens
+local mode = ARGV[1]
+local booking = ARGV[2]
+local buckets = {}
+for i = 1, #KEYS / 2 do
+  buckets[i] = {key = KEYS[2 * i - 1], pause = tonumber(redis.call('GET', KEYS[2 * i])) or 0,
+    limit = tonumber(ARGV[1 + 2 * i]), span = tonumber(ARGV[2 + 2 * i])}
 end
-if wait > 0 then
-  return math.max(1, math.ceil(wait))
+if mode == 'confirm' then
+  local slot = tonumber(redis.call('ZSCORE', buckets[1].key, booking))
+  if slot and slot > now then return math.ceil(slot - now) end
 end
-for i, key in ipairs(KEYS) do
-  redis.call('HSET', key, 'tokens', string.format('%.17g', counted[i] - 1),
-    'updated', string.format('%.3f', now), 'rate', ARGV[2 * i - 1], 'burst', ARGV[2 * i])
-  redis.call('PEXPIRE', key, math.ceil(2000 * tonumber(ARGV[2 * i]) / tonumber(ARGV[2 * i - 1])))
+for _, bucket in ipairs(buckets) do
+  redis.call('ZREM', bucket.key, booking)
 end
-return 0
+if mode == 'cancel' then return 0 end
+local until_ms = '+inf'
+if mode == 'confirm' then until_ms = string.format('%.3f', now) end
+for _, bucket in ipairs(buckets) do
+  local stale = '(' .. string.format('%.3f', now - bucket.span)
+  redis.call('ZREMRANGEBYSCORE', bucket.key, '-inf', stale)
+  local flat = redis.call('ZRANGEBYSCORE', bucket.key, '-inf', until_ms, 'WITHSCORES')
+  local times = {}
+  for j = 2, #flat, 2 do times[#times + 1] = tonumber(flat[j]) end
+  bucket.times = times
+end
+return math.ceil(book(now, booking, buckets))
 """
 
-# KEYS[1]: the bucket. ARGV[1]: the pause in milliseconds. Empties the bucket now and gives no
-# token before the pause ends; refill continues from now. Kept for the pause plus twice the
-# bucket's refill time (a minute when the bucket was never acquired from).
+# KEYS[1]: the bucket's pause key. ARGV[1]: the pause in milliseconds. Pauses end at the latest
+# end asked for; the key goes with the pause.
 _PAUSE = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
-local state = redis.call('HMGET', KEYS[1], 'paused_until', 'rate', 'burst')
-local paused_until = math.max(tonumber(state[1]) or 0, now + tonumber(ARGV[1]))
-redis.call('HSET', KEYS[1], 'tokens', '0', 'updated', string.format('%.3f', now),
-  'paused_until', string.format('%.3f', paused_until))
-local rate = tonumber(state[2])
-local burst = tonumber(state[3])
-local idle = 60000
-if rate and burst then
-  idle = math.ceil(2000 * burst / rate)
+local until_ms = math.max(tonumber(redis.call('GET', KEYS[1])) or 0, now + tonumber(ARGV[1]))
+if until_ms > now then
+  redis.call('SET', KEYS[1], string.format('%.3f', until_ms), 'PX', math.ceil(until_ms - now))
 end
-redis.call('PEXPIRE', KEYS[1], math.ceil(paused_until - now) + idle)
 return 0
 """
 
 
-class RedisRateLimiter:
-    """Token buckets in Redis (`{prefix}rate:{key}`), shared by every process.
+CANCEL_WAIT = 1.0
+"""How long a cancelled acquire waits for Redis to take its booking back before going on."""
 
-    One script checks every bucket of an acquire and takes a token from each only if all have
-    one; otherwise it takes nothing and answers how long to wait, and `acquire` sleeps exactly
-    that long before asking again. The script reads Redis' own clock, so the clocks of the
-    processes do not matter, and Redis runs scripts one at a time, so however many processes
-    acquire from a bucket, together they take at most `burst` + `rate` × t tokens in any t
-    seconds. Waiters are not queued: which one gets the next token is unspecified. A key must
-    always come with the same rate and burst. Buckets expire after twice their refill time idle
-    (plus any pause), so keys do not pile up with chats.
+
+class RedisRateLimiter:
+    """Sliding-window buckets in Redis (`{prefix}rate:{key}`), shared by every process, with
+    sends booked ahead (see `bot.pipeline.slots`).
+
+    `acquire` makes two calls: one script books the earliest moment every bucket allows and
+    answers how far away it is; when that moment comes, the same script counts the send at the
+    moment it really starts, or books it again when that would break a window or a pause (see
+    `MemoryRateLimiter`). The script reads Redis' own clock, so the clocks
+    of the processes do not matter, and Redis runs scripts one at a time, so however many
+    processes acquire from a bucket, at most `limit` bookings ever fall in one `span`. One
+    waiter wakes per booked slot; bookings are first come, first served, and a cancelled waiter
+    gives its booking back. A key must always come with the same rate and burst. Bookings
+    expire a span after their moment.
 
     The keys of one acquire must live on one Redis node (a single server, or one hash slot).
     """
@@ -428,38 +489,65 @@ class RedisRateLimiter:
         before raising `CoordinationUnavailable`."""
         self._prefix = prefix
         self._unavailable_after = unavailable_after
-        self._acquire = client.register_script(_ACQUIRE)
+        self._slots = client.register_script(_SLOTS)
         self._pause = client.register_script(_PAUSE)
+        self._process = secrets.token_hex(6)
+        self._bookings = itertools.count()
+        self._cancelling: set[asyncio.Task[None]] = set()
 
     async def acquire(self, buckets: Sequence[Bucket]) -> None:
-        """Wait until one token can be taken from every bucket at once, then take them."""
+        """Book the earliest moment every bucket allows one more send, wait for it, return."""
         check_buckets(buckets)
         if not buckets:
             return
-        keys = [f"{self._prefix}rate:{bucket.key}" for bucket in buckets]
-        args = [repr(float(v)) for bucket in buckets for v in (bucket.rate, bucket.burst)]
-        while True:
-            wait_ms = int(
-                await _retrying(
-                    "take rate-limit tokens",
-                    lambda: self._acquire(keys=keys, args=args),
-                    self._unavailable_after,
+        names = [f"{self._prefix}rate:{bucket.key}" for bucket in buckets]
+        keys = [key for name in names for key in (name, f"{name}:pause")]
+        windows = [window_of(bucket.rate, bucket.burst) for bucket in buckets]
+        shape = [repr(v) for limit, span in windows for v in (limit, span * 1000)]
+        booking = f"{self._process}:{next(self._bookings)}"
+
+        def call(mode: str) -> Awaitable[int]:
+            return self._slots(keys=keys, args=[mode, booking, *shape])
+
+        wait_ms = int(await _retrying("book a send", lambda: call("book"), self._unavailable_after))
+        try:
+            while True:
+                if wait_ms > 0:
+                    await asyncio.sleep(wait_ms / 1000)
+                _raise_if_cancelled()
+                wait_ms = int(
+                    await _retrying(
+                        "confirm a booked send", lambda: call("confirm"), self._unavailable_after
+                    )
                 )
-            )
-            if wait_ms <= 0:
-                return
-            _raise_if_cancelled()
-            await asyncio.sleep(wait_ms / 1000)
+                if wait_ms <= 0:
+                    return
+        except BaseException:
+            await self._cancel_quietly(call)
+            raise
+
+    async def _cancel_quietly(self, call: Callable[[str], Awaitable[int]]) -> None:
+        """Give a booking back, waiting at most `CANCEL_WAIT` for Redis; when it does not answer,
+        the booking expires with its bucket. Never raises."""
+
+        async def cancel() -> None:
+            try:
+                await call("cancel")
+            except Exception as error:
+                logger.debug("could not give a booked send back: %s", _reason(error))
+
+        task = asyncio.create_task(cancel())
+        self._cancelling.add(task)
+        task.add_done_callback(self._cancelling.discard)
+        await asyncio.wait({task}, timeout=CANCEL_WAIT)
 
     async def pause(self, key: str, seconds: float) -> None:
-        """Empty bucket `key` now and give no token from it before `seconds` from now.
-
-        Refill resumes from now, so the next token comes at the later of the pause's end and one
-        refill interval from now: a pause only ever takes tokens away, never breaks the rate."""
+        """Allow no send from bucket `key` before `seconds` from now; sends booked inside the
+        pause are booked again after it when their time comes."""
         await _retrying(
             f"pause bucket {key}",
             lambda: self._pause(
-                keys=[f"{self._prefix}rate:{key}"], args=[max(0, math.ceil(seconds * 1000))]
+                keys=[f"{self._prefix}rate:{key}:pause"], args=[max(0, math.ceil(seconds * 1000))]
             ),
             self._unavailable_after,
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -44,9 +45,20 @@ OPT_OUT_CODES = frozenset({"403", "21610"})
 WHATSAPP_WINDOW = timedelta(hours=24)
 
 
+HEADROOM = 0.97
+"""The share of each provider limit the sender aims at. The limiter counts sends at their booked
+moments; a provider counts them when they arrive, which is later by an event loop's lateness and
+the network's jitter. Three percent of a one-second window is 30 ms of slack for that."""
+
+
 @dataclass(frozen=True)
 class Limits:
-    """Sends per second; Telegram's per-group limit is per minute."""
+    """Sends per second; Telegram's per-group limit is per minute.
+
+    A channel's overall limit is a sliding window of one second (30 sends in any second for
+    Telegram by default), the way providers count: after a quiet moment a whole second's worth
+    may go at once, and a send that starts late is made up by the next ones. A chat's or a
+    group's limit allows one send at a time, evenly spaced."""
 
     telegram_per_second: float = 30.0
     telegram_chat_per_second: float = 1.0
@@ -55,22 +67,41 @@ class Limits:
     sms_per_second: float = 1.0
 
     def buckets(self, channel: str, address: str) -> list[Bucket]:
+        """The channel's buckets first, then the chat's own (Telegram)."""
         if channel == "telegram":
             chat = (
-                Bucket(f"telegram:group:{address}", self.telegram_group_per_minute / 60.0, 1.0)
+                _spaced(f"telegram:group:{address}", self.telegram_group_per_minute / 60.0)
                 if address.startswith("-")
-                else Bucket(f"telegram:chat:{address}", self.telegram_chat_per_second, 1.0)
+                else _spaced(f"telegram:chat:{address}", self.telegram_chat_per_second)
             )
-            return [Bucket("telegram", self.telegram_per_second, 1.0), chat]
+            return [*_per_second("telegram", self.telegram_per_second), chat]
         if channel == "whatsapp":
-            return [Bucket("whatsapp", self.whatsapp_per_second, 1.0)]
+            return _per_second("whatsapp", self.whatsapp_per_second)
         if channel == "sms":
-            return [Bucket("sms", self.sms_per_second, 1.0)]
+            return _per_second("sms", self.sms_per_second)
         return []
 
     def pause_key(self, channel: str, address: str, scope: str) -> str:
-        buckets = self.buckets(channel, address)
-        return buckets[0].key if scope == "channel" or len(buckets) == 1 else buckets[-1].key
+        """The bucket a provider's retry_after stops: the whole channel's, or the chat's own
+        where the channel has one."""
+        if channel == "telegram" and scope != "channel":
+            return self.buckets(channel, address)[-1].key
+        return channel
+
+
+def _per_second(key: str, rate: float) -> list[Bucket]:
+    """`rate` sends in any second (a little under: `HEADROOM`), started at least half an
+    interval apart: a second's worth never leaves as one burst of concurrent requests, whose
+    arrival times at the provider would spread by more than the headroom covers."""
+    window = Bucket(key, rate * HEADROOM, burst=max(1, math.floor(rate)))
+    if window.burst == 1:
+        return [window]
+    return [window, Bucket(f"{key}:spacing", 2 * rate, burst=1)]
+
+
+def _spaced(key: str, rate: float) -> Bucket:
+    """One send every 1 / `rate` seconds (a little more: `HEADROOM`)."""
+    return Bucket(key, rate * HEADROOM, burst=1)
 
 
 def backoff(attempts: int) -> float:
@@ -108,6 +139,8 @@ class Sender:
             return
         while not stop.is_set():
             try:
+                # this round looks at everything due: wake-ups asked for until now are answered
+                await self.coordination.outbox_wakeup.clear()
                 claimed = await self.send_due()
             except Exception:
                 log.exception("the sender failed a round; trying again")

@@ -254,21 +254,76 @@ async def test_limiter_respects_every_bucket_of_an_acquire(coord: Coordination) 
         assert_within_rate(times, rate=15, burst=1, slack=slack_for(coord))
 
 
-async def test_limiter_never_takes_part_of_an_acquire(coord: Coordination) -> None:
+async def test_limiter_books_first_come_first_served(coord: Coordination) -> None:
     fast = Bucket("fast", rate=5, burst=1)
-    scarce = Bucket("scarce", rate=0.01, burst=1)  # one token now, the next in 100 s
+    scarce = Bucket("scarce", rate=0.01, burst=1)  # one send now, the next in 100 s
     await coord.limiter.acquire([fast])
     both = asyncio.create_task(coord.limiter.acquire([fast, scarce]))
     await asyncio.sleep(0.05)
     assert not both.done()
-    # `both` waits for `fast`; it must not have taken `scarce`'s only token meanwhile.
-    async with asyncio.timeout(0.5):
-        await coord.limiter.acquire([scarce])
-    await asyncio.sleep(0.3)  # `fast` has a token again, but `scarce` has none now
-    assert not both.done()
+    # `both` booked `scarce`'s only send (0.2 s from now, when `fast` allows one): a later
+    # caller waits behind it rather than taking it
+    alone = asyncio.create_task(coord.limiter.acquire([scarce]))
+    async with asyncio.timeout(1.0):
+        await both
+    await asyncio.sleep(0.2)
+    assert not alone.done()
+    alone.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await alone
+
+
+async def test_a_cancelled_waiter_gives_its_booking_back(coord: Coordination) -> None:
+    fast = Bucket("fast", rate=5, burst=1)
+    scarce = Bucket("scarce", rate=0.01, burst=1)
+    await coord.limiter.acquire([fast])
+    both = asyncio.create_task(coord.limiter.acquire([fast, scarce]))
+    await asyncio.sleep(0.05)
     both.cancel()
     with pytest.raises(asyncio.CancelledError):
         await both
+    async with asyncio.timeout(0.5):
+        await coord.limiter.acquire([scarce])  # the booking `both` held is free again
+
+
+async def test_a_late_waker_does_not_cost_the_others_their_slots(coord: Coordination) -> None:
+    """50 sends in any second, 150 callers at once: they go in three bursts a second apart,
+    even though the event loop is blocked now and then (a busy sender), because each caller's
+    moment was booked when it asked, not when it woke."""
+    bucket = Bucket("telegram", rate=50, burst=50)
+    times: list[float] = []
+
+    async def one() -> None:
+        await coord.limiter.acquire([bucket])
+        times.append(time.monotonic())
+
+    async def busy_loop(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            time.sleep(0.015)  # noqa: ASYNC251 - blocking on purpose: a busy event loop
+            await asyncio.sleep(0.05)
+
+    stop = asyncio.Event()
+    start = time.monotonic()
+    hog = asyncio.create_task(busy_loop(stop))
+    try:
+        await asyncio.gather(*(one() for _ in range(150)))
+    finally:
+        stop.set()
+        await hog
+    elapsed = time.monotonic() - start
+    assert 2.0 <= elapsed < 3.0, elapsed  # a third burst booked late would end after 3 s
+    assert_within_rate(times, rate=50, burst=50, slack=slack_for(coord))
+
+
+async def test_pause_holds_sends_already_booked(coord: Coordination) -> None:
+    bucket = Bucket("telegram:chat-1", rate=2, burst=1)
+    await coord.limiter.acquire([bucket])
+    start = time.monotonic()
+    booked = asyncio.create_task(coord.limiter.acquire([bucket]))  # booked 0.5 s from now
+    await asyncio.sleep(0.05)
+    await coord.limiter.pause(bucket.key, 1.0)
+    await booked
+    assert 1.0 <= time.monotonic() - start < 1.8
 
 
 async def test_pause_delays_the_next_token(coord: Coordination) -> None:
@@ -304,14 +359,17 @@ async def test_limiter_refuses_impossible_buckets(coord: Coordination) -> None:
 async def test_memory_limiter_follows_its_clock() -> None:
     now = [1000.0]
     limiter = MemoryRateLimiter(time_source=lambda: now[0])
-    bucket = Bucket("chat", rate=50, burst=2)
+    bucket = Bucket("chat", rate=50, burst=2)  # two sends in any 40 ms
     async with asyncio.timeout(1):
         await limiter.acquire([bucket])
         await limiter.acquire([bucket])
     third = asyncio.create_task(limiter.acquire([bucket]))
-    await asyncio.sleep(0.1)  # five refill intervals of real time, none of the clock's
+    await asyncio.sleep(0.1)  # plenty of real time, none of the clock's
     assert not third.done()
-    now[0] += 0.02
+    now[0] += 0.039
+    await asyncio.sleep(0.02)
+    assert not third.done()
+    now[0] += 0.001
     async with asyncio.timeout(1):
         await third
     await limiter.pause("chat", 1.0)
@@ -322,6 +380,25 @@ async def test_memory_limiter_follows_its_clock() -> None:
     now[0] += 0.01
     async with asyncio.timeout(1):
         await fourth
+
+
+async def test_a_late_waker_is_counted_when_it_starts_and_delays_no_one() -> None:
+    now = [0.0]
+    limiter = MemoryRateLimiter(time_source=lambda: now[0])
+    bucket = Bucket("telegram", rate=10, burst=2)  # two sends in any 0.2 s
+    await limiter.acquire([bucket])
+    now[0] = 0.05
+    await limiter.acquire([bucket])
+    # the window is full until 0.2: `late` is booked for 0.2, `next_one` for 0.25; each sleeps
+    # that long in real time, then checks the clock
+    late = asyncio.create_task(limiter.acquire([bucket]))
+    next_one = asyncio.create_task(limiter.acquire([bucket]))
+    now[0] = 0.24  # `late` wakes 40 ms after its moment and is counted at 0.24
+    await asyncio.sleep(0.17)
+    assert late.done() and not next_one.done()
+    now[0] = 0.25  # 0.05, 0.24, 0.25: still two in any 0.2 s, so `next_one` goes on time
+    await asyncio.sleep(0.06)
+    assert next_one.done()
 
 
 async def test_memory_limiter_forgets_full_buckets() -> None:
@@ -365,7 +442,7 @@ async def test_redis_waits_end_even_when_a_cancellation_is_swallowed(
                 async with locks.hold("member-1"):
                     pytest.fail("took a lock held by another")
         limiter = RedisRateLimiter(client, "x:")
-        monkeypatch.setattr(limiter, "_acquire", _swallowing(10))  # no token for 10 ms
+        monkeypatch.setattr(limiter, "_slots", _swallowing(10))  # booked 10 ms from now
         with pytest.raises(TimeoutError):
             async with asyncio.timeout(0.05):
                 await limiter.acquire([Bucket("b", rate=1)])
@@ -526,10 +603,12 @@ class TestRedisOnly:
             limiter = RedisRateLimiter(client, redis_prefix)
             await limiter.acquire([Bucket("chat", rate=10, burst=2)])
             ttl = await client.pttl(f"{redis_prefix}rate:chat")
-            assert 0 < ttl <= 400  # twice the 0.2 s a full refill takes
+            assert 0 < ttl <= 201  # a booking counts for one span (2 sends in 0.2 s)
             await limiter.pause("chat", 2)
-            ttl = await client.pttl(f"{redis_prefix}rate:chat")
-            assert 2000 < ttl <= 2400
+            ttl = await client.pttl(f"{redis_prefix}rate:chat:pause")
+            assert 1800 < ttl <= 2000
+            await asyncio.sleep(0.25)
+            assert await client.exists(f"{redis_prefix}rate:chat") == 0
         finally:
             await client.aclose()
 
