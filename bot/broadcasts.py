@@ -98,7 +98,7 @@ async def run_broadcast(
     """
     if batch < 1:
         raise ValueError(f"batch must be at least 1: {batch!r}")
-    async with database.transaction() as uow:
+    async with database.read() as uow:
         broadcast = await uow.broadcasts.get(broadcast_id)
     if broadcast is None:
         raise NotFound(f"no broadcast #{broadcast_id}")
@@ -114,7 +114,7 @@ async def run_broadcast(
         async with database.transaction() as uow:
             planned = await uow.broadcasts.plan(broadcast_id, now_fn(), segment.conditions)
         await _refresh_statistics(database)
-    async with database.transaction() as uow:
+    async with database.read() as uow:
         state = await uow.broadcasts.progress(broadcast_id)
     if state.broadcast.status in ("done", "cancelled"):
         return Totals.of(state, planned)
@@ -157,7 +157,7 @@ async def start_due(
     one still running is helped along, which is safe). One that fails is logged and left for
     the next sweep; the others still run. Time runs on from `now` while they are queued.
     Returns how many broadcasts were run."""
-    async with database.transaction() as uow:
+    async with database.read() as uow:
         due = await uow.broadcasts.due(now)
         stalled = await uow.broadcasts.unfinished(started_before=now - RESUME_AFTER)
     started = time.monotonic()
@@ -240,5 +240,5 @@ async def _refresh_statistics(database: Database) -> None:
 async def _totals(
     database: Database, broadcast_id: int, planned: int = 0, handled: int = 0
 ) -> Totals:
-    async with database.transaction() as uow:
+    async with database.read() as uow:
         return Totals.of(await uow.broadcasts.progress(broadcast_id), planned, handled)

@@ -41,7 +41,9 @@ class App:
 
     def run(self, work: Callable[[Database], Awaitable[T]]) -> T:
         async def main() -> T:
-            database = Database(self.settings.database_url)
+            database = Database(
+                self.settings.database_url, pool_size=self.settings.database_pool_size
+            )
             try:
                 await database.upgrade()
                 return await work(database)
@@ -253,7 +255,7 @@ def groups_list(app: App) -> None:
     """Every group with its join code and member count."""
 
     async def work(database: Database) -> Any:
-        async with database.transaction() as uow:
+        async with database.read() as uow:
             return await uow.groups.list()
 
     rows = app.run(work)
@@ -294,7 +296,8 @@ def export(
         raise click.UsageError("--format xlsx needs --output FILE")
 
     async def work(database: Database) -> Any:
-        async with database.transaction() as uow:
+        # a read: on SQLite a long export does not hold up the running bot's writes
+        async with database.read() as uow:
             group_id = None
             if group_name:
                 group = await uow.groups.by_code(group_name) or await uow.groups.by_name(group_name)

@@ -276,7 +276,7 @@ class Clock:
     async def _highlights(self, now: datetime, report: SweepReport) -> None:
         from bot import highlights
 
-        async with self.database.transaction() as uow:
+        async with self.database.read() as uow:
             due = await uow.schedules.groups_due("next_highlight_at", now, self.policy.batch)
         for group, moment in due:
             async with self.database.transaction() as uow:

@@ -104,7 +104,7 @@ class Runtime:
         conversations = load_conversations(
             load_catalogs(settings.locales_path), settings.checkins_path
         )
-        database = Database(settings.database_url)
+        database = Database(settings.database_url, pool_size=settings.database_pool_size)
         channels: dict[str, ChannelAdapter] = {}
         coordination: Coordination | None = None
         try:

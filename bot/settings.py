@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from storage.engines import DEFAULT_POOL_SIZE
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///mutuality.db"
 
 
@@ -18,6 +20,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     database_url: str = Field(default=DEFAULT_DATABASE_URL, alias="DATABASE_URL")
+    database_pool_size: int = Field(default=DEFAULT_POOL_SIZE, ge=1, alias="DATABASE_POOL_SIZE")
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
     redis_prefix: str = Field(default="mutuality:", alias="REDIS_PREFIX")
     public_url: str | None = Field(default=None, alias="PUBLIC_URL")

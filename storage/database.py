@@ -10,7 +10,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 
-from storage.engines import create_engine
+from storage.engines import DEFAULT_POOL_SIZE, create_engine, read_only
 from storage.errors import DatabaseUnavailable
 from storage.schema_migrations import upgrade_to_head
 from storage.unit_of_work import UnitOfWork
@@ -24,13 +24,16 @@ class Database:
     it is rewritten to the async drivers (see `storage.urls`), and an unusable one raises
     `InvalidDatabaseUrl` here. For an SQLite file, its directory is created if missing. Nothing
     connects until the first use; call `dispose()` when done so no connection outlives the
-    program's event loop.
+    program's event loop. The process keeps at most `pool_size` connections open (see
+    `storage.engines`); more concurrent transactions wait for one.
     """
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         self._url = async_url(url)
-        self._engine = create_engine(self._url, echo=echo)
+        self._engine = create_engine(self._url, echo=echo, pool_size=pool_size)
+        self._read_engine = read_only(self._engine)
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
+        self._read_sessions = async_sessionmaker(self._read_engine, expire_on_commit=False)
 
     @property
     def url(self) -> URL:
@@ -65,8 +68,9 @@ class Database:
             await connection.close()
 
     async def ping(self) -> None:
-        """Check that the database answers a query; raise `DatabaseUnavailable` if not."""
-        connection = await self._connect()
+        """Check that the database answers a query; raise `DatabaseUnavailable` if not. The
+        query reads only, so on SQLite it does not wait for the write lock."""
+        connection = await self._connect(self._read_engine)
         try:
             await connection.execute(text("SELECT 1"))
         except (DBAPIError, OSError, TimeoutError) as error:
@@ -86,9 +90,19 @@ class Database:
         async with self._sessions() as session, session.begin():
             yield UnitOfWork(session)
 
-    async def _connect(self) -> AsyncConnection:
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[UnitOfWork]:
+        """Like `transaction`, for blocks that only read. On SQLite it does not take the write
+        lock, so it runs beside a writing transaction instead of waiting for it (WAL: it reads
+        the last committed state); on PostgreSQL it is `READ ONLY` and a write in it fails.
+        Never write in it: on SQLite a write there could fail with "database is locked"
+        rather than wait its turn."""
+        async with self._read_sessions() as session, session.begin():
+            yield UnitOfWork(session)
+
+    async def _connect(self, engine: AsyncEngine | None = None) -> AsyncConnection:
         try:
-            return await self._engine.connect()
+            return await (engine or self._engine).connect()
         except (DBAPIError, OSError, TimeoutError) as error:
             raise self._unavailable(error) from error
 

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.channels.telegram import TelegramPayloadError, parse_update
 from bot.channels.twilio import TwilioPayloadError, parse_inbound, parse_status, verify_signature
@@ -35,6 +36,7 @@ UNAVAILABLE = (
     DatabaseUnavailable,
     OperationalError,
     DBAPIError,
+    PoolTimeout,  # every pooled connection busy for too long: the database is overwhelmed
     OSError,
     ConnectionError,
     TimeoutError,

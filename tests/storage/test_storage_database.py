@@ -6,10 +6,13 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from storage import Database, DatabaseUnavailable
+from tests.conftest import BACKENDS, TEST_DATABASE_URL
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 
@@ -67,3 +70,107 @@ async def test_concurrent_transactions_all_commit(database: Database) -> None:
     async with database.transaction() as uow:
         count = await uow.session.scalar(text("SELECT COUNT(*) FROM messages"))
     assert count == 25
+
+
+async def test_a_read_runs_beside_an_open_write(database: Database) -> None:
+    """A read does not queue behind a writer's lock (on SQLite, a writer holds the whole
+    database's write lock for its transaction): it sees the last committed state, at once."""
+    async with database.transaction() as uow:
+        await uow.members.create("telegram", "before", at=T0)
+    writing = asyncio.Event()
+    release = asyncio.Event()
+
+    async def writer() -> None:
+        async with database.transaction() as uow:
+            await uow.members.create("telegram", "during", at=T0)
+            writing.set()
+            await release.wait()
+
+    held = asyncio.create_task(writer())
+    try:
+        await writing.wait()
+        async with asyncio.timeout(2), database.read() as uow:
+            before = await uow.members.by_address("telegram", "before")
+            during = await uow.members.by_address("telegram", "during")
+    finally:
+        release.set()
+        await held
+    assert before is not None
+    assert during is None
+    async with database.read() as uow:
+        assert await uow.members.by_address("telegram", "during") is not None
+
+
+async def test_a_read_refuses_writes_on_postgresql(database: Database) -> None:
+    """PostgreSQL enforces the contract of `read()`; SQLite cannot refuse a write there, it
+    only takes the write lock late (the reason never to write in a read)."""
+    if database.backend != "postgresql":
+        async with database.read() as uow:
+            assert await uow.members.by_address("telegram", "x") is None
+        return
+    with pytest.raises(DBAPIError, match="read-only transaction"):
+        async with database.read() as uow:
+            await uow.members.create("telegram", "x", at=T0)
+    async with database.transaction() as uow:  # the pool's connection is writable again
+        await uow.members.create("telegram", "x", at=T0)
+
+
+async def test_transactions_share_a_bounded_pool(tmp_path: Path) -> None:
+    """More concurrent transactions than pooled connections wait their turn rather than open
+    connections beyond the pool."""
+    db = Database(f"sqlite:///{tmp_path / 'pool.db'}", pool_size=2)
+    try:
+        await db.upgrade()
+
+        async def read() -> None:
+            async with db.read() as uow:
+                await uow.members.by_address("telegram", "nobody")
+                await asyncio.sleep(0.02)
+
+        await asyncio.gather(*(read() for _ in range(10)))
+        assert db.engine.sync_engine.pool.checkedout() == 0
+        assert db.engine.sync_engine.pool.size() == 2
+        with pytest.raises(ValueError, match="at least one"):
+            Database(f"sqlite:///{tmp_path / 'none.db'}", pool_size=0)
+    finally:
+        await db.dispose()
+
+
+if "postgresql" in BACKENDS:
+
+    @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+    async def test_pooled_connections_cut_by_the_server_cost_no_transaction(
+        database: Database,
+    ) -> None:
+        """The server ending every connection (as a restart does) while they sit in the pool:
+        the next transactions reconnect, without a ping before every use. At most the first
+        could fail (a connection not yet seen closed), and the pool is renewed after it."""
+
+        async def touch() -> None:
+            async with database.transaction() as uow:
+                await uow.session.execute(text("SELECT pg_sleep(0.01)"))
+
+        await asyncio.gather(*(touch() for _ in range(5)))  # five connections in the pool
+        name = database.url.database
+        admin = await asyncpg.connect(TEST_DATABASE_URL, timeout=10)
+        try:
+            ended = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = $1 AND pid <> pg_backend_pid()",
+                name,
+            )
+        finally:
+            await admin.close()
+        assert ended >= 5
+        await asyncio.sleep(0.2)  # the server's goodbyes reach the client
+        failed = 0
+        for n in range(10):
+            try:
+                async with database.transaction() as uow:
+                    await uow.members.create("telegram", f"after{n}", at=T0)
+            except DBAPIError:
+                failed += 1
+        assert failed <= 1
+        async with database.read() as uow:
+            count = await uow.session.scalar(text("SELECT COUNT(*) FROM members"))
+        assert count == 10 - failed
