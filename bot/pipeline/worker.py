@@ -1,16 +1,27 @@
 """The worker: inbox entries in, engine turns out, one member at a time and in order.
 
 For a woken entry the worker takes the lock of its address (lock, then load), then handles that
-address's pending entries oldest first, each in ONE transaction that also marks it processed:
-a crash before the commit leaves it pending (handled again, nothing doubled), after the commit it
-is never handled again. Wake-ups are only hints: a periodic sweep hands back whatever stayed
-pending (a lost wake-up, a worker killed mid-turn), so nothing stored is ever lost.
+address's pending entries oldest first, each in ONE transaction that also marks it processed
+(only if no one did first) and loads the member's state: a crash before the commit leaves it
+pending (handled again, nothing doubled), after the commit it is never handled again. Wake-ups
+are only hints: a periodic sweep hands back whatever stayed pending (a lost wake-up, a worker
+killed mid-turn), so nothing stored is ever lost.
+
+An answer costs the worker two transactions: one read of the entry with its address's pending
+list, and the turn. The list is read before the lock is taken, so it may be stale once the
+lock is held; that is harmless. Entries only ever go from pending to processed, so the list
+still holds, in order, every entry older than its last one that was pending when it was read,
+and one handled meanwhile by another worker is skipped (marking it processed finds it done).
+An entry stored after the list was read has its own wake-up (or the sweep), whose worker waits
+for the lock and handles it after us; so a list shorter than a batch ends the drain without
+another query.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
@@ -24,6 +35,10 @@ from storage.records import InboxRecord
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+BATCH = 20
+"""Pending entries of one address read at a time."""
+WAKEUP_INTERVAL = 0.02
+"""Seconds between two outbox wake-ups from one worker at most (see `Worker._wake_sender`)."""
 
 
 class Worker:
@@ -45,6 +60,9 @@ class Worker:
         self.sweep_interval = sweep_interval
         self.sweep_grace = sweep_grace
         self.processed = 0
+        self._woken_at = -math.inf
+        self._wakeup_due = False  # a deferred wake-up is scheduled and has not been pushed yet
+        self._deferred_wakeup: asyncio.Task[None] | None = None
 
     async def run(self, stop: asyncio.Event, concurrency: int = 8) -> None:
         """Work until `stop` is set; the turn in hand is finished, never cut in half."""
@@ -56,6 +74,9 @@ class Worker:
         finally:
             for task in loops:
                 task.cancel()
+            if self._deferred_wakeup is not None:
+                self._deferred_wakeup.cancel()  # the sender stops too; it polls when it starts
+                self._wakeup_due = False
 
     async def _loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -80,30 +101,34 @@ class Worker:
     async def sweep(self, grace: float) -> int:
         """Wake workers for every address with entries pending longer than `grace` seconds."""
         before = self.clock() - timedelta(seconds=grace)
-        async with self.database.transaction() as uow:
+        async with self.database.read() as uow:
             entry_ids = await uow.inbox.pending_addresses(before)
         for entry_id in entry_ids:
             await self.coordination.queue.push(str(entry_id))
         return len(entry_ids)
 
     async def handle_entry(self, entry_id: int) -> None:
-        async with self.database.transaction() as uow:
+        """Handle the entry and every entry of its address pending now, oldest first (see the
+        module's docstring for why the list may be read before the lock)."""
+        async with self.database.read() as uow:
             entry = await uow.inbox.get(entry_id)
-        if entry is None or entry.processed_at is not None:
-            return
-        async with self.coordination.locks.hold(f"member:{entry.channel}:{entry.address}"):
-            await self._drain(entry)
-
-    async def _drain(self, first: InboxRecord) -> None:
-        """Handle every pending entry of the address, in order, under its lock."""
-        while True:
-            async with self.database.transaction() as uow:
-                pending = await uow.inbox.pending_for(first.channel, first.address, limit=20)
-            if not pending:
+            if entry is None or entry.processed_at is not None:
                 return
+            pending = await uow.inbox.pending_for(entry.channel, entry.address, limit=BATCH)
+        async with self.coordination.locks.hold(f"member:{entry.channel}:{entry.address}"):
+            await self._drain(entry, pending)
+
+    async def _drain(self, first: InboxRecord, pending: list[InboxRecord]) -> None:
+        """Handle `pending` in order under the address's lock, then the rest of the address's
+        backlog when `pending` was a full batch."""
+        while True:
             for entry in pending:
                 if not await self._handle(entry):
                     return  # keep the order: later entries wait for this one's retry
+            if len(pending) < BATCH:
+                return
+            async with self.database.read() as uow:
+                pending = await uow.inbox.pending_for(first.channel, first.address, limit=BATCH)
 
     async def _handle(self, entry: InboxRecord) -> bool:
         event = load_event(entry.channel, entry.address, entry.provider_id, entry.event)
@@ -118,16 +143,48 @@ class Worker:
             return False
         self.processed += 1
         if outbound:
-            try:
-                await self.coordination.outbox_wakeup.push("1")
-            except Exception:
-                log.warning("could not wake the sender; it polls anyway", exc_info=True)
+            await self._wake_sender()
         if isinstance(event, MessageEvent) and event.callback_id:
             adapter = self.channels.get(entry.channel)
             answer = getattr(adapter, "answer_callback", None)
             if answer is not None:
                 await answer(event.callback_id)
         return True
+
+    async def _wake_sender(self) -> None:
+        """Tell the sender that replies were committed, at most once per `WAKEUP_INTERVAL`.
+
+        A busy worker commits replies far more often than a sender needs telling (one round
+        leases everything due, and a sender that found work looks again at once), and a
+        wake-up per turn piles up in the queue. Within the interval the wake-up is deferred,
+        not dropped: a caller either pushes itself, or finds a push already due to happen
+        after its commit, or schedules one for the end of the interval. So the last replies
+        always have a wake-up after them, at most `WAKEUP_INTERVAL` late."""
+        if self._wakeup_due:
+            return  # a push not yet started: it comes after this caller's commit
+        loop = asyncio.get_running_loop()
+        wait = self._woken_at + WAKEUP_INTERVAL - loop.time()
+        if wait > 0:
+            self._wakeup_due = True
+            self._deferred_wakeup = asyncio.create_task(self._wake_sender_later(wait))
+            return
+        self._woken_at = loop.time()
+        await self._push_wakeup()
+
+    async def _wake_sender_later(self, delay: float) -> None:
+        try:
+            await asyncio.sleep(delay)
+        finally:
+            # cleared before the push, so a commit from now on schedules its own
+            self._wakeup_due = False
+        self._woken_at = asyncio.get_running_loop().time()
+        await self._push_wakeup()
+
+    async def _push_wakeup(self) -> None:
+        try:
+            await self.coordination.outbox_wakeup.push("1")
+        except Exception:
+            log.warning("could not wake the sender; it polls anyway", exc_info=True)
 
     async def _failed(self, entry: InboxRecord, error: Exception) -> None:
         log.exception("inbox entry %s failed", entry.id, exc_info=error)

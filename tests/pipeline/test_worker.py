@@ -1,0 +1,141 @@
+"""The worker on its own, on every backend: a member's entries in order, entries stored while
+another worker holds the member, a backlog longer than a batch, what an answer costs in
+transactions, and outbox wake-ups that are deferred, never dropped.
+
+The conversation is replaced by a handler that records what it was given, so that these tests
+are about the worker's contract and nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from bot.channels.base import InboundEvent, MessageEvent
+from bot.pipeline import worker as worker_module
+from bot.pipeline.coordination import Coordination
+from bot.pipeline.factory import coordination
+from bot.pipeline.inbox import ingest
+from bot.pipeline.worker import BATCH, Worker
+from bot.service import Outbound
+from conversations.inputs import Reply
+from storage import Database
+from storage.unit_of_work import UnitOfWork
+
+NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+
+class Recorder:
+    """Stands in for `EventHandler`: notes each event's provider id and replies once."""
+
+    def __init__(self) -> None:
+        self.handled: list[str] = []
+
+    async def apply(self, uow: UnitOfWork, event: InboundEvent, now: datetime) -> list[Outbound]:
+        self.handled.append(event.provider_id)
+        return [Outbound(0, event.channel, event.address, "ok")]
+
+
+async def store(database: Database, queue: Any, address: str, ids: Sequence[str]) -> list[int]:
+    """Store one message per provider id (a webhook's work: the inbox, then a wake-up each)."""
+    events = [MessageEvent("telegram", address, pid, Reply(text=pid)) for pid in ids]
+    return await ingest(database, queue, events, NOW)
+
+
+async def work_off(worker: Worker, coordinated: Coordination) -> None:
+    """Handle every queued wake-up, as the worker's loops would."""
+    while (item := await coordinated.queue.pop(0)) is not None:
+        await worker.handle_entry(int(item))
+
+
+@pytest.fixture
+async def coordinated() -> Coordination:
+    return await coordination(None)
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def worker(database: Database, coordinated: Coordination, recorder: Recorder) -> Worker:
+    return Worker(database, coordinated, recorder, {}, lambda: NOW)  # type: ignore[arg-type]
+
+
+async def test_entries_stored_while_another_worker_holds_the_member_come_after(
+    database: Database, coordinated: Coordination, recorder: Recorder, worker: Worker
+) -> None:
+    first, _ = await store(database, coordinated.queue, "100", ["a1", "a2"])
+    async with coordinated.locks.hold("member:telegram:100"):
+        waiting = asyncio.create_task(worker.handle_entry(first))
+        await asyncio.sleep(0.1)  # it has read the member's entries and waits for the lock
+        await store(database, coordinated.queue, "100", ["a3"])
+        assert recorder.handled == []
+    await waiting
+    assert recorder.handled == ["a1", "a2"]
+    await work_off(worker, coordinated)  # a3's own wake-up; a1's and a2's find them done
+    assert recorder.handled == ["a1", "a2", "a3"]
+
+
+async def test_a_list_made_stale_by_the_lock_holder_handles_nothing_twice(
+    database: Database, coordinated: Coordination, recorder: Recorder, worker: Worker
+) -> None:
+    ids = await store(database, coordinated.queue, "200", ["b1", "b2"])
+    async with coordinated.locks.hold("member:telegram:200"):
+        waiting = asyncio.create_task(worker.handle_entry(ids[0]))
+        await asyncio.sleep(0.1)  # it has read both entries as pending and waits for the lock
+        async with database.transaction() as uow:  # the holder handles them meanwhile
+            for entry_id in ids:
+                assert await uow.inbox.mark_processed(entry_id, NOW)
+    await waiting
+    assert recorder.handled == []
+
+
+async def test_one_wake_up_drains_a_backlog_longer_than_a_batch(
+    database: Database, coordinated: Coordination, recorder: Recorder, worker: Worker
+) -> None:
+    ids = [f"c{n:03}" for n in range(2 * BATCH + 5)]
+    first, *_ = await store(database, coordinated.queue, "300", ids)
+    await worker.handle_entry(first)
+    assert recorder.handled == ids
+
+
+async def test_an_answer_costs_the_worker_two_transactions(
+    database: Database, coordinated: Coordination, worker: Worker
+) -> None:
+    [entry] = await store(database, coordinated.queue, "400", ["d1"])
+    begun: list[bool] = []
+
+    def count(_connection: Any) -> None:
+        begun.append(True)
+
+    event.listen(database.engine.sync_engine, "begin", count)
+    try:
+        await worker.handle_entry(entry)  # the entry with its member's list, then the turn
+        await worker.handle_entry(entry)  # already handled: one read finds it done
+    finally:
+        event.remove(database.engine.sync_engine, "begin", count)
+    assert len(begun) == 3
+
+
+async def test_outbox_wake_ups_are_deferred_within_the_interval_never_dropped(
+    database: Database,
+    coordinated: Coordination,
+    worker: Worker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(worker_module, "WAKEUP_INTERVAL", 1.0)
+    entries = [await store(database, coordinated.queue, str(500 + n), [f"e{n}"]) for n in range(4)]
+    wakeups = coordinated.outbox_wakeup
+    await worker.handle_entry(entries[0][0])
+    assert await wakeups.pop(0) == "1"  # the first turn with replies wakes the sender at once
+    for [entry] in entries[1:]:
+        await worker.handle_entry(entry)
+    assert await wakeups.pop(0) is None  # three more turns within the interval: deferred...
+    assert await wakeups.pop(3.0) == "1"  # ...to one wake-up at its end
+    assert await wakeups.pop(0.2) is None
