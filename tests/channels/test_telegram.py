@@ -4,6 +4,7 @@ aiogram client, talking to a fake Bot API server, maps every answer to a SendRes
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -29,6 +30,7 @@ from bot.channels.base import (
 )
 from bot.channels.telegram import (
     ALLOWED_UPDATES,
+    RESPONSE_TYPES,
     TelegramChannel,
     TelegramPayloadError,
     parse_update,
@@ -608,3 +610,14 @@ async def test_fake_enforces_the_global_limit() -> None:
     assert sum(isinstance(result, RetryAfter) for result in results) == 2
     assert fake.rate_limited == 2
     assert len(fake.sent) == 3
+
+
+def test_the_response_models_aiogram_checks_sends_with_outlive_a_garbage_collection() -> None:
+    """pydantic caches `Response[Message]` weakly; rebuilding it after a collection costs more
+    CPU than the send itself. The classes aiogram asks for must be the ones held here."""
+    from aiogram.methods import AnswerCallbackQuery, Response, SendMessage
+
+    for method in (SendMessage, AnswerCallbackQuery):
+        gc.collect()
+        wanted = Response[method.__returning__]  # type: ignore[name-defined]
+        assert any(held is wanted for held in RESPONSE_TYPES)
