@@ -57,7 +57,8 @@ async def _serve_web(runtime: Runtime, stop: asyncio.Event, quiet: bool) -> None
         host="0.0.0.0",
         port=runtime.settings.port,
         log_level="warning" if quiet else "info",
-        access_log=not quiet,
+        # a line per request costs CPU on every webhook; ACCESS_LOG=true turns it on
+        access_log=runtime.settings.access_log and not quiet,
         lifespan="off",
     )
     server = _Server(config)

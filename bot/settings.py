@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     redis_prefix: str = Field(default="mutuality:", alias="REDIS_PREFIX")
     public_url: str | None = Field(default=None, alias="PUBLIC_URL")
     port: int = Field(default=8000, alias="PORT")
+    access_log: bool = Field(default=False, alias="ACCESS_LOG")
     default_country: str = Field(default="KE", alias="DEFAULT_COUNTRY")
     checkins_path: Path | None = Field(default=None, alias="CHECKINS_PATH")
     locales_path: Path | None = Field(default=None, alias="LOCALES_PATH")
