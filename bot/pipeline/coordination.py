@@ -48,11 +48,25 @@ class Bucket:
     burst: float = 1.0
 
 
+Booking = int | str
+"""What `RateLimiter.acquire` hands back, for `RateLimiter.finish`."""
+NO_BOOKING: Booking = -1
+"""The booking of an acquire from no bucket at all."""
+
+
 class RateLimiter(Protocol):
-    async def acquire(self, buckets: Sequence[Bucket]) -> None:
+    async def acquire(self, buckets: Sequence[Bucket]) -> Booking:
         """Book the earliest moment every bucket allows one more send, wait for it, and return
-        then: the send is counted at that moment in every bucket. Bookings are first come, first
-        served; a caller cancelled while waiting gives its booking back."""
+        then: the send is counted from the moment it starts, in every bucket. Bookings are first
+        come, first served; a caller cancelled while waiting gives its booking back."""
+        ...
+
+    async def finish(self, buckets: Sequence[Bucket], booking: Booking) -> None:
+        """The send that `acquire` booked as `booking` has been answered: count it from now.
+
+        A provider counts a send when it arrives, at some moment between its start and its
+        answer; counting it from the answer keeps the provider's window however long the
+        request took on the way. A send never finished stays counted from its start."""
         ...
 
     async def pause(self, key: str, seconds: float) -> None:

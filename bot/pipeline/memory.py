@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from bot.pipeline.coordination import Bucket
+from bot.pipeline.coordination import NO_BOOKING, Booking, Bucket
 from bot.pipeline.slots import earliest, window_of
 
 
@@ -93,11 +93,12 @@ class MemoryLocks:
 
 @dataclass(slots=True)
 class _Window:
-    """One bucket's booked sends (moment, booking), sorted, and any pause."""
+    """One bucket's sends (moment, booking, started), sorted, and any pause. A booked send's
+    moment is its slot; a started one's is when it started, then when it was answered."""
 
     limit: int
     span: float
-    booked: list[tuple[float, int]] = field(default_factory=list)
+    booked: list[tuple[float, int, bool]] = field(default_factory=list)
     paused_until: float = 0.0
 
     def forget_before(self, moment: float) -> None:
@@ -106,9 +107,11 @@ class _Window:
         if cut:
             del self.booked[:cut]
 
-    def times(self, until: float = math.inf) -> list[float]:
-        """The booked moments up to `until`, sorted."""
-        return [moment for moment, _ in self.booked if moment <= until]
+    def times(self, started_only: bool = False) -> list[float]:
+        """The moments of every send, or of the sends started, sorted."""
+        if started_only:
+            return [moment for moment, _, started in self.booked if started]
+        return [moment for moment, _, _ in self.booked]
 
     def is_idle(self, now: float) -> bool:
         """Whether forgetting this bucket changes nothing: no pause, nothing that still counts."""
@@ -152,12 +155,12 @@ class MemoryRateLimiter:
         self._bookings = itertools.count()
         self._prune_above = 1024
 
-    async def acquire(self, buckets: Sequence[Bucket]) -> None:
+    async def acquire(self, buckets: Sequence[Bucket]) -> Booking:
         check_buckets(buckets)
         if not buckets:
-            return
+            return NO_BOOKING
         windows = [self._window(bucket) for bucket in buckets]
-        booking = next(self._bookings)
+        booking: int = next(self._bookings)
         slot = self._book(windows, booking, self._now())
         try:
             while True:
@@ -167,9 +170,9 @@ class MemoryRateLimiter:
                 now = self._now()
                 if now < slot:
                     continue  # woken early (or the clock is a test's): sleep the rest
-                # Count the send when it really starts. Checked against what has started by
-                # now, so one that woke late costs the sends booked after it nothing; a later
-                # one that finds the window full because of it waits that much longer.
+                # Count the send when it really starts, checked against the sends started so
+                # far: one that woke late costs the sends booked after it nothing, unless one
+                # finds its window full because of it, and then only as long as it was late.
                 self._cancel(windows, booking)
                 slot = self._book(windows, booking, now, started_only=True)
                 if slot <= now:
@@ -178,6 +181,19 @@ class MemoryRateLimiter:
             self._cancel(windows, booking)
             raise
         self._prune(self._now())
+        return booking
+
+    async def finish(self, buckets: Sequence[Bucket], booking: Booking) -> None:
+        """The send `booking` was answered: count it from now on (see `RateLimiter.finish`)."""
+        now = self._now()
+        for bucket in buckets:
+            window = self._window(bucket)
+            for index, (_, owner, started) in enumerate(window.booked):
+                if owner == booking and started:
+                    del window.booked[index]
+                    break
+            # (added again if it was forgotten meanwhile, having started over a span ago)
+            insort(window.booked, (now, int(booking), True))
 
     async def pause(self, key: str, seconds: float) -> None:
         """Allow no send from bucket `key` before `seconds` from now; sends booked inside the
@@ -203,8 +219,8 @@ class MemoryRateLimiter:
         self, windows: Sequence[_Window], booking: int, now: float, started_only: bool = False
     ) -> float:
         """Book the earliest moment from `now` on that every window allows; return it. With
-        `started_only`, bookings still in the future are not in the way (their owners check
-        again when their moment comes)."""
+        `started_only`, only sends started are in the way (the owners of the others check when
+        their moment comes), and a send that may start now is recorded as started."""
         for window in windows:
             window.forget_before(now)
         slot, settled = now, False
@@ -212,18 +228,19 @@ class MemoryRateLimiter:
             settled = True
             for window in windows:
                 start = max(slot, window.paused_until)
-                times = window.times(until=now if started_only else math.inf)
+                times = window.times(started_only)
                 moment = earliest(times, window.limit, window.span, start)
                 if moment > slot:
                     slot, settled = moment, False
+        started = started_only and slot <= now
         for window in windows:
-            insort(window.booked, (slot, booking))
+            insort(window.booked, (slot, booking, started))
         return slot
 
     @staticmethod
     def _cancel(windows: Sequence[_Window], booking: int) -> None:
         for window in windows:
-            for index, (_, owner) in enumerate(window.booked):
+            for index, (_, owner, _) in enumerate(window.booked):
                 if owner == booking:
                     del window.booked[index]
                     break

@@ -2,8 +2,8 @@
 
 The same contracts as `bot.pipeline.memory` (proven by one contract suite), shared by every
 process that talks to one Redis. Every key starts with the `prefix` given, so several
-deployments or test runs can share a server. Needs Redis 6.0 or later (BLPOP with a fractional
-timeout; scripts that call TIME).
+deployments or test runs can share a server. Needs Redis 6.2 or later (BLPOP with a fractional
+timeout; scripts that call TIME; ZADD GT).
 
 Redis holds nothing that matters: a queue item lost with a Redis restart is found again by the
 worker's sweep of the database, and a lock lost with its holder (or with Redis) only lets a
@@ -33,7 +33,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.pipeline.coordination import Bucket
+from bot.pipeline.coordination import NO_BOOKING, Booking, Bucket
 from bot.pipeline.memory import check_buckets
 from bot.pipeline.slots import window_of
 
@@ -353,48 +353,56 @@ class RedisLocks:
             )
 
 
-# Send slots (see `bot.pipeline.slots`, whose search `_SLOTS` mirrors). A bucket is a sorted set
-# `{prefix}rate:{key}` of bookings scored by the moment booked (ms of Redis' clock), and a string
-# `{prefix}rate:{key}:pause` holding the end of a pause (ms) while it lasts.
+# Send slots (see `bot.pipeline.slots`, whose `earliest` the script's mirrors line for line). A
+# bucket is a sorted set `{prefix}rate:{key}` of bookings scored by the moment booked (ms of
+# Redis' clock), and a string `{prefix}rate:{key}:pause` holding the end of a pause (ms) while
+# it lasts.
 #
 # KEYS: for each bucket, its set and its pause key, in turn. ARGV: the mode, the booking, then
 # for each bucket its limit and span (ms). `book` books the earliest moment from now on that
 # every bucket allows and answers how many ms away it is. `confirm`, called when that moment
 # came, books the send again at the moment it really starts: now, when every bucket allows it
-# counted against the sends started so far (bookings still ahead are not in the way; their
-# owners check again when their moment comes), and answers 0; otherwise at the earliest moment
-# that does, and answers the wait. `cancel` gives a booking back.
+# counted against the sends started so far (other bookings are not in the way; their owners
+# check when their moment comes), as the started send `s:{booking}`, and answers 0; otherwise
+# at the earliest moment that does, and answers the wait. `finish` moves a started send to now
+# (never earlier), when its answer came, adding it again if it was forgotten meanwhile (started
+# longer than a span ago). `cancel` gives a booking back.
 _SLOTS = """
-local function fits(times, limit, span, moment)
-  local len = #times
-  local lo, hi = 1, len
-  while lo <= hi do
-    local mid = math.floor((lo + hi) / 2)
-    if times[mid] <= moment then lo = mid + 1 else hi = mid - 1 end
-  end
-  local after = lo - 1
-  for first = math.max(0, after - limit), after do
-    local last = first + limit
-    if last > len then break end
-    local a = moment
-    if first < after then a = times[first + 1] end
-    local b = moment
-    if last > after then b = times[last] end
-    if b - a < span - 0.001 then return false end  -- moments are stored to the microsecond
-  end
-  return true
-end
+-- moments are stored to the microsecond: gaps within one of a whole span count as whole
+local EPSILON = 0.001
 
 local function earliest(times, limit, span, start)
-  if fits(times, limit, span, start) then return start end
-  for _, booked in ipairs(times) do
-    local candidate = booked + span
-    if candidate > start and fits(times, limit, span, candidate) then return candidate end
+  local count = #times
+  local short = {[0] = 0}
+  for first = 0, count - limit do
+    local too_short = 0
+    if times[first + limit] - times[first + 1] < span - EPSILON then too_short = 1 end
+    short[first + 1] = short[first] + too_short
   end
-  return math.max(start, times[#times] + span)
+  local lo, hi = 1, count
+  while lo <= hi do
+    local mid = math.floor((lo + hi) / 2)
+    if times[mid] <= start then lo = mid + 1 else hi = mid - 1 end
+  end
+  for gap = lo - 1, count do
+    local lowest = start
+    if gap > 0 then lowest = math.max(lowest, times[gap]) end
+    if gap >= limit then lowest = math.max(lowest, times[gap - limit + 1] + span) end
+    local ok = not (gap < count and lowest >= times[gap + 1])
+    if ok and gap + limit - 1 < count and lowest > times[gap + limit] - span + EPSILON then
+      ok = false
+    end
+    if ok then
+      local first_run = math.max(0, gap - limit + 1)
+      local last_run = math.min(gap - 1, count - limit)
+      if first_run <= last_run and short[last_run + 1] - short[first_run] > 0 then ok = false end
+    end
+    if ok then return lowest end
+  end
+  return start
 end
 
-local function book(now, booking, buckets)
+local function book(now, buckets)
   local slot = now
   local settled = false
   while not settled do
@@ -407,11 +415,7 @@ local function book(now, booking, buckets)
       end
     end
   end
-  for _, bucket in ipairs(buckets) do
-    redis.call('ZADD', bucket.key, string.format('%.3f', slot), booking)
-    redis.call('PEXPIRE', bucket.key, math.ceil(slot - now + bucket.span) + 1)
-  end
-  return slot - now
+  return slot
 end
 
 local clock = redis.call('TIME')
@@ -423,6 +427,14 @@ for i = 1, #KEYS / 2 do
   buckets[i] = {key = KEYS[2 * i - 1], pause = tonumber(redis.call('GET', KEYS[2 * i])) or 0,
     limit = tonumber(ARGV[1 + 2 * i]), span = tonumber(ARGV[2 + 2 * i])}
 end
+if mode == 'finish' then
+  for _, bucket in ipairs(buckets) do
+    redis.call('ZADD', bucket.key, 'GT', string.format('%.3f', now), 's:' .. booking)
+    local ttl = math.ceil(bucket.span) + 1
+    if redis.call('PTTL', bucket.key) < ttl then redis.call('PEXPIRE', bucket.key, ttl) end
+  end
+  return 0
+end
 if mode == 'confirm' then
   local slot = tonumber(redis.call('ZSCORE', buckets[1].key, booking))
   if slot and slot > now then return math.ceil(slot - now) end
@@ -431,17 +443,27 @@ for _, bucket in ipairs(buckets) do
   redis.call('ZREM', bucket.key, booking)
 end
 if mode == 'cancel' then return 0 end
-local until_ms = '+inf'
-if mode == 'confirm' then until_ms = string.format('%.3f', now) end
 for _, bucket in ipairs(buckets) do
   local stale = '(' .. string.format('%.3f', now - bucket.span)
   redis.call('ZREMRANGEBYSCORE', bucket.key, '-inf', stale)
-  local flat = redis.call('ZRANGEBYSCORE', bucket.key, '-inf', until_ms, 'WITHSCORES')
+  local flat = redis.call('ZRANGE', bucket.key, 0, -1, 'WITHSCORES')
   local times = {}
-  for j = 2, #flat, 2 do times[#times + 1] = tonumber(flat[j]) end
+  for j = 1, #flat, 2 do
+    if mode ~= 'confirm' or string.sub(flat[j], 1, 2) == 's:' then
+      times[#times + 1] = tonumber(flat[j + 1])
+    end
+  end
   bucket.times = times
 end
-return math.ceil(book(now, booking, buckets))
+local slot = book(now, buckets)
+local member = booking
+if mode == 'confirm' and slot <= now then member = 's:' .. booking end
+for _, bucket in ipairs(buckets) do
+  redis.call('ZADD', bucket.key, string.format('%.3f', slot), member)
+  local ttl = math.ceil(slot - now + bucket.span) + 1
+  if redis.call('PTTL', bucket.key) < ttl then redis.call('PEXPIRE', bucket.key, ttl) end
+end
+return math.ceil(slot - now)
 """
 
 # KEYS[1]: the bucket's pause key. ARGV[1]: the pause in milliseconds. Pauses end at the latest
@@ -495,19 +517,13 @@ class RedisRateLimiter:
         self._bookings = itertools.count()
         self._cancelling: set[asyncio.Task[None]] = set()
 
-    async def acquire(self, buckets: Sequence[Bucket]) -> None:
+    async def acquire(self, buckets: Sequence[Bucket]) -> Booking:
         """Book the earliest moment every bucket allows one more send, wait for it, return."""
         check_buckets(buckets)
         if not buckets:
-            return
-        names = [f"{self._prefix}rate:{bucket.key}" for bucket in buckets]
-        keys = [key for name in names for key in (name, f"{name}:pause")]
-        windows = [window_of(bucket.rate, bucket.burst) for bucket in buckets]
-        shape = [repr(v) for limit, span in windows for v in (limit, span * 1000)]
+            return NO_BOOKING
         booking = f"{self._process}:{next(self._bookings)}"
-
-        def call(mode: str) -> Awaitable[int]:
-            return self._slots(keys=keys, args=[mode, booking, *shape])
+        call = self._caller(buckets, booking)
 
         wait_ms = int(await _retrying("book a send", lambda: call("book"), self._unavailable_after))
         try:
@@ -521,10 +537,29 @@ class RedisRateLimiter:
                     )
                 )
                 if wait_ms <= 0:
-                    return
+                    return booking
         except BaseException:
             await self._cancel_quietly(call)
             raise
+
+    async def finish(self, buckets: Sequence[Bucket], booking: Booking) -> None:
+        """The send `booking` was answered: count it from now on (see `RateLimiter.finish`)."""
+        if not buckets or booking == NO_BOOKING:
+            return
+        call = self._caller(buckets, str(booking))
+        await _retrying("finish a send", lambda: call("finish"), self._unavailable_after)
+
+    def _caller(self, buckets: Sequence[Bucket], booking: str) -> Callable[[str], Awaitable[int]]:
+        """The slot script for `buckets` and `booking`, given a mode."""
+        names = [f"{self._prefix}rate:{bucket.key}" for bucket in buckets]
+        keys = [key for name in names for key in (name, f"{name}:pause")]
+        windows = [window_of(bucket.rate, bucket.burst) for bucket in buckets]
+        shape = [repr(v) for limit, span in windows for v in (limit, span * 1000)]
+
+        def call(mode: str) -> Awaitable[int]:
+            return self._slots(keys=keys, args=[mode, booking, *shape])
+
+        return call
 
     async def _cancel_quietly(self, call: Callable[[str], Awaitable[int]]) -> None:
         """Give a booking back, waiting at most `CANCEL_WAIT` for Redis; when it does not answer,

@@ -50,14 +50,30 @@ def fits(times: Sequence[float], limit: int, span: float, moment: float) -> bool
 
 
 def earliest(times: Sequence[float], limit: int, span: float, start: float) -> float:
-    """The earliest moment at or after `start` at which a send fits (see `fits`).
+    """The earliest moment at or after `start` at which a send fits (see `fits`), in one pass.
 
-    A send stops conflicting with a booked one `span` after it, so the candidates are `start`
-    and every booked time plus `span`; the last of these always fits."""
-    if fits(times, limit, span, start):
-        return start
-    for booked in times:
-        candidate = booked + span
-        if candidate > start and fits(times, limit, span, candidate):
-            return candidate
-    return max(start, times[-1] + span)
+    A send between `times[gap - 1]` and `times[gap]` is the last of a run that begins at
+    `times[gap - limit]`, the first of one that ends at `times[gap + limit - 1]`, and inside the
+    runs of `limit` booked sends that straddle the gap: it fits when it is at least `span` after
+    the first, at least `span` before the second, and each straddling run spans `span` already.
+    So each gap, from the one holding `start` on, either offers its earliest moment or none."""
+    count = len(times)
+    short = [0]  # short[j]: how many runs of `limit` booked sends starting before j span < span
+    for first in range(max(0, count - limit + 1)):
+        too_short = times[first + limit - 1] - times[first] < span - EPSILON
+        short.append(short[-1] + too_short)
+    for gap in range(bisect_right(times, start), count + 1):
+        lowest = start
+        if gap > 0:
+            lowest = max(lowest, times[gap - 1])
+        if gap >= limit:
+            lowest = max(lowest, times[gap - limit] + span)
+        if gap < count and lowest >= times[gap]:
+            continue  # the moment belongs to a later gap
+        if gap + limit - 1 < count and lowest > times[gap + limit - 1] - span + EPSILON:
+            continue
+        first_run, last_run = max(0, gap - limit + 1), min(gap - 1, count - limit)
+        if first_run <= last_run and short[last_run + 1] - short[first_run] > 0:
+            continue
+        return lowest
+    raise AssertionError("a send always fits a span after the last booked one")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -236,6 +237,28 @@ class MessageRepository:
                 updated_at=at,
             )
             .execution_options(synchronize_session=False)
+        )
+
+    async def mark_sent_many(self, receipts: Sequence[tuple[int, str]], *, at: datetime) -> None:
+        """`mark_sent` for many messages at once, (message id, provider id) each: one statement
+        executed for all of them (a driver's executemany), not one round trip each."""
+        if not receipts:
+            return
+        statement = (
+            update(Message)
+            .where(Message.id == bindparam("sent_id"), Message.status == "queued")
+            .values(
+                status="sent",
+                provider_message_id=bindparam("sent_provider_id"),
+                attempts=Message.attempts + 1,
+                lease_until=None,
+                updated_at=at,
+            )
+        )
+        connection = await self._session.connection()
+        await connection.execute(
+            statement,
+            [{"sent_id": message, "sent_provider_id": provider} for message, provider in receipts],
         )
 
     async def retry_later(

@@ -315,6 +315,26 @@ async def test_a_late_waker_does_not_cost_the_others_their_slots(coord: Coordina
     assert_within_rate(times, rate=50, burst=50, slack=slack_for(coord))
 
 
+async def test_a_send_counts_from_its_answer(coord: Coordination) -> None:
+    """A provider counts a send when it arrives, which may be as late as its answer: the next
+    send in a one-at-a-time bucket waits a whole interval after the answer, not the start."""
+    bucket = Bucket("telegram:chat-1", rate=5, burst=1)  # one send every 0.2 s
+    booking = await coord.limiter.acquire([bucket])
+    await asyncio.sleep(0.3)  # the request takes 0.3 s to be answered
+    await coord.limiter.finish([bucket], booking)
+    answered = time.monotonic()
+    await coord.limiter.acquire([bucket])
+    assert time.monotonic() - answered >= 0.2 - 0.01
+
+
+async def test_a_send_never_finished_counts_from_its_start(coord: Coordination) -> None:
+    bucket = Bucket("telegram:chat-1", rate=5, burst=1)
+    await coord.limiter.acquire([bucket])
+    started = time.monotonic()
+    await coord.limiter.acquire([bucket])
+    assert 0.2 - 0.01 <= time.monotonic() - started < 0.2 + slack_for(coord) + 0.2
+
+
 async def test_pause_holds_sends_already_booked(coord: Coordination) -> None:
     bucket = Bucket("telegram:chat-1", rate=2, burst=1)
     await coord.limiter.acquire([bucket])
@@ -664,3 +684,38 @@ class TestRedisOnly:
                 await made.close()
         assert "answers nothing until it is back" in caplog.text
         assert "was taken again" in caplog.text
+
+
+@pytest.mark.skipif(not TEST_REDIS_URL, reason="needs TEST_REDIS_URL")
+async def test_the_redis_slot_search_agrees_with_the_python_one() -> None:
+    """`earliest` as the Redis script runs it, on random booked sets, against `slots.earliest`
+    (in milliseconds, as the script keeps them)."""
+    import random
+
+    from bot.pipeline.redis import _SLOTS
+    from bot.pipeline.slots import earliest
+
+    function = _SLOTS[_SLOTS.index("local EPSILON") : _SLOTS.index("local function book")]
+    script_text = function + (
+        "local times = {}\n"
+        "for i = 4, #ARGV do times[#times + 1] = tonumber(ARGV[i]) end\n"
+        "return tostring(earliest(times, tonumber(ARGV[1]), tonumber(ARGV[2]), "
+        "tonumber(ARGV[3])))\n"
+    )
+    client = redis_client(TEST_REDIS_URL)
+    try:
+        script = client.register_script(script_text)
+        chance = random.Random(7)
+        for _ in range(300):
+            limit = chance.randint(1, 4)
+            span = float(chance.randint(1, 200) * 10)
+            times: list[float] = []
+            for _ in range(chance.randint(0, 20)):
+                times.append(earliest(times, limit, span, float(chance.randint(0, 4000))))
+                times.sort()
+            start = float(chance.randint(0, 5000))
+            expected = earliest(times, limit, span, start)
+            got = await script(keys=[], args=[limit, span, start, *times])
+            assert float(got) == pytest.approx(expected), (limit, span, times, start)
+    finally:
+        await client.aclose()
