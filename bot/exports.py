@@ -36,6 +36,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from storage.records import AnswerRow, HelpRow
 
@@ -165,6 +166,7 @@ def to_xlsx(title: str, header: Sequence[str], table: list[list[Any]]) -> bytes:
     sheet.title = title
     sheet.append(list(header))
     for line in table:
+        line = [_storable(value) for value in line]
         sheet.append(line)
         for column, value in enumerate(line, start=1):
             if isinstance(value, str) and looks_like_formula(value):
@@ -175,6 +177,15 @@ def to_xlsx(title: str, header: Sequence[str], table: list[list[Any]]) -> bytes:
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
+
+
+def _storable(value: Any) -> Any:
+    """`value` as a workbook can hold it: XML 1.0 has no place for most control characters
+    (a member's answer may carry one), so each becomes U+FFFD, visibly, instead of failing the
+    whole export."""
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("\N{REPLACEMENT CHARACTER}", value)
+    return value
 
 
 def render(kind: str, export_format: ExportFormat, table: list[list[Any]]) -> bytes:

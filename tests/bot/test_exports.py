@@ -190,3 +190,11 @@ def test_an_xlsx_help_export_marks_names_and_notes() -> None:
     assert (line["note"].value, line["note"].quotePrefix) == ("+cmd|' /C notepad'!A0", True)
     assert (line["receiver"].value, line["receiver"].quotePrefix) == ("Musa", False)
     assert line["giver_id"].data_type == "n"
+
+
+def test_an_xlsx_export_survives_control_characters_in_an_answer() -> None:
+    table = [["a member", "said \x0bthis\x00", 3]]
+    data = render("answers", ExportFormat.XLSX, table)
+    sheet = load_workbook(io.BytesIO(data)).active
+    assert sheet is not None
+    assert [cell.value for cell in sheet[2]][:3] == ["a member", "said \ufffdthis\ufffd", 3]
