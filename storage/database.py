@@ -2,19 +2,56 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 
-from storage.engines import DEFAULT_POOL_SIZE, create_engine, read_only
+from storage.engines import DEFAULT_POOL_SIZE, POOL_TIMEOUT, create_engine, read_only
 from storage.errors import DatabaseUnavailable
 from storage.schema_migrations import upgrade_to_head
 from storage.unit_of_work import UnitOfWork
 from storage.urls import async_url, describe
+
+
+class _WriterQueue:
+    """Writing transactions of one process on one SQLite database, one at a time, in order.
+
+    SQLite lets one transaction write at a time, and one that finds the write lock taken sleeps
+    in the busy handler with growing back-off (up to 100 ms a nap) rather than queueing: the
+    lock sits free while its waiters sleep, and an unlucky waiter can be overtaken for seconds
+    until its busy timeout fails it ("database is locked"). Queueing this process's writers
+    here hands the lock on at once and in order; the busy timeout is then only for other
+    processes (a command run beside `mutuality run`). A writer waits `POOL_TIMEOUT` seconds at
+    most for its turn, then fails as an overwhelmed database does (a webhook answers 503).
+    """
+
+    def __init__(self, where: str) -> None:
+        self._where = where
+        self._lock: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._loop is not loop:  # an asyncio.Lock serves one loop
+            self._lock, self._loop = asyncio.Lock(), loop
+        lock = self._lock
+        try:
+            async with asyncio.timeout(POOL_TIMEOUT):
+                await lock.acquire()
+        except TimeoutError as error:
+            raise DatabaseUnavailable(
+                f"the {self._where} is overwhelmed: a write waited {POOL_TIMEOUT} s for its turn"
+            ) from error
+        try:
+            yield
+        finally:
+            lock.release()
 
 
 class Database:
@@ -34,6 +71,7 @@ class Database:
         self._read_engine = read_only(self._engine)
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self._read_engine, expire_on_commit=False)
+        self._writers = _WriterQueue(describe(self._url)) if self.backend == "sqlite" else None
 
     @property
     def url(self) -> URL:
@@ -86,8 +124,9 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[UnitOfWork]:
         """One session and one transaction: committed when the block exits normally, rolled
-        back (and the exception re-raised) when it raises."""
-        async with self._sessions() as session, session.begin():
+        back (and the exception re-raised) when it raises. On SQLite this process's writing
+        transactions take turns (see `_WriterQueue`): never open one inside another."""
+        async with self._writer_turn(), self._sessions() as session, session.begin():
             yield UnitOfWork(session)
 
     @asynccontextmanager
@@ -99,6 +138,9 @@ class Database:
         rather than wait its turn."""
         async with self._read_sessions() as session, session.begin():
             yield UnitOfWork(session)
+
+    def _writer_turn(self) -> AbstractAsyncContextManager[None]:
+        return nullcontext() if self._writers is None else self._writers.turn()
 
     async def _connect(self, engine: AsyncEngine | None = None) -> AsyncConnection:
         try:

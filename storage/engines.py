@@ -4,7 +4,8 @@ SQLite connections get `journal_mode=WAL`, `busy_timeout=5000` and `foreign_keys
 The driver's own transaction handling is switched off and every writing transaction starts with
 `BEGIN IMMEDIATE`: this makes SAVEPOINTs and DDL transactional (pysqlite's implicit BEGIN breaks
 both) and takes the write lock up front, so two writers wait for each other through
-`busy_timeout` instead of failing with "database is locked" when a read turns into a write.
+`busy_timeout` instead of failing with "database is locked" when a read turns into a write
+(within one process, `Database` also queues its writers before they begin).
 A read-only transaction (see `read_only`) starts with a plain, deferred `BEGIN` instead: in WAL
 mode it reads its snapshot beside a writer rather than queueing behind the write lock.
 

@@ -136,6 +136,51 @@ async def test_transactions_share_a_bounded_pool(tmp_path: Path) -> None:
         await db.dispose()
 
 
+async def test_sqlite_writers_take_turns_in_the_order_they_came(tmp_path: Path) -> None:
+    """A process's writers queue for SQLite's write lock instead of polling for it in the busy
+    handler, so they get it in order; one that waits too long fails as unavailable."""
+    db = Database(f"sqlite:///{tmp_path / 'turns.db'}")
+    try:
+        await db.upgrade()
+        order: list[int] = []
+
+        async def write(n: int) -> None:
+            async with db.transaction() as uow:
+                await uow.members.create("telegram", f"w{n}", at=T0)
+                order.append(n)
+                await asyncio.sleep(0.01)
+
+        writers = []
+        for n in range(10):
+            writers.append(asyncio.create_task(write(n)))
+            await asyncio.sleep(0)  # each one asks for its turn before the next starts
+        await asyncio.gather(*writers)
+        assert order == list(range(10))
+
+        release = asyncio.Event()
+        holding = asyncio.Event()
+
+        async def hold() -> None:
+            async with db.transaction() as uow:
+                await uow.members.create("telegram", "holder", at=T0)
+                holding.set()
+                await release.wait()
+
+        held = asyncio.create_task(hold())
+        await holding.wait()
+        try:
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr("storage.database.POOL_TIMEOUT", 0.1)
+                with pytest.raises(DatabaseUnavailable, match="overwhelmed"):
+                    async with db.transaction() as uow:
+                        await uow.members.create("telegram", "late", at=T0)
+        finally:
+            release.set()
+            await held
+    finally:
+        await db.dispose()
+
+
 if "postgresql" in BACKENDS:
 
     @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
