@@ -91,14 +91,18 @@ class MemoryLocks:
         return len(self._entries)
 
 
+BOOKED, BOOKED_AGAIN, STARTED = 0, 1, 2
+"""The states of a send in a window."""
+
+
 @dataclass(slots=True)
 class _Window:
-    """One bucket's sends (moment, booking, started), sorted, and any pause. A booked send's
+    """One bucket's sends (moment, booking, state), sorted, and any pause. A booked send's
     moment is its slot; a started one's is when it started, then when it was answered."""
 
     limit: int
     span: float
-    booked: list[tuple[float, int, bool]] = field(default_factory=list)
+    booked: list[tuple[float, int, int]] = field(default_factory=list)
     paused_until: float = 0.0
 
     def forget_before(self, moment: float) -> None:
@@ -107,10 +111,11 @@ class _Window:
         if cut:
             del self.booked[:cut]
 
-    def times(self, started_only: bool = False) -> list[float]:
-        """The moments of every send, or of the sends started, sorted."""
-        if started_only:
-            return [moment for moment, _, started in self.booked if started]
+    def times(self, confirming: bool = False) -> list[float]:
+        """The moments of every send, sorted; `confirming`: of those started or booked again
+        (see `MemoryRateLimiter.acquire`)."""
+        if confirming:
+            return [moment for moment, _, state in self.booked if state != BOOKED]
         return [moment for moment, _, _ in self.booked]
 
     def is_idle(self, now: float) -> bool:
@@ -173,8 +178,11 @@ class MemoryRateLimiter:
                 # Count the send when it really starts, checked against the sends started so
                 # far: one that woke late costs the sends booked after it nothing, unless one
                 # finds its window full because of it, and then only as long as it was late.
+                # One that cannot start is booked again among the others booked again, ahead
+                # of first bookings (they are checked when their moment comes), so waiters
+                # pushed back together do not all wake for the same moment.
                 self._cancel(windows, booking)
-                slot = self._book(windows, booking, now, started_only=True)
+                slot = self._book(windows, booking, now, confirming=True)
                 if slot <= now:
                     break
         except BaseException:
@@ -188,12 +196,12 @@ class MemoryRateLimiter:
         now = self._now()
         for bucket in buckets:
             window = self._window(bucket)
-            for index, (_, owner, started) in enumerate(window.booked):
-                if owner == booking and started:
+            for index, (_, owner, state) in enumerate(window.booked):
+                if owner == booking and state == STARTED:
                     del window.booked[index]
                     break
             # (added again if it was forgotten meanwhile, having started over a span ago)
-            insort(window.booked, (now, int(booking), True))
+            insort(window.booked, (now, int(booking), STARTED))
 
     async def pause(self, key: str, seconds: float) -> None:
         """Allow no send from bucket `key` before `seconds` from now; sends booked inside the
@@ -216,11 +224,11 @@ class MemoryRateLimiter:
         return window
 
     def _book(
-        self, windows: Sequence[_Window], booking: int, now: float, started_only: bool = False
+        self, windows: Sequence[_Window], booking: int, now: float, confirming: bool = False
     ) -> float:
         """Book the earliest moment from `now` on that every window allows; return it. With
-        `started_only`, only sends started are in the way (the owners of the others check when
-        their moment comes), and a send that may start now is recorded as started."""
+        `confirming`, only sends started or booked again are in the way, and a send that may
+        start now is recorded as started, otherwise as booked again."""
         for window in windows:
             window.forget_before(now)
         slot, settled = now, False
@@ -228,13 +236,13 @@ class MemoryRateLimiter:
             settled = True
             for window in windows:
                 start = max(slot, window.paused_until)
-                times = window.times(started_only)
+                times = window.times(confirming)
                 moment = earliest(times, window.limit, window.span, start)
                 if moment > slot:
                     slot, settled = moment, False
-        started = started_only and slot <= now
+        state = BOOKED if not confirming else STARTED if slot <= now else BOOKED_AGAIN
         for window in windows:
-            insort(window.booked, (slot, booking, started))
+            insort(window.booked, (slot, booking, state))
         return slot
 
     @staticmethod

@@ -362,11 +362,11 @@ class RedisLocks:
 # for each bucket its limit and span (ms). `book` books the earliest moment from now on that
 # every bucket allows and answers how many ms away it is. `confirm`, called when that moment
 # came, books the send again at the moment it really starts: now, when every bucket allows it
-# counted against the sends started so far (other bookings are not in the way; their owners
-# check when their moment comes), as the started send `s:{booking}`, and answers 0; otherwise
-# at the earliest moment that does, and answers the wait. `finish` moves a started send to now
-# (never earlier), when its answer came, adding it again if it was forgotten meanwhile (started
-# longer than a span ago). `cancel` gives a booking back.
+# counted against the sends started (`s:{booking}`) or booked again (`r:{booking}`), and
+# answers 0; otherwise it books it again, at the earliest moment those allow, and answers the
+# wait (first bookings are not in the way: their owners check when their moment comes).
+# `finish` moves a started send to now (never earlier), when its answer came, adding it again if
+# it was forgotten meanwhile (started longer than a span ago). `cancel` gives a booking back.
 _SLOTS = """
 -- moments are stored to the microsecond: gaps within one of a whole span count as whole
 local EPSILON = 0.001
@@ -437,10 +437,11 @@ if mode == 'finish' then
 end
 if mode == 'confirm' then
   local slot = tonumber(redis.call('ZSCORE', buckets[1].key, booking))
+    or tonumber(redis.call('ZSCORE', buckets[1].key, 'r:' .. booking))
   if slot and slot > now then return math.ceil(slot - now) end
 end
 for _, bucket in ipairs(buckets) do
-  redis.call('ZREM', bucket.key, booking)
+  redis.call('ZREM', bucket.key, booking, 'r:' .. booking)
 end
 if mode == 'cancel' then return 0 end
 for _, bucket in ipairs(buckets) do
@@ -449,7 +450,8 @@ for _, bucket in ipairs(buckets) do
   local flat = redis.call('ZRANGE', bucket.key, 0, -1, 'WITHSCORES')
   local times = {}
   for j = 1, #flat, 2 do
-    if mode ~= 'confirm' or string.sub(flat[j], 1, 2) == 's:' then
+    local state = string.sub(flat[j], 1, 2)
+    if mode ~= 'confirm' or state == 's:' or state == 'r:' then
       times[#times + 1] = tonumber(flat[j + 1])
     end
   end
@@ -457,7 +459,9 @@ for _, bucket in ipairs(buckets) do
 end
 local slot = book(now, buckets)
 local member = booking
-if mode == 'confirm' and slot <= now then member = 's:' .. booking end
+if mode == 'confirm' then
+  if slot <= now then member = 's:' .. booking else member = 'r:' .. booking end
+end
 for _, bucket in ipairs(buckets) do
   redis.call('ZADD', bucket.key, string.format('%.3f', slot), member)
   local ttl = math.ceil(slot - now + bucket.span) + 1

@@ -90,13 +90,8 @@ class Limits:
 
 
 def _per_second(key: str, rate: float) -> list[Bucket]:
-    """`rate` sends in any second (a little under: `HEADROOM`), started at least half an
-    interval apart: a second's worth never leaves as one burst of concurrent requests, whose
-    arrival times at the provider would spread by more than the headroom covers."""
-    window = Bucket(key, rate * HEADROOM, burst=max(1, math.floor(rate)))
-    if window.burst == 1:
-        return [window]
-    return [window, Bucket(f"{key}:spacing", 2 * rate, burst=1)]
+    """`rate` sends in any second (a little under: `HEADROOM`)."""
+    return [Bucket(key, rate * HEADROOM, burst=max(1, math.floor(rate)))]
 
 
 def _spaced(key: str, rate: float) -> Bucket:
