@@ -263,6 +263,7 @@ class FakeInChild:
             str(self.limit),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
+            limit=64 * 1024 * 1024,  # the "times" answer lists every send: megabytes of JSON
         )
         assert self._process.stdout is not None
         self.url = (await self._process.stdout.readline()).decode().strip()
