@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from bot.pipeline.coordination import NO_BOOKING, Booking, Bucket
-from bot.pipeline.slots import earliest, window_of
+from bot.pipeline.slots import earliest, fits, window_of
 
 
 class MemoryQueue:
@@ -110,6 +110,17 @@ class _Window:
         cut = bisect_left(self.booked, (moment - self.span, -1))
         if cut:
             del self.booked[:cut]
+
+    def can_start(self, now: float) -> bool:
+        """Whether a send may start now: no pause, and room among the sends started and those
+        booked again whose moment has come (the ones still ahead wait for us, not we for them:
+        otherwise two waiters booked again close together would leap over each other)."""
+        due = [
+            moment
+            for moment, _, state in self.booked
+            if state == STARTED or (state == BOOKED_AGAIN and moment <= now)
+        ]
+        return now >= self.paused_until and fits(due, self.limit, self.span, now)
 
     def times(self, confirming: bool = False) -> list[float]:
         """The moments of every send, sorted; `confirming`: of those started or booked again
@@ -231,6 +242,10 @@ class MemoryRateLimiter:
         start now is recorded as started, otherwise as booked again."""
         for window in windows:
             window.forget_before(now)
+        if confirming and all(window.can_start(now) for window in windows):
+            for window in windows:
+                insort(window.booked, (now, booking, STARTED))
+            return now
         slot, settled = now, False
         while not settled:
             settled = True
@@ -240,7 +255,7 @@ class MemoryRateLimiter:
                 moment = earliest(times, window.limit, window.span, start)
                 if moment > slot:
                     slot, settled = moment, False
-        state = BOOKED if not confirming else STARTED if slot <= now else BOOKED_AGAIN
+        state = BOOKED_AGAIN if confirming else BOOKED
         for window in windows:
             insort(window.booked, (slot, booking, state))
         return slot

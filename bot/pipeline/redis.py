@@ -444,23 +444,34 @@ for _, bucket in ipairs(buckets) do
   redis.call('ZREM', bucket.key, booking, 'r:' .. booking)
 end
 if mode == 'cancel' then return 0 end
+local startable = mode == 'confirm'
 for _, bucket in ipairs(buckets) do
   local stale = '(' .. string.format('%.3f', now - bucket.span)
   redis.call('ZREMRANGEBYSCORE', bucket.key, '-inf', stale)
   local flat = redis.call('ZRANGE', bucket.key, 0, -1, 'WITHSCORES')
   local times = {}
+  local due = {}
   for j = 1, #flat, 2 do
     local state = string.sub(flat[j], 1, 2)
+    local moment = tonumber(flat[j + 1])
     if mode ~= 'confirm' or state == 's:' or state == 'r:' then
-      times[#times + 1] = tonumber(flat[j + 1])
+      times[#times + 1] = moment
     end
+    if state == 's:' or (state == 'r:' and moment <= now) then due[#due + 1] = moment end
   end
   bucket.times = times
+  -- a send may start now if there is room among those started and those booked again whose
+  -- moment has come: the ones still ahead wait for us (else two would leap over each other)
+  if startable and (bucket.pause > now or earliest(due, bucket.limit, bucket.span, now) > now) then
+    startable = false
+  end
 end
-local slot = book(now, buckets)
-local member = booking
-if mode == 'confirm' then
-  if slot <= now then member = 's:' .. booking else member = 'r:' .. booking end
+local slot = now
+local member = 's:' .. booking
+if not startable then
+  slot = book(now, buckets)
+  member = booking
+  if mode == 'confirm' then member = 'r:' .. booking end
 end
 for _, bucket in ipairs(buckets) do
   redis.call('ZADD', bucket.key, string.format('%.3f', slot), member)
