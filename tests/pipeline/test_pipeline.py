@@ -437,7 +437,7 @@ async def test_webhooks_answer_503_when_the_database_is_unreachable(stack: Stack
 
 async def test_sends_stay_within_the_providers_limits(database_url: str) -> None:
     """40 members write at once; Telegram allows 20 sends a second overall (the fake enforces
-    it): everything goes out, close to the limit, and never over it."""
+    it): everything goes out, and never over the limit."""
     async with FakeTelegram(token=TOKEN, global_per_second=20, per_chat_per_second=1) as telegram:
         async with FakeTwilio(SID, AUTH) as twilio:
             settings = settings_for(database_url, telegram, twilio).model_copy(
@@ -449,10 +449,11 @@ async def test_sends_stay_within_the_providers_limits(database_url: str) -> None
                 await wait_until(lambda: len(telegram.sent) >= 40, timeout=20)
     assert telegram.rate_limited == 0
     assert len(telegram.sent) == 40
-    span = telegram.sent[-1]["at"] - telegram.sent[0]["at"]
-    # 40 sends at 20/s with a burst of one: at least 39 intervals of 50 ms (how close to the
-    # limit it gets is measured by benchmarks/, not asserted here)
-    assert span >= 1.8, span
+    # the overall limit is a sliding window of one second: a send and the 20th after it are at
+    # least a second apart (how close to the limit it gets is measured by benchmarks/, not here)
+    times = [sent["at"] for sent in telegram.sent]
+    spans = [later - earlier for earlier, later in zip(times, times[20:])]
+    assert min(spans) >= 1.0, spans
 
 
 async def test_a_redis_restart_mid_run_loses_nothing(database_url: str) -> None:
