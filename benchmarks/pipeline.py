@@ -500,7 +500,9 @@ def run_child(kind: str) -> None:
         signal.signal(signal.SIGUSR1, start)
         signal.signal(signal.SIGUSR2, stop)
     if kind == "embedded":
-        asyncio.run(serve_embedded())
+        from bot.processes import run_process  # the event loop `mutuality run` has
+
+        run_process(serve_embedded())
         return
     from bot.cli import main as mutuality
 

@@ -140,9 +140,10 @@ def _run_process(start: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """Run a long-lived process; the channel libraries are imported only by these commands,
     which keeps `chat`, `groups` and `export` quick to start."""
     from bot.pipeline.factory import CoordinationUnavailable
+    from bot.processes import run_process
 
     try:
-        asyncio.run(start())
+        run_process(start())
     except (ValueError, DefinitionError, DatabaseUnavailable, CoordinationUnavailable) as error:
         raise click.ClickException(str(error)) from error
 

@@ -1,0 +1,46 @@
+"""What the long-running processes are built on: uvloop's event loop, a web server that
+writes no access log line per request unless asked to, and a bounded database pool."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import uvloop
+from pydantic import ValidationError
+
+from bot.processes import event_loop_factory, run_process, web_config
+from bot.settings import Settings
+
+
+def test_processes_run_on_uvloop() -> None:
+    assert event_loop_factory() is uvloop.new_event_loop
+    seen: list[asyncio.AbstractEventLoop] = []
+
+    async def main() -> None:
+        seen.append(asyncio.get_running_loop())
+
+    run_process(main())
+    [loop] = seen
+    assert isinstance(loop, uvloop.Loop)
+    assert loop.is_closed()
+
+
+async def app(scope: object, receive: object, send: object) -> None:
+    """An ASGI app that is never called: only the server's configuration is looked at."""
+
+
+def test_the_web_server_logs_requests_only_when_asked() -> None:
+    default = Settings(_env_file=None)  # type: ignore[call-arg]
+    asked = Settings(_env_file=None, ACCESS_LOG="true")  # type: ignore[call-arg]
+    assert default.access_log is False
+    assert web_config(app, default, quiet=False).access_log is False
+    assert web_config(app, asked, quiet=False).access_log is True
+    assert web_config(app, asked, quiet=True).access_log is False
+
+
+def test_the_pool_size_is_a_setting_of_at_least_one() -> None:
+    assert Settings(_env_file=None).database_pool_size == 20  # type: ignore[call-arg]
+    assert Settings(_env_file=None, DATABASE_POOL_SIZE="8").database_pool_size == 8  # type: ignore[call-arg]
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, DATABASE_POOL_SIZE="0")  # type: ignore[call-arg]
