@@ -1,7 +1,8 @@
 """Storing inbound events durably, and reading them back.
 
-`ingest` is what a webhook does before it answers: one transaction stores every event of the
-request (a redelivery stores nothing new), and only after the commit are workers woken. If the
+`store` is what a webhook does before it answers: one statement stores every event of the
+request (a redelivery stores nothing new); workers are woken (`wake`) only after that, once the
+answer is on its way (`ingest` does both, for the polling loop). If the
 database cannot be reached, the exception reaches the web layer, which answers 503 so that the
 provider tries again later: nothing is acknowledged that is not stored.
 """
@@ -111,27 +112,38 @@ def load_event(channel: Any, address: str, provider_id: str, data: dict[str, Any
 async def ingest(
     database: Database, queue: WorkQueue, events: Sequence[InboundEvent], now: datetime
 ) -> list[int]:
-    """Store the events, then wake workers for the new ones; returns the new entries' ids.
-    Waking is best effort: a stored event whose wake-up is lost is found by the sweep."""
+    """Store the events, then wake workers for the new ones; returns the new entries' ids."""
+    stored = await store(database, events, now)
+    await wake(queue, stored)
+    return stored
+
+
+async def store(database: Database, events: Sequence[InboundEvent], now: datetime) -> list[int]:
+    """Store the events in one statement (all or none); the ids of the new ones (an event whose
+    provider id was stored before is skipped). What a webhook does before it answers."""
     if not events:
         return []
-    stored: list[int] = []
-    async with database.transaction() as uow:
-        for event in events:
-            entry_id = await uow.inbox.add(
-                channel=event.channel,
-                provider_id=event.provider_id,
-                address=address_of(event),
-                event=dump_event(event),
-                at=now,
-            )
-            if entry_id is not None:
-                stored.append(entry_id)
+    rows = [
+        {
+            "channel": event.channel,
+            "provider_id": event.provider_id,
+            "address": address_of(event),
+            "event": dump_event(event),
+        }
+        for event in events
+    ]
+    async with database.one_statement() as uow:
+        return await uow.inbox.add_many(rows, now)
+
+
+async def wake(queue: WorkQueue, entry_ids: Sequence[int]) -> None:
+    """Wake workers for stored entries. Best effort, and held to `WAKE_TIMEOUT`: an entry
+    whose wake-up is lost is found by the workers' sweep."""
+    if not entry_ids:
+        return
     try:
-        # a hint only, so it may not hold up the provider's acknowledgement for long
         async with asyncio.timeout(WAKE_TIMEOUT):
-            for entry_id in stored:
+            for entry_id in entry_ids:
                 await queue.push(str(entry_id))
-    except Exception:  # the events are stored: the workers' sweep will find them
-        log.warning("could not wake a worker for inbox entries %s", stored, exc_info=True)
-    return stored
+    except Exception:
+        log.warning("could not wake a worker for inbox entries %s", list(entry_ids), exc_info=True)

@@ -20,11 +20,12 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.background import BackgroundTask
 
 from bot.channels.telegram import TelegramPayloadError, parse_update
 from bot.channels.twilio import TwilioPayloadError, parse_inbound, parse_status, verify_signature
 from bot.pipeline.factory import redis_ready
-from bot.pipeline.inbox import ingest
+from bot.pipeline.inbox import store, wake
 from bot.runtime import Runtime
 from storage.errors import DatabaseUnavailable
 from storage.vocabulary import MessageStatus
@@ -97,8 +98,8 @@ def create_app(runtime: Runtime) -> FastAPI:
             return JSONResponse({"error": f"malformed update: {error}"}, status_code=400)
         if not events:
             log.info("Telegram update %s ignored (nothing for us in it)", body.get("update_id"))
-        await ingest(runtime.database, runtime.coordination.queue, events, runtime.clock())
-        return JSONResponse({"ok": True})
+        stored = await store(runtime.database, events, runtime.clock())
+        return JSONResponse({"ok": True}, background=_wake(stored))
 
     @app.post("/webhooks/twilio")
     async def twilio_webhook(request: Request) -> Response:
@@ -137,8 +138,12 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     async def _inbound(form: dict[str, str]) -> Response:
         event = parse_inbound(form)
-        await ingest(runtime.database, runtime.coordination.queue, [event], runtime.clock())
-        return Response(EMPTY_TWIML, media_type="text/xml")
+        stored = await store(runtime.database, [event], runtime.clock())
+        return Response(EMPTY_TWIML, media_type="text/xml", background=_wake(stored))
+
+    def _wake(stored: list[int]) -> BackgroundTask:
+        """Workers are woken once the answer is sent: the provider waits for the store only."""
+        return BackgroundTask(wake, runtime.coordination.queue, stored)
 
     async def _status(form: dict[str, str]) -> Response:
         update = parse_status(form)

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import event
 
 from bot.channels.base import InboundEvent, MessageEvent
+from bot.pipeline import inbox
 from bot.pipeline import worker as worker_module
 from bot.pipeline.coordination import Coordination
 from bot.pipeline.factory import coordination
@@ -103,6 +104,26 @@ async def test_one_wake_up_drains_a_backlog_longer_than_a_batch(
     first, *_ = await store(database, coordinated.queue, "300", ids)
     await worker.handle_entry(first)
     assert recorder.handled == ids
+
+
+async def test_a_request_s_events_are_stored_in_order_and_redeliveries_skipped(
+    database: Database,
+) -> None:
+    """What a webhook stores before it answers: one statement for all of a request's events
+    (autocommitted on PostgreSQL), their ids in the request's order, nothing for a provider
+    id stored before."""
+    events = [MessageEvent("telegram", "450", pid, Reply(text=pid)) for pid in ["e1", "e2"]]
+    first = await inbox.store(database, events, NOW)
+    again = await inbox.store(
+        database, [events[1], MessageEvent("telegram", "450", "e3", Reply())], NOW
+    )
+    assert len(first) == 2 and first[0] < first[1]
+    assert len(again) == 1 and again[0] > first[1]
+    assert await inbox.store(database, [], NOW) == []
+    async with database.read() as uow:
+        pending = await uow.inbox.pending_for("telegram", "450")
+    assert [entry.provider_id for entry in pending] == ["e1", "e2", "e3"]
+    assert [entry.id for entry in pending] == [*first, *again]
 
 
 async def test_an_answer_costs_the_worker_two_transactions(
