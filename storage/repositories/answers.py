@@ -7,9 +7,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Answer
+from storage.repositories.tables import ANSWERS
+
+_INSERT = insert(ANSWERS).returning(ANSWERS.c.id)
 
 
 def join_choices(choice: str | Sequence[str] | None) -> str | None:
@@ -55,23 +58,22 @@ class AnswerRepository:
         and member references `value_json` (any JSON value). `group_id` is the member's group
         at the time, `raw_text` the reply exactly as sent.
         """
-        row = Answer(
-            session_id=session_id,
-            member_id=member_id,
-            group_id=group_id,
-            checkin_id=checkin_id,
-            step_id=step_id,
-            answer_type=str(answer_type),
-            value_number=value_number,
-            currency=currency,
-            value_text=value_text,
-            value_choice=join_choices(value_choice),
-            value_date=value_date,
-            value_json=value_json,
-            skipped=skipped,
-            raw_text=raw_text,
-            created_at=at,
-        )
-        self._session.add(row)
-        await self._session.flush()
-        return row.id
+        columns = {
+            "session_id": session_id,
+            "member_id": member_id,
+            "group_id": group_id,
+            "checkin_id": checkin_id,
+            "step_id": step_id,
+            "answer_type": str(answer_type),
+            "value_number": value_number,
+            "currency": currency,
+            "value_text": value_text,
+            "value_choice": join_choices(value_choice),
+            "value_date": value_date,
+            "value_json": value_json,
+            "skipped": skipped,
+            "raw_text": raw_text,
+            "created_at": at,
+        }
+        answer_id: int = (await self._session.execute(_INSERT, columns)).scalar_one()
+        return answer_id

@@ -6,18 +6,20 @@ import builtins
 from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 from zoneinfo import available_timezones
 
 from babel.numbers import list_currencies
-from sqlalchemy import Select, func, select
+from sqlalchemy import Row, Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import InvalidGroup, StorageError
 from storage.join_codes import new_join_code, normalize_join_code
-from storage.models import Group, Member, Membership
+from storage.models import Group
 from storage.records import GroupRecord, MemberRecord
 from storage.repositories.mapping import group_record, member_record
+from storage.repositories.tables import GROUPS, MEMBERS, MEMBERSHIPS
 
 MAX_NAME_LENGTH = 120
 MAX_LANGUAGE_LENGTH = 35
@@ -39,10 +41,33 @@ def _currencies() -> frozenset[str]:
     return frozenset(list_currencies())
 
 
-def _member_count() -> Select[int]:
-    return select(func.count(Membership.id)).where(
-        Membership.group_id == Group.id, Membership.left_at.is_(None)
-    )
+_COUNTED = MEMBERSHIPS.alias("counted")
+_MEMBER_COUNT = (
+    select(func.count(_COUNTED.c.id))
+    .where(_COUNTED.c.group_id == GROUPS.c.id, _COUNTED.c.left_at.is_(None))
+    .scalar_subquery()
+    .label("member_count")
+)
+
+WITH_MEMBER_COUNT = select(GROUPS, _MEMBER_COUNT)
+"""A group's columns and its current member count: add the filter, read each row with
+`counted_group_record`."""
+
+_BY_ID = WITH_MEMBER_COUNT.where(GROUPS.c.id == bindparam("group_id"))
+_BY_CODE = WITH_MEMBER_COUNT.where(GROUPS.c.join_code == bindparam("join_code"))
+_BY_NAME_KEY = WITH_MEMBER_COUNT.where(GROUPS.c.name_key == bindparam("name_key"))
+_ALL = WITH_MEMBER_COUNT.order_by(GROUPS.c.name_key, GROUPS.c.id)
+_CURRENT_MEMBERS = (
+    select(MEMBERS)
+    .join(MEMBERSHIPS, MEMBERSHIPS.c.member_id == MEMBERS.c.id)
+    .where(MEMBERSHIPS.c.group_id == bindparam("group_id"), MEMBERSHIPS.c.left_at.is_(None))
+    .order_by(MEMBERSHIPS.c.joined_at, MEMBERS.c.id)
+)
+
+
+def counted_group_record(row: Row[Any]) -> GroupRecord:
+    """The record of a row of `WITH_MEMBER_COUNT`."""
+    return group_record(row, row.member_count)
 
 
 class GroupRepository:
@@ -128,41 +153,27 @@ class GroupRepository:
 
     async def list(self) -> builtins.list[GroupRecord]:
         """Every group, by name, with its current member count."""
-        statement = select(Group, _member_count().scalar_subquery()).order_by(
-            Group.name_key, Group.id
-        )
-        rows = await self._session.execute(statement)
-        return [group_record(group, count) for group, count in rows]
+        return [counted_group_record(row) for row in await self._session.execute(_ALL)]
 
     async def get(self, group_id: int) -> GroupRecord | None:
-        return await self._one(select(Group).where(Group.id == group_id))
+        return await self._one(_BY_ID, {"group_id": group_id})
 
     async def by_code(self, code: str) -> GroupRecord | None:
         """The group whose join code is `code`, in any case, ignoring spaces and dashes."""
-        normalized = normalize_join_code(code)
-        return await self._one(select(Group).where(Group.join_code == normalized))
+        return await self._one(_BY_CODE, {"join_code": normalize_join_code(code)})
 
     async def by_name(self, name: str) -> GroupRecord | None:
         """The group named `name`, in any case."""
-        return await self._one(select(Group).where(Group.name_key == group_name_key(name)))
+        return await self._one(_BY_NAME_KEY, {"name_key": group_name_key(name)})
 
     async def members(self, group_id: int) -> builtins.list[MemberRecord]:
         """The group's current members, in the order they joined."""
-        statement = (
-            select(Member)
-            .join(Membership, Membership.member_id == Member.id)
-            .where(Membership.group_id == group_id, Membership.left_at.is_(None))
-            .order_by(Membership.joined_at, Member.id)
-        )
-        return [member_record(row) for row in await self._session.scalars(statement)]
+        rows = await self._session.execute(_CURRENT_MEMBERS, {"group_id": group_id})
+        return [member_record(row) for row in rows]
 
-    async def _one(self, statement: Select[Group]) -> GroupRecord | None:
-        with_count = statement.add_columns(_member_count().scalar_subquery())
-        row = (await self._session.execute(with_count)).one_or_none()
-        if row is None:
-            return None
-        group, count = row
-        return group_record(group, count)
+    async def _one(self, statement: Select[Any], params: dict[str, Any]) -> GroupRecord | None:
+        row = (await self._session.execute(statement, params)).one_or_none()
+        return None if row is None else counted_group_record(row)
 
     async def _name_taken(self, key: str) -> bool:
         found = await self._session.scalar(select(Group.id).where(Group.name_key == key))

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import HelpRecord
+from storage.repositories.tables import HELP_RECORDS
+
+_INSERT = insert(HELP_RECORDS).returning(HELP_RECORDS.c.id)
 
 
 class HelpRepository:
@@ -29,16 +32,15 @@ class HelpRepository:
     ) -> int:
         """Record that `giver_id` helped `receiver_id` in the way `kind` names ("advice",
         "lent_money", …), as `reported_by_id` told it; returns the record's id."""
-        row = HelpRecord(
-            giver_id=giver_id,
-            receiver_id=receiver_id,
-            group_id=group_id,
-            kind=kind,
-            note=note,
-            session_id=session_id,
-            reported_by_id=reported_by_id,
-            created_at=at,
-        )
-        self._session.add(row)
-        await self._session.flush()
-        return row.id
+        columns = {
+            "giver_id": giver_id,
+            "receiver_id": receiver_id,
+            "group_id": group_id,
+            "kind": kind,
+            "note": note,
+            "session_id": session_id,
+            "reported_by_id": reported_by_id,
+            "created_at": at,
+        }
+        record_id: int = (await self._session.execute(_INSERT, columns)).scalar_one()
+        return record_id

@@ -11,14 +11,74 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import InboxEntry
 from storage.records import InboxRecord
 from storage.repositories.mapping import inbox_record
+from storage.repositories.tables import INBOX
 from storage.vocabulary import Channel
+
+_ADD = {
+    "postgresql": postgresql.insert(INBOX)
+    .on_conflict_do_nothing(index_elements=["channel", "provider_id"])
+    .returning(INBOX.c.id),
+    "sqlite": sqlite.insert(INBOX)
+    .on_conflict_do_nothing(index_elements=["channel", "provider_id"])
+    .returning(INBOX.c.id),
+}
+"""Per dialect: store events, skipping those stored before; the new ids."""
+
+_GET = select(INBOX).where(INBOX.c.id == bindparam("entry_id"))
+_PENDING_FOR = (
+    select(INBOX)
+    .where(
+        INBOX.c.channel == bindparam("channel"),
+        INBOX.c.address == bindparam("address"),
+        INBOX.c.processed_at.is_(None),
+    )
+    .order_by(INBOX.c.id)
+    .limit(bindparam("limit"))
+)
+
+_ENTRY = INBOX.alias("entry")
+_PENDING = INBOX.alias("pending")
+_PENDING_FROM = (
+    select(_PENDING)
+    .join_from(
+        _ENTRY,
+        _PENDING,
+        and_(_PENDING.c.channel == _ENTRY.c.channel, _PENDING.c.address == _ENTRY.c.address),
+    )
+    .where(
+        _ENTRY.c.id == bindparam("entry_id"),
+        _ENTRY.c.processed_at.is_(None),
+        _PENDING.c.processed_at.is_(None),
+    )
+    .order_by(_PENDING.c.id)
+    .limit(bindparam("limit"))
+)
+
+_PENDING_ADDRESSES = (
+    select(func.min(INBOX.c.id))
+    .where(INBOX.c.processed_at.is_(None), INBOX.c.received_at < bindparam("received_before"))
+    .group_by(INBOX.c.channel, INBOX.c.address)
+    .order_by(func.min(INBOX.c.id))
+    .limit(bindparam("limit"))
+)
+_MARK_PROCESSED = (
+    update(INBOX)
+    .where(INBOX.c.id == bindparam("entry_id"), INBOX.c.processed_at.is_(None))
+    .values(processed_at=bindparam("at"))
+)
+_RECORD_FAILURE = (
+    update(INBOX)
+    .where(INBOX.c.id == bindparam("entry_id"))
+    .values(attempts=INBOX.c.attempts + 1, last_error=bindparam("error"))
+    .returning(INBOX.c.attempts)
+)
+_COUNT_PENDING = select(func.count()).select_from(INBOX).where(INBOX.c.processed_at.is_(None))
 
 
 class InboxRepository:
@@ -35,108 +95,72 @@ class InboxRepository:
         at: datetime,
     ) -> int | None:
         """Store an event; its id, or None when this provider id was stored before."""
-        insert = (
-            postgresql.insert
-            if self._session.get_bind().dialect.name == "postgresql"
-            else sqlite.insert
+        result = await self._session.execute(
+            _ADD[self._dialect()],
+            {
+                "channel": channel,
+                "provider_id": provider_id,
+                "address": address,
+                "event": event,
+                "received_at": at,
+                "attempts": 0,
+            },
         )
-        statement = (
-            insert(InboxEntry)
-            .values(
-                channel=channel,
-                provider_id=provider_id,
-                address=address,
-                event=event,
-                received_at=at,
-                attempts=0,
-            )
-            .on_conflict_do_nothing(index_elements=["channel", "provider_id"])
-            .returning(InboxEntry.id)
-        )
-        result: int | None = (await self._session.execute(statement)).scalar_one_or_none()
-        return result
+        entry_id: int | None = result.scalar_one_or_none()
+        return entry_id
 
     async def add_many(self, entries: list[dict[str, Any]], at: datetime) -> list[int]:
         """Store many events in one statement (each a dict of channel, provider_id, address,
-        event); those stored before are skipped. Returns the new ids."""
+        event); those stored before are skipped. Returns the new ids in the entries' order,
+        which is the ids' own: rows are numbered as they are inserted."""
         if not entries:
             return []
-        insert = (
-            postgresql.insert
-            if self._session.get_bind().dialect.name == "postgresql"
-            else sqlite.insert
-        )
-        statement = (
-            insert(InboxEntry)
-            .on_conflict_do_nothing(index_elements=["channel", "provider_id"])
-            .returning(InboxEntry.id)
-        )
         # one compiled statement, sent in batches ("insertmanyvalues"), not one per row
         rows = [{**entry, "received_at": at, "attempts": 0} for entry in entries]
-        result = await self._session.execute(statement, rows)
-        return [int(entry_id) for entry_id in result.scalars()]
+        result = await self._session.execute(_ADD[self._dialect()], rows)
+        return sorted(int(entry_id) for entry_id in result.scalars())
 
     async def get(self, entry_id: int) -> InboxRecord | None:
-        row = await self._session.get(InboxEntry, entry_id)
+        row = (await self._session.execute(_GET, {"entry_id": entry_id})).one_or_none()
         return None if row is None else inbox_record(row)
 
     async def pending_for(
         self, channel: Channel, address: str, limit: int = 50
     ) -> list[InboxRecord]:
         """One address's unprocessed events, oldest first: the order they must be handled in."""
-        rows = await self._session.scalars(
-            select(InboxEntry)
-            .where(
-                InboxEntry.channel == channel,
-                InboxEntry.address == address,
-                InboxEntry.processed_at.is_(None),
-            )
-            .order_by(InboxEntry.id)
-            .limit(limit)
+        rows = await self._session.execute(
+            _PENDING_FOR, {"channel": channel, "address": address, "limit": limit}
         )
+        return [inbox_record(row) for row in rows]
+
+    async def pending_from(self, entry_id: int, limit: int = 50) -> list[InboxRecord]:
+        """The unprocessed events of entry `entry_id`'s channel and address, oldest first (as
+        `pending_for`), in one query; none when that entry is unknown or processed already."""
+        rows = await self._session.execute(_PENDING_FROM, {"entry_id": entry_id, "limit": limit})
         return [inbox_record(row) for row in rows]
 
     async def pending_addresses(self, received_before: datetime, limit: int = 500) -> list[int]:
         """The oldest pending entry id of each address with events received before the given
         time: what a sweep hands back to the workers after a crash or a lost wake-up."""
         rows = await self._session.execute(
-            select(func.min(InboxEntry.id))
-            .where(InboxEntry.processed_at.is_(None), InboxEntry.received_at < received_before)
-            .group_by(InboxEntry.channel, InboxEntry.address)
-            .order_by(func.min(InboxEntry.id))
-            .limit(limit)
+            _PENDING_ADDRESSES, {"received_before": received_before, "limit": limit}
         )
         return [int(entry_id) for (entry_id,) in rows]
 
     async def mark_processed(self, entry_id: int, at: datetime) -> bool:
         """Mark processed; False when it already was (another worker got there first)."""
-        result = await self._session.execute(
-            update(InboxEntry)
-            .where(InboxEntry.id == entry_id, InboxEntry.processed_at.is_(None))
-            .values(processed_at=at)
-            .execution_options(synchronize_session=False)
-        )
+        result = await self._session.execute(_MARK_PROCESSED, {"entry_id": entry_id, "at": at})
         return bool(getattr(result, "rowcount", 0))
 
     async def record_failure(self, entry_id: int, error: str) -> int:
         """Count a failed attempt at processing; returns the number of attempts so far."""
-        await self._session.execute(
-            update(InboxEntry)
-            .where(InboxEntry.id == entry_id)
-            .values(attempts=InboxEntry.attempts + 1, last_error=error[:2000])
-            .execution_options(synchronize_session=False)
-        )
         attempts = await self._session.scalar(
-            select(InboxEntry.attempts).where(InboxEntry.id == entry_id)
+            _RECORD_FAILURE, {"entry_id": entry_id, "error": error[:2000]}
         )
         return int(attempts or 0)
 
     async def count_pending(self) -> int:
-        return int(
-            await self._session.scalar(
-                select(func.count())
-                .select_from(InboxEntry)
-                .where(InboxEntry.processed_at.is_(None))
-            )
-            or 0
-        )
+        return int(await self._session.scalar(_COUNT_PENDING) or 0)
+
+    def _dialect(self) -> str:
+        return self._session.get_bind().dialect.name

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Final
+from typing import Any, Final
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import AddressInUse, NotFound
-from storage.models import Address, Member, Membership
 from storage.records import AddressRecord, GroupRecord, MemberRecord
-from storage.repositories.groups import GroupRepository
+from storage.repositories.groups import WITH_MEMBER_COUNT, counted_group_record
 from storage.repositories.mapping import address_record, member_record
+from storage.repositories.tables import ADDRESSES, GROUPS, MEMBERS, MEMBERSHIPS
 from storage.vocabulary import Channel
 
 
@@ -25,6 +25,66 @@ class _Unset(Enum):
 UNSET: Final = _Unset.UNSET
 """Marks a field `MemberRepository.update` leaves alone (None is a value: it clears)."""
 
+_THE_ADDRESS = and_(
+    ADDRESSES.c.channel == bindparam("address_channel"),
+    ADDRESSES.c.value == bindparam("address_value"),
+)
+"""The address given as `address_channel` and `address_value` (see `_address`): names that are
+no column's, so an UPDATE of addresses can filter with it."""
+
+_BY_ADDRESS = (
+    select(MEMBERS).join(ADDRESSES, ADDRESSES.c.member_id == MEMBERS.c.id).where(_THE_ADDRESS)
+)
+_BY_ID = select(MEMBERS).where(MEMBERS.c.id == bindparam("member_id"))
+_INSERT_MEMBER = insert(MEMBERS).returning(MEMBERS.c.id)
+_UPDATE_MEMBER = update(MEMBERS).where(MEMBERS.c.id == bindparam("member_id")).returning(*MEMBERS.c)
+"""Sets the columns named in the parameters (besides `member_id`); SQLAlchemy compiles it once
+per set of names."""
+
+_ADDRESS = select(ADDRESSES).where(_THE_ADDRESS)
+_ADDRESS_ID = select(ADDRESSES.c.id).where(_THE_ADDRESS)
+_ADDRESSES_OF = (
+    select(ADDRESSES)
+    .where(ADDRESSES.c.member_id == bindparam("member_id"))
+    .order_by(ADDRESSES.c.id)
+)
+_INSERT_ADDRESS = insert(ADDRESSES).returning(ADDRESSES.c.id)
+_TOUCH_INBOUND = (
+    update(ADDRESSES)
+    .where(_THE_ADDRESS)
+    .where(
+        or_(ADDRESSES.c.last_inbound_at.is_(None), ADDRESSES.c.last_inbound_at < bindparam("at"))
+    )
+    .values(last_inbound_at=bindparam("at"), blocked_at=None)
+    .returning(ADDRESSES.c.id)
+)
+_MOVE_ADDRESS = update(ADDRESSES).where(_THE_ADDRESS).values(member_id=bindparam("member_id"))
+_SET_BLOCKED = update(ADDRESSES).where(_THE_ADDRESS).values(blocked_at=bindparam("blocked_at"))
+_LAST_INBOUND = select(ADDRESSES.c.value, ADDRESSES.c.last_inbound_at).where(
+    ADDRESSES.c.channel == bindparam("address_channel"),
+    ADDRESSES.c.value.in_(bindparam("address_values", expanding=True)),
+)
+
+_IS_CURRENT = and_(
+    MEMBERSHIPS.c.member_id == bindparam("member_id"), MEMBERSHIPS.c.left_at.is_(None)
+)
+"""The current membership of the member given as `member_id`."""
+
+_CURRENT_GROUP = WITH_MEMBER_COUNT.join(MEMBERSHIPS, MEMBERSHIPS.c.group_id == GROUPS.c.id).where(
+    _IS_CURRENT
+)
+_CURRENT_MEMBERSHIP = select(MEMBERSHIPS.c.id, MEMBERSHIPS.c.group_id).where(_IS_CURRENT)
+_END_MEMBERSHIP = (
+    update(MEMBERSHIPS)
+    .where(MEMBERSHIPS.c.id == bindparam("membership_id"))
+    .values(left_at=bindparam("left_at"))
+)
+_INSERT_MEMBERSHIP = insert(MEMBERSHIPS)
+
+
+def _address(channel: Channel, value: str) -> dict[str, Any]:
+    return {"address_channel": channel, "address_value": value}
+
 
 class MemberRepository:
     """Members, found by any of their addresses."""
@@ -34,12 +94,7 @@ class MemberRepository:
 
     async def by_address(self, channel: Channel, value: str) -> MemberRecord | None:
         """The member reachable at (`channel`, `value`), if any."""
-        statement = (
-            select(Member)
-            .join(Address, Address.member_id == Member.id)
-            .where(Address.channel == channel, Address.value == value)
-        )
-        row = await self._session.scalar(statement)
+        row = (await self._session.execute(_BY_ADDRESS, _address(channel, value))).one_or_none()
         return None if row is None else member_record(row)
 
     async def create(
@@ -53,26 +108,39 @@ class MemberRepository:
     ) -> MemberRecord:
         """A new member with one address. Raises `AddressInUse` (and writes nothing, leaving
         the transaction usable) when the address already belongs to a member."""
-        member = Member(
-            locale=locale,
-            currency=currency,
-            opted_out=False,
-            created_at=at,
-            updated_at=at,
-        )
         try:
             async with self._session.begin_nested():
-                self._session.add(member)
-                await self._session.flush()
-                self._session.add(
-                    Address(member_id=member.id, channel=channel, value=value, created_at=at)
-                )
-                await self._session.flush()
+                member_id: int = (
+                    await self._session.execute(
+                        _INSERT_MEMBER,
+                        {
+                            "locale": locale,
+                            "currency": currency,
+                            "opted_out": False,
+                            "created_at": at,
+                            "updated_at": at,
+                        },
+                    )
+                ).scalar_one()
+                await self._insert_address(member_id, channel, value, at)
         except IntegrityError:
             if await self._address_taken(channel, value):
                 raise AddressInUse(channel, value) from None
             raise
-        return member_record(member)
+        return MemberRecord(
+            id=member_id,
+            name=None,
+            locale=locale,
+            currency=currency,
+            business_type=None,
+            consent=None,
+            consented_at=None,
+            opted_out=False,
+            opted_out_at=None,
+            onboarded_at=None,
+            created_at=at,
+            updated_at=at,
+        )
 
     async def add_address(
         self, member_id: int, channel: Channel, value: str, *, at: datetime
@@ -82,19 +150,24 @@ class MemberRepository:
         Raises `AddressInUse` when it belongs to a member already, this one included, leaving
         the transaction usable; an unknown `member_id` raises SQLAlchemy's `IntegrityError`.
         """
-        address = Address(member_id=member_id, channel=channel, value=value, created_at=at)
         try:
             async with self._session.begin_nested():
-                self._session.add(address)
-                await self._session.flush()
+                address_id = await self._insert_address(member_id, channel, value, at)
         except IntegrityError:
             if await self._address_taken(channel, value):
                 raise AddressInUse(channel, value) from None
             raise
-        return address_record(address)
+        return AddressRecord(
+            id=address_id,
+            member_id=member_id,
+            channel=channel,
+            value=value,
+            created_at=at,
+            last_inbound_at=None,
+        )
 
     async def get(self, member_id: int) -> MemberRecord | None:
-        row = await self._session.get(Member, member_id)
+        row = (await self._session.execute(_BY_ID, {"member_id": member_id})).one_or_none()
         return None if row is None else member_record(row)
 
     async def update(
@@ -116,48 +189,40 @@ class MemberRepository:
         `opted_out=True` sets `opted_out_at` to `at`, `opted_out=False` clears it. Raises
         `NotFound` for an unknown member.
         """
-        row = await self._session.get(Member, member_id)
+        columns: dict[str, Any] = {"updated_at": at}
+        if name is not UNSET:
+            columns["name"] = name
+        if locale is not UNSET:
+            columns["locale"] = locale
+        if currency is not UNSET:
+            columns["currency"] = currency
+        if business_type is not UNSET:
+            columns["business_type"] = business_type
+        if consent is not UNSET:
+            columns["consent"] = consent
+            columns["consented_at"] = None if consent is None else at
+        if opted_out is not UNSET:
+            columns["opted_out"] = opted_out
+            columns["opted_out_at"] = at if opted_out else None
+        if onboarded_at is not UNSET:
+            columns["onboarded_at"] = onboarded_at
+        result = await self._session.execute(_UPDATE_MEMBER, {"member_id": member_id, **columns})
+        row = result.one_or_none()
         if row is None:
             raise NotFound(f"no member #{member_id}")
-        if name is not UNSET:
-            row.name = name
-        if locale is not UNSET:
-            row.locale = locale
-        if currency is not UNSET:
-            row.currency = currency
-        if business_type is not UNSET:
-            row.business_type = business_type
-        if consent is not UNSET:
-            row.consent = consent
-            row.consented_at = None if consent is None else at
-        if opted_out is not UNSET:
-            row.opted_out = opted_out
-            row.opted_out_at = at if opted_out else None
-        if onboarded_at is not UNSET:
-            row.onboarded_at = onboarded_at
-        row.updated_at = at
-        await self._session.flush()
         return member_record(row)
 
     async def touch_inbound(self, channel: Channel, value: str, at: datetime) -> bool:
         """Record that a message came in from this address at `at` (it opens WhatsApp's 24-hour
         window, and proves a blocked address reachable again). Never moves the time backwards.
         Returns whether the address is known."""
-        statement = (
-            update(Address)
-            .where(Address.channel == channel, Address.value == value)
-            .where(or_(Address.last_inbound_at.is_(None), Address.last_inbound_at < at))
-            .values(last_inbound_at=at, blocked_at=None)
-            .returning(Address.id)
-        )
-        if await self._session.scalar(statement) is not None:
+        touched = await self._session.scalar(_TOUCH_INBOUND, {**_address(channel, value), "at": at})
+        if touched is not None:
             return True
         return await self._address_taken(channel, value)
 
     async def address(self, channel: Channel, value: str) -> AddressRecord | None:
-        row = await self._session.scalar(
-            select(Address).where(Address.channel == channel, Address.value == value)
-        )
+        row = (await self._session.execute(_ADDRESS, _address(channel, value))).one_or_none()
         return None if row is None else address_record(row)
 
     async def move_address(self, channel: Channel, value: str, member_id: int) -> None:
@@ -166,10 +231,7 @@ class MemberRepository:
         Addresses keep no change time, so no `at` is taken; raises `NotFound` for an unknown
         address."""
         result = await self._session.execute(
-            update(Address)
-            .where(Address.channel == channel, Address.value == value)
-            .values(member_id=member_id)
-            .execution_options(synchronize_session=False)
+            _MOVE_ADDRESS, {**_address(channel, value), "member_id": member_id}
         )
         if not getattr(result, "rowcount", 0):
             raise NotFound(f"no address {channel}:{value}")
@@ -179,9 +241,7 @@ class MemberRepository:
         if not values:
             return {}
         rows = await self._session.execute(
-            select(Address.value, Address.last_inbound_at).where(
-                Address.channel == channel, Address.value.in_(values)
-            )
+            _LAST_INBOUND, {"address_channel": channel, "address_values": values}
         )
         return {value: at for value, at in rows}
 
@@ -191,48 +251,46 @@ class MemberRepository:
         """Mark an address as gone (the member blocked the bot, unsubscribed, or the number is
         unreachable) or reachable again. Nothing proactive goes to a blocked address."""
         await self._session.execute(
-            update(Address)
-            .where(Address.channel == channel, Address.value == value)
-            .values(blocked_at=at if blocked else None)
-            .execution_options(synchronize_session=False)
+            _SET_BLOCKED, {**_address(channel, value), "blocked_at": at if blocked else None}
         )
 
     async def current_group(self, member_id: int) -> GroupRecord | None:
         """The group the member belongs to now, if any."""
-        group_id = await self._session.scalar(
-            select(Membership.group_id).where(
-                Membership.member_id == member_id, Membership.left_at.is_(None)
-            )
-        )
-        if group_id is None:
-            return None
-        return await GroupRepository(self._session).get(group_id)
+        result = await self._session.execute(_CURRENT_GROUP, {"member_id": member_id})
+        row = result.one_or_none()
+        return None if row is None else counted_group_record(row)
 
     async def join_group(self, member_id: int, group_id: int, at: datetime) -> None:
         """Make `group_id` the member's current group from `at` on, ending the previous current
         membership at `at`. Joining the group the member is already in changes nothing."""
-        current = await self._session.scalar(
-            select(Membership).where(
-                Membership.member_id == member_id, Membership.left_at.is_(None)
-            )
-        )
+        result = await self._session.execute(_CURRENT_MEMBERSHIP, {"member_id": member_id})
+        current = result.one_or_none()
         if current is not None:
             if current.group_id == group_id:
                 return
-            current.left_at = at
-            await self._session.flush()
-        self._session.add(Membership(member_id=member_id, group_id=group_id, joined_at=at))
-        await self._session.flush()
+            await self._session.execute(
+                _END_MEMBERSHIP, {"membership_id": current.id, "left_at": at}
+            )
+        await self._session.execute(
+            _INSERT_MEMBERSHIP, {"member_id": member_id, "group_id": group_id, "joined_at": at}
+        )
 
     async def addresses(self, member_id: int) -> list[AddressRecord]:
         """The member's addresses, oldest first."""
-        rows = await self._session.scalars(
-            select(Address).where(Address.member_id == member_id).order_by(Address.id)
-        )
+        rows = await self._session.execute(_ADDRESSES_OF, {"member_id": member_id})
         return [address_record(row) for row in rows]
 
+    async def _insert_address(
+        self, member_id: int, channel: Channel, value: str, at: datetime
+    ) -> int:
+        address_id: int = (
+            await self._session.execute(
+                _INSERT_ADDRESS,
+                {"member_id": member_id, "channel": channel, "value": value, "created_at": at},
+            )
+        ).scalar_one()
+        return address_id
+
     async def _address_taken(self, channel: Channel, value: str) -> bool:
-        found = await self._session.scalar(
-            select(Address.id).where(Address.channel == channel, Address.value == value)
-        )
+        found = await self._session.scalar(_ADDRESS_ID, _address(channel, value))
         return found is not None

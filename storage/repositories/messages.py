@@ -6,18 +6,146 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import Row, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from storage.errors import DuplicateMessage, NotFound
-from storage.models import Address, Message
 from storage.records import MessageRecord
 from storage.repositories.mapping import message_record
+from storage.repositories.tables import ADDRESSES, MESSAGES
 from storage.vocabulary import MESSAGE_STATUS_RANK, Channel, MessageStatus
 
 CLAIM_LOCK = 0x6D757475  # the advisory lock taken while claiming outbox rows
+
+_INSERT = insert(MESSAGES).returning(MESSAGES.c.id, MESSAGES.c.attempts)
+_LOG_INBOUND = {
+    "postgresql": postgresql.insert(MESSAGES)
+    .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
+    .returning(MESSAGES.c.id, MESSAGES.c.attempts),
+    "sqlite": sqlite.insert(MESSAGES)
+    .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
+    .returning(MESSAGES.c.id, MESSAGES.c.attempts),
+}
+"""Per dialect: `_INSERT`, writing nothing (and returning no row) for a provider message id
+the channel logged before."""
+
+_SET_STATUS = (
+    update(MESSAGES)
+    .where(
+        MESSAGES.c.id == bindparam("message_id"),
+        MESSAGES.c.status.in_(bindparam("allowed_statuses", expanding=True)),
+    )
+    .returning(MESSAGES.c.id)
+)
+"""Sets the columns named in the parameters (besides `message_id` and `allowed_statuses`);
+SQLAlchemy compiles it once per set of names."""
+_EXISTS = select(MESSAGES.c.id).where(MESSAGES.c.id == bindparam("message_id"))
+_BY_PROVIDER_ID = select(MESSAGES).where(
+    MESSAGES.c.channel == bindparam("channel"),
+    MESSAGES.c.provider_message_id == bindparam("provider_message_id"),
+)
+_LATEST_FOR_MEMBER = (
+    select(MESSAGES)
+    .where(MESSAGES.c.member_id == bindparam("member_id"))
+    .order_by(MESSAGES.c.created_at.desc(), MESSAGES.c.id.desc())
+    .limit(bindparam("limit"))
+)
+
+_OUTBOX = (MESSAGES.c.direction == "out", MESSAGES.c.status == "queued")
+"""Outbound messages in status `queued`."""
+
+_TAKE_CLAIM_LOCK = select(func.pg_advisory_xact_lock(CLAIM_LOCK))
+_EARLIER = MESSAGES.alias("earlier")
+_WAITING_BEFORE = (
+    select(_EARLIER.c.id)
+    .where(
+        _EARLIER.c.direction == "out",
+        _EARLIER.c.status == "queued",
+        _EARLIER.c.channel == MESSAGES.c.channel,
+        _EARLIER.c.address_value == MESSAGES.c.address_value,
+        _EARLIER.c.id < MESSAGES.c.id,
+        or_(
+            _EARLIER.c.next_attempt_at > bindparam("now"),
+            _EARLIER.c.lease_until >= bindparam("now"),
+        ),
+    )
+    .exists()
+)
+"""An earlier message of the same chat still waits: leased, or due later than `now`."""
+_DUE = (
+    select(MESSAGES.c.id)
+    .where(
+        *_OUTBOX,
+        or_(MESSAGES.c.next_attempt_at.is_(None), MESSAGES.c.next_attempt_at <= bindparam("now")),
+        or_(MESSAGES.c.lease_until.is_(None), MESSAGES.c.lease_until < bindparam("now")),
+        ~_WAITING_BEFORE,
+    )
+    .order_by(MESSAGES.c.id)
+    .limit(bindparam("limit"))
+)
+_DUE_ON_CHANNELS = _DUE.where(MESSAGES.c.channel.in_(bindparam("channels", expanding=True)))
+_LEASE = (
+    update(MESSAGES)
+    .where(MESSAGES.c.id.in_(bindparam("leased_ids", expanding=True)))
+    .values(lease_until=bindparam("lease_ends"))
+    .returning(*MESSAGES.c)
+)
+
+_MARK_SENT = (
+    update(MESSAGES)
+    .where(MESSAGES.c.id == bindparam("sent_id"), MESSAGES.c.status == "queued")
+    .values(
+        status="sent",
+        provider_message_id=bindparam("sent_provider_id"),
+        attempts=MESSAGES.c.attempts + 1,
+        lease_until=None,
+        updated_at=bindparam("sent_at"),
+    )
+)
+_RETRY_LATER = (
+    update(MESSAGES)
+    .where(MESSAGES.c.id == bindparam("message_id"))
+    .values(
+        attempts=MESSAGES.c.attempts + 1,
+        next_attempt_at=bindparam("retry_at"),
+        lease_until=None,
+        error_code=bindparam("retry_error_code"),
+        updated_at=bindparam("at"),
+    )
+    .returning(MESSAGES.c.attempts)
+)
+_TO_BLOCKED_ADDRESS = (
+    select(ADDRESSES.c.id)
+    .where(
+        ADDRESSES.c.channel == MESSAGES.c.channel,
+        ADDRESSES.c.value == MESSAGES.c.address_value,
+        ADDRESSES.c.blocked_at.is_not(None),
+    )
+    .exists()
+)
+_FAIL_QUEUED_TO_BLOCKED = (
+    update(MESSAGES)
+    .where(*_OUTBOX, _TO_BLOCKED_ADDRESS)
+    .values(status="failed", error_code="blocked", lease_until=None, updated_at=bindparam("now"))
+)
+_POSTPONE = (
+    update(MESSAGES)
+    .where(MESSAGES.c.id == bindparam("message_id"), MESSAGES.c.status == "queued")
+    .values(next_attempt_at=bindparam("not_before"), lease_until=None, updated_at=bindparam("at"))
+)
+_MARK_FAILED = (
+    update(MESSAGES)
+    .where(MESSAGES.c.id == bindparam("message_id"))
+    .values(
+        status="failed",
+        error_code=bindparam("failure_code"),
+        attempts=MESSAGES.c.attempts + 1,
+        lease_until=None,
+        updated_at=bindparam("at"),
+    )
+)
+_COUNT_QUEUED = select(func.count()).select_from(MESSAGES).where(*_OUTBOX)
 
 
 class MessageRepository:
@@ -58,23 +186,13 @@ class MessageRepository:
         }
         if provider_message_id is None:
             return await self._insert(values)
-        insert = (
-            postgresql.insert
-            if self._session.get_bind().dialect.name == "postgresql"
-            else sqlite.insert
-        )
-        statement = (
-            insert(Message)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
-            .returning(Message.id)
-        )
-        new_id = (await self._session.execute(statement)).scalar_one_or_none()
-        if new_id is None:
+        statement = _LOG_INBOUND[self._session.get_bind().dialect.name]
+        inserted = (await self._session.execute(statement, values)).one_or_none()
+        if inserted is None:
             existing = await self.by_provider_id(channel, provider_message_id)
             existing_id = existing.id if existing is not None else 0
             raise DuplicateMessage(channel, provider_message_id, existing_id)
-        return message_record(Message(id=new_id, **values))
+        return _logged(inserted, values)
 
     async def log_outbound(
         self,
@@ -123,20 +241,19 @@ class MessageRepository:
         """
         rank = MESSAGE_STATUS_RANK[status]
         allowed = [name for name, other in MESSAGE_STATUS_RANK.items() if other <= rank]
-        values: dict[str, Any] = {"status": status, "updated_at": at}
+        parameters: dict[str, Any] = {
+            "message_id": message_id,
+            "allowed_statuses": allowed,
+            "status": status,
+            "updated_at": at,
+        }
         if error_code is not None:
-            values["error_code"] = error_code
+            parameters["error_code"] = error_code
         if provider_message_id is not None:
-            values["provider_message_id"] = provider_message_id
-        updated = await self._session.scalar(
-            update(Message)
-            .where(Message.id == message_id, Message.status.in_(allowed))
-            .values(**values)
-            .returning(Message.id)
-        )
-        if updated is not None:
+            parameters["provider_message_id"] = provider_message_id
+        if await self._session.scalar(_SET_STATUS, parameters) is not None:
             return True
-        if await self._session.scalar(select(Message.id).where(Message.id == message_id)):
+        if await self._session.scalar(_EXISTS, {"message_id": message_id}):
             return False
         raise NotFound(f"no message #{message_id}")
 
@@ -144,22 +261,19 @@ class MessageRepository:
         self, channel: Channel, provider_message_id: str
     ) -> MessageRecord | None:
         """The message this channel's provider knows as `provider_message_id`."""
-        row = await self._session.scalar(
-            select(Message).where(
-                Message.channel == channel, Message.provider_message_id == provider_message_id
-            )
+        result = await self._session.execute(
+            _BY_PROVIDER_ID, {"channel": channel, "provider_message_id": provider_message_id}
         )
+        row = result.first()
         return None if row is None else message_record(row)
 
     async def for_member(self, member_id: int, limit: int = 50) -> list[MessageRecord]:
         """The member's latest `limit` messages, oldest first (a conversation as it reads)."""
-        latest = (
-            select(Message)
-            .where(Message.member_id == member_id)
-            .order_by(Message.created_at.desc(), Message.id.desc())
-            .limit(limit)
+        rows = list(
+            await self._session.execute(
+                _LATEST_FOR_MEMBER, {"member_id": member_id, "limit": limit}
+            )
         )
-        rows = list(await self._session.scalars(latest))
         rows.reverse()
         return [message_record(row) for row in rows]
 
@@ -178,165 +292,82 @@ class MessageRepository:
         that dies mid-send gives its messages back by itself. A message whose chat has an
         earlier one still waiting (leased, or due later) is not due: a chat's messages go out
         in order. `channels` limits the lease to the channels this sender can send on. On
-        PostgreSQL concurrent senders skip each other's rows (FOR UPDATE SKIP LOCKED); SQLite
-        serialises writers anyway.
+        PostgreSQL one sender claims at a time (an advisory lock held to the end of the
+        transaction); SQLite serialises writers anyway.
         """
-        earlier = aliased(Message)
-        waiting_before = (
-            select(earlier.id)
-            .where(
-                earlier.direction == "out",
-                earlier.status == "queued",
-                earlier.channel == Message.channel,
-                earlier.address_value == Message.address_value,
-                earlier.id < Message.id,
-                or_(earlier.next_attempt_at > now, earlier.lease_until >= now),
-            )
-            .exists()
-        )
-        due = (
-            select(Message.id)
-            .where(
-                Message.direction == "out",
-                Message.status == "queued",
-                or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
-                or_(Message.lease_until.is_(None), Message.lease_until < now),
-                ~waiting_before,
-            )
-            .order_by(Message.id)
-            .limit(limit)
-        )
-        if channels is not None:
-            due = due.where(Message.channel.in_(channels))
         if self._session.get_bind().dialect.name == "postgresql":
             # One claimer at a time: a concurrent sender's uncommitted lease would be invisible
-            # to the per-chat order check above and let two senders send one chat's lines at
-            # once. The claim is one short transaction; SQLite serialises writers anyway.
-            await self._session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
-        ids = list(await self._session.scalars(due))
+            # to the per-chat order check and let two senders send one chat's lines at once.
+            await self._session.execute(_TAKE_CLAIM_LOCK)
+        if channels is None:
+            due = await self._session.scalars(_DUE, {"now": now, "limit": limit})
+        else:
+            due = await self._session.scalars(
+                _DUE_ON_CHANNELS, {"now": now, "limit": limit, "channels": channels}
+            )
+        ids = list(due)
         if not ids:
             return []
-        rows = await self._session.scalars(
-            update(Message)
-            .where(Message.id.in_(ids))
-            .values(lease_until=now + lease)
-            .returning(Message)
-            .execution_options(synchronize_session=False)
-        )
+        rows = await self._session.execute(_LEASE, {"leased_ids": ids, "lease_ends": now + lease})
         return sorted((message_record(row) for row in rows), key=lambda record: record.id)
 
     async def mark_sent(self, message_id: int, provider_message_id: str, *, at: datetime) -> None:
-        await self._session.execute(
-            update(Message)
-            .where(Message.id == message_id, Message.status == "queued")
-            .values(
-                status="sent",
-                provider_message_id=provider_message_id,
-                attempts=Message.attempts + 1,
-                lease_until=None,
-                updated_at=at,
-            )
-            .execution_options(synchronize_session=False)
-        )
+        await self.mark_sent_many([(message_id, provider_message_id)], at=at)
 
     async def mark_sent_many(self, receipts: Sequence[tuple[int, str]], *, at: datetime) -> None:
         """`mark_sent` for many messages at once, (message id, provider id) each: one statement
         executed for all of them (a driver's executemany), not one round trip each."""
         if not receipts:
             return
-        statement = (
-            update(Message)
-            .where(Message.id == bindparam("sent_id"), Message.status == "queued")
-            .values(
-                status="sent",
-                provider_message_id=bindparam("sent_provider_id"),
-                attempts=Message.attempts + 1,
-                lease_until=None,
-                updated_at=at,
-            )
-        )
-        connection = await self._session.connection()
-        await connection.execute(
-            statement,
-            [{"sent_id": message, "sent_provider_id": provider} for message, provider in receipts],
+        await self._session.execute(
+            _MARK_SENT,
+            [
+                {"sent_id": message, "sent_provider_id": provider, "sent_at": at}
+                for message, provider in receipts
+            ],
         )
 
     async def retry_later(
         self, message_id: int, *, next_attempt_at: datetime, error_code: str | None, at: datetime
     ) -> int:
         """Back to the queue, due again at `next_attempt_at`; returns the attempts so far."""
-        await self._session.execute(
-            update(Message)
-            .where(Message.id == message_id)
-            .values(
-                attempts=Message.attempts + 1,
-                next_attempt_at=next_attempt_at,
-                lease_until=None,
-                error_code=error_code,
-                updated_at=at,
-            )
-            .execution_options(synchronize_session=False)
-        )
         attempts = await self._session.scalar(
-            select(Message.attempts).where(Message.id == message_id)
+            _RETRY_LATER,
+            {
+                "message_id": message_id,
+                "retry_at": next_attempt_at,
+                "retry_error_code": error_code,
+                "at": at,
+            },
         )
         return int(attempts or 0)
 
     async def fail_queued_to_blocked(self, now: datetime) -> int:
         """Queued messages to addresses that are gone fail at once, with error "blocked"."""
-        blocked = (
-            select(Address.id)
-            .where(
-                Address.channel == Message.channel,
-                Address.value == Message.address_value,
-                Address.blocked_at.is_not(None),
-            )
-            .exists()
-        )
-        result = await self._session.execute(
-            update(Message)
-            .where(Message.direction == "out", Message.status == "queued", blocked)
-            .values(status="failed", error_code="blocked", lease_until=None, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        result = await self._session.execute(_FAIL_QUEUED_TO_BLOCKED, {"now": now})
         return int(getattr(result, "rowcount", 0) or 0)
 
     async def postpone(self, message_id: int, *, not_before: datetime, at: datetime) -> None:
         """Back to the queue without counting an attempt (it waits behind an earlier one)."""
         await self._session.execute(
-            update(Message)
-            .where(Message.id == message_id, Message.status == "queued")
-            .values(next_attempt_at=not_before, lease_until=None, updated_at=at)
-            .execution_options(synchronize_session=False)
+            _POSTPONE, {"message_id": message_id, "not_before": not_before, "at": at}
         )
 
     async def mark_failed(self, message_id: int, error_code: str, *, at: datetime) -> None:
         """A permanent failure: recorded, never retried."""
         await self._session.execute(
-            update(Message)
-            .where(Message.id == message_id)
-            .values(
-                status="failed",
-                error_code=error_code[:32],
-                attempts=Message.attempts + 1,
-                lease_until=None,
-                updated_at=at,
-            )
-            .execution_options(synchronize_session=False)
+            _MARK_FAILED, {"message_id": message_id, "failure_code": error_code[:32], "at": at}
         )
 
     async def count_queued(self) -> int:
-        return int(
-            await self._session.scalar(
-                select(func.count())
-                .select_from(Message)
-                .where(and_(Message.direction == "out", Message.status == "queued"))
-            )
-            or 0
-        )
+        return int(await self._session.scalar(_COUNT_QUEUED) or 0)
 
     async def _insert(self, values: dict[str, Any]) -> MessageRecord:
-        row = Message(**values)
-        self._session.add(row)
-        await self._session.flush()
-        return message_record(row)
+        inserted = (await self._session.execute(_INSERT, values)).one()
+        return _logged(inserted, values)
+
+
+def _logged(inserted: Row[Any], values: dict[str, Any]) -> MessageRecord:
+    """The record of a message just inserted with `values`; `inserted` has the columns the
+    database filled in (its id, and `attempts`)."""
+    return MessageRecord(id=inserted.id, attempts=inserted.attempts, **values)

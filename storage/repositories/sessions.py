@@ -5,14 +5,42 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import NotFound
-from storage.models import CheckinSession
 from storage.records import SessionRecord
 from storage.repositories.mapping import session_record
+from storage.repositories.tables import SESSIONS
 from storage.vocabulary import ACTIVE, SessionStatus
+
+_ACTIVE_FOR = select(SESSIONS).where(
+    SESSIONS.c.member_id == bindparam("member_id"), SESSIONS.c.status == ACTIVE
+)
+_DUE_NUDGES = (
+    select(SESSIONS)
+    .where(SESSIONS.c.status == ACTIVE, SESSIONS.c.next_nudge_at <= bindparam("now"))
+    .order_by(SESSIONS.c.next_nudge_at)
+    .limit(bindparam("limit"))
+)
+_SET_NEXT_NUDGE = (
+    update(SESSIONS)
+    .where(SESSIONS.c.id.in_(bindparam("session_ids", expanding=True)))
+    .values(next_nudge_at=bindparam("next_nudge_at"))
+)
+_REPLACE_ACTIVE = (
+    update(SESSIONS)
+    .where(SESSIONS.c.member_id == bindparam("active_member_id"), SESSIONS.c.status == ACTIVE)
+    .values(
+        status="replaced",
+        ended_at=bindparam("at"),
+        updated_at=bindparam("at"),
+        end_reason="replaced",
+    )
+)
+_INSERT = insert(SESSIONS).returning(SESSIONS.c.id)
+_SAVE = update(SESSIONS).where(SESSIONS.c.id == bindparam("session_id")).returning(SESSIONS.c.id)
+"""Sets the columns named in the parameters (besides `session_id`)."""
 
 
 class SessionRepository:
@@ -24,22 +52,14 @@ class SessionRepository:
 
     async def active_for(self, member_id: int) -> SessionRecord | None:
         """The member's active session, if there is one (there is never more than one)."""
-        row = await self._session.scalar(
-            select(CheckinSession).where(
-                CheckinSession.member_id == member_id, CheckinSession.status == ACTIVE
-            )
-        )
+        result = await self._session.execute(_ACTIVE_FOR, {"member_id": member_id})
+        row = result.one_or_none()
         return None if row is None else session_record(row)
 
     async def due_nudges(self, now: datetime, limit: int = 1000) -> list[SessionRecord]:
         """Active sessions whose next reminder or expiry has come, most overdue first (an index
         on `next_nudge_at` over active sessions makes this a range scan, whatever the count)."""
-        rows = await self._session.scalars(
-            select(CheckinSession)
-            .where(CheckinSession.status == ACTIVE, CheckinSession.next_nudge_at <= now)
-            .order_by(CheckinSession.next_nudge_at)
-            .limit(limit)
-        )
+        rows = await self._session.execute(_DUE_NUDGES, {"now": now, "limit": limit})
         return [session_record(row) for row in rows]
 
     async def set_next_nudges(self, moments: dict[int, datetime | None]) -> None:
@@ -49,10 +69,7 @@ class SessionRepository:
             by_moment.setdefault(at, []).append(session_id)
         for at, session_ids in by_moment.items():
             await self._session.execute(
-                update(CheckinSession)
-                .where(CheckinSession.id.in_(session_ids))
-                .values(next_nudge_at=at)
-                .execution_options(synchronize_session=False)
+                _SET_NEXT_NUDGE, {"session_ids": session_ids, "next_nudge_at": at}
             )
 
     async def start(
@@ -66,12 +83,24 @@ class SessionRepository:
     ) -> SessionRecord:
         """A new active session. A session still active for the member is first ended as
         `replaced` (end_reason "replaced") at `at`, so the one-active-session rule holds."""
-        await self._session.execute(
-            update(CheckinSession)
-            .where(CheckinSession.member_id == member_id, CheckinSession.status == ACTIVE)
-            .values(status="replaced", ended_at=at, updated_at=at, end_reason="replaced")
-        )
-        row = CheckinSession(
+        await self._session.execute(_REPLACE_ACTIVE, {"active_member_id": member_id, "at": at})
+        session_id: int = (
+            await self._session.execute(
+                _INSERT,
+                {
+                    "member_id": member_id,
+                    "checkin_id": checkin_id,
+                    "checkin_version": checkin_version,
+                    "status": ACTIVE,
+                    "step_id": step_id,
+                    "state": state,
+                    "started_at": at,
+                    "updated_at": at,
+                },
+            )
+        ).scalar_one()
+        return SessionRecord(
+            id=session_id,
             member_id=member_id,
             checkin_id=checkin_id,
             checkin_version=checkin_version,
@@ -80,10 +109,11 @@ class SessionRepository:
             state=state,
             started_at=at,
             updated_at=at,
+            ended_at=None,
+            end_reason=None,
+            next_nudge_at=None,
+            expires_at=None,
         )
-        self._session.add(row)
-        await self._session.flush()
-        return session_record(row)
 
     async def save(
         self,
@@ -103,19 +133,18 @@ class SessionRepository:
         unknown session."""
         ended = status != ACTIVE
         saved = await self._session.scalar(
-            update(CheckinSession)
-            .where(CheckinSession.id == session_id)
-            .values(
-                step_id=step_id,
-                status=status,
-                state=state,
-                updated_at=at,
-                ended_at=at if ended else None,
-                end_reason=end_reason,
-                next_nudge_at=None if ended else next_nudge_at,
-                expires_at=expires_at,
-            )
-            .returning(CheckinSession.id)
+            _SAVE,
+            {
+                "session_id": session_id,
+                "step_id": step_id,
+                "status": status,
+                "state": state,
+                "updated_at": at,
+                "ended_at": at if ended else None,
+                "end_reason": end_reason,
+                "next_nudge_at": None if ended else next_nudge_at,
+                "expires_at": expires_at,
+            },
         )
         if saved is None:
             raise NotFound(f"no session #{session_id}")

@@ -24,6 +24,7 @@ from storage.join_codes import ALPHABET, LENGTH
 from storage.models import Address, Answer, CheckinSession, Membership
 from storage.records import MemberRecord, SessionRecord
 from storage.repositories.groups import GroupRepository
+from storage.vocabulary import Channel
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -689,6 +690,72 @@ async def test_for_member_returns_the_latest_messages_oldest_first(database: Dat
         everything = await uow.messages.for_member(member.id, limit=100)
     assert [message.text for message in latest] == ["line 2", "line 3", "line 4"]
     assert len(everything) == 5
+
+
+# --- inbox ---------------------------------------------------------------------------------------
+
+
+async def _event(
+    uow: UnitOfWork, address: str, provider_id: str, *, channel: Channel = "telegram"
+) -> int:
+    entry_id = await uow.inbox.add(
+        channel=channel,
+        provider_id=provider_id,
+        address=address,
+        event={"text": provider_id},
+        at=T0,
+    )
+    assert entry_id is not None
+    return entry_id
+
+
+async def test_add_many_returns_the_new_ids_in_the_order_given(database: Database) -> None:
+    def events(*provider_ids: str) -> list[dict[str, object]]:
+        return [
+            {"channel": "sms", "provider_id": p, "address": "+15550000002", "event": {}}
+            for p in provider_ids
+        ]
+
+    async with database.transaction() as uow:
+        first = await uow.inbox.add_many(events("c", "a", "b"), T0)
+        again = await uow.inbox.add_many(events("z", "a", "y", "y", "x"), T0)
+        stored = [await uow.inbox.get(entry_id) for entry_id in [*first, *again]]
+    assert [entry.provider_id for entry in stored if entry is not None] == list("cabzyx")
+
+
+async def test_pending_from_lists_the_entry_s_address_pending_oldest_first(
+    database: Database,
+) -> None:
+    async with database.transaction() as uow:
+        handled = await _event(uow, "60", "m0")
+        first = await _event(uow, "60", "m1")
+        await _event(uow, "61", "n1")
+        await _event(uow, "60", "m1", channel="whatsapp")
+        second = await _event(uow, "60", "m2")
+        third = await _event(uow, "60", "m3")
+        await _event(uow, "61", "n2")
+        assert await uow.inbox.mark_processed(handled, T0)
+    async with database.transaction() as uow:
+        from_first = await uow.inbox.pending_from(first)
+        from_third = await uow.inbox.pending_from(third)
+        expected = await uow.inbox.pending_for("telegram", "60")
+        at_most_two = await uow.inbox.pending_from(second, limit=2)
+    assert [entry.id for entry in from_first] == [first, second, third]
+    assert from_first == from_third == expected
+    assert [entry.id for entry in at_most_two] == [first, second]
+    assert from_first[0].event == {"text": "m1"}
+    assert from_first[0].processed_at is None
+
+
+async def test_pending_from_a_processed_or_unknown_entry_is_empty(database: Database) -> None:
+    async with database.transaction() as uow:
+        first = await _event(uow, "62", "p1")
+        second = await _event(uow, "62", "p2")
+        assert await uow.inbox.mark_processed(first, T0 + MINUTE)
+    async with database.transaction() as uow:
+        assert await uow.inbox.pending_from(first) == []
+        assert await uow.inbox.pending_from(second + 1000) == []
+        assert [entry.id for entry in await uow.inbox.pending_from(second)] == [second]
 
 
 # --- stories -------------------------------------------------------------------------------------
