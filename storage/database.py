@@ -152,6 +152,18 @@ class Database:
             yield UnitOfWork(session)
 
     @asynccontextmanager
+    async def one_read(self) -> AsyncIterator[UnitOfWork]:
+        """Like `read`, for a block that runs exactly one query: on PostgreSQL without the
+        transaction's round trips (one query reads one snapshot anyway), as `one_statement`;
+        on SQLite it is `read`. Never write in it."""
+        if self._autocommit_sessions is None:
+            async with self.read() as uow:
+                yield uow
+            return
+        async with self._autocommit_sessions() as session, session.begin():
+            yield UnitOfWork(session)
+
+    @asynccontextmanager
     async def read(self) -> AsyncIterator[UnitOfWork]:
         """Like `transaction`, for blocks that only read. On SQLite it does not take the write
         lock, so it runs beside a writing transaction instead of waiting for it (WAL: it reads

@@ -7,8 +7,9 @@ pending (handled again, nothing doubled), after the commit it is never handled a
 are only hints: a periodic sweep hands back whatever stayed pending (a lost wake-up, a worker
 killed mid-turn), so nothing stored is ever lost.
 
-An answer costs the worker two transactions: one read of the entry with its address's pending
-list, and the turn. The list is read before the lock is taken, so it may be stale once the
+An answer costs the worker one query and one transaction: the query reads the address's
+pending list from the woken entry (nothing when that entry was handled already), the
+transaction is the turn. The list is read before the lock is taken, so it may be stale once the
 lock is held; that is harmless. Entries only ever go from pending to processed, so the list
 still holds, in order, every entry older than its last one that was pending when it was read,
 and one handled meanwhile by another worker is skipped (marking it processed finds it done).
@@ -110,11 +111,11 @@ class Worker:
     async def handle_entry(self, entry_id: int) -> None:
         """Handle the entry and every entry of its address pending now, oldest first (see the
         module's docstring for why the list may be read before the lock)."""
-        async with self.database.read() as uow:
-            entry = await uow.inbox.get(entry_id)
-            if entry is None or entry.processed_at is not None:
-                return
-            pending = await uow.inbox.pending_for(entry.channel, entry.address, limit=BATCH)
+        async with self.database.one_read() as uow:
+            pending = await uow.inbox.pending_from(entry_id, limit=BATCH)
+        if not pending:
+            return  # handled already (or never stored)
+        entry = pending[0]
         async with self.coordination.locks.hold(f"member:{entry.channel}:{entry.address}"):
             await self._drain(entry, pending)
 
