@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 
 from sqlalchemy import text
@@ -144,20 +144,25 @@ class Database:
         `COMMIT` round trips a transaction costs; a webhook storing its events in one INSERT
         answers sooner on a busy database. On SQLite it is `transaction`. Two statements in
         it would commit one by one: use `transaction` for those."""
-        if self._autocommit_sessions is None:
-            async with self.transaction() as uow:
-                yield uow
-            return
-        async with self._autocommit_sessions() as session, session.begin():
-            yield UnitOfWork(session)
+        async with self._statement_alone(self.transaction) as uow:
+            yield uow
 
     @asynccontextmanager
     async def one_read(self) -> AsyncIterator[UnitOfWork]:
         """Like `read`, for a block that runs exactly one query: on PostgreSQL without the
         transaction's round trips (one query reads one snapshot anyway), as `one_statement`;
         on SQLite it is `read`. Never write in it."""
+        async with self._statement_alone(self.read) as uow:
+            yield uow
+
+    @asynccontextmanager
+    async def _statement_alone(
+        self, otherwise: Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+    ) -> AsyncIterator[UnitOfWork]:
+        """A session whose statements commit by themselves (PostgreSQL), or `otherwise` where
+        there is none (SQLite)."""
         if self._autocommit_sessions is None:
-            async with self.read() as uow:
+            async with otherwise() as uow:
                 yield uow
             return
         async with self._autocommit_sessions() as session, session.begin():
