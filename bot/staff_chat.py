@@ -1,4 +1,4 @@
-"""Staff commands in chat: `/stories` to moderate, `/broadcast` to send to a group.
+"""Staff commands in chat: `/stories` to review stories, `/broadcast` to send to a group.
 
 A message starting with one of these commands, from an address that belongs to a registered
 staff member (`mutuality staff add ... --telegram ID` or `--phone +E164`), is handled here
@@ -8,6 +8,9 @@ instead of by the member engine. Staff replies are in English (the staff side's 
     /stories approve 12          approve story 12 (reject likewise)
     /broadcast CODE Some text    preview: who in the group with join code CODE would get it
     /broadcast yes 4F2A          send the previewed broadcast (the code confirms which one)
+
+Approving and rejecting stories is moderation: it takes a coordinator or an admin
+(`storage.records.can_moderate`). Anyone on staff may list the stories and broadcast.
 
 The confirmation code is derived from the staff member, the group and the text, so the
 confirmation needs no state of its own: the text is taken back from the staff member's own
@@ -22,7 +25,7 @@ from datetime import datetime
 from bot.service import Inbound, Outbound, queue_outbound
 from conversations.rendering import RenderedMessage
 from storage.errors import StorageError
-from storage.records import StaffRecord
+from storage.records import StaffRecord, can_moderate
 from storage.repositories.broadcasts import Audience
 from storage.unit_of_work import UnitOfWork
 
@@ -66,14 +69,16 @@ async def handle_staff_command(
 async def _stories(uow: UnitOfWork, staff: StaffRecord, args: list[str], now: datetime) -> str:
     if len(args) == 2 and args[0].lower() in ("approve", "reject") and args[1].isdigit():
         story_id = int(args[1])
+        if not can_moderate(staff.role):
+            return _not_a_moderator(staff)
         try:
             if args[0].lower() == "approve":
-                await uow.stories.approve(story_id, staff.id, now)
+                story = await uow.stories.approve(story_id, staff.id, now)
             else:
-                await uow.stories.reject(story_id, staff.id, now)
+                story = await uow.stories.reject(story_id, staff.id, now)
         except StorageError as error:
             return f"Story {story_id}: {error}"
-        return f"Story {story_id} {args[0].lower()}d."
+        return f"Story {story_id} {story.status}."
     if args:
         return "Send /stories to list them, or /stories approve 12 (or reject 12)."
     proposed = await uow.stories.list(status="proposed")
@@ -83,8 +88,19 @@ async def _stories(uow: UnitOfWork, staff: StaffRecord, args: list[str], now: da
     more = len(proposed) - LIST_LIMIT
     if more > 0:
         lines.append(f"... and {more} more (mutuality stories list).")
-    lines.append("Reply /stories approve ID or /stories reject ID.")
+    if can_moderate(staff.role):
+        lines.append("Reply /stories approve ID or /stories reject ID.")
+    else:
+        lines.append("A coordinator or an admin can approve or reject them.")
     return "\n".join(lines)
+
+
+def _not_a_moderator(staff: StaffRecord) -> str:
+    return (
+        f"Sorry, {staff.name}: approving or rejecting a story takes a coordinator or an admin, "
+        f"and your role is {staff.role}. Nothing was changed; please ask a coordinator or an "
+        "admin to review it."
+    )
 
 
 async def _broadcast(

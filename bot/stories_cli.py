@@ -1,7 +1,9 @@
 """`mutuality stories`: moderate members' stories and write stories for groups.
 
 Every change names the staff user who makes it (`--by`); see `storage.repositories.stories` for
-the states a story goes through and what each move records.
+the states a story goes through and what each move records. Approving and rejecting take a
+coordinator or an admin (`storage.records.can_moderate`); anyone on staff may edit and add
+(a story added by the staff role is proposed, not approved).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from bot.service import utc_now
 from bot.staff_cli import find_staff
 from storage.database import Database
 from storage.errors import NotFound
-from storage.records import GroupRecord, StaffRecord, StoryRecord
+from storage.records import GroupRecord, StaffRecord, StoryRecord, can_moderate
 from storage.repositories.stories import (
     MAX_STORY_LENGTH,
     InvalidStory,
@@ -73,6 +75,18 @@ def story_text(text: str | None, text_file: Path | None) -> str:
         raise click.ClickException(str(error)) from error
 
 
+async def find_moderator(uow: UnitOfWork, by: str) -> StaffRecord:
+    """The staff user `by` names, if their role may approve and reject stories; otherwise
+    `click.ClickException` naming their role and who may."""
+    person = await find_staff(uow, by)
+    if not can_moderate(person.role):
+        raise click.ClickException(
+            f"{person.name} has the role {person.role}: approving or rejecting a story takes "
+            "a coordinator or an admin (mutuality staff list shows who they are)"
+        )
+    return person
+
+
 def preview(text: str) -> str:
     """The story's first characters on one line."""
     flat = " ".join(text.split())
@@ -87,6 +101,9 @@ def stories() -> None:
     weekly highlight, which marks them published. Rejected stories can be approved later;
     approved ones can be rejected until they are published; published ones never change.
     Editing keeps the member's original words.
+
+    Approving and rejecting take a coordinator or an admin; anyone on staff may list, edit and
+    add stories.
     """
 
 
@@ -150,10 +167,11 @@ def _moderate(
     story_id: int,
     by: str,
     change: Callable[[UnitOfWork, StaffRecord], Awaitable[StoryRecord]],
+    find: Callable[[UnitOfWork, str], Awaitable[StaffRecord]] = find_staff,
 ) -> tuple[StoryRecord, StaffRecord]:
     async def work(database: Database) -> tuple[StoryRecord, StaffRecord]:
         async with database.transaction() as uow:
-            person = await find_staff(uow, by)
+            person = await find(uow, by)
             return await change(uow, person), person
 
     try:
@@ -167,9 +185,15 @@ def _moderate(
 @by_option
 @click.pass_obj
 def stories_approve(app: App, story_id: int, by: str) -> None:
-    """Approve story ID (proposed or rejected): it goes out in its group's next highlight."""
+    """Approve story ID (proposed or rejected): it goes out in its group's next highlight.
+
+    Takes a coordinator or an admin."""
     story, person = _moderate(
-        app, story_id, by, lambda uow, person: uow.stories.approve(story_id, person.id, utc_now())
+        app,
+        story_id,
+        by,
+        lambda uow, person: uow.stories.approve(story_id, person.id, utc_now()),
+        find_moderator,
     )
     click.echo(f"Story #{story.id} approved by {person.name}.")
 
@@ -179,9 +203,15 @@ def stories_approve(app: App, story_id: int, by: str) -> None:
 @by_option
 @click.pass_obj
 def stories_reject(app: App, story_id: int, by: str) -> None:
-    """Reject story ID (proposed, or approved and not yet published)."""
+    """Reject story ID (proposed, or approved and not yet published).
+
+    Takes a coordinator or an admin."""
     story, person = _moderate(
-        app, story_id, by, lambda uow, person: uow.stories.reject(story_id, person.id, utc_now())
+        app,
+        story_id,
+        by,
+        lambda uow, person: uow.stories.reject(story_id, person.id, utc_now()),
+        find_moderator,
     )
     click.echo(f"Story #{story.id} rejected by {person.name}.")
 
@@ -224,19 +254,28 @@ def stories_edit(
 def stories_add(
     app: App, group_name: str, by: str, text: str | None, text_file: Path | None
 ) -> None:
-    """Write a story for a group. A story written by staff is approved at once (its author is
-    its moderator) and goes out in the group's next highlight."""
+    """Write a story for a group. Written by a coordinator or an admin, it is approved at once
+    (its author is its moderator) and goes out in the group's next highlight; written by
+    someone with the staff role, it is proposed and waits for a coordinator or an admin."""
     clean = story_text(text, text_file)
 
     async def work(database: Database) -> tuple[StoryRecord, StaffRecord, GroupRecord]:
         async with database.transaction() as uow:
             person = await find_staff(uow, by)
             group = await find_group(uow, group_name)
-            story = await uow.stories.add_by_staff(person.id, group.id, clean, utc_now())
+            story = await uow.stories.add_by_staff(
+                person.id, group.id, clean, utc_now(), approved=can_moderate(person.role)
+            )
             return story, person, group
 
     try:
         story, person, group = app.run(work)
     except MODERATION_ERRORS as error:
         raise click.ClickException(str(error)) from error
-    click.echo(f"Story #{story.id} by {person.name} added to {group.name}, approved.")
+    if story.status == "approved":
+        click.echo(f"Story #{story.id} by {person.name} added to {group.name}, approved.")
+    else:
+        click.echo(
+            f"Story #{story.id} by {person.name} added to {group.name}, proposed: a "
+            f"coordinator or an admin approves it (mutuality stories approve {story.id} --by ...)."
+        )

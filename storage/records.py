@@ -131,6 +131,12 @@ StaffRole = Literal["admin", "coordinator", "staff"]
 STAFF_ROLES: tuple[str, ...] = get_args(StaffRole)
 
 
+def can_moderate(role: StaffRole) -> bool:
+    """Whether a staff user with this role may approve or reject a story: coordinators and
+    admins moderate; the `staff` role writes, edits and broadcasts but does not moderate."""
+    return role in ("admin", "coordinator")
+
+
 @dataclass(frozen=True, slots=True)
 class StaffRecord:
     """A staff user. `phone` is +E.164 and `telegram_id` a Telegram user id; at least one is

@@ -114,14 +114,21 @@ class StoryRepository:
         return story_record(row)
 
     async def add_by_staff(
-        self, staff_id: int, group_id: int | None, text: str, at: datetime
+        self,
+        staff_id: int,
+        group_id: int | None,
+        text: str,
+        at: datetime,
+        *,
+        approved: bool,
     ) -> StoryRecord:
         """A story written by staff for a group (or, with no group, for none in particular).
 
-        A staff member writing a story is also its first moderator: it starts `approved`, with
-        `author_staff_id` and `moderated_by_id` both `staff_id` and `moderated_at` `at`, ready
-        for the group's next highlight. It has no member. Raises `InvalidStory` for an empty
-        text or one longer than `MAX_STORY_LENGTH`.
+        With `approved` (its author may moderate) the author is also its first moderator: it
+        starts `approved`, with `author_staff_id` and `moderated_by_id` both `staff_id` and
+        `moderated_at` `at`, ready for the group's next highlight. Without, it starts
+        `proposed`, waiting for a moderator like a member's story. It has no member. Raises
+        `InvalidStory` for an empty text or one longer than `MAX_STORY_LENGTH`.
         """
         clean = clean_story_text(text)
         await self._staff_exists(staff_id)
@@ -132,11 +139,11 @@ class StoryRepository:
             group_id=group_id,
             session_id=None,
             text=clean,
-            status="approved",
+            status="approved" if approved else "proposed",
             created_at=at,
             author_staff_id=staff_id,
-            moderated_by_id=staff_id,
-            moderated_at=at,
+            moderated_by_id=staff_id if approved else None,
+            moderated_at=at if approved else None,
         )
         self._session.add(row)
         await self._session.flush()

@@ -49,6 +49,21 @@ class Cli:
 
         return asyncio.run(work())
 
+    def story(self, story_id: int) -> StoryRecord:
+        """Story `story_id` as the database holds it now."""
+
+        async def work() -> StoryRecord | None:
+            database = Database(self.url)
+            try:
+                async with database.transaction() as uow:
+                    return await uow.stories.get(story_id)
+            finally:
+                await database.dispose()
+
+        found = asyncio.run(work())
+        assert found is not None
+        return found
+
 
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
@@ -110,7 +125,7 @@ def test_moderating_stories(cli: Cli) -> None:
         "sw",
     ).output.split()[-1]
     cli("staff", "add", "Grace", "--role", "coordinator", "--phone", "+254700000001")
-    cli("staff", "add", "Bob", "--role", "staff", "--telegram", "6000000002")
+    cli("staff", "add", "Bob", "--role", "coordinator", "--telegram", "6000000002")
     roster = Path("roster.csv")
     roster.write_text(f"name,phone,telegram_id,group,language\nAmina,+254712345678,,{code},sw\n")
     cli("members", "import", str(roster), "--apply")
@@ -151,6 +166,68 @@ def test_moderating_stories(cli: Cli) -> None:
     ]
     assert "staff: Bob" in listed[3]
     assert cli("stories", "list", "--status", "rejected").output == "No stories match.\n"
+
+
+def _group_with_roles_and_a_story(cli: Cli) -> tuple[str, StoryRecord]:
+    """A group (its join code) with Amina in it and her proposed story; staff #1 Grace the
+    coordinator, #2 Ada the admin and #3 Bob with the staff role."""
+    code = cli(
+        "groups", "create", "Tailors", "--timezone", "UTC", "--currency", "USD"
+    ).output.split()[-1]
+    cli("staff", "add", "Grace", "--role", "coordinator", "--phone", "+254700000001")
+    cli("staff", "add", "Ada", "--role", "admin", "--phone", "+254700000003")
+    cli("staff", "add", "Bob", "--role", "staff", "--telegram", "6000000002")
+    Path("roster.csv").write_text(
+        f"name,phone,telegram_id,group,language\nAmina,+254712345678,,{code},en\n"
+    )
+    cli("members", "import", "roster.csv", "--apply")
+    return code, cli.propose("+254712345678", "I sold 40 crates this week!")
+
+
+@pytest.mark.parametrize("action", ["approve", "reject"])
+def test_the_staff_role_cannot_moderate(cli: Cli, action: str) -> None:
+    _, story = _group_with_roles_and_a_story(cli)
+    refused = cli("stories", action, str(story.id), "--by", "Bob", ok=False)
+    assert refused.exit_code == 1
+    assert (
+        "Error: Bob has the role staff: approving or rejecting a story takes a coordinator or "
+        "an admin" in refused.stderr
+    )
+    assert cli.story(story.id) == story  # still proposed, no moderator recorded
+
+    cli("stories", "approve", str(story.id), "--by", "Grace")
+    approved = cli.story(story.id)
+    again = cli("stories", action, str(story.id), "--by", "6000000002", ok=False)
+    assert "Bob has the role staff" in again.stderr
+    assert cli.story(story.id) == approved
+    assert (approved.status, approved.moderated_by_id) == ("approved", 1)
+
+
+def test_the_staff_role_still_lists_edits_and_adds(cli: Cli) -> None:
+    code, story = _group_with_roles_and_a_story(cli)
+    assert "I sold 40 crates this week!" in cli("stories", "list").output
+    edited = cli("stories", "edit", str(story.id), "--by", "Bob", "--text", "I sold 41 crates!")
+    assert f"Story #{story.id} edited by Bob" in edited.output
+    added = cli("stories", "add", "--group", code, "--by", "Bob", "--text", "Welcome!")
+    assert "by Bob added to Tailors, proposed: a coordinator or an admin approves it" in (
+        added.output
+    )
+    assert cli.story(story.id).text == "I sold 41 crates!"
+    assert cli.story(story.id).status == "proposed"
+    bobs = cli.story(story.id + 1)
+    assert (bobs.text, bobs.status, bobs.moderated_by_id) == ("Welcome!", "proposed", None)
+
+
+@pytest.mark.parametrize(("who", "staff_id"), [("Grace", 1), ("Ada", 2)])
+def test_coordinators_and_admins_moderate(cli: Cli, who: str, staff_id: int) -> None:
+    _, story = _group_with_roles_and_a_story(cli)
+    approved = cli("stories", "approve", str(story.id), "--by", who)
+    assert approved.output == f"Story #{story.id} approved by {who}.\n"
+    found = cli.story(story.id)
+    assert (found.status, found.moderated_by_id) == ("approved", staff_id)
+    rejected = cli("stories", "reject", str(story.id), "--by", who)
+    assert rejected.output == f"Story #{story.id} rejected by {who}.\n"
+    assert cli.story(story.id).status == "rejected"
 
 
 def test_story_commands_refuse_bad_input(cli: Cli) -> None:

@@ -20,7 +20,7 @@ async def _setup(uow: UnitOfWork) -> tuple[int, int, int, int]:
     group = await uow.groups.create("Kibera Market Peers", "Africa/Nairobi", "sw", "KES", at=T0)
     member = await uow.members.create("whatsapp", "+254712345678", "sw", "KES", at=T0)
     grace = await uow.staff.add("Grace", "coordinator", phone="+254700000001", at=T0)
-    bob = await uow.staff.add("Bob", "staff", telegram_id="6000000002", at=T0)
+    bob = await uow.staff.add("Bob", "coordinator", telegram_id="6000000002", at=T0)
     return group.id, member.id, grace.id, bob.id
 
 
@@ -124,13 +124,28 @@ async def test_edit_keeps_the_original(database: Database) -> None:
 async def test_staff_written_story_starts_approved(database: Database) -> None:
     async with database.transaction() as uow:
         group_id, _, _, bob = await _setup(uow)
-        story = await uow.stories.add_by_staff(bob, group_id, " Welcome, everyone! ", T0)
+        story = await uow.stories.add_by_staff(
+            bob, group_id, " Welcome, everyone! ", T0, approved=True
+        )
     assert story.status == "approved"
     assert story.text == "Welcome, everyone!"
     assert story.member_id is None and story.session_id is None
     assert story.author_staff_id == bob
     assert (story.moderated_by_id, story.moderated_at) == (bob, T0)
     assert story.group_id == group_id
+
+
+async def test_a_story_written_without_the_right_to_moderate_starts_proposed(
+    database: Database,
+) -> None:
+    async with database.transaction() as uow:
+        group_id, _, grace, bob = await _setup(uow)
+        story = await uow.stories.add_by_staff(bob, group_id, "Welcome!", T0, approved=False)
+        assert (story.status, story.author_staff_id) == ("proposed", bob)
+        assert (story.moderated_by_id, story.moderated_at) == (None, None)
+        assert [found.id for found in await uow.stories.list(status="proposed")] == [story.id]
+        approved = await uow.stories.approve(story.id, grace, T0 + MINUTE)
+    assert (approved.status, approved.moderated_by_id) == ("approved", grace)
 
 
 async def test_unknown_story_staff_or_group(database: Database) -> None:
@@ -144,9 +159,9 @@ async def test_unknown_story_staff_or_group(database: Database) -> None:
         with pytest.raises(NotFound, match="no staff member #999"):
             await uow.stories.reject(story.id, 999, T0)
         with pytest.raises(NotFound, match="no staff member #999"):
-            await uow.stories.add_by_staff(999, group_id, "Hello", T0)
+            await uow.stories.add_by_staff(999, group_id, "Hello", T0, approved=True)
         with pytest.raises(NotFound, match="no group #999"):
-            await uow.stories.add_by_staff(grace, 999, "Hello", T0)
+            await uow.stories.add_by_staff(grace, 999, "Hello", T0, approved=True)
         assert (await uow.stories.get(story.id)) == story
 
 
@@ -154,11 +169,13 @@ async def test_story_texts_must_fit(database: Database) -> None:
     longest = "x" * MAX_STORY_LENGTH
     async with database.transaction() as uow:
         group_id, member_id, grace, _ = await _setup(uow)
-        assert (await uow.stories.add_by_staff(grace, group_id, longest, T0)).text == longest
+        assert (
+            await uow.stories.add_by_staff(grace, group_id, longest, T0, approved=True)
+        ).text == longest
         with pytest.raises(InvalidStory, match="1,001 characters; at most 1,000 fit"):
-            await uow.stories.add_by_staff(grace, group_id, longest + "y", T0)
+            await uow.stories.add_by_staff(grace, group_id, longest + "y", T0, approved=True)
         with pytest.raises(InvalidStory, match="needs some text"):
-            await uow.stories.add_by_staff(grace, group_id, "   ", T0)
+            await uow.stories.add_by_staff(grace, group_id, "   ", T0, approved=True)
         # A member may write more; staff must shorten it before approving it.
         long_story = await uow.stories.propose(member_id, group_id, None, longest + "y", T0)
         with pytest.raises(InvalidStory, match="cannot be approved as it is"):
@@ -174,10 +191,10 @@ async def test_list_and_the_highlight_queue(database: Database) -> None:
         group_id, member_id, grace, bob = await _setup(uow)
         other = await uow.groups.create("Tailors", "UTC", "en", "USD", at=T0)
         # Created out of order: the queue goes by when a story was written, oldest first.
-        late = await uow.stories.add_by_staff(bob, group_id, "late", T0 + 5 * MINUTE)
+        late = await uow.stories.add_by_staff(bob, group_id, "late", T0 + 5 * MINUTE, approved=True)
         early = await uow.stories.propose(member_id, group_id, None, "early", T0 + MINUTE)
         middle = await uow.stories.propose(member_id, group_id, None, "middle", T0 + 2 * MINUTE)
-        elsewhere = await uow.stories.add_by_staff(bob, other.id, "elsewhere", T0)
+        elsewhere = await uow.stories.add_by_staff(bob, other.id, "elsewhere", T0, approved=True)
         rejected = await uow.stories.propose(member_id, group_id, None, "no", T0)
         await uow.stories.approve(middle.id, grace, T0 + 9 * MINUTE)
         await uow.stories.approve(early.id, grace, T0 + 10 * MINUTE)
