@@ -36,7 +36,7 @@ _BY_ADDRESS = (
     select(MEMBERS).join(ADDRESSES, ADDRESSES.c.member_id == MEMBERS.c.id).where(_THE_ADDRESS)
 )
 _BY_ID = select(MEMBERS).where(MEMBERS.c.id == bindparam("member_id"))
-_INSERT_MEMBER = insert(MEMBERS).returning(MEMBERS.c.id)
+_INSERT_MEMBER = insert(MEMBERS).returning(*MEMBERS.c)
 _UPDATE_MEMBER = update(MEMBERS).where(MEMBERS.c.id == bindparam("member_id")).returning(*MEMBERS.c)
 """Sets the columns named in the parameters (besides `member_id`); SQLAlchemy compiles it once
 per set of names."""
@@ -48,7 +48,7 @@ _ADDRESSES_OF = (
     .where(ADDRESSES.c.member_id == bindparam("member_id"))
     .order_by(ADDRESSES.c.id)
 )
-_INSERT_ADDRESS = insert(ADDRESSES).returning(ADDRESSES.c.id)
+_INSERT_ADDRESS = insert(ADDRESSES).returning(*ADDRESSES.c)
 _TOUCH_INBOUND = (
     update(ADDRESSES)
     .where(_THE_ADDRESS)
@@ -110,37 +110,23 @@ class MemberRepository:
         the transaction usable) when the address already belongs to a member."""
         try:
             async with self._session.begin_nested():
-                member_id: int = (
-                    await self._session.execute(
-                        _INSERT_MEMBER,
-                        {
-                            "locale": locale,
-                            "currency": currency,
-                            "opted_out": False,
-                            "created_at": at,
-                            "updated_at": at,
-                        },
-                    )
-                ).scalar_one()
-                await self._insert_address(member_id, channel, value, at)
+                result = await self._session.execute(
+                    _INSERT_MEMBER,
+                    {
+                        "locale": locale,
+                        "currency": currency,
+                        "opted_out": False,
+                        "created_at": at,
+                        "updated_at": at,
+                    },
+                )
+                member = member_record(result.one())
+                await self._insert_address(member.id, channel, value, at)
         except IntegrityError:
             if await self._address_taken(channel, value):
                 raise AddressInUse(channel, value) from None
             raise
-        return MemberRecord(
-            id=member_id,
-            name=None,
-            locale=locale,
-            currency=currency,
-            business_type=None,
-            consent=None,
-            consented_at=None,
-            opted_out=False,
-            opted_out_at=None,
-            onboarded_at=None,
-            created_at=at,
-            updated_at=at,
-        )
+        return member
 
     async def add_address(
         self, member_id: int, channel: Channel, value: str, *, at: datetime
@@ -152,19 +138,11 @@ class MemberRepository:
         """
         try:
             async with self._session.begin_nested():
-                address_id = await self._insert_address(member_id, channel, value, at)
+                return await self._insert_address(member_id, channel, value, at)
         except IntegrityError:
             if await self._address_taken(channel, value):
                 raise AddressInUse(channel, value) from None
             raise
-        return AddressRecord(
-            id=address_id,
-            member_id=member_id,
-            channel=channel,
-            value=value,
-            created_at=at,
-            last_inbound_at=None,
-        )
 
     async def get(self, member_id: int) -> MemberRecord | None:
         row = (await self._session.execute(_BY_ID, {"member_id": member_id})).one_or_none()
@@ -282,14 +260,12 @@ class MemberRepository:
 
     async def _insert_address(
         self, member_id: int, channel: Channel, value: str, at: datetime
-    ) -> int:
-        address_id: int = (
-            await self._session.execute(
-                _INSERT_ADDRESS,
-                {"member_id": member_id, "channel": channel, "value": value, "created_at": at},
-            )
-        ).scalar_one()
-        return address_id
+    ) -> AddressRecord:
+        result = await self._session.execute(
+            _INSERT_ADDRESS,
+            {"member_id": member_id, "channel": channel, "value": value, "created_at": at},
+        )
+        return address_record(result.one())
 
     async def _address_taken(self, channel: Channel, value: str) -> bool:
         found = await self._session.scalar(_ADDRESS_ID, _address(channel, value))

@@ -14,7 +14,7 @@ from storage.errors import DuplicateMessage, NotFound
 from storage.records import MessageRecord
 from storage.repositories.mapping import message_record
 from storage.repositories.tables import ADDRESSES, MESSAGES
-from storage.vocabulary import MESSAGE_STATUS_RANK, Channel, MessageStatus
+from storage.vocabulary import MESSAGE_STATUS_RANK, Channel, MessageDirection, MessageStatus
 
 CLAIM_LOCK = 0x6D757475  # the advisory lock taken while claiming outbox rows
 
@@ -171,19 +171,17 @@ class MessageRepository:
         webhook twice), nothing is written and `DuplicateMessage` is raised; the transaction
         stays usable, so the caller can acknowledge the duplicate and stop there.
         """
-        values: dict[str, Any] = {
-            "member_id": member_id,
-            "channel": channel,
-            "address_value": address_value,
-            "direction": "in",
-            "text": text,
-            "payload": payload,
-            "status": "received",
-            "provider_message_id": provider_message_id,
-            "error_code": None,
-            "created_at": at,
-            "updated_at": at,
-        }
+        values = _message_values(
+            member_id,
+            channel,
+            address_value,
+            "in",
+            text,
+            payload,
+            "received",
+            provider_message_id,
+            at,
+        )
         if provider_message_id is None:
             return await self._insert(values)
         statement = _LOG_INBOUND[self._session.get_bind().dialect.name]
@@ -208,19 +206,17 @@ class MessageRepository:
     ) -> MessageRecord:
         """Log a message the bot says, normally `queued` before it is sent."""
         return await self._insert(
-            {
-                "member_id": member_id,
-                "channel": channel,
-                "address_value": address_value,
-                "direction": "out",
-                "text": text,
-                "payload": payload,
-                "status": status,
-                "provider_message_id": provider_message_id,
-                "error_code": None,
-                "created_at": at,
-                "updated_at": at,
-            }
+            _message_values(
+                member_id,
+                channel,
+                address_value,
+                "out",
+                text,
+                payload,
+                status,
+                provider_message_id,
+                at,
+            )
         )
 
     async def set_status(
@@ -365,6 +361,34 @@ class MessageRepository:
     async def _insert(self, values: dict[str, Any]) -> MessageRecord:
         inserted = (await self._session.execute(_INSERT, values)).one()
         return _logged(inserted, values)
+
+
+def _message_values(
+    member_id: int | None,
+    channel: Channel,
+    address_value: str,
+    direction: MessageDirection,
+    text: str,
+    payload: Any | None,
+    status: MessageStatus,
+    provider_message_id: str | None,
+    at: datetime,
+) -> dict[str, Any]:
+    """The columns of a new message (every field of its record but those the database
+    fills in)."""
+    return {
+        "member_id": member_id,
+        "channel": channel,
+        "address_value": address_value,
+        "direction": direction,
+        "text": text,
+        "payload": payload,
+        "status": status,
+        "provider_message_id": provider_message_id,
+        "error_code": None,
+        "created_at": at,
+        "updated_at": at,
+    }
 
 
 def _logged(inserted: Row[Any], values: dict[str, Any]) -> MessageRecord:

@@ -38,7 +38,7 @@ _REPLACE_ACTIVE = (
         end_reason="replaced",
     )
 )
-_INSERT = insert(SESSIONS).returning(SESSIONS.c.id)
+_INSERT = insert(SESSIONS).returning(*SESSIONS.c)
 _SAVE = update(SESSIONS).where(SESSIONS.c.id == bindparam("session_id")).returning(SESSIONS.c.id)
 """Sets the columns named in the parameters (besides `session_id`)."""
 
@@ -84,36 +84,20 @@ class SessionRepository:
         """A new active session. A session still active for the member is first ended as
         `replaced` (end_reason "replaced") at `at`, so the one-active-session rule holds."""
         await self._session.execute(_REPLACE_ACTIVE, {"active_member_id": member_id, "at": at})
-        session_id: int = (
-            await self._session.execute(
-                _INSERT,
-                {
-                    "member_id": member_id,
-                    "checkin_id": checkin_id,
-                    "checkin_version": checkin_version,
-                    "status": ACTIVE,
-                    "step_id": step_id,
-                    "state": state,
-                    "started_at": at,
-                    "updated_at": at,
-                },
-            )
-        ).scalar_one()
-        return SessionRecord(
-            id=session_id,
-            member_id=member_id,
-            checkin_id=checkin_id,
-            checkin_version=checkin_version,
-            status=ACTIVE,
-            step_id=step_id,
-            state=state,
-            started_at=at,
-            updated_at=at,
-            ended_at=None,
-            end_reason=None,
-            next_nudge_at=None,
-            expires_at=None,
+        result = await self._session.execute(
+            _INSERT,
+            {
+                "member_id": member_id,
+                "checkin_id": checkin_id,
+                "checkin_version": checkin_version,
+                "status": ACTIVE,
+                "step_id": step_id,
+                "state": state,
+                "started_at": at,
+                "updated_at": at,
+            },
         )
+        return session_record(result.one())
 
     async def save(
         self,
