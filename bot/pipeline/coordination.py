@@ -23,6 +23,13 @@ class WorkQueue(Protocol):
         """The next item, waiting up to `timeout` seconds; None when there was none."""
         ...
 
+    async def pop_many(self, timeout: float, limit: int) -> list[str]:
+        """Up to `limit` items, in order: the first waited for exactly as `pop` waits for it,
+        then only those queued already, so a backlog is taken in one call (two round trips to
+        Redis) and a lone item is never held back waiting for company. [] when none came; a
+        `limit` below 1 is a ValueError."""
+        ...
+
     async def clear(self) -> None:
         """Drop every item queued now (a consumer that is about to look at everything anyway
         needs no backlog of reminders)."""
@@ -35,6 +42,14 @@ class Locks(Protocol):
     def hold(self, key: str) -> AbstractAsyncContextManager[None]:
         """Wait for the lock on `key`, hold it for the block. Across processes for Redis: the
         lock expires if its holder dies, and is renewed while the holder lives."""
+        ...
+
+    def hold_free(self, keys: Sequence[str]) -> AbstractAsyncContextManager[set[str]]:
+        """Take, without waiting, the lock on each key of `keys` (a repeated key counts once)
+        that nobody holds right now, and hold those for the block, which receives the set of
+        them, perhaps empty; keys held by others are left to the caller (to `hold`, say). It
+        excludes `hold` on the same key both ways, and cannot deadlock with `hold` or another
+        `hold_free`, as it never waits for a lock."""
         ...
 
 

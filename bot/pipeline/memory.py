@@ -43,6 +43,17 @@ class MemoryQueue:
         except TimeoutError:
             return None
 
+    async def pop_many(self, timeout: float, limit: int) -> list[str]:
+        """Up to `limit` items: the first as `pop` gives it, then those queued already."""
+        check_limit(limit)
+        first = await self.pop(timeout)
+        if first is None:
+            return []
+        items = [first]
+        while len(items) < limit and not self._queue.empty():
+            items.append(self._queue.get_nowait())
+        return items
+
     async def clear(self) -> None:
         while not self._queue.empty():
             self._queue.get_nowait()
@@ -74,17 +85,45 @@ class MemoryLocks:
     async def hold(self, key: str) -> AsyncIterator[None]:
         """Wait for the lock on `key` and hold it for the block. Cancelling a waiting task
         gives up its place without taking the lock."""
-        entry = self._entries.get(key)
-        if entry is None:
-            entry = self._entries[key] = _LockEntry(asyncio.Lock())
-        entry.users += 1
+        entry = self._join(key)
         try:
             async with entry.lock:
                 yield
         finally:
-            entry.users -= 1
-            if entry.users == 0:
-                del self._entries[key]
+            self._leave(key, entry)
+
+    @asynccontextmanager
+    async def hold_free(self, keys: Sequence[str]) -> AsyncIterator[set[str]]:
+        """Take the lock on every key in `keys` that no task holds or waits for, without
+        waiting, and hold those for the block, which receives them."""
+        held: dict[str, _LockEntry] = {}
+        try:
+            for key in dict.fromkeys(keys):
+                # A key without an entry has no holder and no waiter (see the class), so its new
+                # lock is taken at once: `acquire` on a free lock nobody waits for returns
+                # without suspending, and nothing here lets another task run in between.
+                if key not in self._entries:
+                    held[key] = entry = self._join(key)
+                    await entry.lock.acquire()
+            yield set(held)
+        finally:
+            for key, entry in held.items():
+                entry.lock.release()
+                self._leave(key, entry)
+
+    def _join(self, key: str) -> _LockEntry:
+        """The entry of `key`, counting one more task that holds or waits for it."""
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._entries[key] = _LockEntry(asyncio.Lock())
+        entry.users += 1
+        return entry
+
+    def _leave(self, key: str, entry: _LockEntry) -> None:
+        """One task no longer holds or waits for `key`: forget the entry when it was the last."""
+        entry.users -= 1
+        if entry.users == 0:
+            del self._entries[key]
 
     def __len__(self) -> int:
         """How many keys are held or waited for right now."""
@@ -133,6 +172,12 @@ class _Window:
         """Whether forgetting this bucket changes nothing: no pause, nothing that still counts."""
         last = self.booked[-1][0] if self.booked else -math.inf
         return now >= self.paused_until and last <= now - self.span
+
+
+def check_limit(limit: int) -> None:
+    """Refuse a `pop_many` that could take no item at all."""
+    if limit < 1:
+        raise ValueError(f"pop_many takes at least 1 item, not {limit}")
 
 
 def check_buckets(buckets: Sequence[Bucket]) -> None:

@@ -3,7 +3,7 @@
 The same contracts as `bot.pipeline.memory` (proven by one contract suite), shared by every
 process that talks to one Redis. Every key starts with the `prefix` given, so several
 deployments or test runs can share a server. Needs Redis 6.2 or later (BLPOP with a fractional
-timeout; scripts that call TIME; ZADD GT).
+timeout; LPOP with a count; scripts that call TIME; ZADD GT).
 
 Redis holds nothing that matters: a queue item lost with a Redis restart is found again by the
 worker's sweep of the database, and a lock lost with its holder (or with Redis) only lets a
@@ -34,7 +34,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.pipeline.coordination import NO_BOOKING, Booking, Bucket
-from bot.pipeline.memory import check_buckets
+from bot.pipeline.memory import check_buckets, check_limit
 from bot.pipeline.slots import window_of
 
 logger = logging.getLogger(__name__)
@@ -105,7 +105,8 @@ def _longest_block(client: Redis) -> float:
 
 
 class RedisQueue:
-    """A FIFO in one Redis list (`{prefix}queue:{name}`): RPUSH to push, BLPOP to pop.
+    """A FIFO in one Redis list (`{prefix}queue:{name}`): RPUSH to push, BLPOP to pop (then
+    LPOP with a count for the rest of a `pop_many`).
 
     Delivery is at-least-once at best: an item pushed again after a lost reply is there twice, and
     an item popped by Redis whose reply never reached us (a connection cut at that instant, a
@@ -168,6 +169,23 @@ class RedisQueue:
             await asyncio.sleep(min(max(0.0, deadline - time.monotonic()), self._outage_pause))
             return None
 
+    async def pop_many(self, timeout: float, limit: int) -> list[str]:
+        """Up to `limit` items: the first as `pop` gives it (outages included), then those
+        queued already, in one LPOP with a count. When that second call cannot reach Redis,
+        the first item alone."""
+        check_limit(limit)
+        first = await self.pop(timeout)
+        if first is None:
+            return []
+        if limit == 1:
+            return [first]
+        try:
+            rest = await self._client.lpop(self.key, limit - 1)
+        except UNAVAILABLE_ERRORS as error:
+            logger.debug("could not pop more items from %s: %s", self.key, _reason(error))
+            return [first]
+        return [first, *_texts(rest)]
+
     async def clear(self) -> None:
         """Drop every item queued now. Best effort: when Redis is away this logs and returns,
         as the items it would have dropped are only reminders."""
@@ -194,6 +212,15 @@ def _text(value: object) -> str | None:
     raise TypeError(f"unexpected reply from Redis: {value!r}")
 
 
+def _texts(values: object) -> list[str]:
+    """Items as an LPOP with a count hands them back: a list, or None when there were none."""
+    if values is None:
+        return []
+    if isinstance(values, list):
+        return [text for value in values if (text := _text(value)) is not None]
+    raise TypeError(f"unexpected reply from Redis: {values!r}")
+
+
 # Takes the lock for ARGV[1] if it is free, renews it if ARGV[1] holds it already (a SET whose
 # reply was lost must not make its sender wait for its own lock). 1: renewed, 2: taken, 0: held
 # by another.
@@ -210,12 +237,33 @@ end
 return 0
 """
 
-# Deletes the lock only if ARGV[1] still holds it: never someone else's.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
+# `_TAKE_OR_RENEW` for every key of KEYS at once: the list of their answers, in order.
+_TAKE_OR_RENEW_EACH = """
+local outcomes = {}
+for i, key in ipairs(KEYS) do
+  local holder = redis.call('GET', key)
+  if holder == ARGV[1] then
+    redis.call('PEXPIRE', key, ARGV[2])
+    outcomes[i] = 1
+  elseif holder == false then
+    redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+    outcomes[i] = 2
+  else
+    outcomes[i] = 0
+  end
 end
-return 0
+return outcomes
+"""
+
+# Deletes each lock of KEYS that ARGV[1] still holds: never someone else's.
+_RELEASE = """
+local released = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then
+    released = released + redis.call('DEL', key)
+  end
+end
+return released
 """
 
 
@@ -226,8 +274,11 @@ class RedisLocks:
     `hold` takes the lock (SET NX PX, in a script that also recognises its own token), polling
     with jittered sleeps of 5–50 ms while another holds it; waiters are not queued, so who gets
     a contended lock next is unspecified (order comes from loading after locking, not from the
-    lock). While the block runs, a task renews the time to live every `ttl`/3; when the block
-    ends the lock is deleted only if this holder still holds it.
+    lock). `hold_free` takes every free lock of its keys in one call of the same script, under
+    one token, and waits for none. While the block runs, a task renews the time to live of
+    every lock held every `ttl`/3, in one call; when the block ends, one call deletes each lock
+    this holder still holds. The keys of one `hold_free` must live on one Redis node (a single
+    server, or one hash slot).
 
     If the holder's process dies, its lock expires within `ttl`. If the holder's event loop is
     blocked for longer than `ttl`, or Redis restarts, the lock can expire under a live holder:
@@ -244,8 +295,8 @@ class RedisLocks:
         *,
         unavailable_after: float = DEFAULT_UNAVAILABLE_AFTER,
     ) -> None:
-        """`unavailable_after`: how long `hold` keeps trying while Redis is unavailable before
-        raising `CoordinationUnavailable`."""
+        """`unavailable_after`: how long `hold` and `hold_free` keep trying while Redis is
+        unavailable before raising `CoordinationUnavailable`."""
         if not ttl > 0:
             raise ValueError(f"lock ttl must be positive, not {ttl}")
         self._client = client
@@ -254,6 +305,7 @@ class RedisLocks:
         self._ttl_ms = max(1, round(ttl * 1000))
         self._unavailable_after = unavailable_after
         self._take_or_renew = client.register_script(_TAKE_OR_RENEW)
+        self._take_or_renew_each = client.register_script(_TAKE_OR_RENEW_EACH)
         self._release = client.register_script(_RELEASE)
 
     @asynccontextmanager
@@ -263,10 +315,84 @@ class RedisLocks:
         Raises `CoordinationUnavailable` if Redis stays unreachable for `unavailable_after`
         seconds while waiting. Failing to renew or release logs a warning and does not raise:
         the lock then expires by itself."""
-        name = f"{self._prefix}lock:{key}"
+        name = self._name(key)
         token = secrets.token_hex(16)
-        await self._acquire(name, token)
-        renewal = asyncio.create_task(self._keep(name, token), name=f"renew {name}")
+        await self._acquire(
+            [name], token, lambda: self._take_or_renew(keys=[name], args=[token, self._ttl_ms])
+        )
+        async with self._kept([name], token):
+            yield
+
+    @asynccontextmanager
+    async def hold_free(self, keys: Sequence[str]) -> AsyncIterator[set[str]]:
+        """Take every lock of `keys` that is free now, in one call, hold those for the block,
+        renewing them as it goes, and give the block their keys.
+
+        Raises `CoordinationUnavailable` if Redis stays unreachable for `unavailable_after`
+        seconds while taking. Failing to renew or release logs a warning and does not raise:
+        the locks then expire by themselves."""
+        wanted = {self._name(key): key for key in keys}
+        token = secrets.token_hex(16)
+        taken = await self._take_free(list(wanted), token)
+        async with self._kept(taken, token):
+            yield {wanted[name] for name in taken}
+
+    def _name(self, key: str) -> str:
+        return f"{self._prefix}lock:{key}"
+
+    async def _take_free(self, names: list[str], token: str) -> list[str]:
+        """Those of the locks `names` that were free and are now taken for `token`."""
+        if not names:
+            return []
+        # One answer per lock: a list never empty, so the first answer ends `_acquire`.
+        outcomes = await self._acquire(
+            names, token, lambda: self._take_or_renew_each(keys=names, args=[token, self._ttl_ms])
+        )
+        return [name for name, outcome in zip(names, outcomes, strict=True) if outcome]
+
+    async def _acquire(
+        self, names: list[str], token: str, attempt: Callable[[], Awaitable[T]]
+    ) -> T:
+        """Call `attempt` (a script taking the locks `names` for `token`) until it answers
+        something true, and answer that. Raises `CoordinationUnavailable` if Redis stays
+        unreachable for `unavailable_after` seconds; releases `names` if cancelled."""
+        delay = 0.005
+        unavailable_since: float | None = None
+        try:
+            while True:
+                try:
+                    if outcome := await attempt():
+                        return outcome
+                    unavailable_since = None
+                except UNAVAILABLE_ERRORS as error:
+                    now = time.monotonic()
+                    if unavailable_since is None:
+                        unavailable_since = now
+                        logger.warning(
+                            "Redis unavailable while waiting for %s: %s",
+                            ", ".join(names),
+                            _reason(error),
+                        )
+                    elif now - unavailable_since >= self._unavailable_after:
+                        raise CoordinationUnavailable(
+                            f"Redis did not answer for {self._unavailable_after:g} s "
+                            f"while waiting for lock {', '.join(names)}: {_reason(error)}"
+                        ) from error
+                _raise_if_cancelled()
+                await asyncio.sleep(random.uniform(delay / 2, delay))
+                delay = min(2 * delay, 0.05)
+        except asyncio.CancelledError:
+            # The last attempt may have taken locks before the cancellation arrived.
+            await self._release_quietly(names, token)
+            raise
+
+    @asynccontextmanager
+    async def _kept(self, names: list[str], token: str) -> AsyncIterator[None]:
+        """Renew the locks `names`, held for `token`, while the block runs; release them after."""
+        if not names:
+            yield
+            return
+        renewal = asyncio.create_task(self._keep(names, token), name=f"renew {', '.join(names)}")
         try:
             yield
         finally:
@@ -274,80 +400,53 @@ class RedisLocks:
             try:
                 await asyncio.wait({renewal})
             finally:
-                await self._release_quietly(name, token)
+                await self._release_quietly(names, token)
 
-    async def _acquire(self, name: str, token: str) -> None:
-        delay = 0.005
-        unavailable_since: float | None = None
-        try:
-            while True:
-                try:
-                    if await self._take_or_renew(keys=[name], args=[token, self._ttl_ms]):
-                        return
-                    unavailable_since = None
-                except UNAVAILABLE_ERRORS as error:
-                    now = time.monotonic()
-                    if unavailable_since is None:
-                        unavailable_since = now
-                        logger.warning(
-                            "Redis unavailable while waiting for %s: %s", name, _reason(error)
-                        )
-                    elif now - unavailable_since >= self._unavailable_after:
-                        raise CoordinationUnavailable(
-                            f"Redis did not answer for {self._unavailable_after:g} s "
-                            f"while waiting for lock {name}: {_reason(error)}"
-                        ) from error
-                _raise_if_cancelled()
-                await asyncio.sleep(random.uniform(delay / 2, delay))
-                delay = min(2 * delay, 0.05)
-        except asyncio.CancelledError:
-            # The last attempt may have taken the lock before the cancellation arrived.
-            await self._release_quietly(name, token)
-            raise
-
-    async def _keep(self, name: str, token: str) -> None:
-        """Renew the lock every ttl/3 until cancelled; never raises."""
-        healthy = True
+    async def _keep(self, names: list[str], token: str) -> None:
+        """Renew the locks every ttl/3, all in one call, until cancelled; never raises. Each
+        trouble is logged when it begins, not again until a renewal has gone well since."""
+        healthy = set(names)  # renewed, with no trouble logged since
         while True:
             _raise_if_cancelled()
             await asyncio.sleep(self.ttl / 3)
             try:
-                outcome = await self._take_or_renew(keys=[name], args=[token, self._ttl_ms])
+                outcomes = await self._take_or_renew_each(keys=names, args=[token, self._ttl_ms])
             except Exception as error:  # Redis away, or anything else: keep trying.
                 if healthy:
                     logger.warning(
                         "Could not renew lock %s (%s); it expires within %g s unless renewed",
-                        name,
+                        ", ".join(names),
                         _reason(error),
                         self.ttl,
                     )
-                healthy = False
+                healthy.clear()
                 continue
-            if outcome == 1:
-                healthy = True
-            elif outcome == 2:
-                logger.warning(
-                    "Lock %s had expired under its live holder (Redis restarted, or the event "
-                    "loop stalled) and was taken again; the database transaction guards against "
-                    "double effects",
-                    name,
-                )
-                healthy = True
-            elif healthy:
-                logger.warning(
-                    "Lock %s expired under its live holder and another process holds it now; "
-                    "the database transaction guards against double effects",
-                    name,
-                )
-                healthy = False
+            for name, outcome in zip(names, outcomes, strict=True):
+                if outcome == 1:
+                    healthy.add(name)
+                elif outcome == 2:
+                    logger.warning(
+                        "Lock %s had expired under its live holder (Redis restarted, or the "
+                        "event loop stalled) and was taken again; the database transaction "
+                        "guards against double effects",
+                        name,
+                    )
+                    healthy.add(name)
+                elif name in healthy:
+                    logger.warning(
+                        "Lock %s expired under its live holder and another process holds it "
+                        "now; the database transaction guards against double effects",
+                        name,
+                    )
+                    healthy.discard(name)
 
-    async def _release_quietly(self, name: str, token: str) -> None:
+    async def _release_quietly(self, names: list[str], token: str) -> None:
         try:
-            await self._release(keys=[name], args=[token])
-        except Exception as error:  # Redis away, or anything else: the lock expires by itself.
+            await self._release(keys=names, args=[token])
+        except Exception as error:  # Redis away, or anything else: the locks expire by themselves.
             logger.warning(
                 "Could not release lock %s (%s); it expires within %g s",
-                name,
+                ", ".join(names),
                 _reason(error),
                 self.ttl,
             )

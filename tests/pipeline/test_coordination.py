@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.pipeline.coordination import Bucket, Coordination, RateLimiter
 from bot.pipeline.factory import (
@@ -161,6 +162,44 @@ async def test_pop_wakes_up_on_push(coord: Coordination) -> None:
     assert time.monotonic() - start < 1.0
 
 
+async def test_pop_many_takes_up_to_limit_in_order_and_leaves_the_rest(
+    coord: Coordination,
+) -> None:
+    for item in ("a", "b", "c", "d", "e"):
+        await coord.queue.push(item)
+    assert await coord.queue.pop_many(1, 3) == ["a", "b", "c"]
+    assert await coord.queue.pop(0) == "d"
+    assert await coord.queue.pop_many(0, 10) == ["e"]
+    assert await coord.queue.pop_many(0, 10) == []
+
+
+async def test_pop_many_times_out_with_nothing(coord: Coordination) -> None:
+    start = time.monotonic()
+    assert await coord.queue.pop_many(0.2, 5) == []
+    assert 0.19 <= time.monotonic() - start < 1.0  # Redis may be ~1/hz late, as for `pop`
+    start = time.monotonic()
+    assert await coord.queue.pop_many(0, 5) == []
+    assert time.monotonic() - start < 0.5
+
+
+async def test_pop_many_waits_for_the_first_item(coord: Coordination) -> None:
+    waiting = asyncio.create_task(coord.queue.pop_many(5, 3))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    start = time.monotonic()
+    await coord.queue.push("woken")
+    assert await waiting == ["woken"]
+    assert time.monotonic() - start < 1.0
+
+
+async def test_pop_many_refuses_a_limit_below_one(coord: Coordination) -> None:
+    await coord.queue.push("kept")
+    for limit in (0, -1):
+        with pytest.raises(ValueError, match="at least 1"):
+            await coord.queue.pop_many(0, limit)
+    assert await coord.queue.pop(0) == "kept"  # refused before taking anything
+
+
 # The locks
 
 
@@ -214,6 +253,82 @@ async def test_memory_locks_forget_keys_nobody_holds() -> None:
     await asyncio.gather(*(bump(f"member-{i % 7}") for i in range(50)))
     assert counter["value"] == 50
     assert len(locks) == 0
+
+
+def _assert_memory_forgot_every_key(coord: Coordination) -> None:
+    if isinstance(coord.locks, MemoryLocks):
+        assert len(coord.locks) == 0
+
+
+async def _hold_until(
+    coord: Coordination, key: str, holding: asyncio.Event, done: asyncio.Event
+) -> None:
+    async with coord.locks.hold(key):
+        holding.set()
+        await done.wait()
+
+
+async def test_hold_free_takes_only_the_free_keys_and_waits_for_none(
+    coord: Coordination,
+) -> None:
+    holding, done = asyncio.Event(), asyncio.Event()
+    holder = asyncio.create_task(_hold_until(coord, "member-2", holding, done))
+    try:
+        async with asyncio.timeout(2):  # waiting for member-2 would never end: `done` is unset
+            await holding.wait()
+            async with coord.locks.hold_free(["member-1", "member-2", "member-3"]) as held:
+                assert held == {"member-1", "member-3"}
+                async with coord.locks.hold_free(["member-3", "member-4"]) as also:
+                    assert also == {"member-4"}
+            async with coord.locks.hold_free([]) as nothing:
+                assert nothing == set()
+    finally:
+        done.set()
+        await holder
+    _assert_memory_forgot_every_key(coord)
+
+
+async def test_hold_waits_while_hold_free_holds_the_key(coord: Coordination) -> None:
+    order: list[str] = []
+
+    async def hold() -> None:
+        async with coord.locks.hold("member-1"):
+            order.append("hold")
+
+    async with asyncio.timeout(5):
+        async with coord.locks.hold_free(["member-1"]) as held:
+            assert held == {"member-1"}
+            waiting = asyncio.create_task(hold())
+            await asyncio.sleep(0.1)  # long enough to take a free lock many times over
+            order.append("hold_free ends")
+        await waiting
+    assert order == ["hold_free ends", "hold"]
+    _assert_memory_forgot_every_key(coord)
+
+
+async def test_hold_free_counts_a_repeated_key_once(coord: Coordination) -> None:
+    async with asyncio.timeout(2):
+        async with coord.locks.hold_free(["member-1", "member-1", "member-2"]) as held:
+            assert held == {"member-1", "member-2"}
+            async with coord.locks.hold_free(["member-1"]) as again:
+                assert again == set()  # held, if by this very task
+        async with coord.locks.hold("member-1"):
+            pass
+    _assert_memory_forgot_every_key(coord)
+
+
+async def test_hold_free_frees_every_key_after_the_block(coord: Coordination) -> None:
+    keys = ["member-1", "member-2", "member-3"]
+    async with asyncio.timeout(2):
+        async with coord.locks.hold_free(keys) as held:
+            assert held == set(keys)
+        with pytest.raises(ZeroDivisionError):
+            async with coord.locks.hold_free(keys) as held:
+                assert held == set(keys)
+                1 / 0  # noqa: B018
+        async with coord.locks.hold_free(keys) as held:
+            assert held == set(keys)
+    _assert_memory_forgot_every_key(coord)
 
 
 # The rate limiter
@@ -599,6 +714,51 @@ class TestRedisOnly:
         finally:
             await client.aclose()
 
+    async def test_hold_free_renews_what_it_holds_and_releases_only_its_own(
+        self, redis_prefix: str, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        caplog.set_level(logging.WARNING, logger="bot.pipeline.redis")
+        client = redis_client(TEST_REDIS_URL)
+        ttl = 0.3
+        locks = RedisLocks(client, redis_prefix, ttl=ttl)
+        other = RedisLocks(client, redis_prefix, ttl=ttl)
+        try:
+            async with locks.hold_free(["member-1", "member-2"]) as held:
+                assert held == {"member-1", "member-2"}
+                await asyncio.sleep(3 * ttl)
+                async with other.hold_free(["member-1", "member-2", "member-3"]) as taken:
+                    assert taken == {"member-3"}
+                with pytest.raises(TimeoutError):
+                    async with asyncio.timeout(2 * ttl):
+                        async with other.hold("member-2"):
+                            pytest.fail("took a lock its living holder renews")
+                assert not caplog.records  # never found a lock expired under it
+                # As if member-1's lock had expired and another process had taken it.
+                await client.set(f"{redis_prefix}lock:member-1", "someone-else")
+            assert await client.get(f"{redis_prefix}lock:member-1") == b"someone-else"
+            assert not await client.exists(f"{redis_prefix}lock:member-2")
+        finally:
+            await client.aclose()
+
+    async def test_pop_many_answers_what_it_has_when_redis_goes_away(
+        self, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        client = redis_client(TEST_REDIS_URL)
+        queue = RedisQueue(client, "inbox", redis_prefix)
+
+        async def unreachable(*args: object) -> None:
+            raise RedisConnectionError("gone")
+
+        try:
+            for item in ("a", "b"):
+                await queue.push(item)
+            with monkeypatch.context() as patch:
+                patch.setattr(client, "lpop", unreachable)  # after the BLPOP
+                assert await queue.pop_many(1, 5) == ["a"]
+            assert await queue.pop_many(0, 5) == ["b"]
+        finally:
+            await client.aclose()
+
     async def test_two_clients_share_one_bucket(self, redis_prefix: str) -> None:
         one = await coordination(TEST_REDIS_URL, redis_prefix)
         two = await coordination(TEST_REDIS_URL, redis_prefix)
@@ -651,12 +811,16 @@ class TestRedisOnly:
                     start = time.monotonic()
                     assert await made.queue.pop(0.2) is None
                     assert await made.queue.pop(0) is None
+                    assert await made.queue.pop_many(0.2, 5) == []
                     assert time.monotonic() - start < 3.0
 
                     with pytest.raises(CoordinationUnavailable):
                         await impatient_queue.push("lost")
                     with pytest.raises(CoordinationUnavailable):
                         async with impatient_locks.hold("member-2"):
+                            pass
+                    with pytest.raises(CoordinationUnavailable):
+                        async with impatient_locks.hold_free(["member-2", "member-3"]):
                             pass
                     with pytest.raises(CoordinationUnavailable):
                         await impatient_limiter.acquire([Bucket("b", rate=50)])
