@@ -23,6 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from storage import Database
+from storage.repositories.answers import NewAnswer
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
@@ -52,16 +53,18 @@ async def measure(url: str, count: int, warmup: int) -> list[float]:
             began = time.perf_counter()
             async with database.transaction() as uow:
                 await uow.answers.add(
-                    session_id=session.id,
-                    member_id=member.id,
-                    group_id=group.id,
-                    checkin_id="weekly_checkin",
-                    step_id="sales",
-                    answer_type="money",
-                    value_number=amount,
-                    currency="USD",
-                    raw_text=str(amount),
-                    at=at,
+                    NewAnswer(
+                        session_id=session.id,
+                        member_id=member.id,
+                        group_id=group.id,
+                        checkin_id="weekly_checkin",
+                        step_id="sales",
+                        answer_type="money",
+                        value_number=amount,
+                        currency="USD",
+                        raw_text=str(amount),
+                        at=at,
+                    )
                 )
                 await uow.sessions.save(
                     session.id, "gave_help", "active", {"answers": {"sales": str(amount)}}, at

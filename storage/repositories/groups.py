@@ -63,6 +63,15 @@ _CURRENT_MEMBERS = (
     .where(MEMBERSHIPS.c.group_id == bindparam("group_id"), MEMBERSHIPS.c.left_at.is_(None))
     .order_by(MEMBERSHIPS.c.joined_at, MEMBERS.c.id)
 )
+_MEMBERS_OF_GROUPS = (
+    select(MEMBERS, MEMBERSHIPS.c.group_id.label("of_group_id"))
+    .join(MEMBERSHIPS, MEMBERSHIPS.c.member_id == MEMBERS.c.id)
+    .where(
+        MEMBERSHIPS.c.group_id.in_(bindparam("group_ids", expanding=True)),
+        MEMBERSHIPS.c.left_at.is_(None),
+    )
+    .order_by(MEMBERSHIPS.c.joined_at, MEMBERS.c.id)
+)
 
 
 def counted_group_record(row: Row[Any]) -> GroupRecord:
@@ -170,6 +179,19 @@ class GroupRepository:
         """The group's current members, in the order they joined."""
         rows = await self._session.execute(_CURRENT_MEMBERS, {"group_id": group_id})
         return [member_record(row) for row in rows]
+
+    async def members_of(
+        self, group_ids: builtins.list[int]
+    ) -> dict[int, builtins.list[MemberRecord]]:
+        """`members` of several groups in one query, by group id (a group with no current
+        member is left out)."""
+        if not group_ids:
+            return {}
+        rows = await self._session.execute(_MEMBERS_OF_GROUPS, {"group_ids": group_ids})
+        members: dict[int, builtins.list[MemberRecord]] = {}
+        for row in rows:
+            members.setdefault(row.of_group_id, []).append(member_record(row))
+        return members
 
     async def _one(self, statement: Select[Any], params: dict[str, Any]) -> GroupRecord | None:
         row = (await self._session.execute(statement, params)).one_or_none()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import and_, bindparam, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,6 +60,31 @@ _PENDING_FROM = (
     .limit(bindparam("limit"))
 )
 
+_WOKEN = INBOX.alias("woken")
+_RANKED_PENDING = (
+    select(
+        INBOX,
+        func.row_number()
+        .over(partition_by=(INBOX.c.channel, INBOX.c.address), order_by=INBOX.c.id)
+        .label("rank"),
+    )
+    .where(
+        INBOX.c.processed_at.is_(None),
+        exists().where(
+            _WOKEN.c.id.in_(bindparam("entry_ids", expanding=True)),
+            _WOKEN.c.processed_at.is_(None),
+            _WOKEN.c.channel == INBOX.c.channel,
+            _WOKEN.c.address == INBOX.c.address,
+        ),
+    )
+    .subquery()
+)
+_PENDING_FROM_MANY = (
+    select(_RANKED_PENDING)
+    .where(_RANKED_PENDING.c.rank <= bindparam("limit"))
+    .order_by(_RANKED_PENDING.c.id)
+)
+
 _PENDING_ADDRESSES = (
     select(func.min(INBOX.c.id))
     .where(INBOX.c.processed_at.is_(None), INBOX.c.received_at < bindparam("received_before"))
@@ -71,6 +96,12 @@ _MARK_PROCESSED = (
     update(INBOX)
     .where(INBOX.c.id == bindparam("entry_id"), INBOX.c.processed_at.is_(None))
     .values(processed_at=bindparam("at"))
+)
+_MARK_MANY_PROCESSED = (
+    update(INBOX)
+    .where(INBOX.c.id.in_(bindparam("entry_ids", expanding=True)), INBOX.c.processed_at.is_(None))
+    .values(processed_at=bindparam("at"))
+    .returning(INBOX.c.id)
 )
 _RECORD_FAILURE = (
     update(INBOX)
@@ -139,6 +170,23 @@ class InboxRepository:
         rows = await self._session.execute(_PENDING_FROM, {"entry_id": entry_id, "limit": limit})
         return [inbox_record(row) for row in rows]
 
+    async def pending_from_many(
+        self, entry_ids: list[int], limit: int = 50
+    ) -> dict[tuple[Channel, str], list[InboxRecord]]:
+        """`pending_from` for several entries in one query: each address with an unprocessed
+        entry among `entry_ids`, with its first `limit` unprocessed events, oldest first.
+        Addresses are in the order of their oldest pending event."""
+        if not entry_ids:
+            return {}
+        rows = await self._session.execute(
+            _PENDING_FROM_MANY, {"entry_ids": entry_ids, "limit": limit}
+        )
+        pending: dict[tuple[Channel, str], list[InboxRecord]] = {}
+        for row in rows:
+            record = inbox_record(row)
+            pending.setdefault((record.channel, record.address), []).append(record)
+        return pending
+
     async def pending_addresses(self, received_before: datetime, limit: int = 500) -> list[int]:
         """The oldest pending entry id of each address with events received before the given
         time: what a sweep hands back to the workers after a crash or a lost wake-up."""
@@ -151,6 +199,14 @@ class InboxRepository:
         """Mark processed; False when it already was (another worker got there first)."""
         result = await self._session.execute(_MARK_PROCESSED, {"entry_id": entry_id, "at": at})
         return bool(getattr(result, "rowcount", 0))
+
+    async def mark_many_processed(self, entry_ids: list[int], at: datetime) -> set[int]:
+        """`mark_processed` for several entries in one statement; the ids it marked (an entry
+        missing from them was processed already)."""
+        if not entry_ids:
+            return set()
+        rows = await self._session.execute(_MARK_MANY_PROCESSED, {"entry_ids": entry_ids, "at": at})
+        return {int(entry_id) for (entry_id,) in rows}
 
     async def record_failure(self, entry_id: int, error: str) -> int:
         """Count a failed attempt at processing; returns the number of attempts so far."""

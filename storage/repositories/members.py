@@ -35,6 +35,14 @@ no column's, so an UPDATE of addresses can filter with it."""
 _BY_ADDRESS = (
     select(MEMBERS).join(ADDRESSES, ADDRESSES.c.member_id == MEMBERS.c.id).where(_THE_ADDRESS)
 )
+_BY_ADDRESSES = (
+    select(MEMBERS, ADDRESSES.c.value.label("address_value"))
+    .join(ADDRESSES, ADDRESSES.c.member_id == MEMBERS.c.id)
+    .where(
+        ADDRESSES.c.channel == bindparam("address_channel"),
+        ADDRESSES.c.value.in_(bindparam("address_values", expanding=True)),
+    )
+)
 _BY_ID = select(MEMBERS).where(MEMBERS.c.id == bindparam("member_id"))
 _INSERT_MEMBER = insert(MEMBERS).returning(*MEMBERS.c)
 _UPDATE_MEMBER = update(MEMBERS).where(MEMBERS.c.id == bindparam("member_id")).returning(*MEMBERS.c)
@@ -58,6 +66,15 @@ _TOUCH_INBOUND = (
     .values(last_inbound_at=bindparam("at"), blocked_at=None)
     .returning(ADDRESSES.c.id)
 )
+_TOUCH_MANY_INBOUND = (
+    update(ADDRESSES)
+    .where(
+        ADDRESSES.c.channel == bindparam("address_channel"),
+        ADDRESSES.c.value.in_(bindparam("address_values", expanding=True)),
+        or_(ADDRESSES.c.last_inbound_at.is_(None), ADDRESSES.c.last_inbound_at < bindparam("at")),
+    )
+    .values(last_inbound_at=bindparam("at"), blocked_at=None)
+)
 _MOVE_ADDRESS = update(ADDRESSES).where(_THE_ADDRESS).values(member_id=bindparam("member_id"))
 _SET_BLOCKED = update(ADDRESSES).where(_THE_ADDRESS).values(blocked_at=bindparam("blocked_at"))
 _LAST_INBOUND = select(ADDRESSES.c.value, ADDRESSES.c.last_inbound_at).where(
@@ -72,6 +89,14 @@ _IS_CURRENT = and_(
 
 _CURRENT_GROUP = WITH_MEMBER_COUNT.join(MEMBERSHIPS, MEMBERSHIPS.c.group_id == GROUPS.c.id).where(
     _IS_CURRENT
+)
+_CURRENT_GROUPS = (
+    WITH_MEMBER_COUNT.add_columns(MEMBERSHIPS.c.member_id.label("of_member_id"))
+    .join(MEMBERSHIPS, MEMBERSHIPS.c.group_id == GROUPS.c.id)
+    .where(
+        MEMBERSHIPS.c.member_id.in_(bindparam("member_ids", expanding=True)),
+        MEMBERSHIPS.c.left_at.is_(None),
+    )
 )
 _CURRENT_MEMBERSHIP = select(MEMBERSHIPS.c.id, MEMBERSHIPS.c.group_id).where(_IS_CURRENT)
 _END_MEMBERSHIP = (
@@ -96,6 +121,16 @@ class MemberRepository:
         """The member reachable at (`channel`, `value`), if any."""
         row = (await self._session.execute(_BY_ADDRESS, _address(channel, value))).one_or_none()
         return None if row is None else member_record(row)
+
+    async def by_addresses(self, channel: Channel, values: list[str]) -> dict[str, MemberRecord]:
+        """`by_address` for several addresses of one channel in one query: the member of each
+        known address, by address."""
+        if not values:
+            return {}
+        rows = await self._session.execute(
+            _BY_ADDRESSES, {"address_channel": channel, "address_values": values}
+        )
+        return {row.address_value: member_record(row) for row in rows}
 
     async def create(
         self,
@@ -199,6 +234,15 @@ class MemberRepository:
             return True
         return await self._address_taken(channel, value)
 
+    async def touch_many_inbound(self, channel: Channel, values: list[str], at: datetime) -> None:
+        """`touch_inbound` for several addresses of one channel in one statement (unknown
+        addresses are left out, without telling)."""
+        if values:
+            await self._session.execute(
+                _TOUCH_MANY_INBOUND,
+                {"address_channel": channel, "address_values": values, "at": at},
+            )
+
     async def address(self, channel: Channel, value: str) -> AddressRecord | None:
         row = (await self._session.execute(_ADDRESS, _address(channel, value))).one_or_none()
         return None if row is None else address_record(row)
@@ -237,6 +281,14 @@ class MemberRepository:
         result = await self._session.execute(_CURRENT_GROUP, {"member_id": member_id})
         row = result.one_or_none()
         return None if row is None else counted_group_record(row)
+
+    async def current_groups(self, member_ids: list[int]) -> dict[int, GroupRecord]:
+        """`current_group` for several members in one query, by member id (members in no
+        group are left out)."""
+        if not member_ids:
+            return {}
+        rows = await self._session.execute(_CURRENT_GROUPS, {"member_ids": member_ids})
+        return {row.of_member_id: counted_group_record(row) for row in rows}
 
     async def join_group(self, member_id: int, group_id: int, at: datetime) -> None:
         """Make `group_id` the member's current group from `at` on, ending the previous current

@@ -19,6 +19,7 @@ from storage.vocabulary import MESSAGE_STATUS_RANK, Channel, MessageDirection, M
 CLAIM_LOCK = 0x6D757475  # the advisory lock taken while claiming outbox rows
 
 _INSERT = insert(MESSAGES).returning(MESSAGES.c.id, MESSAGES.c.attempts)
+_INSERT_IN_ORDER = insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True)
 _LOG_INBOUND = {
     "postgresql": postgresql.insert(MESSAGES)
     .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
@@ -171,7 +172,7 @@ class MessageRepository:
         webhook twice), nothing is written and `DuplicateMessage` is raised; the transaction
         stays usable, so the caller can acknowledge the duplicate and stop there.
         """
-        values = _message_values(
+        values = message_values(
             member_id,
             channel,
             address_value,
@@ -206,7 +207,7 @@ class MessageRepository:
     ) -> MessageRecord:
         """Log a message the bot says, normally `queued` before it is sent."""
         return await self._insert(
-            _message_values(
+            message_values(
                 member_id,
                 channel,
                 address_value,
@@ -218,6 +219,15 @@ class MessageRepository:
                 at,
             )
         )
+
+    async def log_many(self, messages: list[dict[str, Any]]) -> list[int]:
+        """Log several new messages (each the columns `message_values` gives) in one
+        statement; their ids, in the order given. A provider message id the channel logged
+        before fails the statement (IntegrityError), writing none of them."""
+        if not messages:
+            return []
+        rows = await self._session.execute(_INSERT_IN_ORDER, messages)
+        return [int(message_id) for (message_id,) in rows]
 
     async def set_status(
         self,
@@ -363,7 +373,7 @@ class MessageRepository:
         return _logged(inserted, values)
 
 
-def _message_values(
+def message_values(
     member_id: int | None,
     channel: Channel,
     address_value: str,
@@ -375,7 +385,7 @@ def _message_values(
     at: datetime,
 ) -> dict[str, Any]:
     """The columns of a new message (every field of its record but those the database
-    fills in)."""
+    fills in), as `log_many` takes them."""
     return {
         "member_id": member_id,
         "channel": channel,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,9 @@ from storage.vocabulary import ACTIVE, SessionStatus
 
 _ACTIVE_FOR = select(SESSIONS).where(
     SESSIONS.c.member_id == bindparam("member_id"), SESSIONS.c.status == ACTIVE
+)
+_ACTIVE_FOR_MANY = select(SESSIONS).where(
+    SESSIONS.c.member_id.in_(bindparam("member_ids", expanding=True)), SESSIONS.c.status == ACTIVE
 )
 _DUE_NUDGES = (
     select(SESSIONS)
@@ -41,6 +45,36 @@ _REPLACE_ACTIVE = (
 _INSERT = insert(SESSIONS).returning(*SESSIONS.c)
 _SAVE = update(SESSIONS).where(SESSIONS.c.id == bindparam("session_id")).returning(SESSIONS.c.id)
 """Sets the columns named in the parameters (besides `session_id`)."""
+_SAVE_EACH = update(SESSIONS).where(SESSIONS.c.id == bindparam("session_id"))
+"""`_SAVE` without RETURNING, which an UPDATE run for many parameter sets cannot have."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSave:
+    """A session as a turn leaves it (see `SessionRepository.save`)."""
+
+    session_id: int
+    step_id: str | None
+    status: SessionStatus
+    state: dict[str, Any]
+    at: datetime
+    end_reason: str | None = None
+    next_nudge_at: datetime | None = None
+    expires_at: datetime | None = None
+
+    def columns(self) -> dict[str, Any]:
+        ended = self.status != ACTIVE
+        return {
+            "session_id": self.session_id,
+            "step_id": self.step_id,
+            "status": self.status,
+            "state": self.state,
+            "updated_at": self.at,
+            "ended_at": self.at if ended else None,
+            "end_reason": self.end_reason,
+            "next_nudge_at": None if ended else self.next_nudge_at,
+            "expires_at": self.expires_at,
+        }
 
 
 class SessionRepository:
@@ -55,6 +89,14 @@ class SessionRepository:
         result = await self._session.execute(_ACTIVE_FOR, {"member_id": member_id})
         row = result.one_or_none()
         return None if row is None else session_record(row)
+
+    async def active_for_many(self, member_ids: list[int]) -> dict[int, SessionRecord]:
+        """`active_for` several members in one query, by member id (members with no active
+        session are left out)."""
+        if not member_ids:
+            return {}
+        rows = await self._session.execute(_ACTIVE_FOR_MANY, {"member_ids": member_ids})
+        return {row.member_id: session_record(row) for row in rows}
 
     async def due_nudges(self, now: datetime, limit: int = 1000) -> list[SessionRecord]:
         """Active sessions whose next reminder or expiry has come, most overdue first (an index
@@ -115,20 +157,19 @@ class SessionRepository:
         `at` and no nudge is due any more. `next_nudge_at` is when the clock should look at an
         active session again (its next reminder or its expiry). Raises `NotFound` for an
         unknown session."""
-        ended = status != ACTIVE
-        saved = await self._session.scalar(
-            _SAVE,
-            {
-                "session_id": session_id,
-                "step_id": step_id,
-                "status": status,
-                "state": state,
-                "updated_at": at,
-                "ended_at": at if ended else None,
-                "end_reason": end_reason,
-                "next_nudge_at": None if ended else next_nudge_at,
-                "expires_at": expires_at,
-            },
+        await self.store(
+            SessionSave(
+                session_id, step_id, status, state, at, end_reason, next_nudge_at, expires_at
+            )
         )
-        if saved is None:
-            raise NotFound(f"no session #{session_id}")
+
+    async def store(self, save: SessionSave) -> None:
+        """`save`, given as a `SessionSave`."""
+        if await self._session.scalar(_SAVE, save.columns()) is None:
+            raise NotFound(f"no session #{save.session_id}")
+
+    async def save_many(self, saves: list[SessionSave]) -> None:
+        """`save` several sessions in one round trip. An unknown session is skipped without
+        telling: read the sessions in the same transaction first."""
+        if saves:
+            await self._session.execute(_SAVE_EACH, [save.columns() for save in saves])

@@ -11,6 +11,7 @@ from sqlalchemy import update
 from storage import Database
 from storage.models import Member, Staff
 from storage.records import GroupRecord
+from storage.repositories.answers import NewAnswer
 from storage.unit_of_work import UnitOfWork
 from storage.vocabulary import Channel
 
@@ -80,17 +81,19 @@ async def answer(
 ) -> None:
     session = await uow.sessions.start(member_id, checkin_id, 1, step_id, {}, at)
     await uow.answers.add(
-        session_id=session.id,
-        member_id=member_id,
-        group_id=group_id,
-        checkin_id=checkin_id,
-        step_id=step_id,
-        answer_type="money" if number is not None else "yes_no",
-        at=at,
-        value_number=Decimal(number) if number is not None else None,
-        currency="KES" if number is not None else None,
-        value_choice=choice,
-        skipped=skipped,
+        NewAnswer(
+            session_id=session.id,
+            member_id=member_id,
+            group_id=group_id,
+            checkin_id=checkin_id,
+            step_id=step_id,
+            answer_type="money" if number is not None else "yes_no",
+            at=at,
+            value_number=Decimal(number) if number is not None else None,
+            currency="KES" if number is not None else None,
+            value_choice=choice,
+            skipped=skipped,
+        )
     )
     await uow.sessions.save(session.id, None, "completed", {}, at, "completed")
 

@@ -13,6 +13,7 @@ from sqlalchemy import update
 from storage import UnitOfWork
 from storage.models import Story
 from storage.records import GroupRecord, MemberRecord
+from storage.repositories.answers import NewAnswer
 from storage.vocabulary import Channel, SessionStatus
 
 JOINED = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -61,16 +62,18 @@ async def checkin(
                 continue
             skipped = amount == SKIP
             await uow.answers.add(
-                session_id=session.id,
-                member_id=member_id,
-                group_id=group_id,
-                checkin_id=checkin_id,
-                step_id=step,
-                answer_type="money",
-                at=started + timedelta(minutes=1),
-                value_number=None if skipped else Decimal(amount),
-                currency=None if skipped else currency,
-                skipped=skipped,
+                NewAnswer(
+                    session_id=session.id,
+                    member_id=member_id,
+                    group_id=group_id,
+                    checkin_id=checkin_id,
+                    step_id=step,
+                    answer_type="money",
+                    at=started + timedelta(minutes=1),
+                    value_number=None if skipped else Decimal(amount),
+                    currency=None if skipped else currency,
+                    skipped=skipped,
+                )
             )
     if status != "active":
         await uow.sessions.save(session.id, None, status, {}, ended_at, end_reason=status)

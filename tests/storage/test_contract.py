@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import partial
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,6 +24,7 @@ from storage import (
 from storage.join_codes import ALPHABET, LENGTH
 from storage.models import Address, Answer, CheckinSession, Membership
 from storage.records import MemberRecord, SessionRecord
+from storage.repositories.answers import NewAnswer
 from storage.repositories.groups import GroupRepository
 from storage.vocabulary import Channel
 
@@ -368,16 +370,18 @@ async def test_amounts_come_back_exact(database: Database) -> None:
         session = await _session(uow, member.id)
         ids = [
             await uow.answers.add(
-                session_id=session.id,
-                member_id=member.id,
-                group_id=None,
-                checkin_id="weekly_checkin",
-                step_id="sales",
-                answer_type=AnswerType.MONEY,
-                value_number=amount,
-                currency="USD",
-                raw_text=str(amount),
-                at=T0,
+                NewAnswer(
+                    session_id=session.id,
+                    member_id=member.id,
+                    group_id=None,
+                    checkin_id="weekly_checkin",
+                    step_id="sales",
+                    answer_type=AnswerType.MONEY,
+                    value_number=amount,
+                    currency="USD",
+                    raw_text=str(amount),
+                    at=T0,
+                )
             )
             for amount in amounts
         ]
@@ -416,14 +420,16 @@ async def test_amounts_that_cannot_be_stored_exactly_are_refused(
     with pytest.raises(StatementError) as raised:
         async with database.transaction() as uow:
             await uow.answers.add(
-                session_id=session.id,
-                member_id=member.id,
-                group_id=None,
-                checkin_id="weekly_checkin",
-                step_id="sales",
-                answer_type="number",
-                value_number=amount,
-                at=T0,
+                NewAnswer(
+                    session_id=session.id,
+                    member_id=member.id,
+                    group_id=None,
+                    checkin_id="weekly_checkin",
+                    step_id="sales",
+                    answer_type="number",
+                    value_number=amount,
+                    at=T0,
+                )
             )
     assert isinstance(raised.value.orig, ValueError)
 
@@ -433,13 +439,17 @@ async def test_answer_columns_round_trip(database: Database) -> None:
     async with database.transaction() as uow:
         member = await _member(uow, "22")
         session = await _session(uow, member.id)
-        add = partial(
-            uow.answers.add,
+        answer = partial(
+            NewAnswer,
             session_id=session.id,
             member_id=member.id,
             group_id=None,
             checkin_id="weekly_checkin",
         )
+
+        async def add(**columns: Any) -> int:
+            return await uow.answers.add(answer(**columns))
+
         date_id = await add(step_id="when", answer_type="date", value_date=date(2025, 2, 28), at=T0)
         choice_id = await add(
             step_id="sells",
@@ -488,15 +498,17 @@ async def test_a_transaction_that_raises_writes_nothing(database: Database) -> N
                 at=T0,
             )
             await uow.answers.add(
-                session_id=session.id,
-                member_id=member.id,
-                group_id=group.id,
-                checkin_id="weekly_checkin",
-                step_id="sales",
-                answer_type="money",
-                value_number=Decimal("10"),
-                currency="USD",
-                at=T0,
+                NewAnswer(
+                    session_id=session.id,
+                    member_id=member.id,
+                    group_id=group.id,
+                    checkin_id="weekly_checkin",
+                    step_id="sales",
+                    answer_type="money",
+                    value_number=Decimal("10"),
+                    currency="USD",
+                    at=T0,
+                )
             )
             raise Boom
     async with database.transaction() as uow:
@@ -794,7 +806,8 @@ async def test_answer_rows_content_and_order(database: Database) -> None:
         fatu_session = await _session(uow, fatu.id)
         musa_session = await _session(uow, musa.id)
 
-        add = partial(uow.answers.add, checkin_id="weekly_checkin")
+        async def add(**columns: Any) -> int:
+            return await uow.answers.add(NewAnswer(checkin_id="weekly_checkin", **columns))
 
         late = await add(
             member_id=fatu.id,
