@@ -10,8 +10,8 @@ Channels (the console today) only turn their input into an `Inbound` and deliver
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -49,7 +49,10 @@ from conversations.parsing import normalize_join_code
 from conversations.rendering import RenderedChoice, RenderedMessage, render
 from conversations.session import SessionState, from_json, to_json
 from storage.database import Database
-from storage.records import GroupRecord, MemberRecord
+from storage.records import GroupRecord, MemberRecord, SessionRecord
+from storage.repositories.answers import NewAnswer
+from storage.repositories.messages import message_values
+from storage.repositories.sessions import SessionSave
 from storage.unit_of_work import UnitOfWork
 from storage.vocabulary import Channel
 
@@ -244,40 +247,96 @@ class ConversationService:
         nudge: str | None = None,
     ) -> list[Outbound]:
         record = await uow.sessions.active_for(member.id)
-        session = from_json(record.state) if record is not None else None
         group = await uow.members.current_group(member.id)
-        context = await self._context(uow, member, inbound.address, group, session, item, now)
-        turn = handle(self.conversations.library, session, item, context)
-        applier = _Applier(
-            uow, self.conversations, member, group, inbound, now, record.id if record else None
-        )
+        roster = await uow.groups.members(group.id) if group is not None else []
+        applier = await self._run(uow, _Loaded(member, record, group, roster), inbound, item, now)
         applier.nudge = nudge
-        return await applier.apply(turn)
+        return await applier.apply()
 
-    async def _context(
+    async def message_turns(
+        self, uow: UnitOfWork, turns: Sequence[tuple[Inbound, MemberRecord]], now: datetime
+    ) -> list[list[Outbound]]:
+        """`message_turn` for several members' messages at once, inside the caller's
+        transaction: what each turn reads (session, group, roster) is read for all of them in
+        one query each, and what every turn writes most (the message log, answers, the
+        session) is written for all of them in one statement each. The outcome is that of
+        running the turns one by one in this order, except that each turn sees the others'
+        members and groups as they were before the first: a name a member gives in one turn
+        appears in a peer's roster from the next batch on.
+
+        Each member must appear once, and every `Inbound` must be a plain message (no join
+        code); `turns[i]` gets the outbound lines `result[i]`."""
+        member_ids = [member.id for _, member in turns]
+        records = await uow.sessions.active_for_many(member_ids)
+        groups = await uow.members.current_groups(member_ids)
+        rosters = await uow.groups.members_of(sorted({group.id for group in groups.values()}))
+        by_channel: dict[Channel, list[str]] = {}
+        for inbound, _ in turns:
+            by_channel.setdefault(inbound.channel, []).append(inbound.address)
+        for channel, addresses in by_channel.items():
+            await uow.members.touch_many_inbound(channel, addresses, now)
+        writes = _BatchWrites()
+        appliers = []
+        for inbound, member in turns:
+            writes.messages.append(_inbound_values(member.id, inbound, now))
+            group = groups.get(member.id)
+            roster = rosters.get(group.id, []) if group is not None else []
+            loaded = _Loaded(member, records.get(member.id), group, roster)
+            applier = await self._run(uow, loaded, inbound, inbound.reply, now, writes)
+            await applier.apply()
+            appliers.append(applier)
+        await writes.flush(uow)
+        return [applier.outbound for applier in appliers]
+
+    async def _run(
         self,
         uow: UnitOfWork,
-        member: MemberRecord,
-        address: str,
-        group: GroupRecord | None,
-        session: SessionState | None,
+        loaded: _Loaded,
+        inbound: Inbound,
         item: Input,
         now: datetime,
-    ) -> Context:
-        group_ref = GroupRef(group.id, group.name, group.join_code) if group else None
-        members: tuple[MemberRef, ...] = ()
-        if group is not None:
-            members = tuple(
-                MemberRef(other.id, other.name)
-                for other in await uow.groups.members(group.id)
-                if other.name and other.id != member.id
-            )
-        groups_by_code: dict[str, GroupRef] = {}
+        writes: _BatchWrites | None = None,
+    ) -> _Applier:
+        """The engine's turn for `item`, with an applier ready to write it."""
+        record, group = loaded.session, loaded.group
+        session = from_json(record.state) if record is not None else None
+        groups_by_code = await self._groups_by_code(uow, session, item)
+        context = self._context(loaded, inbound.address, groups_by_code, now)
+        turn = handle(self.conversations.library, session, item, context)
+        return _Applier(
+            uow,
+            self.conversations,
+            turn,
+            loaded.member,
+            group,
+            inbound,
+            now,
+            record.id if record else None,
+            writes,
+        )
+
+    async def _groups_by_code(
+        self, uow: UnitOfWork, session: SessionState | None, item: Input
+    ) -> dict[str, GroupRef]:
+        """The group a reply names by its join code, when the session asks for one."""
         code = normalize_join_code(item.text) if isinstance(item, Reply) and item.text else None
-        if code and self._expects_join_code(session):
-            found = await uow.groups.by_code(code)
-            if found is not None:
-                groups_by_code[code] = GroupRef(found.id, found.name, found.join_code)
+        if not code or not self._expects_join_code(session):
+            return {}
+        found = await uow.groups.by_code(code)
+        if found is None:
+            return {}
+        return {code: GroupRef(found.id, found.name, found.join_code)}
+
+    def _context(
+        self, loaded: _Loaded, address: str, groups_by_code: dict[str, GroupRef], now: datetime
+    ) -> Context:
+        member, group = loaded.member, loaded.group
+        group_ref = GroupRef(group.id, group.name, group.join_code) if group else None
+        members = tuple(
+            MemberRef(other.id, other.name)
+            for other in loaded.roster
+            if other.name and other.id != member.id
+        )
         zone = ZoneInfo(group.timezone) if group else UTC
         profile = MemberProfile(
             id=member.id,
@@ -309,30 +368,71 @@ class ConversationService:
         return checkin.step(session.step_id).type is AnswerType.JOIN_CODE
 
 
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """What a member's turn reads before the engine runs."""
+
+    member: MemberRecord
+    session: SessionRecord | None
+    group: GroupRecord | None
+    roster: list[MemberRecord]
+
+
+@dataclass
+class _BatchWrites:
+    """What a batch of turns writes most, kept to be written for all of them at once (see
+    `ConversationService.message_turns`): message log lines in the order the turns made
+    them, answers and sessions."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    answers: list[NewAnswer] = field(default_factory=list)
+    saves: list[SessionSave] = field(default_factory=list)
+    _unnumbered: list[tuple[int, list[Outbound], int]] = field(default_factory=list)
+    """(index in `messages`, a turn's outbound list, index in it) of lines awaiting an id."""
+
+    def say(self, owner: list[Outbound], values: dict[str, Any], line: Outbound) -> None:
+        self._unnumbered.append((len(self.messages), owner, len(owner)))
+        self.messages.append(values)
+        owner.append(line)
+
+    async def flush(self, uow: UnitOfWork) -> None:
+        ids = await uow.messages.log_many(self.messages)
+        for index, owner, position in self._unnumbered:
+            owner[position] = replace(owner[position], message_id=ids[index])
+        await uow.answers.add_many(self.answers)
+        await uow.sessions.save_many(self.saves)
+
+
 class _Applier:
-    """Writes one turn's events, in order, inside the caller's transaction."""
+    """Writes one turn's events, in order, inside the caller's transaction; with `writes`, the
+    log lines, answers and the session's last state wait there for the batch's flush."""
 
     def __init__(
         self,
         uow: UnitOfWork,
         conversations: Conversations,
+        turn: Turn,
         member: MemberRecord,
         group: GroupRecord | None,
         inbound: Inbound,
         now: datetime,
         session_id: int | None,
+        writes: _BatchWrites | None = None,
     ) -> None:
         self.uow = uow
         self.conversations = conversations
+        self.turn = turn
         self.member = member
         self.group_id = group.id if group else None
         self.inbound = inbound
         self.now = now
         self.session_id = session_id
+        self.writes = writes
         self.outbound: list[Outbound] = []
         self.nudge: str | None = None
 
-    async def apply(self, turn: Turn) -> list[Outbound]:
+    async def apply(self) -> list[Outbound]:
+        turn = self.turn
         for event in turn.events:
             match event:
                 case Say():
@@ -365,7 +465,7 @@ class _Applier:
                     await self._member_field(event)
         if turn.session is not None and self.session_id is not None:
             checkin = self.conversations.library.get(turn.session.checkin_id)
-            await self.uow.sessions.save(
+            save = SessionSave(
                 self.session_id,
                 turn.session.step_id,
                 "active",
@@ -374,28 +474,34 @@ class _Applier:
                 next_nudge_at=next_nudge_at(checkin, turn.session) if checkin else None,
                 expires_at=expires_at(checkin, turn.session) if checkin else None,
             )
+            if self.writes is None:
+                await self.uow.sessions.store(save)
+            else:
+                self.writes.saves.append(save)
         return self.outbound
 
     async def _say(self, say: Say) -> None:
         rendered = render(say, self.conversations.catalogs)
-        self.outbound.extend(
-            await queue_outbound(
-                self.uow,
-                self.member.id,
-                self.inbound.channel,
-                self.inbound.address,
-                rendered,
-                say.step_id,
-                self.now,
-                nudge=self.nudge,
-                template={"1": self.member.name or "", "2": str(say.params.get("title", ""))},
-            )
+        lines = outbound_lines(
+            self.member.id,
+            self.inbound.channel,
+            self.inbound.address,
+            rendered,
+            say.step_id,
+            self.now,
+            nudge=self.nudge,
+            template={"1": self.member.name or "", "2": str(say.params.get("title", ""))},
         )
+        if self.writes is None:
+            self.outbound.extend(await _log_lines(self.uow, lines))
+            return
+        for values, line in lines:
+            self.writes.say(self.outbound, values, line)
 
     async def _answer(self, event: AnswerRecorded) -> None:
         if self.session_id is None:
             return
-        await self.uow.answers.add(
+        answer = NewAnswer(
             session_id=self.session_id,
             member_id=self.member.id,
             group_id=self.group_id,
@@ -407,6 +513,10 @@ class _Applier:
             raw_text=event.raw if event.raw else None,
             **answer_columns(event.value),
         )
+        if self.writes is None:
+            await self.uow.answers.add(answer)
+        else:
+            self.writes.answers.append(answer)
 
     async def _help(self, event: HelpRecorded) -> None:
         me, other = self.member.id, event.other.member_id
@@ -461,23 +571,41 @@ async def queue_outbound(
     """Write a rendered message to the outbox (the message log, status queued), cut into the
     parts the channel accepts. A proactive message names its `nudge` kind (and the variables
     of its WhatsApp template), so the sender can apply WhatsApp's 24-hour window rule."""
-    written = []
+    lines = outbound_lines(member_id, channel, address, rendered, step_id, now, nudge, template)
+    return await _log_lines(uow, lines)
+
+
+def outbound_lines(
+    member_id: int | None,
+    channel: Channel,
+    address: str,
+    rendered: RenderedMessage,
+    step_id: str | None,
+    now: datetime,
+    nudge: str | None = None,
+    template: dict[str, str] | None = None,
+) -> list[tuple[dict[str, Any], Outbound]]:
+    """What `queue_outbound` writes: each part's message log columns, and its `Outbound`
+    whose `message_id` is 0 until the line is logged."""
+    lines = []
     for part in outbound_parts(channel, rendered):
         payload: dict[str, Any] = {}
         if part.choices:
             payload.update(choices=[[c.id, c.label] for c in part.choices], step=step_id)
         if nudge is not None:
             payload.update(nudge=nudge, template=template or {}, locale=rendered.locale)
-        logged = await uow.messages.log_outbound(
-            member_id=member_id,
-            channel=channel,
-            address_value=address,
-            text=part.text,
-            payload=payload or None,
-            at=now,
+        values = message_values(
+            member_id, channel, address, "out", part.text, payload or None, "queued", None, now
         )
-        written.append(Outbound(logged.id, channel, address, part.text, part.choices, step_id))
-    return written
+        lines.append((values, Outbound(0, channel, address, part.text, part.choices, step_id)))
+    return lines
+
+
+async def _log_lines(
+    uow: UnitOfWork, lines: list[tuple[dict[str, Any], Outbound]]
+) -> list[Outbound]:
+    ids = await uow.messages.log_many([values for values, _ in lines])
+    return [replace(line, message_id=ids[i]) for i, (_, line) in enumerate(lines)]
 
 
 def answer_columns(value: AnswerValue | None) -> dict[str, Any]:
@@ -511,6 +639,21 @@ def answer_columns(value: AnswerValue | None) -> dict[str, Any]:
                 "value_text": value.name,
             }
     raise TypeError(f"no storage columns for answer value {value!r}")
+
+
+def _inbound_values(member_id: int, inbound: Inbound, now: datetime) -> dict[str, Any]:
+    """The message log columns of a member's message (see `MessageRepository.log_inbound`)."""
+    return message_values(
+        member_id,
+        inbound.channel,
+        inbound.address,
+        "in",
+        inbound.reply.text,
+        _inbound_payload(inbound.reply),
+        "received",
+        inbound.provider_message_id,
+        now,
+    )
 
 
 def _inbound_payload(reply: Reply) -> dict[str, Any] | None:

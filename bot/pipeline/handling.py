@@ -30,6 +30,7 @@ from conversations.parsing import normalize_join_code
 from conversations.rendering import render
 from conversations.words import Command
 from storage.errors import AddressInUse
+from storage.records import MemberRecord
 from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,27 @@ class EventHandler:
                 return await self._group_chat(uow, event, now)
             case TimerEvent():
                 return await self.service.timer_turn(uow, event, now)
+
+    @staticmethod
+    def batchable(event: InboundEvent) -> bool:
+        """Whether `apply_many` takes this event: a member's plain message (no command of the
+        channel's, no staff command)."""
+        return (
+            isinstance(event, MessageEvent)
+            and event.command is None
+            and not is_staff_command(event.reply.text)
+        )
+
+    async def apply_many(
+        self, uow: UnitOfWork, events: list[tuple[MessageEvent, MemberRecord]], now: datetime
+    ) -> list[list[Outbound]]:
+        """`apply` for several `batchable` events of different, existing members, given with
+        their member, in one go (see `ConversationService.message_turns`)."""
+        turns = [
+            (Inbound(event.channel, event.address, event.reply, event.provider_id), member)
+            for event, member in events
+        ]
+        return await self.service.message_turns(uow, turns, now)
 
     async def _message(self, uow: UnitOfWork, event: MessageEvent, now: datetime) -> list[Outbound]:
         inbound = Inbound(event.channel, event.address, event.reply, event.provider_id)

@@ -26,18 +26,22 @@ import math
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from bot.channels.base import ChannelAdapter, MessageEvent
+from bot.channels.base import ChannelAdapter, InboundEvent, MessageEvent
 from bot.pipeline.coordination import Coordination
 from bot.pipeline.handling import EventHandler
 from bot.pipeline.inbox import load_event
 from storage.database import Database
-from storage.records import InboxRecord
+from storage.records import InboxRecord, MemberRecord
+from storage.unit_of_work import UnitOfWork
+from storage.vocabulary import Channel
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 BATCH = 20
 """Pending entries of one address read at a time."""
+TAKE = 16
+"""Woken entries a worker loop takes from the queue at once (see `Worker.handle_entries`)."""
 WAKEUP_INTERVAL = 0.02
 """Seconds between two outbox wake-ups from one worker at most (see `Worker._wake_sender`)."""
 
@@ -81,13 +85,13 @@ class Worker:
 
     async def _loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            item = await self.coordination.queue.pop(timeout=0.5)
-            if item is None:
+            items = await self.coordination.queue.pop_many(timeout=0.5, limit=TAKE)
+            if not items:
                 continue
             try:
-                await self.handle_entry(int(item))
+                await self.handle_entries([int(item) for item in items])
             except Exception:
-                log.exception("inbox entry %s could not be handled; the sweep will retry", item)
+                log.exception("inbox entries %s could not be handled; the sweep will retry", items)
 
     async def _sweeper(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -116,20 +120,110 @@ class Worker:
         if not pending:
             return  # handled already (or never stored)
         entry = pending[0]
-        async with self.coordination.locks.hold(f"member:{entry.channel}:{entry.address}"):
-            await self._drain(entry, pending)
+        async with self.coordination.locks.hold(_lock_key(entry.channel, entry.address)):
+            await self._drain(pending)
 
-    async def _drain(self, first: InboxRecord, pending: list[InboxRecord]) -> None:
-        """Handle `pending` in order under the address's lock, then the rest of the address's
-        backlog when `pending` was a full batch."""
-        while True:
-            for entry in pending:
+    async def handle_entries(self, entry_ids: list[int]) -> None:
+        """`handle_entry` for several woken entries, sharing the work between their addresses.
+
+        One query reads every address's pending list (as `handle_entry` does for one), one
+        call takes the locks that are free, and the first pending entry of each locked address
+        goes into ONE transaction with the others when they are plain messages of known,
+        different members (`EventHandler.batchable`): one statement per kind of read and write
+        for all of them instead of a dozen per turn. If that transaction fails, nothing of it
+        is kept and each entry is handled on its own, where a failure is recorded against its
+        entry alone. Whatever is left of each address's list follows in order. An address
+        whose lock another worker holds is waited for afterwards, holding nothing else (no
+        deadlock), and its list read again once locked."""
+        if len(entry_ids) == 1:
+            await self.handle_entry(entry_ids[0])
+            return
+        async with self.database.one_read() as uow:
+            pending = await uow.inbox.pending_from_many(entry_ids, limit=BATCH)
+        keys = {_lock_key(channel, address): (channel, address) for channel, address in pending}
+        async with self.coordination.locks.hold_free(list(keys)) as held:
+            lists = [pending[keys[key]] for key in keys if key in held]
+            handled = await self._handle_together([entries[0] for entries in lists])
+            for entries in lists:
+                await self._drain(entries, start=1 if entries[0].id in handled else 0)
+        for key, (channel, address) in keys.items():
+            if key not in held:
+                async with self.coordination.locks.hold(key):
+                    async with self.database.read() as uow:
+                        entries = await uow.inbox.pending_for(channel, address, limit=BATCH)
+                    await self._drain(entries)
+
+    async def _drain(self, pending: list[InboxRecord], start: int = 0) -> None:
+        """Handle `pending[start:]` in order under the address's lock, then the rest of the
+        address's backlog when `pending` was a full batch."""
+        while pending:
+            for entry in pending[start:]:
                 if not await self._handle(entry):
                     return  # keep the order: later entries wait for this one's retry
             if len(pending) < BATCH:
                 return
+            first, start = pending[0], 0
             async with self.database.read() as uow:
                 pending = await uow.inbox.pending_for(first.channel, first.address, limit=BATCH)
+
+    async def _handle_together(self, entries: list[InboxRecord]) -> set[int]:
+        """Handle in one transaction those of `entries` (one per address) that can share it;
+        the ids of the entries done with (handled, or found handled by another worker)."""
+        events = [
+            (entry, load_event(entry.channel, entry.address, entry.provider_id, entry.event))
+            for entry in entries
+        ]
+        candidates = [
+            (entry, event)
+            for entry, event in events
+            if isinstance(event, MessageEvent) and self.handler.batchable(event)
+        ]
+        if len(candidates) < 2:
+            return set()
+        now = self.clock()
+        try:
+            async with self.database.transaction() as uow:
+                together = await self._members_of(uow, candidates)
+                taken = [entry.id for entry, _, _ in together]
+                marked = await uow.inbox.mark_many_processed(taken, now)
+                together = [turn for turn in together if turn[0].id in marked]
+                outbound = await self.handler.apply_many(
+                    uow, [(event, member) for _, event, member in together], now
+                )
+        except Exception:
+            log.warning(
+                "%d turns in one transaction failed; handling them one by one",
+                len(candidates),
+                exc_info=True,
+            )
+            return set()
+        self.processed += len(together)
+        if any(outbound):
+            await self._wake_sender()
+        for entry, event, _ in together:
+            await self._answer_callback(entry, event)
+        return set(taken)  # handled here, or found handled by another worker
+
+    @staticmethod
+    async def _members_of(
+        uow: UnitOfWork, candidates: list[tuple[InboxRecord, MessageEvent]]
+    ) -> list[tuple[InboxRecord, MessageEvent, MemberRecord]]:
+        """The candidates whose address belongs to a member already, each member once (a
+        new member, or a member's second address, is handled on its own)."""
+        by_channel: dict[Channel, list[str]] = {}
+        for entry, _ in candidates:
+            by_channel.setdefault(entry.channel, []).append(entry.address)
+        members: dict[tuple[Channel, str], MemberRecord] = {}
+        for channel, addresses in by_channel.items():
+            found = await uow.members.by_addresses(channel, addresses)
+            members.update(((channel, address), member) for address, member in found.items())
+        together, seen = [], set()
+        for entry, event in candidates:
+            member = members.get((entry.channel, entry.address))
+            if member is not None and member.id not in seen:
+                seen.add(member.id)
+                together.append((entry, event, member))
+        return together
 
     async def _handle(self, entry: InboxRecord) -> bool:
         event = load_event(entry.channel, entry.address, entry.provider_id, entry.event)
@@ -145,12 +239,17 @@ class Worker:
         self.processed += 1
         if outbound:
             await self._wake_sender()
+        await self._answer_callback(entry, event)
+        return True
+
+    async def _answer_callback(self, entry: InboxRecord, event: InboundEvent) -> None:
+        """Acknowledge a button press once its turn is committed (Telegram shows a spinner
+        until then)."""
         if isinstance(event, MessageEvent) and event.callback_id:
             adapter = self.channels.get(entry.channel)
             answer = getattr(adapter, "answer_callback", None)
             if answer is not None:
                 await answer(event.callback_id)
-        return True
 
     async def _wake_sender(self) -> None:
         """Tell the sender that replies were committed, at most once per `WAKEUP_INTERVAL`.
@@ -199,3 +298,8 @@ class Worker:
                     log.error("inbox entry %s given up after %s attempts", entry.id, attempts)
         except Exception:
             log.exception("could not record the failure of inbox entry %s", entry.id)
+
+
+def _lock_key(channel: Channel, address: str) -> str:
+    """The lock that keeps one address's events one at a time and in order."""
+    return f"member:{channel}:{address}"
