@@ -26,7 +26,7 @@ from bot.pipeline.coordination import Coordination
 from bot.pipeline.factory import coordination as build_coordination
 from bot.pipeline.factory import redis_ready
 from bot.pipeline.handling import EventHandler
-from bot.pipeline.inbox import ingest
+from bot.pipeline.inbox import InboxWriter, ingest
 from bot.pipeline.sender import Limits, Sender
 from bot.pipeline.worker import Worker
 from bot.service import ConversationService, utc_now
@@ -92,6 +92,10 @@ class Runtime:
     clock: Callable[[], datetime] = utc_now
     ticker: Clock | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    inbox: InboxWriter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.inbox = InboxWriter(self.database)
 
     @classmethod
     @asynccontextmanager

@@ -25,7 +25,7 @@ from starlette.background import BackgroundTask
 from bot.channels.telegram import TelegramPayloadError, parse_update
 from bot.channels.twilio import TwilioPayloadError, parse_inbound, parse_status, verify_signature
 from bot.pipeline.factory import redis_ready
-from bot.pipeline.inbox import store, wake
+from bot.pipeline.inbox import wake
 from bot.runtime import Runtime
 from storage.errors import DatabaseUnavailable
 from storage.vocabulary import MessageStatus
@@ -98,7 +98,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             return JSONResponse({"error": f"malformed update: {error}"}, status_code=400)
         if not events:
             log.info("Telegram update %s ignored (nothing for us in it)", body.get("update_id"))
-        stored = await store(runtime.database, events, runtime.clock())
+        stored = await runtime.inbox.store(events, runtime.clock())
         return JSONResponse({"ok": True}, background=_wake(stored))
 
     @app.post("/webhooks/twilio")
@@ -138,7 +138,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     async def _inbound(form: dict[str, str]) -> Response:
         event = parse_inbound(form)
-        stored = await store(runtime.database, [event], runtime.clock())
+        stored = await runtime.inbox.store([event], runtime.clock())
         return Response(EMPTY_TWIML, media_type="text/xml", background=_wake(stored))
 
     def _wake(stored: list[int]) -> BackgroundTask:

@@ -29,6 +29,11 @@ _ADD = {
     .returning(INBOX.c.id),
 }
 """Per dialect: store events, skipping those stored before; the new ids."""
+_ADD_KEYED = {
+    dialect: statement.returning(INBOX.c.channel, INBOX.c.provider_id)
+    for dialect, statement in _ADD.items()
+}
+"""`_ADD`, returning each new row's key with its id."""
 
 _GET = select(INBOX).where(INBOX.c.id == bindparam("entry_id"))
 _PENDING_FOR = (
@@ -150,6 +155,16 @@ class InboxRepository:
         rows = [{**entry, "received_at": at, "attempts": 0} for entry in entries]
         result = await self._session.execute(_ADD[self._dialect()], rows)
         return sorted(int(entry_id) for entry_id in result.scalars())
+
+    async def add_keyed(self, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+        """Store events given as whole rows (channel, provider_id, address, event, received_at)
+        in one statement, skipping those stored before; the new ids by (channel, provider id).
+        """
+        if not rows:
+            return {}
+        entries = [{**row, "attempts": 0} for row in rows]
+        result = await self._session.execute(_ADD_KEYED[self._dialect()], entries)
+        return {(channel, provider_id): int(entry_id) for entry_id, channel, provider_id in result}
 
     async def get(self, entry_id: int) -> InboxRecord | None:
         row = (await self._session.execute(_GET, {"entry_id": entry_id})).one_or_none()

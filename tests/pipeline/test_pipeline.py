@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
+from bot.pipeline.inbox import InboxWriter
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.web.app import create_app
@@ -456,8 +457,9 @@ async def test_health_and_readiness(stack: Stack) -> None:
 
 
 async def test_webhooks_answer_503_when_the_database_is_unreachable(stack: Stack) -> None:
-    healthy = stack.runtime.database
+    healthy, writer = stack.runtime.database, stack.runtime.inbox
     stack.runtime.database = Database("postgresql://postgres@127.0.0.1:9/unreachable")
+    stack.runtime.inbox = InboxWriter(stack.runtime.database)
     try:
         response = await stack.telegram_post(text_update(80, "hi"))
         assert response.status_code == 503
@@ -467,7 +469,7 @@ async def test_webhooks_answer_503_when_the_database_is_unreachable(stack: Stack
         assert twilio.status_code == 503
     finally:
         await stack.runtime.database.dispose()
-        stack.runtime.database = healthy
+        stack.runtime.database, stack.runtime.inbox = healthy, writer
     assert await inbox_size(healthy) == 0
     # the provider's retry, once the database is back, is stored and answered
     assert (await stack.telegram_post(text_update(80, "hi"))).status_code == 200
