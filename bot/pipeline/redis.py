@@ -544,9 +544,18 @@ for _, bucket in ipairs(buckets) do
 end
 if mode == 'cancel' then return 0 end
 local startable = mode == 'confirm'
+-- Fewer bookings of any kind than its limit in every bucket, none paused: no window can be
+-- full, so `earliest` answers `now` for all of them (and for the sends due in a confirm):
+-- the send is booked, or started, now, without reading the sets (a bucket far from its limit,
+-- the common case, costs a count instead of a scan of its last span).
+local roomy = true
 for _, bucket in ipairs(buckets) do
   local stale = '(' .. string.format('%.3f', now - bucket.span)
   redis.call('ZREMRANGEBYSCORE', bucket.key, '-inf', stale)
+  if bucket.pause > now or redis.call('ZCARD', bucket.key) >= bucket.limit then roomy = false end
+end
+for _, bucket in ipairs(buckets) do
+  if roomy then break end
   local flat = redis.call('ZRANGE', bucket.key, 0, -1, 'WITHSCORES')
   local times = {}
   local due = {}
@@ -567,7 +576,9 @@ for _, bucket in ipairs(buckets) do
 end
 local slot = now
 local member = 's:' .. booking
-if not startable then
+if roomy and mode ~= 'confirm' then
+  member = booking
+elseif not startable then
   slot = book(now, buckets)
   member = booking
   if mode == 'confirm' then member = 'r:' .. booking end

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 BATCH = 20
 """Pending entries of one address read at a time."""
-TAKE = 16
+TAKE = 32
 """Woken entries a worker loop takes from the queue at once (see `Worker.handle_entries`)."""
 WAKEUP_INTERVAL = 0.02
 """Seconds between two outbox wake-ups from one worker at most (see `Worker._wake_sender`)."""
@@ -69,8 +69,12 @@ class Worker:
         self._wakeup_due = False  # a deferred wake-up is scheduled and has not been pushed yet
         self._deferred_wakeup: asyncio.Task[None] | None = None
 
-    async def run(self, stop: asyncio.Event, concurrency: int = 8) -> None:
-        """Work until `stop` is set; the turn in hand is finished, never cut in half."""
+    async def run(self, stop: asyncio.Event, concurrency: int = 2) -> None:
+        """Work until `stop` is set; the turn in hand is finished, never cut in half.
+
+        `concurrency` loops take wake-ups: two, so that one prepares its turns while the
+        other's transaction waits for the database; more would split the queue into smaller
+        batches, which cost more per answer (measured in docs/benchmarks.md)."""
         await self.sweep(grace=0.0)
         loops = [asyncio.create_task(self._loop(stop)) for _ in range(concurrency)]
         loops.append(asyncio.create_task(self._sweeper(stop)))
