@@ -459,7 +459,8 @@ class RedisLocks:
 #
 # KEYS: for each bucket, its set and its pause key, in turn. ARGV: the mode, the booking, then
 # for each bucket its limit and span (ms). `book` books the earliest moment from now on that
-# every bucket allows and answers how many ms away it is. `confirm`, called when that moment
+# every bucket allows and answers how many ms away it is, or -1 when every bucket has room
+# now: then the send is started at once, as a `confirm` would start it. `confirm`, called when that moment
 # came, books the send again at the moment it really starts: now, when every bucket allows it
 # counted against the sends started (`s:{booking}`) or booked again (`r:{booking}`), and
 # answers 0; otherwise it books it again, at the earliest moment those allow, and answers the
@@ -576,9 +577,7 @@ for _, bucket in ipairs(buckets) do
 end
 local slot = now
 local member = 's:' .. booking
-if roomy and mode ~= 'confirm' then
-  member = booking
-elseif not startable then
+if not roomy and not startable then
   slot = book(now, buckets)
   member = booking
   if mode == 'confirm' then member = 'r:' .. booking end
@@ -588,6 +587,7 @@ for _, bucket in ipairs(buckets) do
   local ttl = math.ceil(slot - now + bucket.span) + 1
   if redis.call('PTTL', bucket.key) < ttl then redis.call('PEXPIRE', bucket.key, ttl) end
 end
+if roomy and mode == 'book' then return -1 end
 return math.ceil(slot - now)
 """
 
@@ -615,7 +615,8 @@ class RedisRateLimiter:
     `acquire` makes two calls: one script books the earliest moment every bucket allows and
     answers how far away it is; when that moment comes, the same script counts the send at the
     moment it really starts, or books it again when that would break a window or a pause (see
-    `MemoryRateLimiter`). The script reads Redis' own clock, so the clocks
+    `MemoryRateLimiter`). When every bucket has room at once, the first call starts the send
+    and there is no second. The script reads Redis' own clock, so the clocks
     of the processes do not matter, and Redis runs scripts one at a time, so however many
     processes acquire from a bucket, at most `limit` bookings ever fall in one `span`. One
     waiter wakes per booked slot; bookings are first come, first served, and a cancelled waiter
@@ -651,6 +652,8 @@ class RedisRateLimiter:
         call = self._caller(buckets, booking)
 
         wait_ms = int(await _retrying("book a send", lambda: call("book"), self._unavailable_after))
+        if wait_ms < 0:
+            return booking  # started at once: every bucket had room
         try:
             while True:
                 if wait_ms > 0:

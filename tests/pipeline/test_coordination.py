@@ -21,6 +21,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -776,6 +777,33 @@ class TestRedisOnly:
             await two.close()
         assert elapsed >= 28 / 25 - 0.01, elapsed  # 30 tokens: 2 saved up, then 28 intervals
         assert_within_rate(times, rate=25, burst=2, slack=REDIS_SLACK)
+
+    async def test_a_send_with_room_in_every_bucket_starts_in_one_call(
+        self, redis_prefix: str
+    ) -> None:
+        """Two calls of the slot script per acquire only when a bucket is full: with room, the
+        booking starts the send (and the next send to the chat, spaced a span later, waits
+        and confirms)."""
+        client = redis_client(TEST_REDIS_URL)
+        try:
+            limiter = RedisRateLimiter(client, redis_prefix)
+            modes: list[str] = []
+            slots = limiter._slots
+
+            async def noting(keys: list[str], args: list[str]) -> Any:
+                modes.append(args[0])
+                return await slots(keys=keys, args=args)
+
+            limiter._slots = noting  # type: ignore[assignment]
+            buckets = [Bucket("all", rate=1000, burst=1000), Bucket("chat", rate=20, burst=1)]
+            start = time.monotonic()
+            await limiter.acquire(buckets)
+            assert modes == ["book"]
+            await limiter.acquire(buckets)
+            assert modes[1:] == ["book", "confirm"]
+            assert time.monotonic() - start >= 0.05 - 0.005  # the chat's spacing held
+        finally:
+            await client.aclose()
 
     async def test_buckets_expire_when_idle(self, redis_prefix: str) -> None:
         client = redis_client(TEST_REDIS_URL)
