@@ -95,7 +95,7 @@ class Runtime:
     inbox: InboxWriter = field(init=False)
 
     def __post_init__(self) -> None:
-        self.inbox = InboxWriter(self.database)
+        self.inbox = InboxWriter(self.database, self.coordination.queue)
 
     @classmethod
     @asynccontextmanager

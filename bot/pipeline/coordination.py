@@ -19,6 +19,10 @@ class WorkQueue(Protocol):
 
     async def push(self, item: str) -> None: ...
 
+    async def push_many(self, items: Sequence[str]) -> None:
+        """`push` every item, in order, in one call."""
+        ...
+
     async def pop(self, timeout: float) -> str | None:
         """The next item, waiting up to `timeout` seconds; None when there was none."""
         ...

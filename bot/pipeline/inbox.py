@@ -25,6 +25,7 @@ from bot.channels.base import (
     TimerEvent,
 )
 from bot.pipeline.coordination import WorkQueue
+from bot.pipeline.rounds import Rounds
 from conversations.answers import Location, Photo
 from conversations.inputs import Reply
 from storage.database import Database
@@ -137,55 +138,53 @@ async def store(database: Database, events: Sequence[InboundEvent], now: datetim
 
 
 class InboxWriter:
-    """Stores webhooks' events, those of requests that arrive together in one statement.
+    """Stores webhooks' events and wakes workers for them, the requests that arrive together
+    in one statement and one push.
 
     A request's `store` returns once its events are durably stored, as `store` does. While one
     statement is under way, the requests arriving meanwhile wait for it and then go together
-    in the next ("group commit"): alone, a request is stored at once; under load, one INSERT
+    in the next (see `Rounds`): alone, a request is stored at once; under load, one INSERT
     serves every request of the last round trip instead of one each, which is most of what a
     webhook costs the web process and the database. A failure fails every request of its
     statement (each answers 503, so the providers retry); nothing is half-stored, as a
-    statement is atomic."""
+    statement is atomic. `wake` shares its pushes to the workers' queue the same way."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, queue: WorkQueue) -> None:
         self._database = database
-        self._waiting: list[tuple[list[dict[str, Any]], asyncio.Future[list[int]]]] = []
-        self._flushing: asyncio.Task[None] | None = None
+        self._queue = queue
+        self._stores: Rounds[list[dict[str, Any]], list[int]] = Rounds(self._store_rows)
+        self._wakes: Rounds[Sequence[int], None] = Rounds(self._push)
 
     async def store(self, events: Sequence[InboundEvent], now: datetime) -> list[int]:
         """`store`, for one request: the ids of its new events."""
         if not events:
             return []
-        stored: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
-        self._waiting.append(([_row(event, now) for event in events], stored))
-        if self._flushing is None:
-            self._flushing = asyncio.create_task(self._flush())
-        return await stored
+        return await self._stores([_row(event, now) for event in events])
 
-    async def _flush(self) -> None:
-        waiting: list[tuple[list[dict[str, Any]], asyncio.Future[list[int]]]] = []
+    async def wake(self, entry_ids: Sequence[int]) -> None:
+        """`wake`, for one request."""
+        if not entry_ids:
+            return
         try:
-            while self._waiting:
-                waiting, self._waiting = self._waiting, []
-                rows: dict[tuple[str, str], dict[str, Any]] = {}
-                for request_rows, _ in waiting:
-                    for row in request_rows:
-                        rows.setdefault(_key(row), row)  # in the order they came
-                try:
-                    async with self._database.one_statement() as uow:
-                        ids = await uow.inbox.add_keyed(list(rows.values()))
-                except Exception as error:
-                    _settle(waiting, error)
-                    continue
-                for request_rows, stored in waiting:
-                    if not stored.done():
-                        keys = (_key(row) for row in request_rows)
-                        stored.set_result([ids[key] for key in keys if key in ids])
-        finally:
-            self._flushing = None
-            stopped = RuntimeError("the inbox writer was stopped")
-            _settle(waiting + self._waiting, stopped)  # nothing is left waiting forever
-            self._waiting = []
+            async with asyncio.timeout(WAKE_TIMEOUT):
+                await self._wakes(entry_ids)
+        except Exception:
+            log.warning(
+                "could not wake a worker for inbox entries %s", list(entry_ids), exc_info=True
+            )
+
+    async def _store_rows(self, requests: list[list[dict[str, Any]]]) -> list[list[int]]:
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        for request in requests:
+            for row in request:
+                rows.setdefault(_key(row), row)  # in the order they came
+        async with self._database.one_statement() as uow:
+            ids = await uow.inbox.add_keyed(list(rows.values()))
+        return [[ids[_key(row)] for row in request if _key(row) in ids] for request in requests]
+
+    async def _push(self, requests: list[Sequence[int]]) -> list[None]:
+        await self._queue.push_many([str(entry_id) for ids in requests for entry_id in ids])
+        return [None] * len(requests)
 
 
 def _row(event: InboundEvent, now: datetime) -> dict[str, Any]:
@@ -202,14 +201,6 @@ def _key(row: dict[str, Any]) -> tuple[str, str]:
     return row["channel"], row["provider_id"]
 
 
-def _settle(
-    waiting: list[tuple[list[dict[str, Any]], asyncio.Future[list[int]]]], error: Exception
-) -> None:
-    for _, stored in waiting:
-        if not stored.done():
-            stored.set_exception(error)
-
-
 async def wake(queue: WorkQueue, entry_ids: Sequence[int]) -> None:
     """Wake workers for stored entries. Best effort, and held to `WAKE_TIMEOUT`: an entry
     whose wake-up is lost is found by the workers' sweep."""
@@ -217,7 +208,6 @@ async def wake(queue: WorkQueue, entry_ids: Sequence[int]) -> None:
         return
     try:
         async with asyncio.timeout(WAKE_TIMEOUT):
-            for entry_id in entry_ids:
-                await queue.push(str(entry_id))
+            await queue.push_many([str(entry_id) for entry_id in entry_ids])
     except Exception:
         log.warning("could not wake a worker for inbox entries %s", list(entry_ids), exc_info=True)

@@ -29,6 +29,10 @@ class MemoryQueue:
     async def push(self, item: str) -> None:
         self._queue.put_nowait(item)
 
+    async def push_many(self, items: Sequence[str]) -> None:
+        for item in items:
+            self._queue.put_nowait(item)
+
     async def pop(self, timeout: float) -> str | None:
         """The next item, waiting up to `timeout` seconds (0 or less: not at all); None when
         there was none. Cancelling a waiting pop loses no item."""

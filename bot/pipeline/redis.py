@@ -140,6 +140,15 @@ class RedisQueue:
         )
         self._available()
 
+    async def push_many(self, items: Sequence[str]) -> None:
+        """`push` every item, in order, with one RPUSH."""
+        if not items:
+            return
+        await _retrying(
+            f"push to {self.key}", lambda: self._client.rpush(self.key, *items), self._push_timeout
+        )
+        self._available()
+
     async def pop(self, timeout: float) -> str | None:
         """The next item, waiting up to `timeout` seconds (0 or less: not at all); None when
         there was none, and also when Redis could not be reached: then it logs, sleeps a little
@@ -460,11 +469,12 @@ class RedisLocks:
 # KEYS: for each bucket, its set and its pause key, in turn. ARGV: the mode, the booking, then
 # for each bucket its limit and span (ms). `book` books the earliest moment from now on that
 # every bucket allows and answers how many ms away it is, or -1 when every bucket has room
-# now: then the send is started at once, as a `confirm` would start it. `confirm`, called when that moment
-# came, books the send again at the moment it really starts: now, when every bucket allows it
-# counted against the sends started (`s:{booking}`) or booked again (`r:{booking}`), and
-# answers 0; otherwise it books it again, at the earliest moment those allow, and answers the
-# wait (first bookings are not in the way: their owners check when their moment comes).
+# now: then the send is started at once, as a `confirm` would start it. `confirm`, called when
+# that moment came, books the send again at the moment it really starts: now, when every
+# bucket allows it counted against the sends started (`s:{booking}`) or booked again
+# (`r:{booking}`), and answers 0; otherwise it books it again, at the earliest moment those
+# allow, and answers the wait (first bookings are not in the way: their owners check when their
+# moment comes).
 # `finish` moves a started send to now (never earlier), when its answer came, adding it again if
 # it was forgotten meanwhile (started longer than a span ago). `cancel` gives a booking back.
 _SLOTS = """

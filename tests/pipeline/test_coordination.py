@@ -163,6 +163,13 @@ async def test_pop_wakes_up_on_push(coord: Coordination) -> None:
     assert time.monotonic() - start < 1.0
 
 
+async def test_push_many_queues_every_item_in_order(coord: Coordination) -> None:
+    await coord.queue.push("0")
+    await coord.queue.push_many(["1", "2", "3"])
+    await coord.queue.push_many([])
+    assert await coord.queue.pop_many(0, 10) == ["0", "1", "2", "3"]
+
+
 async def test_pop_many_takes_up_to_limit_in_order_and_leaves_the_rest(
     coord: Coordination,
 ) -> None:

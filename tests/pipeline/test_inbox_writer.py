@@ -1,11 +1,12 @@
 """`InboxWriter`, on every backend: requests that arrive together are stored in one statement,
 each gets back the ids of its own new events, in the order they came; a redelivery in the same
 round is stored once; a failed statement fails every request of its round, and the next
-round is stored again."""
+round is stored again; their wake-ups go to the workers in one push."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy import event
 
 from bot.channels.base import MessageEvent
 from bot.pipeline.inbox import InboxWriter
+from bot.pipeline.memory import MemoryQueue
 from conversations.inputs import Reply
 from storage import Database
 from storage.repositories.inbox import InboxRepository
@@ -37,7 +39,7 @@ def count_inserts(database: Database) -> tuple[list[str], Any]:
 
 
 async def test_requests_arriving_together_share_one_statement(database: Database) -> None:
-    writer = InboxWriter(database)
+    writer = InboxWriter(database, MemoryQueue())
     inserts, note = count_inserts(database)
     try:
         first = asyncio.create_task(writer.store([message("1", "a")], NOW))
@@ -62,7 +64,7 @@ async def test_requests_arriving_together_share_one_statement(database: Database
 
 
 async def test_a_redelivery_in_the_same_round_is_stored_once(database: Database) -> None:
-    writer = InboxWriter(database)
+    writer = InboxWriter(database, MemoryQueue())
     first = asyncio.create_task(writer.store([message("1", "x")], NOW))
     await asyncio.sleep(0)
     again, twice = await asyncio.gather(
@@ -78,7 +80,7 @@ async def test_a_redelivery_in_the_same_round_is_stored_once(database: Database)
 async def test_a_failed_statement_fails_its_round_and_the_next_is_stored(
     database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    writer = InboxWriter(database)
+    writer = InboxWriter(database, MemoryQueue())
     real = InboxRepository.add_keyed
     failures = [ConnectionError("the database went away")]
 
@@ -98,3 +100,24 @@ async def test_a_failed_statement_fails_its_round_and_the_next_is_stored(
         assert await uow.inbox.count_pending() == 0  # nothing half-stored
     # the providers retry: stored this time
     assert len(await writer.store([message("1", "p")], NOW)) == 1
+
+
+class CountingQueue(MemoryQueue):
+    def __init__(self) -> None:
+        super().__init__()
+        self.pushes: list[list[str]] = []
+
+    async def push_many(self, items: Sequence[str]) -> None:
+        self.pushes.append(list(items))
+        await asyncio.sleep(0.01)  # a round trip, during which other wake-ups arrive
+        await super().push_many(items)
+
+
+async def test_wake_ups_of_requests_finishing_together_are_one_push(database: Database) -> None:
+    queue = CountingQueue()
+    writer = InboxWriter(database, queue)
+    first = asyncio.create_task(writer.wake([1, 101]))
+    await asyncio.sleep(0)  # its push is under way
+    await asyncio.gather(*(writer.wake([n, n + 100]) for n in range(2, 6)), first)
+    assert queue.pushes == [["1", "101"], ["2", "102", "3", "103", "4", "104", "5", "105"]]
+    assert await queue.pop_many(0, 100) == [item for push in queue.pushes for item in push]

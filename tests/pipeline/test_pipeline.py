@@ -7,9 +7,9 @@ import asyncio
 import copy
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -216,11 +216,11 @@ async def test_a_webhook_answers_before_it_wakes_the_workers(stack: Stack) -> No
     queue = stack.runtime.coordination.queue
 
     class Recording:
-        async def push(self, item: str) -> None:
+        async def push_many(self, items: Sequence[str]) -> None:
             order.append("woken")
-            await queue.push(item)
+            await queue.push_many(items)
 
-    stack.runtime.coordination = replace(stack.runtime.coordination, queue=Recording())  # type: ignore[arg-type]
+    stack.runtime.inbox = InboxWriter(stack.runtime.database, Recording())  # type: ignore[arg-type]
     app = create_app(stack.runtime)
 
     async def answered_first(scope: Any, receive: Any, send: Any) -> None:
@@ -459,7 +459,7 @@ async def test_health_and_readiness(stack: Stack) -> None:
 async def test_webhooks_answer_503_when_the_database_is_unreachable(stack: Stack) -> None:
     healthy, writer = stack.runtime.database, stack.runtime.inbox
     stack.runtime.database = Database("postgresql://postgres@127.0.0.1:9/unreachable")
-    stack.runtime.inbox = InboxWriter(stack.runtime.database)
+    stack.runtime.inbox = InboxWriter(stack.runtime.database, stack.runtime.coordination.queue)
     try:
         response = await stack.telegram_post(text_update(80, "hi"))
         assert response.status_code == 503
