@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, or_, select, update
+from sqlalchemy import Row, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,35 +57,50 @@ _OUTBOX = (MESSAGES.c.direction == "out", MESSAGES.c.status == "queued")
 """Outbound messages in status `queued`."""
 
 _TAKE_CLAIM_LOCK = select(func.pg_advisory_xact_lock(CLAIM_LOCK))
-_EARLIER = MESSAGES.alias("earlier")
-_WAITING_BEFORE = (
-    select(_EARLIER.c.id)
-    .where(
-        _EARLIER.c.direction == "out",
-        _EARLIER.c.status == "queued",
-        _EARLIER.c.channel == MESSAGES.c.channel,
-        _EARLIER.c.address_value == MESSAGES.c.address_value,
-        _EARLIER.c.id < MESSAGES.c.id,
+_HELD_UP = case(
+    (
         or_(
-            _EARLIER.c.next_attempt_at > bindparam("now"),
-            _EARLIER.c.lease_until >= bindparam("now"),
+            MESSAGES.c.next_attempt_at > bindparam("now"),
+            MESSAGES.c.lease_until >= bindparam("now"),
         ),
-    )
-    .exists()
+        1,
+    ),
+    else_=0,
 )
-"""An earlier message of the same chat still waits: leased, or due later than `now`."""
-_DUE = (
-    select(MESSAGES.c.id)
-    .where(
-        *_OUTBOX,
-        or_(MESSAGES.c.next_attempt_at.is_(None), MESSAGES.c.next_attempt_at <= bindparam("now")),
-        or_(MESSAGES.c.lease_until.is_(None), MESSAGES.c.lease_until < bindparam("now")),
-        ~_WAITING_BEFORE,
+"""1 for a queued message that is waiting: leased, or due later than `now`."""
+_QUEUED = (
+    select(
+        MESSAGES.c.id,
+        MESSAGES.c.channel,
+        MESSAGES.c.next_attempt_at,
+        MESSAGES.c.lease_until,
+        func.max(_HELD_UP)
+        .over(
+            partition_by=(MESSAGES.c.channel, MESSAGES.c.address_value),
+            order_by=MESSAGES.c.id,
+            rows=(None, -1),
+        )
+        .label("behind_waiting"),
     )
-    .order_by(MESSAGES.c.id)
+    .where(*_OUTBOX)
+    .subquery()
+)
+"""Every queued message, with 1 in `behind_waiting` when an earlier one of its chat waits.
+
+One pass over the outbox in the order of the (channel, chat, id) index. A correlated NOT
+EXISTS said the same, but its plan depends on the planner's estimates: with thousands of
+queued rows it was seen scanning the whole outbox for each row (4.7 s for a claim)."""
+_DUE = (
+    select(_QUEUED.c.id)
+    .where(
+        func.coalesce(_QUEUED.c.behind_waiting, 0) == 0,
+        or_(_QUEUED.c.next_attempt_at.is_(None), _QUEUED.c.next_attempt_at <= bindparam("now")),
+        or_(_QUEUED.c.lease_until.is_(None), _QUEUED.c.lease_until < bindparam("now")),
+    )
+    .order_by(_QUEUED.c.id)
     .limit(bindparam("limit"))
 )
-_DUE_ON_CHANNELS = _DUE.where(MESSAGES.c.channel.in_(bindparam("channels", expanding=True)))
+_DUE_ON_CHANNELS = _DUE.where(_QUEUED.c.channel.in_(bindparam("channels", expanding=True)))
 _LEASE = (
     update(MESSAGES)
     .where(MESSAGES.c.id.in_(bindparam("leased_ids", expanding=True)))
