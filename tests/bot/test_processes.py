@@ -1,15 +1,17 @@
-"""What the long-running processes are built on: uvloop's event loop, a web server that
-writes no access log line per request unless asked to, and a bounded database pool."""
+"""What the long-running processes are built on: uvloop's event loop, a tuned garbage
+collector, a web server that writes no access log line per request unless asked to, and a
+bounded database pool."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import pytest
 import uvloop
 from pydantic import ValidationError
 
-from bot.processes import event_loop_factory, run_process, web_config
+from bot.processes import COLLECTION_THRESHOLDS, event_loop_factory, run_process, web_config
 from bot.settings import Settings
 
 
@@ -44,3 +46,20 @@ def test_the_pool_size_is_a_setting_of_at_least_one() -> None:
     assert Settings(_env_file=None, DATABASE_POOL_SIZE="8").database_pool_size == 8  # type: ignore[call-arg]
     with pytest.raises(ValidationError):
         Settings(_env_file=None, DATABASE_POOL_SIZE="0")  # type: ignore[call-arg]
+
+
+def test_processes_collect_garbage_less_often_and_restore_the_collector_afterwards() -> None:
+    before = gc.get_threshold()
+    frozen_before = gc.get_freeze_count()
+    seen: list[tuple[tuple[int, int, int], int]] = []
+
+    async def main() -> None:
+        seen.append((gc.get_threshold(), gc.get_freeze_count()))
+
+    run_process(main())
+    [(threshold, frozen)] = seen
+    assert threshold == COLLECTION_THRESHOLDS
+    assert threshold[0] > before[0]
+    assert frozen > frozen_before  # what was alive at the start is out of the collector's sight
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == frozen_before
