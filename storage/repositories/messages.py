@@ -68,6 +68,10 @@ _HELD_UP = case(
     else_=0,
 )
 """1 for a queued message that is waiting: leased, or due later than `now`."""
+_PROACTIVE = case((MESSAGES.c.payload["nudge"].as_string().is_(None), 0), else_=1)
+"""0 for a reply to a member, 1 for a line the bot sends of itself (its payload names the
+nudge: a reminder, an invitation, a highlight, a broadcast)."""
+_CHAT = (MESSAGES.c.channel, MESSAGES.c.address_value)
 _QUEUED = (
     select(
         MESSAGES.c.id,
@@ -75,17 +79,15 @@ _QUEUED = (
         MESSAGES.c.next_attempt_at,
         MESSAGES.c.lease_until,
         func.max(_HELD_UP)
-        .over(
-            partition_by=(MESSAGES.c.channel, MESSAGES.c.address_value),
-            order_by=MESSAGES.c.id,
-            rows=(None, -1),
-        )
+        .over(partition_by=_CHAT, order_by=MESSAGES.c.id, rows=(None, -1))
         .label("behind_waiting"),
+        func.min(_PROACTIVE).over(partition_by=_CHAT).label("proactive_only"),
     )
     .where(*_OUTBOX)
     .subquery()
 )
-"""Every queued message, with 1 in `behind_waiting` when an earlier one of its chat waits.
+"""Every queued message, with 1 in `behind_waiting` when an earlier one of its chat waits, and
+1 in `proactive_only` when every queued line of its chat is proactive.
 
 One pass over the outbox in the order of the (channel, chat, id) index. A correlated NOT
 EXISTS said the same, but its plan depends on the planner's estimates: with thousands of
@@ -97,9 +99,14 @@ _DUE = (
         or_(_QUEUED.c.next_attempt_at.is_(None), _QUEUED.c.next_attempt_at <= bindparam("now")),
         or_(_QUEUED.c.lease_until.is_(None), _QUEUED.c.lease_until < bindparam("now")),
     )
-    .order_by(_QUEUED.c.id)
+    .order_by(_QUEUED.c.proactive_only, _QUEUED.c.id)
     .limit(bindparam("limit"))
 )
+"""The due messages to lease: replies first, so a member in a conversation is not kept waiting
+behind a broadcast or the week's invitations. A chat with a reply queued counts as a reply
+with all its lines (a broadcast line ahead of the reply has to go first), so a chat's lines
+still go in order. A whole-chat window, not "this line and the later ones": PostgreSQL would
+aggregate such a frame again for every line (min has no inverse), quadratic in a long chat."""
 _DUE_ON_CHANNELS = _DUE.where(_QUEUED.c.channel.in_(bindparam("channels", expanding=True)))
 _LEASE = (
     update(MESSAGES)
@@ -307,7 +314,9 @@ class MessageRepository:
         limit: int = 100,
         channels: tuple[str, ...] | None = None,
     ) -> list[MessageRecord]:
-        """Lease up to `limit` queued outbound messages that are due, oldest first.
+        """Lease up to `limit` queued outbound messages that are due: replies to members
+        first, then the lines the bot sends of itself (reminders, invitations, highlights,
+        broadcasts), each oldest first.
 
         A leased message is not handed to another sender until the lease runs out, so a sender
         that dies mid-send gives its messages back by itself. A message whose chat has an
