@@ -243,9 +243,11 @@ class MessageRepository:
         )
 
     async def log_many(self, messages: list[dict[str, Any]]) -> list[int]:
-        """Log several new messages (each the columns `message_values` gives) in one
-        statement; their ids, in the order given. A provider message id the channel logged
-        before fails the statement (IntegrityError), writing none of them."""
+        """Log several new messages (each the columns `message_values` gives); their ids, in
+        the order given. One statement on PostgreSQL; on SQLite one INSERT per row (SQLAlchemy
+        cannot match a multi-row INSERT's ids to its rows there). A provider message id the
+        channel logged before raises IntegrityError: on SQLite the rows before it are written,
+        so the caller rolls the transaction back (the unit of work does when it propagates)."""
         if not messages:
             return []
         rows = await self._session.execute(_INSERT_IN_ORDER, messages)
