@@ -183,6 +183,7 @@ class Sender:
         by_chat: dict[tuple[str, str], list[MessageRecord]] = defaultdict(list)
         for row in rows:
             by_chat[(row.channel, row.address_value)].append(row)
+        # the chats start in the order they were leased: replies book the limiter's slots first
         await asyncio.gather(
             *(self._send_chat(chat_rows, last_inbound) for chat_rows in by_chat.values())
         )

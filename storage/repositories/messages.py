@@ -318,7 +318,7 @@ class MessageRepository:
     ) -> list[MessageRecord]:
         """Lease up to `limit` queued outbound messages that are due: replies to members
         first, then the lines the bot sends of itself (reminders, invitations, highlights,
-        broadcasts), each oldest first.
+        broadcasts), each oldest first; returned in that order.
 
         A leased message is not handed to another sender until the lease runs out, so a sender
         that dies mid-send gives its messages back by itself. A message whose chat has an
@@ -341,7 +341,8 @@ class MessageRepository:
         if not ids:
             return []
         rows = await self._session.execute(_LEASE, {"leased_ids": ids, "lease_ends": now + lease})
-        return sorted((message_record(row) for row in rows), key=lambda record: record.id)
+        position = {message_id: index for index, message_id in enumerate(ids)}
+        return sorted((message_record(row) for row in rows), key=lambda row: position[row.id])
 
     async def mark_sent(self, message_id: int, provider_message_id: str, *, at: datetime) -> None:
         await self.mark_sent_many([(message_id, provider_message_id)], at=at)

@@ -58,6 +58,14 @@ async def test_replies_are_leased_before_proactive_lines_queued_earlier(
     assert await _claim(database, 2) == [broadcast_c]
 
 
+async def test_the_lines_come_back_replies_first_each_oldest_first(database: Database) -> None:
+    broadcast_a, reply_b, reminder_c, reply_d = await _queue(
+        database, ("a", BROADCAST), ("b", None), ("c", REMINDER), ("d", None)
+    )
+    # the sender starts its chats in this order, so replies book the limiter's slots first
+    assert await _claim(database, 10) == [reply_b, reply_d, broadcast_a, reminder_c]
+
+
 async def test_a_proactive_line_ahead_of_a_reply_in_its_chat_goes_first_with_it(
     database: Database,
 ) -> None:
