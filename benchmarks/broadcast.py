@@ -46,8 +46,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # for `tests.fakes`, which is not an installed package
     sys.path.insert(0, str(ROOT))
 
-from bot.broadcasts import run_broadcast  # noqa: E402
-from bot.segments import load_vocabulary, parse  # noqa: E402
+from bot.broadcasts.running import run_broadcast  # noqa: E402
+from bot.broadcasts.segments import load_vocabulary, parse  # noqa: E402
 from storage import Database  # noqa: E402
 from storage.repositories.broadcasts import Audience  # noqa: E402
 from storage.urls import async_url  # noqa: E402
@@ -305,7 +305,7 @@ async def send_rate(
     database: Database, limit: float, seconds: float, in_process: bool = False
 ) -> dict[str, Any]:
     from bot.channels.telegram import TelegramChannel
-    from bot.pipeline.factory import coordination
+    from bot.pipeline.coordination.factory import coordination
     from bot.pipeline.sender import Limits, Sender
     from tests.fakes.telegram_api import FakeTelegram
 

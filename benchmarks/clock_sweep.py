@@ -2,7 +2,7 @@
 
 Builds a scratch database (dropped afterwards) with `--members` members in groups of seven,
 each with a Telegram address, and `--active` running weekly check-ins whose next reminder or
-expiry is spread over the coming week, bulk-loaded with COPY. Then times `Clock.sweep()`:
+expiry is spread over the coming week, bulk-loaded with COPY. Then times `Sweeper.sweep()`:
 
 - idle: nothing is due (the common case, every 30 s);
 - reminders: `--due` sessions have come due (a sweep handles up to the batch, 1,000);
@@ -28,10 +28,10 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from sqlalchemy import text
 
-from bot.checkins import load_conversations
-from bot.clock import Clock, ClockPolicy
-from bot.i18n import load_catalogs
-from bot.pipeline.factory import coordination
+from bot.i18n.catalogs import load_catalogs
+from bot.pipeline.coordination.factory import coordination
+from bot.schedule.sweeper import Sweeper, SweepPolicy
+from bot.turns.checkins import load_checkins
 from storage import Database
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # a Monday, 15:00 in Nairobi
@@ -180,7 +180,7 @@ async def load(dsn: str, members: int, active: int, due: int) -> None:
         await connection.close()
 
 
-async def timed_sweep(clock: Clock) -> tuple[float, object]:
+async def timed_sweep(clock: Sweeper) -> tuple[float, object]:
     started = time.perf_counter()
     report = await clock.sweep()
     return time.perf_counter() - started, report
@@ -208,15 +208,15 @@ async def main() -> None:
     try:
         await database.upgrade()
         await load(dsn, args.members, args.active, args.due)
-        conversations = load_conversations(load_catalogs())
+        checkins = load_checkins(load_catalogs())
         coordinated = await coordination(None)
         moment = {"now": NOW}
-        clock = Clock(
+        clock = Sweeper(
             database,
-            conversations,
+            checkins,
             coordinated.queue,
             lambda: moment["now"],
-            ClockPolicy(),
+            SweepPolicy(),
             holder="bench",
         )
 

@@ -18,8 +18,8 @@ import time
 import tracemalloc
 from decimal import Decimal
 
-from bot.checkins import load_conversations
-from bot.i18n import load_catalogs
+from bot.i18n.catalogs import load_catalogs
+from bot.turns.checkins import load_checkins
 from conversations.answers import GroupRef, MemberRef, Money
 from conversations.context import Context, MemberProfile
 from conversations.engine import handle
@@ -44,7 +44,7 @@ REPLIES = [
 ]
 
 
-def context(conversations, now):  # type: ignore[no-untyped-def]
+def context(checkins, now):  # type: ignore[no-untyped-def]
     profile = MemberProfile(
         id=1,
         locale="en",
@@ -60,15 +60,15 @@ def context(conversations, now):  # type: ignore[no-untyped-def]
         MemberRef(3, "Grace Achieng"),
         MemberRef(4, "Joseph Otieno"),
     )
-    return Context(now, profile, conversations.catalogs, conversations.vocabulary, peers)
+    return Context(now, profile, checkins.catalogs, checkins.vocabulary, peers)
 
 
 def steps_per_second(seconds: float) -> tuple[float, int]:
     from datetime import UTC, datetime
 
-    conversations = load_conversations(load_catalogs())
-    ctx = context(conversations, datetime(2026, 11, 27, 9, tzinfo=UTC))
-    library = conversations.library
+    checkins = load_checkins(load_catalogs())
+    ctx = context(checkins, datetime(2026, 11, 27, 9, tzinfo=UTC))
+    library = checkins.library
     replies = [Reply(text=text) for text in REPLIES]
     steps = 0
     started = time.perf_counter()

@@ -41,7 +41,7 @@ async def measure(url: str, count: int, warmup: int) -> list[float]:
         tag = uuid.uuid4().hex[:8]
         async with database.transaction() as uow:
             group = await uow.groups.create(f"Benchmark {tag}", "UTC", "en", "USD", at=start)
-            member = await uow.members.create("web", f"bench-{tag}", "en", "USD", at=start)
+            member = await uow.members.create("console", f"bench-{tag}", "en", "USD", at=start)
             await uow.members.join_group(member.id, group.id, start)
             session = await uow.sessions.start(
                 member.id, "weekly_checkin", 1, "sales", {"answers": {}}, start
@@ -71,7 +71,7 @@ async def measure(url: str, count: int, warmup: int) -> list[float]:
                 )
                 await uow.messages.log_outbound(
                     member_id=member.id,
-                    channel="web",
+                    channel="console",
                     address_value=f"bench-{tag}",
                     text="Did you help another member this week?",
                     payload={"choices": [{"id": "yes"}, {"id": "no"}]},

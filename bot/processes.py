@@ -18,10 +18,10 @@ from typing import Any
 
 import uvicorn
 
-from bot.channels import console
-from bot.clock import run_clock
 from bot.runtime import Runtime
+from bot.schedule.sweeper import run_sweeper
 from bot.settings import Settings
+from bot.turns import console
 from bot.web.app import create_app
 
 log = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ async def clock(settings: Settings) -> None:
         ticker = runtime.ticker
         assert ticker is not None
         log.info("clock started (one sweeps at a time; others wait for its lease)")
-        await _until_stopped(stop, [lambda: run_clock(ticker, stop)])
+        await _until_stopped(stop, [lambda: run_sweeper(ticker, stop)])
 
 
 async def run(settings: Settings, chat_as: str | None) -> None:
@@ -183,7 +183,7 @@ async def run(settings: Settings, chat_as: str | None) -> None:
         jobs: list[Job] = [
             lambda: runtime.worker.run(stop),
             lambda: runtime.sender.run(stop),
-            lambda: run_clock(ticker, stop),
+            lambda: run_sweeper(ticker, stop),
         ]
         if settings.twilio_enabled or settings.telegram_webhook:
             await runtime.register_telegram_webhook()

@@ -18,20 +18,20 @@ from datetime import datetime
 
 from bot.channels.base import ChannelAdapter
 from bot.channels.telegram import TelegramChannel, TelegramPayloadError, parse_update, poll
+from bot.channels.templates import load_templates
 from bot.channels.twilio import TwilioChannel
-from bot.checkins import Conversations, load_conversations
-from bot.clock import Clock
-from bot.i18n import load_catalogs
-from bot.pipeline.coordination import Coordination
-from bot.pipeline.factory import coordination as build_coordination
-from bot.pipeline.factory import redis_ready
-from bot.pipeline.handling import EventHandler
+from bot.i18n.catalogs import load_catalogs
+from bot.pipeline.coordination.contracts import Coordination
+from bot.pipeline.coordination.factory import coordination as build_coordination
+from bot.pipeline.coordination.factory import redis_ready
+from bot.pipeline.dispatch import EventHandler
 from bot.pipeline.inbox import InboxWriter, ingest
 from bot.pipeline.sender import Limits, Sender
 from bot.pipeline.worker import Worker
-from bot.service import ConversationService, utc_now
+from bot.schedule.sweeper import Sweeper
 from bot.settings import Settings
-from bot.templates import load_templates
+from bot.turns.checkins import Checkins, load_checkins
+from bot.turns.service import ConversationService, utc_now
 from storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -84,13 +84,13 @@ class Runtime:
     settings: Settings
     database: Database
     coordination: Coordination
-    conversations: Conversations
+    checkins: Checkins
     channels: dict[str, ChannelAdapter]
     service: ConversationService
     worker: Worker
     sender: Sender
     clock: Callable[[], datetime] = utc_now
-    ticker: Clock | None = None
+    ticker: Sweeper | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     inbox: InboxWriter = field(init=False)
 
@@ -105,9 +105,7 @@ class Runtime:
         problems = settings.problems()
         if problems:
             raise ValueError("; ".join(problems))
-        conversations = load_conversations(
-            load_catalogs(settings.locales_path), settings.checkins_path
-        )
+        checkins = load_checkins(load_catalogs(settings.locales_path), settings.checkins_path)
         database = Database(settings.database_url, pool_size=settings.database_pool_size)
         channels: dict[str, ChannelAdapter] = {}
         coordination: Coordination | None = None
@@ -117,19 +115,19 @@ class Runtime:
                 await redis_ready(settings.redis_url)
             coordination = await build_coordination(settings.redis_url, settings.redis_prefix)
             channels = build_channels(settings)
-            service = ConversationService(database, conversations, settings.default_country, clock)
+            service = ConversationService(database, checkins, settings.default_country, clock)
             handler = EventHandler(service)
             worker = Worker(database, coordination, handler, channels, clock)
             templates = load_templates(settings.templates_path)
             sender = Sender(
                 database, coordination, channels, limits_from(settings), clock, templates=templates
             )
-            ticker = Clock(database, conversations, coordination.queue, clock)
+            ticker = Sweeper(database, checkins, coordination.queue, clock)
             yield cls(
                 settings,
                 database,
                 coordination,
-                conversations,
+                checkins,
                 channels,
                 service,
                 worker,

@@ -32,10 +32,10 @@ from conversations.events import (
 )
 from conversations.inputs import CommandInput, Expire, Input, Open, Remind, Reply, Start
 from conversations.parsing import (
+    find_join_code,
     match_choice,
     match_choices,
     match_member,
-    normalize_join_code,
     parse_currency,
     parse_date,
     parse_integer,
@@ -661,7 +661,7 @@ def _parse(run: _Run, session: SessionState, step: Step, reply: Reply) -> Any:
             currency = parse_currency(text, words, run.context.member.default_currency)
             return _type_error(step) if currency is None else currency
         case AnswerType.JOIN_CODE:
-            code = normalize_join_code(text)
+            code = find_join_code(text)
             group = run.context.groups_by_code.get(code) if code else None
             if group is None:
                 return _Invalid(messages.JOIN_CODE_UNKNOWN, {"text": text.strip()[:40]})

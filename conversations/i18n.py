@@ -1,8 +1,8 @@
 """The translation seam of the pure core.
 
 The core never reads catalogs itself: whoever calls it passes a `Catalogs` object (built from
-`locales/` by `bot.i18n`, or a plain dict-backed one in tests). Source strings are English and are
-also the message ids; `N_` and `NP_` only mark them for extraction.
+`locales/` by `bot.i18n.catalogs`, or a plain dict-backed one in tests). Source strings are
+English and are also the message ids; `N_` and `NP_` only mark them for extraction.
 """
 
 from __future__ import annotations

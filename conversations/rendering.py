@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -46,10 +46,15 @@ class RenderedMessage:
 
     def with_numbered_choices(self) -> str:
         """The text with choices as a numbered list, for channels without buttons."""
-        if not self.choices:
-            return self.text
-        lines = [f"{i}) {choice.label}" for i, choice in enumerate(self.choices, start=1)]
-        return self.text + "\n" + "\n".join(lines)
+        return numbered_choices(self.text, [choice.label for choice in self.choices])
+
+
+def numbered_choices(text: str, labels: Sequence[str]) -> str:
+    """`text` with `labels` as a numbered list below it ("\n1) Yes\n2) No"), the form members
+    answer with a number on channels without buttons."""
+    if not labels:
+        return text
+    return text + "\n" + "\n".join(f"{i}) {label}" for i, label in enumerate(labels, start=1))
 
 
 @lru_cache(maxsize=16)

@@ -17,11 +17,6 @@ def new_join_code() -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
 
 
-def normalize_join_code(code: str) -> str:
+def canonical_join_code(code: str) -> str:
     """The code as stored: surrounding and inner spaces and dashes removed, upper case."""
     return "".join(code.split()).replace("-", "").upper()
-
-
-def is_join_code(code: str) -> bool:
-    """Whether `code` is exactly a stored-form code."""
-    return len(code) == LENGTH and all(character in ALPHABET for character in code)

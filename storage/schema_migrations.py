@@ -26,13 +26,18 @@ def alembic_config() -> Config:
 
 
 def upgrade_to_head(connection: Connection) -> None:
-    """Run every pending migration on `connection`, inside the transaction it is in.
+    """Run every pending migration on `connection`, inside the transaction it is in."""
+    upgrade_to(connection, "head")
+
+
+def upgrade_to(connection: Connection, revision: str) -> None:
+    """Run the pending migrations up to `revision` on `connection`, inside its transaction.
 
     `migrations/env.py` takes the connection from `config.attributes["connection"]`.
     """
     config = alembic_config()
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
 
 
 def head_revision() -> str | None:

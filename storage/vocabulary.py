@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-Channel = Literal["telegram", "whatsapp", "sms", "web"]
+Channel = Literal["telegram", "whatsapp", "sms", "console"]
 SessionStatus = Literal["active", "completed", "expired", "stopped", "replaced", "restarted"]
 MessageDirection = Literal["in", "out"]
 MessageStatus = Literal["received", "queued", "sent", "delivered", "read", "failed", "undelivered"]

@@ -88,6 +88,8 @@ class StatusUpdate:
     provider_id: str
     status: str
     error_code: str | None = None
+    opted_out: bool = False
+    """The provider reports that the recipient opted out (Twilio's 21610)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +136,13 @@ class PermanentFailure:
 
 @dataclass(frozen=True, slots=True)
 class RecipientGone:
-    """Blocked, unsubscribed or unreachable for good: stop proactive messages to the address."""
+    """Blocked, unsubscribed or unreachable for good: stop proactive messages to the address.
+    `opted_out`: the member said so themselves (blocked the bot, replied STOP to the provider),
+    which stops proactive messages to the member on every channel, not just this address."""
 
     code: str
     reason: str
+    opted_out: bool = False
 
 
 SendResult = Sent | RetryAfter | PermanentFailure | RecipientGone

@@ -16,7 +16,7 @@ from conversations.rendering import RenderedChoice, RenderedMessage
 from storage.vocabulary import Channel
 
 MAX_CHARACTERS: dict[str, int] = {"telegram": 4096, "whatsapp": 1600}
-BUTTON_CHANNELS = frozenset({"telegram", "web"})
+BUTTON_CHANNELS = frozenset({"telegram", "console"})
 
 
 @dataclass(frozen=True, slots=True)

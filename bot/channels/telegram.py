@@ -349,7 +349,7 @@ class TelegramChannel:
         except TelegramRetryAfter as error:
             return RetryAfter(float(error.retry_after), scope="chat", reason=error.message)
         except TelegramForbiddenError as error:
-            return RecipientGone("403", error.message)
+            return RecipientGone("403", error.message, opted_out=True)
         except TelegramBadRequest as error:
             if "chat not found" in error.message.lower():
                 return RecipientGone("400", error.message)

@@ -43,6 +43,7 @@ from bot.channels.base import (
 )
 from conversations.answers import Location, Photo
 from conversations.inputs import Reply
+from conversations.rendering import numbered_choices
 from storage.vocabulary import Channel, MessageStatus
 
 TWILIO_API_URL: Final = "https://api.twilio.com"
@@ -76,7 +77,8 @@ _STATUSES: Final[dict[str, MessageStatus]] = {
 }
 
 # Error codes, https://www.twilio.com/docs/api/errors
-_RECIPIENT_GONE: Final = frozenset({21610, 21211, 21614})  # unsubscribed, invalid To, not mobile
+_OPTED_OUT: Final = 21610  # the recipient replied STOP to the sender
+_RECIPIENT_GONE: Final = frozenset({_OPTED_OUT, 21211, 21614})  # opted out, invalid To, not mobile
 _OUTSIDE_WINDOW: Final = 63016
 _CHANNEL_THROTTLES: Final = frozenset({20429, 63018})  # account concurrency, channel rate limit
 _CHAT_THROTTLES: Final = frozenset({14107})  # reply rate limit between the same two numbers
@@ -183,11 +185,13 @@ def parse_status(form: Mapping[str, str]) -> StatusUpdate:
     if not to and not sender:
         raise TwilioPayloadError("Twilio status callback without To and From")
     whatsapp = to.startswith(WHATSAPP_PREFIX) or sender.startswith(WHATSAPP_PREFIX)
+    error_code = form.get("ErrorCode", "").strip() or None
     return StatusUpdate(
         channel="whatsapp" if whatsapp else "sms",
         provider_id=message_sid,
         status=status,
-        error_code=form.get("ErrorCode", "").strip() or None,
+        error_code=error_code,
+        opted_out=error_code == str(_OPTED_OUT),
     )
 
 
@@ -231,7 +235,7 @@ def result_for_error(status: int | None, code: int | str | None, reason: str) ->
     except ValueError:
         number = None
     if number in _RECIPIENT_GONE:
-        return RecipientGone(str(number), reason)
+        return RecipientGone(str(number), reason, opted_out=number == _OPTED_OUT)
     if number == _OUTSIDE_WINDOW:
         return PermanentFailure(
             str(_OUTSIDE_WINDOW), "outside the WhatsApp 24-hour window: a template is needed"
@@ -250,10 +254,7 @@ def result_for_error(status: int | None, code: int | str | None, reason: str) ->
 def with_numbered_choices(message: OutgoingMessage) -> str:
     """The text with its choices as a numbered list ("\\n1) Yes\\n2) No"): Twilio channels have
     no buttons we can send without a template, and members answer with the number."""
-    if not message.choices:
-        return message.text
-    lines = [f"{i}) {choice.label}" for i, choice in enumerate(message.choices, start=1)]
-    return message.text + "\n" + "\n".join(lines)
+    return numbered_choices(message.text, [choice.label for choice in message.choices])
 
 
 def _normalise_from(channel: str, from_number: str) -> str:

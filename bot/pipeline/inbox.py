@@ -24,7 +24,7 @@ from bot.channels.base import (
     OptOutEvent,
     TimerEvent,
 )
-from bot.pipeline.coordination import WorkQueue
+from bot.pipeline.coordination.contracts import WorkQueue
 from bot.pipeline.rounds import Rounds
 from conversations.answers import Location, Photo
 from conversations.inputs import Reply

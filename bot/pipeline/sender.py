@@ -30,8 +30,8 @@ from bot.channels.base import (
     SendResult,
     Sent,
 )
-from bot.pipeline.coordination import Bucket, Coordination
-from bot.templates import Templates
+from bot.channels.templates import Templates
+from bot.pipeline.coordination.contracts import Bucket, Coordination
 from storage.database import Database
 from storage.records import MessageRecord
 from storage.unit_of_work import UnitOfWork
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=15)
 """How long a sender owns the rows it leased; a dead sender's rows are free again after it."""
 MAX_ATTEMPTS = 8
-OPT_OUT_CODES = frozenset({"403", "21610"})
 WHATSAPP_WINDOW = timedelta(hours=24)
 
 
@@ -345,7 +344,7 @@ class Sender:
             case RecipientGone():
                 await uow.messages.mark_failed(row.id, result.code, at=now)
                 await uow.members.set_blocked(row.channel, row.address_value, True, at=now)
-                if result.code in OPT_OUT_CODES and row.member_id is not None:
+                if result.opted_out and row.member_id is not None:
                     await uow.members.update(row.member_id, at=now, opted_out=True)
                 log.info("%s:%s is gone (%s)", row.channel, row.address_value, result.code)
 

@@ -27,8 +27,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from bot.channels.base import ChannelAdapter, InboundEvent, MessageEvent
-from bot.pipeline.coordination import Coordination
-from bot.pipeline.handling import EventHandler
+from bot.pipeline.coordination.contracts import Coordination
+from bot.pipeline.dispatch import EventHandler
 from bot.pipeline.inbox import load_event
 from storage.database import Database
 from storage.records import InboxRecord, MemberRecord

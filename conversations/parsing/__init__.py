@@ -9,7 +9,7 @@ from conversations.parsing.currency import parse_currency
 from conversations.parsing.dates import parse_date
 from conversations.parsing.digits import normalize_digits
 from conversations.parsing.durations import parse_duration
-from conversations.parsing.join_codes import normalize_join_code
+from conversations.parsing.join_codes import find_join_code
 from conversations.parsing.members import MemberMatch, match_member, pick_candidate
 from conversations.parsing.money import parse_money
 from conversations.parsing.numbers import parse_integer, parse_number
@@ -17,11 +17,11 @@ from conversations.parsing.yes_no import parse_yes_no
 
 __all__ = [
     "MemberMatch",
+    "find_join_code",
     "match_choice",
     "match_choices",
     "match_member",
     "normalize_digits",
-    "normalize_join_code",
     "parse_currency",
     "parse_date",
     "parse_duration",

@@ -14,7 +14,7 @@ _LEAD = re.compile(rf"(?:{'|'.join(_LEAD_WORDS)})(?P<separated>[\s:#=\-_.]+)?")
 _SEPARATORS = re.compile(r"[\s\-_.:#]+")
 
 
-def normalize_join_code(text: str) -> str | None:
+def find_join_code(text: str) -> str | None:
     """The join code in a reply, upper case without separators, or None.
 
     A code is 4 to 8 letters A-Z and digits 0-9, possibly written with spaces, dashes or dots

@@ -13,7 +13,7 @@ A broadcast goes out in three steps, each safe to repeat after a crash:
 
 The audience is a SQL query, never a loop over members in Python: `Audience` carries the group,
 the language and the segment's conditions (`MemberCondition`, `AnswerCondition`, which
-`bot.segments` parses from text), and they become SQLAlchemy expressions here.
+`bot.broadcasts.segments` parses from text), and they become SQLAlchemy expressions here.
 
 Sending is the sender's job. Policies that belong to `bot` (quiet hours, how a channel cuts a
 long text) are passed in as `DeliveryRules`, since storage may not import `bot`.
@@ -206,8 +206,8 @@ class DeliveryRules:
     """The sending policies `enqueue_batch` applies, provided by `bot`.
 
     `not_before(now, zone, quiet_start, quiet_end)` is `now` outside quiet hours in `zone`, else
-    the aware moment they end (`bot.quiet_hours.next_allowed`); `split(channel, text)` cuts a
-    text into the messages the channel accepts (`bot.channels.splitting`)."""
+    the aware moment they end (`bot.calendar.quiet_hours.next_allowed`); `split(channel, text)`
+    cuts a text into the messages the channel accepts (`bot.channels.splitting`)."""
 
     not_before: Callable[[datetime, str, str, str], datetime]
     split: Callable[[str, str], list[str]]
@@ -271,8 +271,8 @@ class BroadcastRepository:
     ) -> BroadcastRecord:
         """Store a broadcast in status `scheduled`, due at `scheduled_at`.
 
-        `segment` is the expression as staff wrote it (`bot.segments` parses and checks it; it
-        is parsed again when the broadcast is planned). Raises `InvalidBroadcast` for texts
+        `segment` is the expression as staff wrote it (`bot.broadcasts.segments` parses and checks
+        it; it is parsed again when the broadcast is planned). Raises `InvalidBroadcast` for texts
         `validate_texts` refuses, an unknown group or an unknown staff member.
         """
         clean = validate_texts(texts)

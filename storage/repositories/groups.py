@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import InvalidGroup, StorageError
-from storage.join_codes import new_join_code, normalize_join_code
+from storage.join_codes import canonical_join_code, new_join_code
 from storage.models import Group
 from storage.records import GroupRecord, MemberRecord
 from storage.repositories.mapping import group_record, member_record
@@ -169,11 +169,15 @@ class GroupRepository:
 
     async def by_code(self, code: str) -> GroupRecord | None:
         """The group whose join code is `code`, in any case, ignoring spaces and dashes."""
-        return await self._one(_BY_CODE, {"join_code": normalize_join_code(code)})
+        return await self._one(_BY_CODE, {"join_code": canonical_join_code(code)})
 
     async def by_name(self, name: str) -> GroupRecord | None:
         """The group named `name`, in any case."""
         return await self._one(_BY_NAME_KEY, {"name_key": group_name_key(name)})
+
+    async def find(self, reference: str) -> GroupRecord | None:
+        """The group `reference` names: its join code (as `by_code` reads it), else its name."""
+        return await self.by_code(reference) or await self.by_name(reference)
 
     async def members(self, group_id: int) -> builtins.list[MemberRecord]:
         """The group's current members, in the order they joined."""

@@ -75,7 +75,7 @@ class ScheduleRepository:
             .where(
                 newer.member_id == best.member_id,
                 newer.blocked_at.is_(None),
-                newer.channel != "web",
+                newer.channel != "console",
                 or_(
                     and_(newer.last_inbound_at.is_not(None), best.last_inbound_at.is_(None)),
                     newer.last_inbound_at > best.last_inbound_at,
@@ -103,7 +103,11 @@ class ScheduleRepository:
             )
             .join(
                 best,
-                and_(best.member_id == Member.id, best.blocked_at.is_(None), best.channel != "web"),
+                and_(
+                    best.member_id == Member.id,
+                    best.blocked_at.is_(None),
+                    best.channel != "console",
+                ),
             )
             .outerjoin(
                 Membership, and_(Membership.member_id == Member.id, Membership.left_at.is_(None))

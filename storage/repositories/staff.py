@@ -55,7 +55,7 @@ class StaffRepository:
 
     Names are unique regardless of case and spacing (so a name alone identifies whoever approved
     a story), as are phones and Telegram ids. Phones are stored as +E.164: normalising what a
-    person typed is the caller's job (see `bot.members_io.normalize_phone`); this repository
+    person typed is the caller's job (see `bot.members.roster.normalize_phone`); this repository
     only refuses what is not already in that form.
     """
 

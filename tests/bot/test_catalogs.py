@@ -7,13 +7,13 @@ import re
 import pytest
 from babel.messages.pofile import read_po
 
-from bot import catalog_tools
-from bot.checkins import load_conversations
-from bot.i18n import DEFAULT_LOCALES_PATH, catalog_path, load_catalogs
+from bot.i18n import maintenance as catalog_tools
+from bot.i18n.catalogs import DEFAULT_LOCALES_PATH, catalog_path, load_catalogs
+from bot.turns.checkins import load_checkins
 from conversations.words import COMMAND_WORDS, KEYWORD_CONTEXT, YES_WORDS, normalize, split_words
 
 CATALOGS = load_catalogs()
-CONVERSATIONS = load_conversations(CATALOGS)
+CHECKINS = load_checkins(CATALOGS)
 TEMPLATE = catalog_tools.extract()
 TRANSLATED = [code for code in CATALOGS.codes if code != "en"]
 
@@ -59,7 +59,7 @@ def test_command_and_keyword_words_do_not_collide(locale: str) -> None:
     ]
     entries += [
         (f"keyword {word}", KEYWORD_CONTEXT, word)
-        for words in CONVERSATIONS.library.keywords().values()
+        for words in CHECKINS.library.keywords().values()
         for word in words
     ]
     for owner, context, source in entries:
@@ -74,7 +74,7 @@ CAPITALISED = re.compile(r"\b[A-ZÁÉÍÓÚÑ]{3,}\b")
 
 @pytest.mark.parametrize("locale", TRANSLATED)
 def test_words_members_are_told_to_send_work_in_their_language(locale: str) -> None:
-    vocabulary = CONVERSATIONS.vocabulary
+    vocabulary = CHECKINS.vocabulary
     yes = split_words(CATALOGS.pgettext(locale, *YES_WORDS))
     with catalog_path(DEFAULT_LOCALES_PATH, locale).open("rb") as source:
         catalog = read_po(source, locale=locale)

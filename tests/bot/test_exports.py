@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from bot.exports import (
+from bot.reports.exports import (
     ANSWER_COLUMNS,
     HELP_COLUMNS,
     ExportFormat,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.quiet_hours import next_allowed, parse_clock
+from bot.calendar.quiet_hours import next_allowed, parse_clock
 
 
 def utc(text: str) -> datetime:

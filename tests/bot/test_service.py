@@ -8,25 +8,25 @@ from decimal import Decimal
 
 import pytest
 
-from bot.checkins import load_conversations
-from bot.i18n import load_catalogs
-from bot.service import ConversationService
+from bot.i18n.catalogs import load_catalogs
+from bot.turns.checkins import load_checkins
+from bot.turns.service import ConversationService
 from conversations.inputs import Reply
 from storage import Database
 
-CONVERSATIONS = load_conversations(load_catalogs())
+CHECKINS = load_checkins(load_catalogs())
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 
 def service(database: Database) -> ConversationService:
-    return ConversationService(database, CONVERSATIONS, "KE", clock=lambda: NOW)
+    return ConversationService(database, CHECKINS, "KE", clock=lambda: NOW)
 
 
 async def say(svc: ConversationService, address: str, *lines: str) -> list[str]:
     said: list[str] = []
     for line in lines:
         said.extend(
-            message.text for message in await svc.receive_from("web", address, Reply(text=line))
+            message.text for message in await svc.receive_from("console", address, Reply(text=line))
         )
     return said
 
@@ -57,7 +57,7 @@ async def test_two_members_of_a_group_refer_to_each_other(database: Database) ->
     assert weekly["sales"].value == "2000.00" and weekly["sales"].currency == "KES"
     assert weekly["sales"].raw_text == "ksh 2,000"
     assert weekly["sales"].member_name == "Grace"
-    assert weekly["sales"].member_address == "web:+254700000002"
+    assert weekly["sales"].member_address == "console:+254700000002"
     assert weekly["sales"].group_name == "Kibera Market Peers"
     assert weekly["gave_help_to"].value == "Amina"
     assert weekly["win"].skipped is True
@@ -69,11 +69,11 @@ async def test_two_members_of_a_group_refer_to_each_other(database: Database) ->
 
 async def test_every_line_is_in_the_message_log(database: Database) -> None:
     svc = service(database)
-    outbound = await svc.receive_from("web", "+254712345678", Reply(text="hello"))
+    outbound = await svc.receive_from("console", "+254712345678", Reply(text="hello"))
     for message in outbound:
         await svc.mark_sent(message)
     async with database.transaction() as uow:
-        member = await uow.members.by_address("web", "+254712345678")
+        member = await uow.members.by_address("console", "+254712345678")
         assert member is not None
         log = await uow.messages.for_member(member.id)
     assert [(m.direction, m.text[:8], m.status) for m in log] == [
@@ -100,7 +100,7 @@ async def test_a_failing_turn_writes_nothing(
     monkeypatch.undo()
 
     async with database.transaction() as uow:
-        member = await uow.members.by_address("web", "+254712345678")
+        member = await uow.members.by_address("console", "+254712345678")
         assert member is not None and member.consent is None
         session = await uow.sessions.active_for(member.id)
         assert session is not None and session.step_id == "consent"
@@ -119,9 +119,9 @@ async def test_messages_of_one_member_are_handled_one_at_a_time_in_order(
     await onboard(svc, "+254712345678", "Amina", group.join_code)
     await say(svc, "+254712345678", "checkin")
     results = await asyncio.gather(
-        svc.receive_from("web", "+254712345678", Reply(text="100")),
-        svc.receive_from("web", "+254712345678", Reply(text="200")),
-        svc.receive_from("web", "+254712345678", Reply(text="300")),
+        svc.receive_from("console", "+254712345678", Reply(text="100")),
+        svc.receive_from("console", "+254712345678", Reply(text="200")),
+        svc.receive_from("console", "+254712345678", Reply(text="300")),
     )
     assert [r[0].text for r in results] == [
         "How much did you spend on stock or other costs?",
@@ -157,5 +157,5 @@ async def test_a_new_member_gets_currency_and_language_from_the_phone_number(
     assert said[-1] == "¿Qué moneda usas? Envía SÍ para MXN, o envía otra, como USD."
     await say(svc, "+525512345678", "sí")
     async with database.transaction() as uow:
-        member = await uow.members.by_address("web", "+525512345678")
+        member = await uow.members.by_address("console", "+525512345678")
     assert member is not None and member.currency == "MXN" and member.locale == "es"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.templates import Templates, TemplatesError, load_templates
+from bot.channels.templates import Templates, TemplatesError, load_templates
 
 
 def test_no_file_means_no_templates() -> None:

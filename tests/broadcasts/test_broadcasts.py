@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.broadcasts import DELIVERY, parse_texts, run_broadcast, start_due
-from bot.segments import load_vocabulary, parse
+from bot.broadcasts.running import DELIVERY, parse_texts, run_broadcast, start_due
+from bot.broadcasts.segments import load_vocabulary, parse
 from storage import Database
 from storage.models import BroadcastRecipient, Message
 from storage.repositories.broadcasts import Audience, InvalidBroadcast
@@ -82,7 +82,7 @@ async def a_mixed_group(database: Database) -> dict[str, int]:
             last_inbound_at=NOON - timedelta(days=3),
             more=(("telegram", "1004", NOON - timedelta(days=1)),),
         )
-        ids["web_only"] = await seed.member(uow, ("web", "browser-5"), kibera.id)
+        ids["web_only"] = await seed.member(uow, ("console", "browser-5"), kibera.id)
         ids["blocked"] = await seed.member(uow, ("telegram", "1006"), kibera.id, blocked=True)
         ids["opted_out"] = await seed.member(
             uow, ("whatsapp", "+254700000007"), kibera.id, opted_out=True

@@ -32,7 +32,7 @@ def database_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                 )
                 await seed.member(uow, ("sms", "+254700000003"), kibera.id, business_type="retail")
                 await seed.member(uow, ("telegram", "1004"), kibera.id, opted_out=True)
-                await seed.member(uow, ("web", "browser-5"), kibera.id, business_type="food")
+                await seed.member(uow, ("console", "browser-5"), kibera.id, business_type="food")
                 await seed.staff(uow)
         finally:
             await database.dispose()
@@ -120,7 +120,6 @@ def test_a_dry_run_with_a_segment_and_a_time(database_file: Path, tmp_path: Path
         (("--segment", "sales>=1,000"), "without thousands separators"),
         (("--at", "2020-01-01 09:00"), "is in the past"),
         (("--at", "next monday"), "is not a date and time like YYYY-MM-DD HH:MM"),
-        (("--group", "Nowhere"), "no group named or coded 'Nowhere'"),
         (("--language", "xx"), "'xx' is not a shipped language"),
     ],
 )
@@ -130,6 +129,15 @@ def test_mistakes_are_explained(
     result = run("--text-file", text_file(tmp_path), *args, "--dry-run")
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
+    assert nothing_written(database_file)
+
+
+def test_an_unknown_group_is_the_same_error_as_everywhere(
+    database_file: Path, tmp_path: Path
+) -> None:
+    result = run("--text-file", text_file(tmp_path), "--group", "Nowhere", "--dry-run")
+    assert result.exit_code == 1
+    assert 'no group is named or has the join code "Nowhere"' in result.output
     assert nothing_written(database_file)
 
 

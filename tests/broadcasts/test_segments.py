@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.segments import load_vocabulary, parse
+from bot.broadcasts.segments import load_vocabulary, parse
 from storage.repositories.broadcasts import AnswerCondition, Comparison, MemberCondition
 
 VOCABULARY = load_vocabulary(None, ("en", "es", "fil", "fr", "sw"))

@@ -388,7 +388,7 @@ FAILURES: list[tuple[str | dict[str, Any], RetryAfter | RecipientGone | Permanen
         {"ok": False, "error_code": 429, "description": "Too Many Requests"},
         RetryAfter(1, scope="chat"),
     ),
-    ("response_403_blocked", RecipientGone("403", "Forbidden: bot was blocked by the user")),
+    ("response_403_blocked", RecipientGone("403", "Forbidden: bot was blocked by the user", opted_out=True)),
     ("response_400_chat_not_found", RecipientGone("400", "Bad Request: chat not found")),
     (
         {"ok": False, "error_code": 400, "description": "Bad Request: BUTTON_DATA_INVALID"},

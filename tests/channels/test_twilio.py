@@ -387,7 +387,7 @@ async def test_send_template_by_content_sid(
 @pytest.mark.parametrize(
     ("failure", "expected"),
     [
-        ("response_400_21610_unsubscribed", RecipientGone("21610", "")),
+        ("response_400_21610_unsubscribed", RecipientGone("21610", "", opted_out=True)),
         ("response_400_21211_invalid_to", RecipientGone("21211", "")),
         ({"status": 400, "code": 21614, "message": "not a mobile"}, RecipientGone("21614", "")),
         (
@@ -515,7 +515,7 @@ def test_status_callback_error_codes_map_like_rest_errors() -> None:
     assert result_for_error(None, "63016", "window") == PermanentFailure(
         "63016", "outside the WhatsApp 24-hour window: a template is needed"
     )
-    assert result_for_error(None, "21610", "stop") == RecipientGone("21610", "stop")
+    assert result_for_error(None, "21610", "stop") == RecipientGone("21610", "stop", opted_out=True)
     assert result_for_error(None, "63018", "rate") == RetryAfter(1.0, "channel", "rate")
     assert result_for_error(400, 63038, "daily") == RetryAfter(3600.0, "channel", "daily")
 

@@ -10,18 +10,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.checkins import load_conversations
-from bot.clock import Clock, ClockPolicy, ScheduleError, check_schedule, next_fire
-from bot.i18n import load_catalogs
-from bot.pipeline.factory import coordination
-from bot.pipeline.handling import EventHandler
+from bot.calendar.cron import ScheduleError, check_schedule, next_fire
+from bot.i18n.catalogs import load_catalogs
+from bot.pipeline.coordination.factory import coordination
+from bot.pipeline.dispatch import EventHandler
 from bot.pipeline.worker import Worker
-from bot.service import ConversationService, Inbound
+from bot.schedule.sweeper import Sweeper, SweepPolicy
+from bot.turns.checkins import load_checkins
+from bot.turns.service import ConversationService, Inbound
 from conversations.inputs import Reply
 from storage import Database
 from storage.records import GroupRecord, MessageRecord
 
-CONVERSATIONS = load_conversations(load_catalogs())
+CHECKINS = load_checkins(load_catalogs())
 NAIROBI = "Africa/Nairobi"
 # Sunday 29 November 2026, noon in Nairobi (UTC+3)
 SUNDAY_NOON = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
@@ -43,13 +44,13 @@ class Time:
 class World:
     database: Database
     time: Time
-    clock: Clock
+    clock: Sweeper
     worker: Worker
     service: ConversationService
     group: GroupRecord
     members: list[int]
 
-    async def tick(self, moment: datetime, clock: Clock | None = None) -> int:
+    async def tick(self, moment: datetime, clock: Sweeper | None = None) -> int:
         """Sweep at `moment` and let the worker handle what it stored; returns timers made."""
         self.time.at(moment)
         report = await (clock or self.clock).sweep()
@@ -86,9 +87,9 @@ class World:
 async def world(database: Database) -> AsyncIterator[World]:
     time = Time(SUNDAY_NOON)
     coordinated = await coordination(None)
-    service = ConversationService(database, CONVERSATIONS, "KE", clock=time)
+    service = ConversationService(database, CHECKINS, "KE", clock=time)
     worker = Worker(database, coordinated, EventHandler(service), {}, time)
-    clock = Clock(database, CONVERSATIONS, coordinated.queue, time, ClockPolicy(), holder="clock-a")
+    clock = Sweeper(database, CHECKINS, coordinated.queue, time, SweepPolicy(), holder="clock-a")
     members = []
     async with database.transaction() as uow:
         group = await uow.groups.create("Kibera Market Peers", NAIROBI, "en", "KES", at=time.now)
@@ -188,7 +189,7 @@ async def test_missed_sweeps_catch_up_without_flooding(world: World) -> None:
 
 
 async def test_two_clocks_at_once_send_nothing_twice(world: World) -> None:
-    other = Clock(world.database, CONVERSATIONS, world.clock.queue, world.time, holder="clock-b")
+    other = Sweeper(world.database, CHECKINS, world.clock.queue, world.time, holder="clock-b")
     await world.tick(SUNDAY_NOON)
     world.time.at(MONDAY_9)
     reports = await asyncio.gather(world.clock.sweep(), other.sweep())
@@ -215,9 +216,7 @@ async def test_a_clock_killed_mid_sweep_leaves_nothing_half_done(
     with pytest.raises(RuntimeError):
         await world.clock.sweep()
     monkeypatch.undo()
-    restarted = Clock(
-        world.database, CONVERSATIONS, world.clock.queue, world.time, holder="clock-c"
-    )
+    restarted = Sweeper(world.database, CHECKINS, world.clock.queue, world.time, holder="clock-c")
     assert await world.tick(MONDAY_9 + timedelta(seconds=91), clock=restarted) == 3
     assert [len(await world.said_to(m)) for m in world.members] == [1, 1, 1]
 

@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 from conversations.answers import MemberRef, Money
 from conversations.parsing import (
     MemberMatch,
+    find_join_code,
     match_choice,
     match_choices,
     match_member,
     normalize_digits,
-    normalize_join_code,
     parse_currency,
     parse_date,
     parse_duration,
@@ -121,7 +121,7 @@ def duration(text: str, _words: AnswerWords) -> timedelta | None:
 
 
 def join_code(text: str, _words: AnswerWords) -> str | None:
-    return normalize_join_code(text)
+    return find_join_code(text)
 
 
 def digits(text: str, _words: AnswerWords) -> str:

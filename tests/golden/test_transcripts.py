@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.checkins import load_conversations
-from bot.i18n import load_catalogs
-from bot.service import ConversationService
+from bot.i18n.catalogs import load_catalogs
+from bot.turns.checkins import load_checkins
+from bot.turns.service import ConversationService
 from storage.database import Database
 from tests.golden.transcript import parse, play, set_scene
 
 HERE = Path(__file__).parent
 TRANSCRIPTS = sorted(HERE.glob("*.txt"))
-CONVERSATIONS = load_conversations(load_catalogs())
+CHECKINS = load_checkins(load_catalogs())
 
 
 @pytest.mark.parametrize("path", TRANSCRIPTS, ids=[p.stem for p in TRANSCRIPTS])
@@ -25,7 +25,7 @@ async def test_transcript(path: Path, tmp_path: Path) -> None:
     try:
         await database.upgrade()
         code = await set_scene(database, script)
-        service = ConversationService(database, CONVERSATIONS, "KE", clock=lambda: script.clock)
+        service = ConversationService(database, CHECKINS, "KE", clock=lambda: script.clock)
         actual = await play(service, script, code)
     finally:
         await database.dispose()
@@ -37,7 +37,7 @@ async def test_transcript(path: Path, tmp_path: Path) -> None:
 
 
 def test_every_shipped_checkin_has_a_transcript_in_every_language() -> None:
-    languages = CONVERSATIONS.catalogs.codes
-    for checkin_id in CONVERSATIONS.library.checkins:
+    languages = CHECKINS.catalogs.codes
+    for checkin_id in CHECKINS.library.checkins:
         for language in languages:
             assert (HERE / f"{checkin_id}.{language}.txt").exists(), f"{checkin_id}.{language}.txt"

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from bot.channels.console import CHANNEL, format_outbound, parse_console_line
-from bot.service import ConversationService
+from bot.turns.console import CHANNEL, format_outbound, parse_console_line
+from bot.turns.service import ConversationService
 from storage.database import Database
 
 
@@ -84,7 +84,7 @@ async def set_scene(database: Database, script: Script) -> str:
         name, timezone, language, currency = script.group
         group = await uow.groups.create(name, timezone, language, currency, at=at)
         for i, peer in enumerate(script.peers):
-            record = await uow.members.create("web", f"peer-{i}", language, currency, at=at)
+            record = await uow.members.create("console", f"peer-{i}", language, currency, at=at)
             await uow.members.update(record.id, at=at, name=peer, consent=True, onboarded_at=at)
             await uow.members.join_group(record.id, group.id, at)
         if script.profile is not None:

@@ -78,7 +78,7 @@ def test_an_unknown_group_or_a_bad_week_is_a_clear_error(tmp_path: Path) -> None
     runner, group = _runner_and_group(tmp_path)
     unknown = runner.invoke(main, ["highlights", "preview", "Nowhere Peers"])
     assert unknown.exit_code == 1
-    assert "no group named or coded 'Nowhere Peers'" in unknown.stderr
+    assert 'no group is named or has the join code "Nowhere Peers"' in unknown.stderr
     bad = runner.invoke(main, ["highlights", "preview", group.name, "--week", "2026-48"])
     assert bad.exit_code == 2
     assert "'2026-48' is not an ISO week: write it like 2026-W48" in bad.stderr

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.highlights import MAX_CHARACTERS, compose, compose_highlight
-from bot.i18n import load_catalogs
+from bot.highlights.weekly import MAX_CHARACTERS, compose, compose_highlight
+from bot.i18n.catalogs import load_catalogs
 from storage import Database
 from storage.repositories.highlights import WeekStats
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from bot.highlights import compose, deliver
-from bot.i18n import load_catalogs
+from bot.highlights.weekly import compose, deliver
+from bot.i18n.catalogs import load_catalogs
 from storage import Database, UnitOfWork
 from storage.models import Message, Story
 from storage.records import GroupRecord
@@ -51,7 +51,7 @@ async def add_audience(uow: UnitOfWork, group: GroupRecord) -> dict[str, int]:
     await uow.members.add_address(gift.id, "whatsapp", "+254711000007", at=JOINED)
     await uow.members.set_blocked("telegram", "1007", True, at=JOINED)
     ids["Gift"] = gift.id
-    ids["Hana"] = (await add_member(uow, group.id, "Hana", "web-hana", "web")).id
+    ids["Hana"] = (await add_member(uow, group.id, "Hana", "console-hana", "console")).id
     return ids
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.highlights import Trend, current_week, iso_week, trend, week_bounds, week_label
+from bot.highlights.weekly import Trend, current_week, iso_week, trend, week_bounds, week_label
 
 
 def test_an_iso_week_is_read_and_written_back() -> None:

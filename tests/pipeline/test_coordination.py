@@ -27,21 +27,19 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from bot.pipeline.coordination import Bucket, Coordination, RateLimiter
-from bot.pipeline.factory import (
+from bot.pipeline.coordination.contracts import Bucket, Coordination, RateLimiter
+from bot.pipeline.coordination.factory import (
     RedisCoordination,
     coordination,
     describe,
     redis_client,
     redis_ready,
 )
-from bot.pipeline.memory import MemoryLocks, MemoryQueue, MemoryRateLimiter
-from bot.pipeline.redis import (
-    CoordinationUnavailable,
-    RedisLocks,
-    RedisQueue,
-    RedisRateLimiter,
-)
+from bot.pipeline.coordination.memory import MemoryLocks, MemoryQueue, MemoryRateLimiter
+from bot.pipeline.coordination.redis_limiter import RedisRateLimiter
+from bot.pipeline.coordination.redis_locks import RedisLocks
+from bot.pipeline.coordination.redis_queue import RedisQueue
+from bot.pipeline.coordination.redis_support import CoordinationUnavailable
 from tests.pipeline.redis_server import RedisServer, free_port
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "").strip()
@@ -92,7 +90,7 @@ async def redis_prefix() -> AsyncIterator[str]:
 
 @pytest.fixture(params=BACKENDS)
 async def coord(request: pytest.FixtureRequest) -> AsyncIterator[Coordination]:
-    """The coordination of one process, as `bot.pipeline.factory` builds it, per backend."""
+    """The coordination of one process, as `bot.pipeline.coordination.factory` builds it, per backend."""
     async with AsyncExitStack() as stack:
         if request.param == "memory":
             made = await coordination(None)
@@ -624,8 +622,8 @@ def test_describe_hides_the_password() -> None:
 
 _HOLDER = """
 import asyncio, sys
-from bot.pipeline.factory import redis_client
-from bot.pipeline.redis import RedisLocks
+from bot.pipeline.coordination.factory import redis_client
+from bot.pipeline.coordination.redis_locks import RedisLocks
 
 async def main() -> None:
     client = redis_client(sys.argv[1])
@@ -725,7 +723,7 @@ class TestRedisOnly:
     async def test_hold_free_renews_what_it_holds_and_releases_only_its_own(
         self, redis_prefix: str, caplog: pytest.LogCaptureFixture
     ) -> None:
-        caplog.set_level(logging.WARNING, logger="bot.pipeline.redis")
+        caplog.set_level(logging.WARNING, logger="bot.pipeline.coordination")
         client = redis_client(TEST_REDIS_URL)
         ttl = 0.3
         locks = RedisLocks(client, redis_prefix, ttl=ttl)
@@ -828,7 +826,7 @@ class TestRedisOnly:
             await client.aclose()
 
     async def test_outage_and_restart(self, caplog: pytest.LogCaptureFixture) -> None:
-        caplog.set_level(logging.WARNING, logger="bot.pipeline.redis")
+        caplog.set_level(logging.WARNING, logger="bot.pipeline.coordination")
         prefix = "restart:"
         async with RedisServer() as server:
             made = await coordination(server.url, prefix)
@@ -891,8 +889,8 @@ async def test_the_redis_slot_search_agrees_with_the_python_one() -> None:
     (in milliseconds, as the script keeps them)."""
     import random
 
-    from bot.pipeline.redis import _SLOTS
-    from bot.pipeline.slots import earliest
+    from bot.pipeline.coordination.redis_limiter import _SLOTS
+    from bot.pipeline.coordination.slots import earliest
 
     function = _SLOTS[_SLOTS.index("local EPSILON") : _SLOTS.index("local function book")]
     script_text = function + (

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import event
 
 from bot.channels.base import MessageEvent
+from bot.pipeline.coordination.memory import MemoryQueue
 from bot.pipeline.inbox import InboxWriter
-from bot.pipeline.memory import MemoryQueue
 from conversations.inputs import Reply
 from storage import Database
 from storage.repositories.inbox import InboxRepository

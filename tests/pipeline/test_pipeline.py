@@ -533,8 +533,8 @@ async def test_the_web_process_registers_the_telegram_webhook_with_its_secret(st
 async def test_whatsapp_window_sends_a_template_or_records_why_not(stack: Stack) -> None:
     from datetime import timedelta
 
-    from bot.service import queue_outbound
-    from bot.templates import Templates
+    from bot.channels.templates import Templates
+    from bot.turns.service import queue_outbound
     from conversations.rendering import RenderedMessage
 
     stack.runtime.sender.templates = Templates(

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bot.channels.telegram import TelegramChannel
-from bot.pipeline.factory import coordination
+from bot.pipeline.coordination.factory import coordination
 from bot.pipeline.sender import Limits, Sender
 from storage import Database
 from tests.fakes.telegram_api import FakeTelegram

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.channels.telegram import TelegramChannel
-from bot.pipeline.factory import coordination
+from bot.pipeline.coordination.factory import coordination
 from bot.pipeline.sender import Sender
 from storage import Database
 from storage.models import Message

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.pipeline.slots import EPSILON, earliest, fits, window_of
+from bot.pipeline.coordination.slots import EPSILON, earliest, fits, window_of
 
 
 def most_in_a_window(times: list[float], span: float) -> int:

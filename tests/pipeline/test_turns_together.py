@@ -18,21 +18,21 @@ import pytest
 from sqlalchemy import event, select
 
 from bot.channels.base import InboundEvent, MessageEvent
-from bot.checkins import load_conversations
-from bot.i18n import load_catalogs
-from bot.pipeline.coordination import Coordination
-from bot.pipeline.factory import coordination
-from bot.pipeline.handling import EventHandler
+from bot.i18n.catalogs import load_catalogs
+from bot.pipeline.coordination.contracts import Coordination
+from bot.pipeline.coordination.factory import coordination
+from bot.pipeline.dispatch import EventHandler
 from bot.pipeline.inbox import ingest
 from bot.pipeline.worker import Worker
-from bot.service import ConversationService, Outbound
+from bot.turns.checkins import load_checkins
+from bot.turns.service import ConversationService, Outbound
 from conversations.inputs import Reply
 from storage import Database
 from storage.models import Answer, CheckinSession, HelpRecord, InboxEntry, Message
 from storage.unit_of_work import UnitOfWork
 from tests.conftest import _fresh_postgresql_database
 
-CONVERSATIONS = load_conversations(load_catalogs())
+CHECKINS = load_checkins(load_catalogs())
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 NAMES = ["Fatu", "Musa", "Ana", "Jose", "Grace", "Tom"]
 NEXT_PEER = "the next member's name"
@@ -121,7 +121,7 @@ def worker_for(database: Database, coordinated: Coordination, handler: EventHand
 
 
 def handler_for(database: Database, handler: type[EventHandler] = EventHandler) -> EventHandler:
-    return handler(ConversationService(database, CONVERSATIONS, "LR", clock=lambda: NOW))
+    return handler(ConversationService(database, CHECKINS, "LR", clock=lambda: NOW))
 
 
 async def run_script(database: Database, together: bool) -> dict[str, Any]:

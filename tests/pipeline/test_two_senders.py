@@ -32,8 +32,8 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from bot.channels.telegram import TelegramChannel
-from bot.pipeline.coordination import Coordination
-from bot.pipeline.factory import coordination, redis_ready
+from bot.pipeline.coordination.contracts import Coordination
+from bot.pipeline.coordination.factory import coordination, redis_ready
 from bot.pipeline.sender import Limits, Sender
 from storage import Database
 from storage.models import Message

@@ -18,11 +18,11 @@ from sqlalchemy import event
 from bot.channels.base import InboundEvent, MessageEvent
 from bot.pipeline import inbox
 from bot.pipeline import worker as worker_module
-from bot.pipeline.coordination import Coordination
-from bot.pipeline.factory import coordination
+from bot.pipeline.coordination.contracts import Coordination
+from bot.pipeline.coordination.factory import coordination
 from bot.pipeline.inbox import ingest
 from bot.pipeline.worker import BATCH, Worker
-from bot.service import Outbound
+from bot.turns.service import Outbound
 from conversations.inputs import Reply
 from storage import Database
 from storage.unit_of_work import UnitOfWork

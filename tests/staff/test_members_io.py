@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.members_io import (
+from bot.members.roster import (
     Action,
     ImportPlan,
     ParsedFile,
@@ -335,7 +335,7 @@ async def test_export_round_trips_through_import(database: Database) -> None:
         # A member who joined by WhatsApp alone, one who opted out, one only on the console.
         joined = await uow.members.create("whatsapp", "+254799000000", "en", "KES", at=T0)
         await uow.members.update(joined.id, name="Joined", opted_out=True, onboarded_at=T0, at=T0)
-        console = await uow.members.create("web", "console", "en", None, at=T0)
+        console = await uow.members.create("console", "console", "en", None, at=T0)
         export = await export_members(uow)
         before = await RosterRepository(uow.session).entries()
     assert export.left_out == (console.id,)

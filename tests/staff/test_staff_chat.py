@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.service import Inbound
-from bot.staff_chat import handle_staff_command, staff_for
+from bot.staff.chat import handle_staff_command, staff_for
+from bot.turns.service import Inbound
 from conversations.inputs import Reply
 from storage import Database
 from storage.records import StaffRole, StoryRecord

@@ -188,13 +188,13 @@ async def test_an_address_belongs_to_one_member(database: Database) -> None:
         with pytest.raises(AddressInUse):
             await uow.members.create("telegram", "42", at=T0)
         # The failed attempt wrote nothing and the transaction goes on.
-        other = await uow.members.create("web", "42", at=T0)
+        other = await uow.members.create("console", "42", at=T0)
         with pytest.raises(AddressInUse):
             await uow.members.add_address(other.id, "telegram", "42", at=T0)
         phone = await uow.members.add_address(first.id, "whatsapp", "+15550000042", at=T0)
     async with database.transaction() as uow:
         assert await uow.members.by_address("telegram", "42") == first
-        assert await uow.members.by_address("web", "42") == other
+        assert await uow.members.by_address("console", "42") == other
         assert await uow.members.by_address("whatsapp", "+15550000042") == first
         assert [a.id for a in await uow.members.addresses(first.id)][1] == phone.id
         assert len(await uow.members.addresses(other.id)) == 1

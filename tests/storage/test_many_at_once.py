@@ -402,7 +402,7 @@ async def test_log_many_writes_what_log_inbound_and_log_outbound_write(database:
 async def test_log_many_returns_the_ids_in_the_order_given(database: Database) -> None:
     count = 1_100  # more than one page of PostgreSQL's multi-row INSERT
     texts = [f"line {n}" for n in range(count)]
-    out: dict[str, Any] = {"channel": "web", "direction": "out", "status": "queued"}
+    out: dict[str, Any] = {"channel": "console", "direction": "out", "status": "queued"}
     messages = [
         message_values(None, **out, address_value=f"chat-{n % 7}", text=text, payload={"n": n},
                        provider_message_id=None if n % 3 else f"web-{n}", at=T0 - n * MINUTE)

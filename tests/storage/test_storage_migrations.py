@@ -11,7 +11,13 @@ from sqlalchemy.engine import Connection
 
 from storage import Database
 from storage.models import Base
-from storage.schema_migrations import MIGRATIONS_DIR, current_revision, head_revision
+from storage.schema_migrations import (
+    MIGRATIONS_DIR,
+    current_revision,
+    head_revision,
+    upgrade_to,
+    upgrade_to_head,
+)
 
 
 def _differences(connection: Connection) -> list[Any]:
@@ -64,3 +70,29 @@ def test_migrations_ship_inside_the_package() -> None:
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
     assert list((MIGRATIONS_DIR / "versions").glob("*.py"))
+
+
+async def test_terminal_rows_stored_as_web_become_console(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        async with db.engine.begin() as connection:
+            await connection.run_sync(upgrade_to, "0003")
+            await connection.execute(
+                text(
+                    "INSERT INTO members (locale, consent, opted_out, created_at, updated_at) "
+                    "VALUES ('en', false, false, '2026-12-01', '2026-12-01')"
+                )
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO addresses (member_id, channel, value, created_at) "
+                    "SELECT id, 'web', 'console', '2026-12-01' FROM members"
+                )
+            )
+            await connection.run_sync(upgrade_to_head)
+            channels = (await connection.execute(text("SELECT channel FROM addresses"))).all()
+        assert channels == [("console",)]
+        async with db.transaction() as uow:
+            assert await uow.members.by_address("console", "console") is not None
+    finally:
+        await db.dispose()

@@ -1,0 +1,125 @@
+"""`mutuality groups`: create peer groups, list them with their join codes, set their schedules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from bot.cli.app import App, find_group, pass_app
+from bot.i18n.catalogs import load_catalogs
+from bot.turns.service import utc_now
+from storage.database import Database
+from storage.errors import InvalidGroup
+
+
+@click.group()
+def groups() -> None:
+    """Peer groups: create them and list their join codes."""
+
+
+@groups.command("create")
+@click.argument("name")
+@click.option("--timezone", required=True, help="IANA time zone, like Africa/Nairobi.")
+@click.option("--language", default="en", show_default=True, help="The group's language code.")
+@click.option("--currency", required=True, help="ISO 4217 code, like KES.")
+@pass_app
+def groups_create(app: App, name: str, timezone: str, language: str, currency: str) -> None:
+    """Create a peer group and print its join code."""
+    codes = load_catalogs(app.settings.locales_path).codes
+    if language not in codes:
+        raise click.BadParameter(
+            f"'{language}' is not a shipped language ({', '.join(codes)})", param_hint="--language"
+        )
+
+    async def work(database: Database) -> Any:
+        async with database.transaction() as uow:
+            return await uow.groups.create(name, timezone.strip(), language, currency, at=utc_now())
+
+    try:
+        group = app.run(work)
+    except InvalidGroup as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(
+        f'Created group "{group.name}" ({group.timezone}, {group.language}, {group.currency}).'
+    )
+    click.echo(f"Join code: {group.join_code}")
+
+
+@groups.command("schedule")
+@click.argument("group")
+@click.option(
+    "--checkin", help='When the weekly check-in invitation goes out: cron, e.g. "0 9 * * MON".'
+)
+@click.option("--highlights", help='When the weekly highlight goes out: cron, e.g. "0 18 * * SUN".')
+@click.option("--quiet", help="Quiet hours in the group's time, e.g. 21:00-07:00.")
+@click.option("--timezone", help="Change the group's time zone (IANA name).")
+@pass_app
+def groups_schedule(
+    app: App,
+    group: str,
+    checkin: str | None,
+    highlights: str | None,
+    quiet: str | None,
+    timezone: str | None,
+) -> None:
+    """Show or change a group's schedules (in the group's own time zone) and quiet hours."""
+    from bot.calendar.cron import ScheduleError, check_schedule, cron_trigger
+    from bot.calendar.quiet_hours import parse_clock
+
+    async def work(database: Database) -> Any:
+        async with database.transaction() as uow:
+            found = await find_group(uow, group)
+            zone = timezone or found.timezone
+            quiet_start, quiet_end = found.quiet_start, found.quiet_end
+            if quiet:
+                start, _, end = quiet.partition("-")
+                try:
+                    parse_clock(start), parse_clock(end)
+                except ValueError as error:
+                    raise click.BadParameter(
+                        f"{error}; write it like 21:00-07:00", param_hint="--quiet"
+                    ) from error
+                quiet_start, quiet_end = start.strip(), end.strip()
+            try:
+                check_schedule(checkin or found.checkin_schedule, zone, quiet_start, quiet_end)
+                cron_trigger(highlights or found.highlight_schedule, zone)
+            except ScheduleError as error:
+                raise click.ClickException(str(error)) from error
+            return await uow.groups.set_schedule(
+                found.id,
+                timezone=zone,
+                checkin_schedule=checkin or found.checkin_schedule,
+                highlight_schedule=highlights or found.highlight_schedule,
+                quiet_start=quiet_start,
+                quiet_end=quiet_end,
+            )
+
+    updated = app.run(work)
+    click.echo(f"{updated.name} ({updated.timezone}):")
+    click.echo(f"  weekly check-in: {updated.checkin_schedule}")
+    click.echo(f"  highlights:      {updated.highlight_schedule}")
+    click.echo(f"  quiet hours:     {updated.quiet_start}-{updated.quiet_end}")
+
+
+@groups.command("list")
+@pass_app
+def groups_list(app: App) -> None:
+    """Every group with its join code and member count."""
+
+    async def work(database: Database) -> Any:
+        async with database.read() as uow:
+            return await uow.groups.list()
+
+    rows = app.run(work)
+    if not rows:
+        click.echo("No groups yet. Create one with:")
+        click.echo('  mutuality groups create "Name" --timezone Africa/Nairobi --currency KES')
+        return
+    header = f"{'code':<8} {'members':>7}  {'language':<8} {'currency':<8} {'timezone':<20}"
+    click.echo(f"{header} name")
+    for group in rows:
+        click.echo(
+            f"{group.join_code:<8} {group.member_count:>7}  {group.language:<8} "
+            f"{group.currency:<8} {group.timezone:<20} {group.name}"
+        )

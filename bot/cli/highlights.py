@@ -1,0 +1,88 @@
+"""`mutuality highlights`: preview a group's weekly highlight, or send it now.
+
+`bot.cli` adds this group to the `mutuality` command; the `App` it shares comes in as the click
+context's object (imported only for the type checker, which keeps the two modules acyclic).
+"""
+
+from __future__ import annotations
+
+import click
+
+from bot.cli.app import App, find_group
+from bot.highlights.weekly import DeliveryPlan, compose, current_week, deliver, iso_week, week_label
+from bot.i18n.catalogs import load_catalogs
+from bot.turns.service import utc_now
+from storage.database import Database
+from storage.records import GroupRecord
+
+WEEK_HELP = "An ISO week, like 2026-W48 (default: the current week in the group's time zone)."
+
+
+@click.group()
+def highlights() -> None:
+    """The weekly peer highlight of a group."""
+
+
+@highlights.command("preview")
+@click.argument("group")
+@click.option("--week", help=WEEK_HELP)
+@click.pass_obj
+def preview(app: App, group: str, week: str | None) -> None:
+    """Print exactly what GROUP (a name or join code) will receive."""
+    chosen = _parse_week(week)
+    catalogs = load_catalogs(app.settings.locales_path)
+
+    async def work(database: Database) -> tuple[GroupRecord, str, str, bool]:
+        async with database.transaction() as uow:
+            found = await find_group(uow, group)
+            year, number = chosen or current_week(found.timezone, utc_now())
+            label = week_label(year, number)
+            sent = await uow.highlights.get(found.id, label)
+            if sent is not None:
+                return found, label, sent.text, True
+            return found, label, await compose(uow, found, year, number, catalogs), False
+
+    found, label, text, sent = app.run(work)
+    status = "already sent" if sent else "not sent yet"
+    click.echo(f"{found.name}, {label} ({found.language}, {status}):", err=True)
+    click.echo(text)
+
+
+@highlights.command("send")
+@click.argument("group")
+@click.option("--week", help=WEEK_HELP)
+@click.pass_obj
+def send(app: App, group: str, week: str | None) -> None:
+    """Queue GROUP's highlight (a name or join code) in the outbox, once per week."""
+    chosen = _parse_week(week)
+    catalogs = load_catalogs(app.settings.locales_path)
+
+    async def work(database: Database) -> tuple[GroupRecord, DeliveryPlan]:
+        async with database.transaction() as uow:
+            found = await find_group(uow, group)
+            now = utc_now()
+            year, number = chosen or current_week(found.timezone, now)
+            return found, await deliver(uow, found, year, number, catalogs, now)
+
+    found, plan = app.run(work)
+    if plan.already_sent:
+        click.echo(f"The {plan.week} highlight of {found.name} was already sent: nothing queued.")
+        return
+    channels = ", ".join(f"{channel} {count}" for channel, count in plan.by_channel.items())
+    click.echo(f"Queued the {plan.week} highlight of {found.name}: {channels or 'nobody'}.")
+    click.echo(
+        f"  group chats {sum(plan.group_chats.values())}, members {sum(plan.members.values())}"
+        f" (skipped: {plan.skipped.get('in_group_chat', 0)} read the group chat,"
+        f" {plan.skipped.get('opted_out', 0)} opted out,"
+        f" {plan.skipped.get('unreachable', 0)} unreachable);"
+        f" stories published {len(plan.published_story_ids)}"
+    )
+
+
+def _parse_week(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        return iso_week(text)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--week") from error

@@ -1,0 +1,2 @@
+"""Translation catalogs: loading them for the bot and the console, extracting and checking them
+for translators."""

@@ -1,0 +1,1 @@
+"""Members in and out of spreadsheets: the roster import (dry run first) and export."""

@@ -1,0 +1,182 @@
+"""What each kind of inbound event does, inside the worker's transaction.
+
+Member messages go through the conversation service (the engine); the rest are bookkeeping the
+engine need not know about: an opt-out (the member blocked the bot), a shared phone number that
+links a Telegram chat to the member's WhatsApp and SMS addresses, and group chats being joined
+and linked to peer groups.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import phonenumbers
+
+from bot.channels.base import (
+    ContactEvent,
+    GroupChatEvent,
+    InboundEvent,
+    MessageEvent,
+    OptOutEvent,
+    TimerEvent,
+)
+from bot.staff.chat import handle_staff_command, is_staff_command, staff_for
+from bot.turns.service import ConversationService, Inbound, Outbound, queue_outbound
+from conversations import messages
+from conversations.events import Say
+from conversations.inputs import CommandInput, Input
+from conversations.parsing import find_join_code
+from conversations.rendering import render
+from conversations.words import Command
+from storage.errors import AddressInUse
+from storage.records import MemberRecord
+from storage.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+JOIN_PREFIX = "join-"
+
+
+class EventHandler:
+    def __init__(self, service: ConversationService) -> None:
+        self.service = service
+
+    async def apply(self, uow: UnitOfWork, event: InboundEvent, now: datetime) -> list[Outbound]:
+        match event:
+            case MessageEvent():
+                return await self._message(uow, event, now)
+            case OptOutEvent():
+                await self._opt_out(uow, event, now)
+                return []
+            case ContactEvent():
+                return await self._contact(uow, event, now)
+            case GroupChatEvent():
+                return await self._group_chat(uow, event, now)
+            case TimerEvent():
+                return await self.service.timer_turn(uow, event, now)
+
+    @staticmethod
+    def batchable(event: InboundEvent) -> bool:
+        """Whether `apply_many` takes this event: a member's plain message (no command of the
+        channel's, no staff command)."""
+        return (
+            isinstance(event, MessageEvent)
+            and event.command is None
+            and not is_staff_command(event.reply.text)
+        )
+
+    async def apply_many(
+        self, uow: UnitOfWork, events: list[tuple[MessageEvent, MemberRecord]], now: datetime
+    ) -> list[list[Outbound]]:
+        """`apply` for several `batchable` events of different, existing members, given with
+        their member, in one go (see `ConversationService.message_turns`)."""
+        turns = [
+            (Inbound(event.channel, event.address, event.reply, event.provider_id), member)
+            for event, member in events
+        ]
+        return await self.service.message_turns(uow, turns, now)
+
+    async def _message(self, uow: UnitOfWork, event: MessageEvent, now: datetime) -> list[Outbound]:
+        inbound = Inbound(event.channel, event.address, event.reply, event.provider_id)
+        if is_staff_command(event.reply.text):
+            staff = await staff_for(uow, event.channel, event.address)
+            if staff is not None:
+                member = await self.service.member_for(uow, event.channel, event.address, now)
+                await uow.messages.log_inbound(
+                    member_id=member.id,
+                    channel=event.channel,
+                    address_value=event.address,
+                    text=event.reply.text,
+                    payload=None,
+                    provider_message_id=event.provider_id,
+                    at=now,
+                )
+                return await handle_staff_command(uow, staff, inbound, member.id, now)
+        item: Input = event.reply
+        join_code = ""
+        if event.command == "start":
+            item = CommandInput(Command.START, event.argument)
+            if event.argument.lower().startswith(JOIN_PREFIX):
+                join_code = find_join_code(event.argument[len(JOIN_PREFIX) :]) or ""
+        return await self.service.message_turn(uow, inbound, item, now, join_code=join_code)
+
+    async def _opt_out(self, uow: UnitOfWork, event: OptOutEvent, now: datetime) -> None:
+        """Blocked: nothing more goes to this address, and no proactive message to the member."""
+        await uow.members.set_blocked(event.channel, event.address, True, at=now)
+        member = await uow.members.by_address(event.channel, event.address)
+        if member is None:
+            return
+        await uow.members.update(member.id, at=now, opted_out=True)
+        session = await uow.sessions.active_for(member.id)
+        if session is not None:
+            await uow.sessions.save(session.id, None, "stopped", session.state, now, "opted_out")
+        log.info("member %s opted out on %s (blocked the bot)", member.id, event.channel)
+
+    async def _contact(self, uow: UnitOfWork, event: ContactEvent, now: datetime) -> list[Outbound]:
+        """Link the shared phone number's WhatsApp and SMS addresses to this member."""
+        member = await self.service.member_for(uow, event.channel, event.address, now)
+        await uow.members.touch_inbound(event.channel, event.address, now)
+        phone = _e164(event.phone)
+        key = messages.CONTACT_NOT_OWN if phone is None else messages.CONTACT_LINKED
+        if phone is not None:
+            owner = await uow.members.by_address("whatsapp", phone) or await uow.members.by_address(
+                "sms", phone
+            )
+            if owner is not None and owner.id != member.id:
+                if member.onboarded_at is not None:
+                    key = messages.CONTACT_IN_USE
+                else:
+                    # a new Telegram chat of someone who began on WhatsApp or SMS: the chat
+                    # joins the member they already are
+                    await self.service.move_address(
+                        uow, event.channel, event.address, member, owner, now
+                    )
+                    member = owner
+            if key is messages.CONTACT_LINKED:
+                for channel in ("whatsapp", "sms"):
+                    if await uow.members.by_address(channel, phone) is None:
+                        try:
+                            await uow.members.add_address(member.id, channel, phone, at=now)
+                        except AddressInUse:
+                            key = messages.CONTACT_IN_USE
+        say = Say(key, member.locale, {"phone": phone or ""})
+        rendered = render(say, self.service.checkins.catalogs)
+        return await queue_outbound(
+            uow, member.id, event.channel, event.address, rendered, None, now
+        )
+
+    async def _group_chat(
+        self, uow: UnitOfWork, event: GroupChatEvent, now: datetime
+    ) -> list[Outbound]:
+        catalogs = self.service.checkins.catalogs
+        await uow.group_chats.record(event.channel, event.chat_id, event.title, at=now)
+        if event.code is None:
+            say = Say(messages.GROUP_CHAT_HELLO, "en")
+        else:
+            code = find_join_code(event.code)
+            group = await uow.groups.by_code(code) if code else None
+            if group is None:
+                say = Say(messages.GROUP_CHAT_UNKNOWN_CODE, "en", {"text": event.code[:40]})
+            else:
+                await uow.group_chats.link(
+                    event.channel, event.chat_id, event.title, group.id, at=now
+                )
+                say = Say(
+                    messages.GROUP_CHAT_LINKED, group.language, {"group": {"name": group.name}}
+                )
+        rendered = render(say, catalogs)
+        return await queue_outbound(uow, None, event.channel, event.chat_id, rendered, None, now)
+
+
+def _e164(phone: str) -> str | None:
+    text = phone.strip()
+    if not text.startswith("+"):
+        text = "+" + text
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
