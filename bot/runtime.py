@@ -20,12 +20,14 @@ from bot.channels.base import ChannelAdapter
 from bot.channels.telegram import TelegramChannel, TelegramPayloadError, parse_update, poll
 from bot.channels.templates import load_templates
 from bot.channels.twilio import TwilioChannel
+from bot.channels.whatsapp_content import ContentCreator
 from bot.i18n.catalogs import load_catalogs
 from bot.pipeline.coordination.contracts import Coordination
 from bot.pipeline.coordination.factory import coordination as build_coordination
 from bot.pipeline.coordination.factory import redis_ready
 from bot.pipeline.dispatch import EventHandler
 from bot.pipeline.inbox import InboxWriter, ingest
+from bot.pipeline.interactive import InteractiveContents
 from bot.pipeline.sender import Limits, Sender
 from bot.pipeline.worker import Worker
 from bot.schedule.sweeper import Sweeper
@@ -66,6 +68,7 @@ def build_channels(settings: Settings) -> dict[str, ChannelAdapter]:
                 settings.twilio_whatsapp_from,
                 callback,
                 api_url=settings.twilio_api_url,
+                content_api_url=settings.twilio_content_api_url,
             )
         if settings.twilio_sms_from:
             channels["sms"] = TwilioChannel(
@@ -77,6 +80,20 @@ def build_channels(settings: Settings) -> dict[str, ChannelAdapter]:
                 api_url=settings.twilio_api_url,
             )
     return channels
+
+
+def interactive_contents(
+    settings: Settings,
+    database: Database,
+    channels: dict[str, ChannelAdapter],
+    checkins: Checkins,
+    clock: Callable[[], datetime],
+) -> InteractiveContents | None:
+    """WhatsApp's tap-to-answer contents, when WhatsApp is configured and they are wanted."""
+    whatsapp = channels.get("whatsapp")
+    if not settings.whatsapp_interactive or not isinstance(whatsapp, ContentCreator):
+        return None
+    return InteractiveContents(database, whatsapp, checkins.catalogs, clock)
 
 
 @dataclass
@@ -120,7 +137,13 @@ class Runtime:
             worker = Worker(database, coordination, handler, channels, clock)
             templates = load_templates(settings.templates_path)
             sender = Sender(
-                database, coordination, channels, limits_from(settings), clock, templates=templates
+                database,
+                coordination,
+                channels,
+                limits_from(settings),
+                clock,
+                templates=templates,
+                interactive=interactive_contents(settings, database, channels, checkins, clock),
             )
             ticker = Sweeper(database, checkins, coordination.queue, clock)
             yield cls(

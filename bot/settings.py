@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     twilio_account_sid: str | None = Field(default=None, alias="TWILIO_ACCOUNT_SID")
     twilio_auth_token: str | None = Field(default=None, alias="TWILIO_AUTH_TOKEN")
     twilio_api_url: str = Field(default="https://api.twilio.com", alias="TWILIO_API_URL")
+    twilio_content_api_url: str = Field(
+        default="https://content.twilio.com", alias="TWILIO_CONTENT_API_URL"
+    )
+    whatsapp_interactive: bool = Field(default=True, alias="WHATSAPP_INTERACTIVE")
     twilio_whatsapp_from: str | None = Field(default=None, alias="TWILIO_WHATSAPP_FROM")
     twilio_sms_from: str | None = Field(default=None, alias="TWILIO_SMS_FROM")
 

@@ -30,6 +30,7 @@ from conversations.events import (
     StoryProposed,
     Turn,
 )
+from conversations.i18n import Catalogs
 from conversations.inputs import CommandInput, Expire, Input, Open, Remind, Reply, Start
 from conversations.parsing import (
     find_join_code,
@@ -108,9 +109,11 @@ class _Run:
         session: SessionState | None,
         choices: tuple[Choice, ...] = (),
         step_id: str | None = None,
+        one_tap: bool = False,
         **extra: Any,
     ) -> None:
-        self.events.append(Say(key, self.locale, self.params(session, **extra), choices, step_id))
+        params = self.params(session, **extra)
+        self.events.append(Say(key, self.locale, params, choices, step_id, one_tap))
 
     def set_field(self, name: str, value: Any) -> None:
         self.member_fields[name] = value
@@ -335,7 +338,8 @@ def _complete(run: _Run, session: SessionState, checkin: Checkin) -> SessionStat
 
 def _ask(run: _Run, session: SessionState, step: Step) -> None:
     assert step.ask is not None
-    run.say(step.ask, session, _choices_for(run, step), step_id=step.id)
+    tap = answered_by_one_tap(step)
+    run.say(step.ask, session, _choices_for(run, step), step_id=step.id, one_tap=tap)
 
 
 def _question_id(run: _Run, session: SessionState) -> str:
@@ -358,16 +362,25 @@ def _ask_again(run: _Run, session: SessionState) -> SessionState:
 
 
 def _choices_for(run: _Run, step: Step) -> tuple[Choice, ...]:
+    return step_choices(step, run.context.catalogs)
+
+
+def step_choices(step: Step, catalogs: Catalogs) -> tuple[Choice, ...]:
+    """The choices a step offers, the same for every member (labels are catalog ids)."""
     match step.type:
         case AnswerType.CHOICE | AnswerType.MULTI_CHOICE:
             return step.choices
         case AnswerType.YES_NO:
             return YES_NO_CHOICES
         case AnswerType.LANGUAGE:
-            return tuple(
-                Choice(lang.code, lang.native_name) for lang in run.context.catalogs.languages
-            )
+            return tuple(Choice(lang.code, lang.native_name) for lang in catalogs.languages)
     return ()
+
+
+def answered_by_one_tap(step: Step) -> bool:
+    """Whether one tap answers the step: one choice from a list the definition fixes, the
+    same for every member (a channel may then show it as buttons made once, not per member)."""
+    return step.type in (AnswerType.CHOICE, AnswerType.YES_NO, AnswerType.LANGUAGE)
 
 
 def _pending_choices(session: SessionState) -> tuple[Choice, ...]:
@@ -518,6 +531,7 @@ def _answer_interjection(run: _Run, session: SessionState, reply: Reply) -> Sess
                 session,
                 _choices_for(run, step),
                 step_id=step.id,
+                one_tap=answered_by_one_tap(step),
                 **result.params,
             )
             return replace(session, attempts=attempts)
@@ -588,7 +602,9 @@ def _reject(run: _Run, session: SessionState, step: Step, invalid: _Invalid) -> 
     session = replace(session, attempts=attempts)
     key = step.error if step.error and invalid.key in _TYPE_ERRORS else invalid.key
     choices = invalid.choices or _choices_for(run, step)
-    run.say(key, session, choices, step_id=step.id if choices else None, **invalid.params)
+    tap = not invalid.choices and answered_by_one_tap(step)
+    step_id = step.id if choices else None
+    run.say(key, session, choices, step_id=step_id, one_tap=tap, **invalid.params)
     return session
 
 

@@ -15,13 +15,15 @@ from conversations.session import SessionState, SessionStatus
 class Say:
     """A message to the member: a source string (catalog id), its parameters and any choices,
     in `locale` (which may differ from the profile's when the member just changed language).
-    `step_id` names the question the choices answer, for button payloads."""
+    `step_id` names the question the choices answer, for button payloads; `one_tap` says that
+    one tap on a choice answers it and that the choices are the same for every member asked."""
 
     key: str
     locale: str
     params: Mapping[str, Any] = field(default_factory=dict)
     choices: tuple[Choice, ...] = ()
     step_id: str | None = None
+    one_tap: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,8 @@ CANT_SKIP = N_("This question can't be skipped, sorry.")
 SKIPPED = N_("Skipped.")
 GIVING_UP = N_("Let's leave this one for now and go on.")
 FINISH_SETUP_FIRST = N_("Let's finish setting you up first.")
+CHOOSE_FROM_LIST = N_("Choose")
+"""The button that opens a list of choices (WhatsApp's list picker): at most 20 characters."""
 STALE_BUTTON = N_("That button was for an earlier question. Here is the current one:")
 ALREADY_IN = N_("We are already doing this one. Here is the question again:")
 REMINDER = N_("A friendly reminder: your {{ title }} is waiting for you.")

@@ -43,6 +43,8 @@ class RenderedMessage:
     text: str
     choices: tuple[RenderedChoice, ...] = ()
     locale: str = "en"
+    one_tap: bool = False
+    """See `Say.one_tap`."""
 
     def with_numbered_choices(self) -> str:
         """The text with choices as a numbered list, for channels without buttons."""
@@ -169,7 +171,7 @@ def render(say: Say, catalogs: Catalogs) -> RenderedMessage:
         RenderedChoice(choice.id, _choice_label(choice, catalogs, say.locale))
         for choice in say.choices
     )
-    return RenderedMessage(text=text, choices=choices, locale=say.locale)
+    return RenderedMessage(text=text, choices=choices, locale=say.locale, one_tap=say.one_tap)
 
 
 def _choice_label(choice: Choice, catalogs: Catalogs, locale: str) -> str:

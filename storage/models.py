@@ -422,3 +422,16 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WhatsappContent(Base):
+    """A WhatsApp interactive content created at Twilio (quick reply or list picker), by the
+    key of what it holds, so each is created once and every later send names its sid."""
+
+    __tablename__ = "whatsapp_contents"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_sid: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -18,6 +18,7 @@ from storage.repositories.schedules import ScheduleRepository
 from storage.repositories.sessions import SessionRepository
 from storage.repositories.staff import StaffRepository
 from storage.repositories.stories import StoryRepository
+from storage.repositories.whatsapp_contents import WhatsappContentRepository
 
 
 class UnitOfWork:
@@ -43,3 +44,4 @@ class UnitOfWork:
         self.highlights = HighlightRepository(session)
         self.staff = StaffRepository(session)
         self.schedules = ScheduleRepository(session)
+        self.whatsapp_contents = WhatsappContentRepository(session)

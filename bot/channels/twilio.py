@@ -41,12 +41,14 @@ from bot.channels.base import (
     StatusUpdate,
     parse_button_payload,
 )
+from bot.channels.whatsapp_content import ContentError, InteractiveContent
 from conversations.answers import Location, Photo
 from conversations.inputs import Reply
 from conversations.rendering import numbered_choices
 from storage.vocabulary import Channel, MessageStatus
 
 TWILIO_API_URL: Final = "https://api.twilio.com"
+TWILIO_CONTENT_API_URL: Final = "https://content.twilio.com"
 WHATSAPP_PREFIX: Final = "whatsapp:"
 DEFAULT_TIMEOUT: Final = 15.0
 
@@ -131,10 +133,14 @@ def _media_kind(content_type: str) -> str:
 
 def _reply(form: Mapping[str, str]) -> Reply:
     body = form.get("Body", "")
-    payload = form.get("ButtonPayload", "")
-    if payload:
-        step, choice = parse_button_payload(payload)
-        return Reply(text=form.get("ButtonText", "") or body, choice=choice, choice_step=step)
+    # a quick-reply button sends ButtonPayload, a list picker's item ListId: both carry the id
+    # we gave the button (`s:STEP:CHOICE`)
+    for payload_field, title_field in (("ButtonPayload", "ButtonText"), ("ListId", "ListTitle")):
+        payload = form.get(payload_field, "")
+        if payload:
+            step, choice = parse_button_payload(payload)
+            title = form.get(title_field, "") or body
+            return Reply(text=title, choice=choice, choice_step=step)
 
     raw_count = form.get("NumMedia", "") or "0"
     try:
@@ -274,14 +280,17 @@ def _basic_auth(login: str, password: str) -> str:
 
 
 class _RebasedHttpClient(AsyncTwilioHttpClient):
-    """twilio-python's aiohttp client, sending what it would send to api.twilio.com to another
-    base URL (a fake server in tests), and never without a timeout: twilio passes `timeout=None`
-    by default, which aiohttp takes as "wait forever". Credentials go in the Authorization
-    header itself: aiohttp 3.14 deprecates the `BasicAuth` object twilio would build."""
+    """twilio-python's aiohttp client, sending what it would send to api.twilio.com and
+    content.twilio.com to other base URLs (fake servers in tests), and never without a timeout:
+    twilio passes `timeout=None` by default, which aiohttp takes as "wait forever". Credentials
+    go in the Authorization header itself: aiohttp 3.14 deprecates the `BasicAuth` object twilio
+    would build. A JSON request (the Content API's) goes as JSON, without the unset fields
+    twilio fills with nulls: the aiohttp client would otherwise form-encode its nested body."""
 
-    def __init__(self, api_url: str, timeout: float) -> None:
+    def __init__(self, api_url: str, content_api_url: str, timeout: float) -> None:
         super().__init__(timeout=timeout)
         self.api_url = api_url.rstrip("/")
+        self.content_api_url = content_api_url.rstrip("/")
 
     async def request(
         self,
@@ -296,18 +305,31 @@ class _RebasedHttpClient(AsyncTwilioHttpClient):
     ) -> Any:
         if url.startswith(TWILIO_API_URL):
             url = self.api_url + url[len(TWILIO_API_URL) :]
+        elif url.startswith(TWILIO_CONTENT_API_URL):
+            url = self.content_api_url + url[len(TWILIO_CONTENT_API_URL) :]
         if auth is not None:
             headers = {**(headers or {}), "Authorization": _basic_auth(*auth)}
+        body: Any = data
+        if data is not None and (headers or {}).get("Content-Type") == "application/json":
+            body = json.dumps(_without_nulls(data), ensure_ascii=False)
         return await super().request(
             method,
             url,
             params=params,
-            data=data,
+            data=body,
             headers=headers,
             auth=None,
             timeout=self.timeout if timeout is None else timeout,
             allow_redirects=allow_redirects,
         )
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value]
+    return value
 
 
 class TwilioChannel:
@@ -325,6 +347,7 @@ class TwilioChannel:
         status_callback_url: str | None = None,
         api_url: str = TWILIO_API_URL,
         *,
+        content_api_url: str = TWILIO_CONTENT_API_URL,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         if channel not in ("whatsapp", "sms"):
@@ -337,6 +360,7 @@ class TwilioChannel:
         self.from_number = _normalise_from(channel, from_number)
         self.status_callback_url = status_callback_url or None
         self.api_url = api_url.rstrip("/")
+        self.content_api_url = content_api_url.rstrip("/")
         self._auth_token = auth_token
         self._timeout = timeout
         self._http: _RebasedHttpClient | None = None
@@ -344,7 +368,7 @@ class TwilioChannel:
 
     def _twilio(self) -> Any:
         if self._client is None:
-            self._http = _RebasedHttpClient(self.api_url, self._timeout)
+            self._http = _RebasedHttpClient(self.api_url, self.content_api_url, self._timeout)
             # A non-empty `environment` keeps twilio from reading os.environ (TWILIO_REGION or
             # TWILIO_EDGE there would silently change the host we send to).
             self._client = Client(
@@ -386,6 +410,25 @@ class TwilioChannel:
         if not sid:
             return RetryAfter(5.0, scope="chat", reason="Twilio answered without a message sid")
         return Sent(str(sid))
+
+    async def create_content(self, content: InteractiveContent) -> str:
+        """Create a WhatsApp content (quick reply or list picker) and return its sid (`HX…`).
+        Raises `ContentError` when Twilio refuses it or cannot be reached."""
+        # imported here, as twilio's Client loads its domains: a large module few sends need
+        from twilio.rest.content.v1.content import ContentList
+
+        request = ContentList.ContentCreateRequest(content.create_request())
+        try:
+            created = await self._twilio().content.v1.contents.create_async(request)
+        except (TwilioRestException, TwilioServiceException) as error:
+            reason = getattr(error, "msg", "") or getattr(error, "detail", "") or str(error.code)
+            raise ContentError(f"Twilio refused the content ({error.status}): {reason}") from None
+        except (aiohttp.ClientError, TimeoutError, OSError, json.JSONDecodeError) as error:
+            raise ContentError(f"Twilio's Content API could not be reached: {error!r}") from None
+        sid = getattr(created, "sid", None)
+        if not sid:
+            raise ContentError("Twilio answered without a content sid")
+        return str(sid)
 
     async def close(self) -> None:
         """Close the HTTP session; a later send opens a new one."""

@@ -18,6 +18,7 @@ from bot.cli.members import members
 from bot.cli.serve import chat, clock, run, web, worker
 from bot.cli.staff import staff
 from bot.cli.stories import stories
+from bot.cli.whatsapp import whatsapp
 from bot.settings import load_settings
 
 
@@ -34,6 +35,6 @@ def main(ctx: click.Context) -> None:
 
 for command in (
     chat, run, web, worker, clock, groups, export, checkins, i18n, db,
-    highlights, members, staff, stories, broadcast,
+    highlights, members, staff, stories, broadcast, whatsapp,
 ):  # fmt: skip
     main.add_command(command)

@@ -31,7 +31,9 @@ from bot.channels.base import (
     Sent,
 )
 from bot.channels.templates import Templates
+from bot.channels.whatsapp_content import MAX_BODY, QUESTION_VARIABLE
 from bot.pipeline.coordination.contracts import Bucket, Coordination
+from bot.pipeline.interactive import InteractiveContents
 from storage.database import Database
 from storage.records import MessageRecord
 from storage.unit_of_work import UnitOfWork
@@ -114,10 +116,12 @@ class Sender:
         batch: int = 200,
         templates: Templates | None = None,
         lanes: int = 2,
+        interactive: InteractiveContents | None = None,
     ) -> None:
         """`lanes`: rounds under way at once. A round waits for its slowest chat and then
         records and claims again; a second lane keeps sending meanwhile, so the channel's
-        limit is used while the database is busy."""
+        limit is used while the database is busy. `interactive`: WhatsApp questions go as
+        buttons or a list to tap when set (else as numbered lists)."""
         self.database = database
         self.coordination = coordination
         self.channels = channels
@@ -127,6 +131,7 @@ class Sender:
         self.sent = 0
         self.templates = templates or Templates()
         self.lanes = lanes
+        self.interactive = interactive
         self._receipts: asyncio.Queue[_Receipt | None] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -227,6 +232,8 @@ class Sender:
             outgoing = replace(
                 outgoing, content_sid=sid, content_variables=payload.get("template") or {}
             )
+        elif row.channel == "whatsapp" and self.interactive is not None:
+            outgoing = await self._to_tap(row, outgoing, self.interactive)
         buckets = self.limits.buckets(row.channel, row.address_value)
         booking = await self.coordination.limiter.acquire(buckets)
         try:
@@ -242,6 +249,26 @@ class Sender:
             key = self.limits.pause_key(row.channel, row.address_value, result.scope)
             await self.coordination.limiter.pause(key, result.seconds)
         return result
+
+    async def _to_tap(
+        self, row: MessageRecord, outgoing: OutgoingMessage, interactive: InteractiveContents
+    ) -> OutgoingMessage:
+        """The question as buttons or a list to tap, when its choices fit and the content can
+        be had; else unchanged (the numbered list in its text)."""
+        payload = row.payload or {}
+        question = payload.get("question")
+        if not payload.get("one_tap") or not isinstance(question, str):
+            return outgoing
+        if len(question) > MAX_BODY:
+            return outgoing
+        choices = tuple(OutgoingChoice(str(c[0]), str(c[1])) for c in payload.get("choices", []))
+        content = interactive.content_for(payload.get("step"), choices, payload.get("locale", "en"))
+        if content is None:
+            return outgoing
+        sid = await interactive.sid(content)
+        if sid is None:
+            return outgoing
+        return replace(outgoing, content_sid=sid, content_variables={QUESTION_VARIABLE: question})
 
     def _outside_window(
         self, row: MessageRecord, last_inbound: Mapping[str, datetime | None]

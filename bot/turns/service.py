@@ -585,10 +585,14 @@ def outbound_lines(
     """What `queue_outbound` writes: each part's message log columns, and its `Outbound`
     whose `message_id` is 0 until the line is logged."""
     lines = []
-    for part in outbound_parts(channel, rendered):
+    parts = outbound_parts(channel, rendered)
+    for part in parts:
         payload: dict[str, Any] = {}
         if part.choices:
             payload.update(choices=[[c.id, c.label] for c in part.choices], step=step_id)
+            if rendered.one_tap and len(parts) == 1:
+                # a channel may offer the choices to tap: the question alone, in its language
+                payload.update(one_tap=True, question=rendered.text, locale=rendered.locale)
         if nudge is not None:
             payload.update(nudge=nudge, template=template or {}, locale=rendered.locale)
         values = message_values(

@@ -95,6 +95,15 @@ def message(text: str = "Hello", **changes: Any) -> OutgoingMessage:
             ),
         ),
         (
+            "whatsapp_inbound_list",
+            MessageEvent(
+                "whatsapp",
+                MEMBER,
+                "SM7d2e9f1a3b5c7d9e0f2a4b6c8d0e1f3a",
+                Reply(text="Kiswahili", choice="sw", choice_step="language"),
+            ),
+        ),
+        (
             "whatsapp_inbound_image",
             MessageEvent(
                 "whatsapp",

@@ -31,6 +31,7 @@ from twilio.request_validator import RequestValidator
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "twilio"
 MESSAGES_PATH = "/2010-04-01/Accounts/{account_sid}/Messages.json"  # an aiohttp route
+CONTENTS_PATH = "/v1/Content"  # the Content API's, served by the same fake
 
 
 def load_fixture(name: str) -> dict[str, Any]:
@@ -84,7 +85,13 @@ class _TokenBucket:
 
 
 class FakeTwilio:
-    """The Messages endpoint of Twilio's REST API on 127.0.0.1 and a free port (`url`).
+    """The Messages endpoint of Twilio's REST API, and the Content API's create and fetch, on
+    127.0.0.1 and a free port (`url`, for both `TWILIO_API_URL` and `TWILIO_CONTENT_API_URL`).
+
+    Contents are kept in `contents` by sid, checked against WhatsApp's limits for quick replies
+    and list pickers (400 with Twilio's error shape when over); a send with a known
+    `ContentSid` records what the member sees under `rendered` (the kind, the body with its
+    variables filled in, and the buttons or the list's button and items).
 
     Every authenticated request to the endpoint is appended to `sent`: its form fields, plus
     `received_at` (time.monotonic() on arrival) and `response_status` (201 when the message was
@@ -110,6 +117,9 @@ class FakeTwilio:
         self.mps_burst = mps_burst
         self.jitter = jitter
         self.sent: list[dict[str, Any]] = []
+        self.contents: dict[str, dict[str, Any]] = {}
+        self.content_requests = 0
+        self._content_failures = 0
         self.rate_limited = 0
         self._failures: dict[str, deque[_Injected]] = defaultdict(deque)
         self._buckets: dict[str, _TokenBucket] = {}
@@ -131,9 +141,15 @@ class FakeTwilio:
             raise ValueError(f"a failure needs an integer HTTP status: {body!r}")
         self._failures[to_number].append(_Injected(body, times))
 
+    def fail_next_contents(self, times: int = 1) -> None:
+        """Answer the next `times` content creations with a 500."""
+        self._content_failures += times
+
     async def __aenter__(self) -> FakeTwilio:
         app = web.Application()
         app.router.add_post(MESSAGES_PATH, self._create_message)
+        app.router.add_post(CONTENTS_PATH, self._create_content)
+        app.router.add_get(CONTENTS_PATH + "/{sid}", self._fetch_content)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -214,6 +230,10 @@ class FakeTwilio:
             return web.json_response(resource, status=404)
         form = {key: str(value) for key, value in (await request.post()).items()}
         record: dict[str, Any] = {**form, "received_at": now}
+        if form.get("ContentSid") in self.contents:
+            record["rendered"] = _rendered(
+                self.contents[form["ContentSid"]], form.get("ContentVariables", "")
+            )
         self.sent.append(record)
 
         answer, status = self._answer(form, now)
@@ -235,3 +255,95 @@ class FakeTwilio:
             self.rate_limited += 1
             return load_fixture("response_429_20429"), 429
         return self._created(form), 201
+
+    async def _create_content(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return web.json_response(_error(401, 20003, "Authenticate"), status=401)
+        self.content_requests += 1
+        if self._content_failures > 0:
+            self._content_failures -= 1
+            return web.json_response(_error(500, 20500, "Internal Server Error"), status=500)
+        if request.content_type != "application/json":
+            return web.json_response(_error(400, 20001, "JSON body expected"), status=400)
+        try:
+            body = json.loads(await request.text())
+        except ValueError:
+            return web.json_response(_error(400, 20001, "Invalid JSON"), status=400)
+        problem = _content_problem(body)
+        if problem:
+            return web.json_response(_error(400, 20001, problem), status=400)
+        sid = "HX" + uuid.uuid4().hex
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        resource = {
+            "sid": sid,
+            "account_sid": self.account_sid,
+            "friendly_name": body["friendly_name"],
+            "language": body.get("language", "en"),
+            "variables": body.get("variables", {}),
+            "types": body["types"],
+            "date_created": now,
+            "date_updated": now,
+            "url": f"{self.url}/v1/Content/{sid}",
+            "links": {},
+        }
+        self.contents[sid] = resource
+        return web.json_response(resource, status=201)
+
+    async def _fetch_content(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return web.json_response(_error(401, 20003, "Authenticate"), status=401)
+        resource = self.contents.get(request.match_info["sid"])
+        if resource is None:
+            return web.json_response(_error(404, 20404, "Not found"), status=404)
+        return web.json_response(resource)
+
+
+def _content_problem(body: Any) -> str:
+    """Why Twilio would refuse this content, or "" (WhatsApp's limits for the two kinds)."""
+    if not isinstance(body, dict) or not body.get("friendly_name"):
+        return "friendly_name is required"
+    types = body.get("types")
+    if not isinstance(types, dict) or len(types) != 1:
+        return "exactly one content type is expected"
+    kind, fields = next(iter(types.items()))
+    if not isinstance(fields, dict) or not fields.get("body"):
+        return f"{kind} needs a body"
+    if any(value is None for value in fields.values()):
+        return f"{kind} has null fields"
+    if kind == "twilio/quick-reply":
+        actions = fields.get("actions") or []
+        if not 1 <= len(actions) <= 3:
+            return "a quick reply has 1 to 3 actions"
+        if any(len(action.get("title", "")) > 20 or not action.get("id") for action in actions):
+            return "a quick reply action's title is at most 20 characters, with an id"
+        return ""
+    if kind == "twilio/list-picker":
+        items = fields.get("items") or []
+        if not 1 <= len(items) <= 10:
+            return "a list picker has 1 to 10 items"
+        if not fields.get("button") or len(fields["button"]) > 20:
+            return "a list picker's button is 1 to 20 characters"
+        for item in items:
+            if not item.get("item") or len(item["item"]) > 24 or not item.get("id"):
+                return "a list item is 1 to 24 characters, with an id"
+            if len(item.get("description", "")) > 72:
+                return "a list item's description is at most 72 characters"
+        return ""
+    return f"unsupported content type {kind}"
+
+
+def _rendered(content: Mapping[str, Any], variables: str) -> dict[str, Any]:
+    values = json.loads(variables) if variables else {}
+    kind, fields = next(iter(content["types"].items()))
+    body = str(fields["body"])
+    for name, value in {**content.get("variables", {}), **values}.items():
+        body = body.replace("{{" + name + "}}", str(value))
+    rendered: dict[str, Any] = {"kind": kind, "body": body}
+    if kind == "twilio/quick-reply":
+        rendered["buttons"] = [(action["title"], action["id"]) for action in fields["actions"]]
+    elif kind == "twilio/list-picker":
+        rendered["button"] = fields["button"]
+        rendered["items"] = [
+            (item["item"], item["id"], item.get("description", "")) for item in fields["items"]
+        ]
+    return rendered

@@ -118,6 +118,7 @@ def settings_for(database_url: str, telegram: FakeTelegram, twilio: FakeTwilio) 
         TWILIO_ACCOUNT_SID=SID,
         TWILIO_AUTH_TOKEN=AUTH,
         TWILIO_API_URL=twilio.url,
+        TWILIO_CONTENT_API_URL=twilio.url,
         TWILIO_WHATSAPP_FROM="whatsapp:+14155238886",
         TWILIO_SMS_FROM="+14155238886",
         TELEGRAM_CHAT_RATE_PER_SECOND=50,
@@ -291,7 +292,7 @@ async def test_unknown_update_types_are_acknowledged_and_ignored(stack: Stack) -
     assert await inbox_size(stack.runtime.database) == 0
 
 
-async def test_whatsapp_member_gets_a_numbered_list_and_status_callbacks_update_it(
+async def test_whatsapp_member_gets_a_list_to_tap_and_status_callbacks_update_it(
     stack: Stack,
 ) -> None:
     form = twilio_form("whatsapp_inbound_text")
@@ -303,7 +304,9 @@ async def test_whatsapp_member_gets_a_numbered_list_and_status_callbacks_update_
     assert sent["To"] == "whatsapp:+254712345678"
     assert sent["From"] == "whatsapp:+14155238886"
     assert sent["StatusCallback"] == PUBLIC + "/webhooks/twilio/status"
-    assert "\n1) English\n2) Español" in sent["Body"]
+    assert "Body" not in sent and sent["ContentSid"].startswith("HX")
+    assert sent["rendered"]["kind"] == "twilio/list-picker"
+    assert [item[0] for item in sent["rendered"]["items"]][:2] == ["English", "Español"]
 
     async with stack.runtime.database.transaction() as uow:
         member = await uow.members.by_address("whatsapp", "+254712345678")
@@ -323,7 +326,9 @@ async def test_whatsapp_member_gets_a_numbered_list_and_status_callbacks_update_
     answer = dict(form, Body="2", MessageSid="SM" + "2" * 32, SmsMessageSid="SM" + "2" * 32)
     await stack.twilio_post("/webhooks/twilio", answer)
     await wait_until(lambda: len(stack.twilio.accepted) == 2)
-    assert stack.twilio.accepted[1]["Body"].startswith("Guardo lo que me cuentas")
+    consent = stack.twilio.accepted[1]["rendered"]
+    assert consent["body"].startswith("Guardo lo que me cuentas")
+    assert [title for title, _ in consent["buttons"]] == ["Sí", "No"]
 
 
 async def test_sms_stop_opts_the_member_out(stack: Stack) -> None:
