@@ -523,6 +523,9 @@ def _answer_interjection(run: _Run, session: SessionState, reply: Reply) -> Sess
     assert checkin is not None
     step = _interjection_step(run, session.interjection)
     result = _parse(run, session, step, reply)
+    if isinstance(result, _Invalid) and result.key == _GREETED:
+        _ask(run, session, step)
+        return session
     if isinstance(result, _Invalid):
         attempts = session.attempts + 1
         if attempts < step.retries:
@@ -590,11 +593,16 @@ def _answer_pending(
 
 
 _NOT_AN_ATTEMPT = frozenset({messages.EMPTY, messages.MEDIA_NOT_EXPECTED})
+_GREETED = "greeted"
 
 
 def _reject(run: _Run, session: SessionState, step: Step, invalid: _Invalid) -> SessionState | None:
     """Explain what went wrong; after the step's retry limit, record it as skipped and go on.
-    An empty message or a sticker is not an attempt at answering, so it never uses one up."""
+    An empty message or a sticker is not an attempt at answering, so it never uses one up; a
+    greeting in answer to the language menu gets the menu again, as if it were the first."""
+    if invalid.key == _GREETED:
+        _ask(run, session, step)
+        return session
     attempts = session.attempts + (0 if invalid.key in _NOT_AN_ATTEMPT else 1)
     if attempts >= step.retries:
         run.say(messages.GIVING_UP, session)
@@ -625,6 +633,9 @@ def _parse(run: _Run, session: SessionState, step: Step, reply: Reply) -> Any:
         return reply.photo if reply.photo is not None else _type_error(step)
     if answer_type is AnswerType.LOCATION:
         return reply.location if reply.location is not None else _type_error(step)
+    if answer_type is AnswerType.LANGUAGE and reply.choice is None:
+        if run.context.vocabulary.is_greeting(text):
+            return _Invalid(_GREETED)
     if reply.choice is not None and answer_type in (
         AnswerType.CHOICE,
         AnswerType.YES_NO,
@@ -696,6 +707,8 @@ def _text(step: Step, text: str) -> str | _Invalid:
     cleaned = text.strip()
     if not any(ch.isalnum() for ch in cleaned):
         return _Invalid(messages.NEEDS_WORDS)
+    if step.sets == MemberField.NAME and not any(ch.isalpha() for ch in cleaned):
+        return _Invalid(messages.NAME_NEEDS_LETTERS)  # "12345" or "!!!" is nobody's name
     if step.min_length is not None and len(cleaned) < step.min_length:
         return _Invalid(messages.TOO_SHORT, {"limit": step.min_length})
     return cleaned

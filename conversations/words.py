@@ -20,6 +20,11 @@ YES_WORDS = NP_("words: yes", "yes|y|yeah|yep|yup|ok|okay|sure|of course|👍")
 NO_WORDS = NP_("words: no", "no|n|nope|not really|👎")
 TODAY_WORDS = NP_("words: today", "today|now|this day")
 YESTERDAY_WORDS = NP_("words: yesterday", "yesterday")
+DAY_BEFORE_YESTERDAY_WORDS = NP_(
+    "words: the day before yesterday", "day before yesterday|the day before yesterday"
+)
+DAYS_WORDS = NP_("words: days (as in 3 days ago)", "day|days")
+AGO_WORDS = NP_("words: ago (as in 3 days ago)", "ago|back")
 LAST_WORDS = NP_("words: last (as in last friday)", "last|past|previous")
 NOTHING_WORDS = NP_("words: nothing (zero amount)", "nothing|none|zero|nil")
 THOUSAND_WORDS = NP_("words: thousand (multiplier)", "k|thousand|thousands")
@@ -45,6 +50,11 @@ COMMAND_WORDS: Mapping[Command, tuple[str, str]] = {
     Command.SKIP: NP_("command words: skip", "skip|pass|next"),
     Command.RESTART: NP_("command words: restart", "restart|start over|again"),
 }
+
+GREETING_WORDS = NP_(
+    "words: greetings", "hi|hello|hey|hallo|hiya|good morning|good afternoon|good evening"
+)
+"""A greeting before the first question is answered by that question, not by a correction."""
 
 KEYWORD_CONTEXT = "check-in keywords"
 
@@ -76,6 +86,9 @@ class AnswerWords:
     thousand: frozenset[str]
     million: frozenset[str]
     locale: str = "en"
+    day_before_yesterday: frozenset[str] = frozenset()
+    days: frozenset[str] = frozenset()
+    ago: frozenset[str] = frozenset()
 
 
 def _both(catalogs: Catalogs, locale: str, entry: tuple[str, str]) -> frozenset[str]:
@@ -94,6 +107,9 @@ def answer_words(catalogs: Catalogs, locale: str) -> AnswerWords:
         thousand=_both(catalogs, locale, THOUSAND_WORDS),
         million=_both(catalogs, locale, MILLION_WORDS),
         locale=locale,
+        day_before_yesterday=_both(catalogs, locale, DAY_BEFORE_YESTERDAY_WORDS),
+        days=_both(catalogs, locale, DAYS_WORDS),
+        ago=_both(catalogs, locale, AGO_WORDS),
     )
 
 
@@ -108,12 +124,17 @@ class Vocabulary:
     commands: Mapping[str, Command]
     keywords: Mapping[str, str]
     words: Mapping[str, AnswerWords]
+    greetings: frozenset[str] = frozenset()
 
     def command(self, text: str) -> Command | None:
         return self.commands.get(normalize(text))
 
     def keyword(self, text: str) -> str | None:
         return self.keywords.get(normalize(text))
+
+    def is_greeting(self, text: str) -> bool:
+        """Whether the reply only greets ("hi", "hola", "jambo"), in any shipped language."""
+        return normalize(text) in self.greetings
 
     def answer_words(self, locale: str) -> AnswerWords:
         return self.words.get(locale) or self.words["en"]
@@ -136,8 +157,14 @@ def build_vocabulary(catalogs: Catalogs, keywords: Mapping[str, Iterable[str]]) 
                 translated = catalogs.pgettext(locale, KEYWORD_CONTEXT, source)
                 for word in split_words(translated) | split_words(source):
                     keyword_map.setdefault(word, checkin_id)
+    context, source = GREETING_WORDS
+    greetings = frozenset().union(
+        *(split_words(catalogs.pgettext(locale, context, source)) for locale in locales),
+        split_words(source),
+    )
     return Vocabulary(
         commands=commands,
         keywords=keyword_map,
         words={locale: answer_words(catalogs, locale) for locale in locales},
+        greetings=greetings,
     )

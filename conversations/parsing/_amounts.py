@@ -11,7 +11,7 @@ from decimal import Context, Decimal
 from functools import lru_cache
 
 from babel.core import UnknownLocaleError
-from babel.numbers import get_decimal_symbol, get_group_symbol
+from babel.numbers import get_decimal_symbol
 
 from conversations.words import AnswerWords
 
@@ -58,11 +58,12 @@ class _Token:
 def _convention(locale: str) -> _Convention:
     locale = locale.replace("-", "_")
     try:
-        decimal, group = get_decimal_symbol(locale), get_group_symbol(locale)
+        decimal = get_decimal_symbol(locale)
     except (UnknownLocaleError, ValueError, TypeError):
-        decimal, group = ".", ","
-    space_groups = group.isspace()
-    joiner = r"[.,]| (?=[0-9]{3}(?![0-9]))" if space_groups else r"[.,]"
+        decimal = "."
+    # a space groups thousands in every language ("ksh 2 000"), not only where it is the
+    # locale's own group sign: members copy amounts from receipts and phones that write them so
+    joiner = r"[.,]| (?=[0-9]{3}(?![0-9]))"
     pattern = re.compile(
         rf"(?P<sign>(?<![\w.,])[-\u2212](?=[.,]?[0-9]))?"
         rf"(?P<num>[0-9]+(?:(?:{joiner})[0-9]+)*|(?<![\w.,])[.,][0-9]+)"

@@ -1,4 +1,5 @@
-"""Dates as members give them: "yesterday", "last friday", "3/5", "2024-05-03"."""
+"""Dates as members give them: "yesterday", "last friday", "3/5", "2024-05-03", "6 dic",
+"Dec 6, 2026", "3 days ago", "juzi"."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ from functools import lru_cache
 from babel import Locale
 from babel.core import UnknownLocaleError
 
+from conversations.parsing._number_words import spell_out
 from conversations.parsing._text import folded_key, phrases, tokens
 from conversations.words import AnswerWords, normalize
 
 _NUMERIC = re.compile(r"(?<![0-9])([0-9]{1,4})([/.\-])([0-9]{1,2})(?:\2([0-9]{1,4}))?(?![0-9])")
 _ENGLISH_EXTRAS = {"tues": 1, "weds": 2, "thur": 3, "thurs": 3}
 _WEEK = 7
+_MOST_DAYS_AGO = 366
+_DAY = re.compile(r"([0-9]{1,2})(?:st|nd|rd|th|er|e|eme|o|a)?")
 
 
 def parse_date(text: str, words: AnswerWords, today: date) -> date | None:
@@ -26,8 +30,12 @@ def parse_date(text: str, words: AnswerWords, today: date) -> date | None:
     friday" a week ago), in either word order ("el viernes pasado"); numeric dates, day first
     except where the locale's CLDR short date puts the month first (en, fil), taking the other
     order when the first is no date ("25/12" in English); ISO "2024-05-03"; two-digit years are
-    20yy; no year means the latest such date up to today. Future dates with a year are returned
-    (the caller validates); impossible dates ("31/02") are None.
+    20yy; no year means the latest such date up to today. A month's name (the locale's and
+    English, wide or abbreviated) next to a day, with an optional year: "6 dic", "Dec 6, 2026",
+    "6 Disyembre", "le 6 déc.". Days back: "3 days ago", "hace 3 días", "il y a trois jours",
+    "siku 3 zilizopita", and the day before yesterday ("avant-hier", "anteayer", "juzi").
+    Future dates with a year are returned (the caller validates); impossible dates ("31/02")
+    are None.
     """
     key = folded_key(text)
     if not key:
@@ -40,24 +48,97 @@ def parse_date(text: str, words: AnswerWords, today: date) -> date | None:
         found.add(numeric)
     weekdays = _weekdays(words.locale)
     named: list[int] = []
-    is_last = False
+    is_last = is_ago = has_days = False
     found_words = tokens(key)
+    consumed, by_month = _month_dates(found_words, words.locale, today)
+    if by_month is False:
+        return None
+    if by_month is not None:
+        found.add(by_month)
     index = 0
     while index < len(found_words):
+        if index in consumed:
+            index += 1
+            continue
         size, meaning = _meaning_at(found_words, index, words, weekdays)
         if meaning == "today":
             found.add(today)
         elif meaning == "yesterday":
             found.add(today - timedelta(days=1))
+        elif meaning == "day before yesterday":
+            found.add(today - timedelta(days=2))
         elif meaning == "last":
             is_last = True
+        elif meaning == "ago":
+            is_ago = True
+        elif meaning == "days":
+            has_days = True
         elif isinstance(meaning, int):
             named.append(meaning)
         index += size
+    if is_ago and has_days:
+        # "3 days ago", "three days ago": the number words only now, as "sept" is also a month
+        numbers = [int(word) for word in tokens(spell_out(key, words.locale)) if word.isdigit()]
+        if len(numbers) != 1 or not 0 <= numbers[0] <= _MOST_DAYS_AGO:
+            return None
+        found.add(today - timedelta(days=numbers[0]))
     for weekday in named:
         back = (today.weekday() - weekday) % _WEEK
         found.add(today - timedelta(days=back or (_WEEK if is_last else 0)))
     return found.pop() if len(found) == 1 else None
+
+
+def _month_dates(
+    found_words: list[str], locale: str, today: date
+) -> tuple[set[int], date | bool | None]:
+    """The indexes of the words that name a date by its month ("6 dic", "dec 6 2026") and that
+    date; None when there is none, False when one names an impossible date ("31 feb")."""
+    months = _months(locale)
+    consumed: set[int] = set()
+    found: set[date] = set()
+    for index, word in enumerate(found_words):
+        month = months.get(word)
+        if month is None:
+            continue
+        for day_index in _day_places(found_words, index):
+            if 0 <= day_index < len(found_words) and _day(found_words[day_index]):
+                break
+        else:
+            continue  # a month's name alone is no date (and may be a weekday: "mar")
+        year_index = max(index, day_index) + 1
+        year = None
+        if year_index < len(found_words) and len(found_words[year_index]) == 4:
+            if found_words[year_index].isdigit():
+                year = int(found_words[year_index])
+                consumed.add(year_index)
+        day = _day(found_words[day_index])
+        assert day is not None
+        named = _date(year, month, day) if year is not None else _latest(month, day, today)
+        if named is None:
+            return consumed, False
+        consumed.update({index, day_index})
+        found.add(named)
+    if len(found) > 1:
+        return consumed, False
+    return consumed, (found.pop() if found else None)
+
+
+def _day_places(found_words: list[str], index: int) -> tuple[int, ...]:
+    """Where the day of a month's name may be: next to it, or before a short linking word
+    ("3 de mayo", "6 ng Disyembre", "6th of December")."""
+    places = [index - 1, index + 1]
+    if index >= 2 and len(found_words[index - 1]) <= 3 and found_words[index - 1].isalpha():
+        places.append(index - 2)
+    return tuple(places)
+
+
+def _day(word: str) -> int | None:
+    """The day of the month a word gives ("6", "06", "6th", "1er"), or None."""
+    match = _DAY.fullmatch(word)
+    if match is None:
+        return None
+    day = int(match.group(1))
+    return day if 1 <= day <= 31 else None
 
 
 def _meaning_at(
@@ -74,10 +155,16 @@ def _meaning_at(
 def _meaning(phrase: str, words: AnswerWords, weekdays: dict[str, int]) -> str | int | None:
     if phrase in words.today:
         return "today"
+    if phrase in words.day_before_yesterday:
+        return "day before yesterday"
     if phrase in words.yesterday:
         return "yesterday"
     if phrase in words.last:
         return "last"
+    if phrase in words.ago:
+        return "ago"
+    if phrase in words.days:
+        return "days"
     return weekdays.get(phrase)
 
 
@@ -149,3 +236,20 @@ def _weekdays(code: str) -> dict[str, int]:
     for name, weekday in _ENGLISH_EXTRAS.items():
         meanings.setdefault(name, set()).add(weekday)
     return {name: days.pop() for name, days in meanings.items() if len(days) == 1}
+
+
+@lru_cache(maxsize=32)
+def _months(code: str) -> dict[str, int]:
+    """Folded month name -> month (1-12), wide and abbreviated, for the locale and English;
+    names that would mean two different months are left out."""
+    meanings: dict[str, set[int]] = {}
+    for locale in {_locale("en"), _locale(code)}:
+        if locale is None:
+            continue
+        for context in ("format", "stand-alone"):
+            for width in ("wide", "abbreviated"):
+                for month, name in locale.months[context][width].items():
+                    for key in (normalize(name), normalize(name).rstrip(".")):
+                        if key:
+                            meanings.setdefault(key, set()).add(month)
+    return {name: months.pop() for name, months in meanings.items() if len(months) == 1}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from conversations.answers import Money
 from conversations.parsing._amounts import Amount, scan_amounts
 from conversations.parsing._currencies import find_markers, resolve
+from conversations.parsing._number_words import spell_out
 from conversations.parsing._text import fold
 from conversations.words import AnswerWords
 
@@ -25,6 +26,7 @@ def parse_money(text: str, words: AnswerWords, default_currency: str) -> Money |
     folded = fold(text)
     if folded is None:
         return None
+    folded = spell_out(folded, words.locale)
     amounts = scan_amounts(folded, words)
     if not amounts:
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from conversations.parsing._amounts import scan_amounts
+from conversations.parsing._number_words import spell_out
 from conversations.parsing._text import fold
 from conversations.words import AnswerWords
 
@@ -23,6 +24,7 @@ def parse_number(text: str, words: AnswerWords) -> Decimal | None:
     folded = fold(text)
     if folded is None:
         return None
+    folded = spell_out(folded, words.locale)
     amounts = scan_amounts(folded, words)
     if not amounts:
         return None

@@ -7,6 +7,9 @@ words, as `conversations.words.answer_words` does with real catalogs.
 from __future__ import annotations
 
 from conversations.words import (
+    AGO_WORDS,
+    DAY_BEFORE_YESTERDAY_WORDS,
+    DAYS_WORDS,
     LAST_WORDS,
     MILLION_WORDS,
     NO_WORDS,
@@ -28,6 +31,9 @@ _ENGLISH = {
     "nothing": NOTHING_WORDS[1],
     "thousand": THOUSAND_WORDS[1],
     "million": MILLION_WORDS[1],
+    "day_before_yesterday": DAY_BEFORE_YESTERDAY_WORDS[1],
+    "days": DAYS_WORDS[1],
+    "ago": AGO_WORDS[1],
 }
 
 _TRANSLATED: dict[str, dict[str, str]] = {
@@ -40,6 +46,9 @@ _TRANSLATED: dict[str, dict[str, str]] = {
         "nothing": "nada|cero|ninguno",
         "thousand": "mil|k|lucas",
         "million": "millón|millones|palo|palos",
+        "day_before_yesterday": "anteayer|antier|antes de ayer|antes de antier",
+        "days": "día|días|dia|dias",
+        "ago": "hace|atrás|antes",
     },
     "fil": {
         "yes": "oo|opo|oho|sige|tama|yes",
@@ -50,6 +59,9 @@ _TRANSLATED: dict[str, dict[str, str]] = {
         "nothing": "wala|zero|wala po",
         "thousand": "libo|k",
         "million": "milyon",
+        "day_before_yesterday": "kamakalawa",
+        "days": "araw",
+        "ago": "nakalipas|nakaraan|ang nakalipas",
     },
     "sw": {
         "yes": "ndiyo|ndio|naam|sawa",
@@ -60,6 +72,9 @@ _TRANSLATED: dict[str, dict[str, str]] = {
         "nothing": "hakuna|sifuri|hamna",
         "thousand": "elfu|k",
         "million": "milioni",
+        "day_before_yesterday": "juzi",
+        "days": "siku",
+        "ago": "zilizopita|iliyopita|zilizopo|nyuma",
     },
     "fr": {
         "yes": "oui|ouais|d'accord|bien sûr|ok",
@@ -70,6 +85,9 @@ _TRANSLATED: dict[str, dict[str, str]] = {
         "nothing": "rien|zéro|aucun",
         "thousand": "mille|k",
         "million": "million|millions",
+        "day_before_yesterday": "avant-hier|avant hier",
+        "days": "jour|jours",
+        "ago": "il y a|y a",
     },
 }
 
@@ -90,6 +108,9 @@ def _answer_words(locale: str) -> AnswerWords:
         thousand=both("thousand"),
         million=both("million"),
         locale=locale,
+        day_before_yesterday=both("day_before_yesterday"),
+        days=both("days"),
+        ago=both("ago"),
     )
 
 

@@ -51,6 +51,33 @@ def test_a_new_members_first_message_starts_onboarding_with_the_language_menu() 
     assert member.session is not None and member.session.checkin_id == "onboarding"
 
 
+def test_a_greeting_to_the_language_menu_gets_the_menu_again_not_a_correction() -> None:
+    member = Member()
+    first = member.send("hello")
+    assert member.send("Hi!") == first
+    assert member.send("good morning") == first
+    assert member.session is not None and member.session.attempts == 0
+    assert member.send("klingon") == [
+        "Please send the number of your language.\n1) English\n2) Igpay"
+    ]
+    assert member.session is not None and member.session.attempts == 1
+
+
+def test_a_name_of_digits_or_punctuation_is_asked_again() -> None:
+    member = Member()
+    member.send("hi")
+    member.send("1")
+    member.send("yes")
+    for not_a_name in ("12345", "+254 712"):  # a third miss would skip the question
+        said = member.send(not_a_name)
+        assert said[0] in (
+            "Please send your name in letters, like Amina.",
+            "Please answer with words or numbers.",
+        ), said
+        assert "name" not in fields(member)
+    assert member.send("Amina 2")[0].startswith("What kind of business do you run, Amina 2?")
+
+
 def test_onboarding_end_to_end_sets_the_profile_and_joins_the_group() -> None:
     member = Member(groups_by_code={"KMP123": GROUP})
     member.send("hi")

@@ -178,6 +178,38 @@ CASES: list[tuple[Callable[[str, AnswerWords], Any], str, str, Any]] = [
     (number, "2 palos", "es", D("2000000")),
     (number, "1,5 millones", "es", D("1500000")),
     (number, "elfu 2", "sw", D("2000")),
+    # numbers in words, in every shipped language (and English in any)
+    (number, "elfu mbili", "sw", D("2000")),
+    (number, "laki moja", "sw", D("100000")),
+    (number, "elfu mbili mia tano", "sw", D("2500")),
+    (number, "elfu kumi na mbili", "sw", D("12000")),
+    (number, "elfu mia mbili", "sw", D("200000")),
+    (number, "milioni mbili laki tano", "sw", D("2500000")),
+    (number, "two thousand", "en", D("2000")),
+    (number, "one thousand five hundred", "en", D("1500")),
+    (number, "two hundred thousand", "en", D("200000")),
+    (number, "twenty-five", "en", D("25")),
+    (number, "a thousand", "en", D("1000")),
+    (number, "two thousand", "sw", D("2000")),
+    (number, "veinte mil", "es", D("20000")),
+    (number, "dos mil quinientos", "es", D("2500")),
+    (number, "un millón", "es", D("1000000")),
+    (number, "ciento veinte", "es", D("120")),
+    (number, "treinta y cinco", "es", D("35")),
+    (number, "dalawang libo", "fil", D("2000")),
+    (number, "limang daan", "fil", D("500")),
+    (number, "dalawang libo't limang daan", "fil", D("2500")),
+    (number, "isang daan at limampu", "fil", D("150")),
+    (number, "apat na libo", "fil", D("4000")),
+    (number, "deux mille", "fr", D("2000")),
+    (number, "cinq cents", "fr", D("500")),
+    (number, "quatre-vingt-dix", "fr", D("90")),
+    (number, "soixante-quinze", "fr", D("75")),
+    (number, "2 mil", "es", D("2000")),
+    (number, "mil", "es", None),
+    # a space groups thousands in every language
+    (number, "2 000", "en", D("2000")),
+    (number, "1 250 000", "sw", D("1250000")),
     (number, "milioni 1.5", "sw", D("1500000")),
     (number, "5 libo", "fil", D("5000")),
     (number, "2 milyon", "fil", D("2000000")),
@@ -228,6 +260,10 @@ CASES: list[tuple[Callable[[str, AnswerWords], Any], str, str, Any]] = [
     (money_ugx, "500 shillings", "en", Money(D("500"), "UGX")),
     (money_usd, "500 shillings", "en", Money(D("500"), "KES")),
     (money_tzs, "shilingi elfu 2", "sw", Money(D("2000"), "TZS")),
+    (money_kes, "ksh 2 000", "en", Money(D("2000"), "KES")),
+    (money_kes, "ksh elfu mbili", "sw", Money(D("2000"), "KES")),
+    (money_php, "dalawang libo pesos", "fil", Money(D("2000"), "PHP")),
+    (money_cop, "veinte mil pesos", "es", Money(D("20000"), "COP")),
     (money_tzs, "500 bob", "sw", Money(D("500"), "TZS")),
     (money_php, "200 pesos", "fil", Money(D("200"), "PHP")),
     (money_usd, "200 pesos", "es", Money(D("200"), "MXN")),
@@ -327,6 +363,30 @@ CASES: list[tuple[Callable[[str, AnswerWords], Any], str, str, Any]] = [
     (on_wednesday, "ngayong araw", "fil", WEDNESDAY),
     (on_wednesday, "leo", "sw", WEDNESDAY),
     (on_wednesday, "3/5", "en", date(2024, 3, 5)),
+    # month names, the locale's and English, with or without a year
+    (on_wednesday, "Dec 6, 2026", "en", date(2026, 12, 6)),
+    (on_wednesday, "6 dic", "es", date(2023, 12, 6)),
+    (on_wednesday, "el 3 de mayo", "es", date(2024, 5, 3)),
+    (on_wednesday, "6 Disyembre", "fil", date(2023, 12, 6)),
+    (on_wednesday, "6 déc.", "fr", date(2023, 12, 6)),
+    (on_wednesday, "le 1er mai 2024", "fr", date(2024, 5, 1)),
+    (on_wednesday, "6 Desemba", "sw", date(2023, 12, 6)),
+    (on_wednesday, "May 6th", "sw", date(2024, 5, 6)),
+    (on_wednesday, "31 feb", "en", None),
+    (on_wednesday, "6 dic or 7 dic", "es", None),
+    # days back
+    (on_wednesday, "3 days ago", "en", date(2024, 5, 5)),
+    (on_wednesday, "three days ago", "en", date(2024, 5, 5)),
+    (on_wednesday, "hace 3 días", "es", date(2024, 5, 5)),
+    (on_wednesday, "il y a trois jours", "fr", date(2024, 5, 5)),
+    (on_wednesday, "siku 3 zilizopita", "sw", date(2024, 5, 5)),
+    (on_wednesday, "3 araw na ang nakalipas", "fil", date(2024, 5, 5)),
+    (on_wednesday, "2 or 3 days ago", "en", None),
+    (on_wednesday, "juzi", "sw", date(2024, 5, 6)),
+    (on_wednesday, "anteayer", "es", date(2024, 5, 6)),
+    (on_wednesday, "avant-hier", "fr", date(2024, 5, 6)),
+    (on_wednesday, "kamakalawa", "fil", date(2024, 5, 6)),
+    (on_wednesday, "the day before yesterday", "en", date(2024, 5, 6)),
     (on_wednesday, "3/5", "es", date(2024, 5, 3)),
     (on_wednesday, "3/5/24", "fr", date(2024, 5, 3)),
     (on_wednesday, "٣/٥", "sw", date(2024, 5, 3)),
@@ -492,3 +552,15 @@ def test_no_text_makes_a_parser_raise(
     function: Callable[[str, AnswerWords], Any], text: str, locale: str
 ) -> None:
     function(text, WORDS[locale])
+
+
+@pytest.mark.parametrize("locale", ["en", "es", "fil", "sw", "fr"])
+def test_the_bots_own_example_date_is_understood(locale: str) -> None:
+    """The date error shows a date in the member's format ("Dec 6, 2026", "6 dic 2026",
+    "6 déc. 2026"): whatever the bot shows as an example, it must read back."""
+    from conversations.rendering import format_value
+
+    words = WORDS[locale]
+    today = date(2026, 12, 7)
+    for shown in (date(2026, 12, 6), date(2026, 1, 15), date(2025, 5, 31), date(2026, 9, 2)):
+        assert parse_date(format_value(shown, locale), words, today) == shown
