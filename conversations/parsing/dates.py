@@ -50,8 +50,8 @@ def parse_date(text: str, words: AnswerWords, today: date) -> date | None:
     named: list[int] = []
     is_last = is_ago = has_days = False
     found_words = tokens(key)
-    consumed, by_month = _month_dates(found_words, words.locale, today)
-    if by_month is False:
+    consumed, by_month, impossible = _month_dates(found_words, words.locale, today)
+    if impossible:
         return None
     if by_month is not None:
         found.add(by_month)
@@ -90,9 +90,10 @@ def parse_date(text: str, words: AnswerWords, today: date) -> date | None:
 
 def _month_dates(
     found_words: list[str], locale: str, today: date
-) -> tuple[set[int], date | bool | None]:
-    """The indexes of the words that name a date by its month ("6 dic", "dec 6 2026") and that
-    date; None when there is none, False when one names an impossible date ("31 feb")."""
+) -> tuple[set[int], date | None, bool]:
+    """The indexes of the words that name a date by its month ("6 dic", "dec 6 2026"), that
+    date (None when there is none), and whether they name no single possible date ("31 feb",
+    "6 dic or 7 dic")."""
     months = _months(locale)
     consumed: set[int] = set()
     found: set[date] = set()
@@ -115,12 +116,12 @@ def _month_dates(
         assert day is not None
         named = _date(year, month, day) if year is not None else _latest(month, day, today)
         if named is None:
-            return consumed, False
+            return consumed, None, True
         consumed.update({index, day_index})
         found.add(named)
     if len(found) > 1:
-        return consumed, False
-    return consumed, (found.pop() if found else None)
+        return consumed, None, True
+    return consumed, (found.pop() if found else None), False
 
 
 def _day_places(found_words: list[str], index: int) -> tuple[int, ...]:
