@@ -10,6 +10,7 @@ from bot.cli.app import App
 from bot.cli.broadcast import broadcast
 from bot.cli.checkins import checkins
 from bot.cli.db import db
+from bot.cli.errors import OperatorCommands
 from bot.cli.export import export
 from bot.cli.groups import groups
 from bot.cli.highlights import highlights
@@ -22,10 +23,15 @@ from bot.cli.whatsapp import whatsapp
 from bot.settings import load_settings
 
 
-@click.group()
+@click.group(cls=OperatorCommands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mutuality", prog_name="mutuality")
+@click.option(
+    "--traceback", is_flag=True, help="On an unexpected error, show where it happened (for bugs)."
+)
 @click.pass_context
-def main(ctx: click.Context) -> None:
+def main(ctx: click.Context, traceback: bool) -> None:
     """Mutuality: a peer group's business journal as a chat bot."""
+    del traceback  # read by OperatorCommands from the context
     try:
         settings = load_settings()
     except ValueError as error:

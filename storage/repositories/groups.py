@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import difflib
 from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
@@ -216,9 +217,9 @@ def _validate(name: str, timezone: str, language: str, currency: str) -> None:
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidGroup(f"a group name can have at most {MAX_NAME_LENGTH} characters")
     if timezone not in _timezones():
-        raise InvalidGroup(
-            f'unknown timezone "{timezone}": use an IANA name such as Africa/Monrovia'
-        )
+        close = closest_timezone(timezone)
+        hint = f"did you mean {close}?" if close else "use an IANA name such as Africa/Monrovia"
+        raise InvalidGroup(f'unknown timezone "{timezone}": {hint}')
     if not language:
         raise InvalidGroup("a group needs a language, such as en or es")
     if len(language) > MAX_LANGUAGE_LENGTH:
@@ -227,3 +228,22 @@ def _validate(name: str, timezone: str, language: str, currency: str) -> None:
         raise InvalidGroup(
             f'unknown currency "{currency}": use an ISO 4217 code such as LRD, UGX or USD'
         )
+
+
+def closest_timezone(name: str) -> str | None:
+    """The IANA zone an operator most likely meant: "nairobi" is Africa/Nairobi, "manila"
+    Asia/Manila, "america/bogota" America/Bogota, "Africa/Nairbi" Africa/Nairobi."""
+    key = name.strip().casefold().replace(" ", "_")
+    if not key:
+        return None
+    zones = sorted(_timezones())
+    by_key = {zone.casefold(): zone for zone in zones}
+    if key in by_key:
+        return by_key[key]
+    by_city = {zone.rsplit("/", 1)[-1].casefold(): zone for zone in zones if "/" in zone}
+    if key in by_city:
+        return by_city[key]
+    close = difflib.get_close_matches(key, [*by_key, *by_city], n=1, cutoff=0.8)
+    if not close:
+        return None
+    return by_key.get(close[0]) or by_city[close[0]]
