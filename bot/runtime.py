@@ -45,6 +45,7 @@ def limits_from(settings: Settings) -> Limits:
     return Limits(
         telegram_per_second=settings.telegram_rate_per_second,
         telegram_chat_per_second=settings.telegram_chat_rate_per_second,
+        telegram_chat_burst=settings.telegram_chat_burst,
         telegram_group_per_minute=settings.telegram_group_rate_per_minute,
         whatsapp_per_second=settings.whatsapp_rate_per_second,
         sms_per_second=settings.sms_rate_per_second,

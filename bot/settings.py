@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     # Sending limits; defaults are the providers' documented ones.
     telegram_rate_per_second: float = Field(default=30.0, alias="TELEGRAM_RATE_PER_SECOND")
     telegram_chat_rate_per_second: float = Field(default=1.0, alias="TELEGRAM_CHAT_RATE_PER_SECOND")
+    telegram_chat_burst: int = Field(default=3, ge=1, le=20, alias="TELEGRAM_CHAT_BURST")
     telegram_group_rate_per_minute: float = Field(
         default=20.0, alias="TELEGRAM_GROUP_RATE_PER_MINUTE"
     )

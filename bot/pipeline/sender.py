@@ -59,10 +59,13 @@ class Limits:
     A channel's overall limit is a sliding window of one second (30 sends in any second for
     Telegram by default), the way providers count: after a quiet moment a whole second's worth
     may go at once, and a send that starts late is made up by the next ones. A chat's or a
-    group's limit allows one send at a time, evenly spaced."""
+    group's limit allows one send at a time, evenly spaced. A Telegram chat allows a short burst
+    (`telegram_chat_burst` sends at once, then `telegram_chat_per_second`): a turn of two or three
+    messages ("Skipped." and the next question) leaves together instead of a second apart."""
 
     telegram_per_second: float = 30.0
     telegram_chat_per_second: float = 1.0
+    telegram_chat_burst: int = 3
     telegram_group_per_minute: float = 20.0
     whatsapp_per_second: float = 80.0
     sms_per_second: float = 1.0
@@ -73,7 +76,11 @@ class Limits:
             chat = (
                 _spaced(f"telegram:group:{address}", self.telegram_group_per_minute / 60.0)
                 if address.startswith("-")
-                else _spaced(f"telegram:chat:{address}", self.telegram_chat_per_second)
+                else Bucket(
+                    f"telegram:chat:{address}",
+                    self.telegram_chat_per_second * HEADROOM,
+                    burst=max(1, self.telegram_chat_burst),
+                )
             )
             return [*_per_second("telegram", self.telegram_per_second), chat]
         if channel == "whatsapp":

@@ -625,3 +625,34 @@ async def test_staff_moderate_stories_and_broadcast_from_chat(stack: Stack) -> N
     async with stack.runtime.database.transaction() as uow:
         [broadcast] = await uow.broadcasts.list()
     assert broadcast.texts == {"en": "Market day moved to Friday"}
+
+
+async def test_a_turns_messages_to_one_telegram_chat_leave_together(database_url: str) -> None:
+    """Telegram allows a chat a short burst: a turn of three messages goes at once (the old
+    one-a-second spacing made a quick member wait), the rest about a second apart, and the fake,
+    enforcing 3 a second per chat, refuses none."""
+    async with FakeTelegram(token=TOKEN, per_chat_per_second=3) as telegram:
+        async with FakeTwilio(SID, AUTH) as twilio:
+            settings = settings_for(database_url, telegram, twilio).model_copy(
+                update={"telegram_chat_rate_per_second": 1.0}
+            )
+            async with running(settings, telegram, twilio) as stack:
+                from bot.turns.service import message_values, utc_now
+
+                now = utc_now()
+                async with stack.runtime.database.transaction() as uow:
+                    await uow.messages.log_many(
+                        [
+                            message_values(
+                                None, "telegram", str(CHAT), "out", f"line {i}", None,
+                                "queued", None, now,
+                            )
+                            for i in range(5)
+                        ]
+                    )  # fmt: skip
+                await stack.sent_to(CHAT, 5, timeout=20)
+    assert telegram.rate_limited == 0
+    times = [sent["at"] for sent in telegram.sent]
+    assert [sent["text"] for sent in telegram.sent] == [f"line {i}" for i in range(5)]
+    assert times[2] - times[0] < 0.9, times  # together, not a second apart
+    assert times[3] - times[0] >= 1.0, times  # then no more than 3 in any second
