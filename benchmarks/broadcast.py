@@ -47,7 +47,7 @@ if str(ROOT) not in sys.path:  # for `tests.fakes`, which is not an installed pa
     sys.path.insert(0, str(ROOT))
 
 from bot.broadcasts.running import run_broadcast  # noqa: E402
-from bot.broadcasts.segments import load_vocabulary, parse  # noqa: E402
+from bot.broadcasts.segments import load_schema, parse  # noqa: E402
 from storage import Database  # noqa: E402
 from storage.repositories.broadcasts import Audience  # noqa: E402
 from storage.urls import async_url  # noqa: E402
@@ -178,10 +178,10 @@ async def fill(url: str, members: int, now: datetime) -> dict[str, int]:
 
 
 async def dry_runs(database: Database) -> dict[str, Any]:
-    vocabulary = load_vocabulary()
+    schema = load_schema()
     results: dict[str, Any] = {}
     for label, text in (("everyone", ""), ("segment", "business_type=food, sales>=1000")):
-        segment = parse(text, vocabulary)
+        segment = parse(text, schema)
         began = time.perf_counter()
         async with database.transaction() as uow:
             counts = await uow.broadcasts.audience_counts(Audience(None, None, segment.conditions))

@@ -173,15 +173,15 @@ def handle(
 
 
 def _reply(run: _Run, session: SessionState | None, reply: Reply) -> SessionState | None:
-    vocabulary = run.context.vocabulary
+    lexicon = run.context.lexicon
     text = reply.text or ""
-    command = vocabulary.command(text) if text and reply.choice is None else None
+    command = lexicon.command(text) if text and reply.choice is None else None
     if command is not None:
         return _command(run, session, command, "")
     if run.context.member.opted_out:
         run.say(messages.STILL_STOPPED, session)
         return session
-    keyword = vocabulary.keyword(text) if text and reply.choice is None else None
+    keyword = lexicon.keyword(text) if text and reply.choice is None else None
     if keyword is not None and run.library.get(keyword) is not None:
         if session is not None and session.checkin_id in (ONBOARDING, LANGUAGE):
             if session.checkin_id == ONBOARDING:
@@ -621,7 +621,7 @@ def _parse(run: _Run, session: SessionState, step: Step, reply: Reply) -> Any:
         return _Invalid(messages.EMPTY)
     if len(text) > (step.max_length or DEFAULT_MAX_TEXT):
         return _Invalid(messages.TOO_LONG, {"limit": step.max_length or DEFAULT_MAX_TEXT})
-    words = run.context.vocabulary.answer_words(run.locale)
+    words = run.context.lexicon.answer_words(run.locale)
     match answer_type:
         case AnswerType.TEXT:
             return _text(step, text)

@@ -355,7 +355,7 @@ class ConversationService:
             now=now.astimezone(zone),
             member=profile,
             catalogs=self.checkins.catalogs,
-            vocabulary=self.checkins.vocabulary,
+            lexicon=self.checkins.lexicon,
             group_members=members,
             groups_by_code=groups_by_code,
         )
