@@ -522,7 +522,6 @@ class _Applier:
             receiver_id=receiver,
             group_id=self.group_id,
             kind=event.kind,
-            note=None,
             session_id=self.session_id,
             reported_by_id=me,
             at=self.now,
