@@ -41,14 +41,16 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from sqlalchemy import func, select
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # for `tests.fakes`, which is not an installed package
     sys.path.insert(0, str(ROOT))
 
 from bot.broadcasts.running import run_broadcast  # noqa: E402
-from bot.broadcasts.segments import load_vocabulary, parse  # noqa: E402
+from bot.broadcasts.segments import load_schema, parse  # noqa: E402
 from storage import Database  # noqa: E402
+from storage.models import Message  # noqa: E402
 from storage.repositories.broadcasts import Audience  # noqa: E402
 from storage.urls import async_url  # noqa: E402
 
@@ -178,10 +180,10 @@ async def fill(url: str, members: int, now: datetime) -> dict[str, int]:
 
 
 async def dry_runs(database: Database) -> dict[str, Any]:
-    vocabulary = load_vocabulary()
+    schema = load_schema()
     results: dict[str, Any] = {}
     for label, text in (("everyone", ""), ("segment", "business_type=food, sales>=1000")):
-        segment = parse(text, vocabulary)
+        segment = parse(text, schema)
         began = time.perf_counter()
         async with database.transaction() as uow:
             counts = await uow.broadcasts.audience_counts(Audience(None, None, segment.conditions))
@@ -227,8 +229,12 @@ async def broadcast(database: Database, batch: int) -> dict[str, Any]:
     )
     finished = time.perf_counter()
     planned = marks.get("planned", finished)
-    async with database.transaction() as uow:
-        queued_rows = await uow.messages.count_queued()
+    async with database.read() as uow:
+        queued_rows = await uow.session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.direction == "out", Message.status == "queued")
+        )
     return {
         "broadcast_id": record.id,
         "recipients": totals.recipients,

@@ -60,7 +60,7 @@ def context(checkins, now):  # type: ignore[no-untyped-def]
         MemberRef(3, "Grace Achieng"),
         MemberRef(4, "Joseph Otieno"),
     )
-    return Context(now, profile, checkins.catalogs, checkins.vocabulary, peers)
+    return Context(now, profile, checkins.catalogs, checkins.lexicon, peers)
 
 
 def steps_per_second(seconds: float) -> tuple[float, int]:

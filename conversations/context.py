@@ -13,7 +13,7 @@ from datetime import datetime
 
 from conversations.answers import GroupRef, MemberRef
 from conversations.i18n import Catalogs
-from conversations.words import Vocabulary
+from conversations.words import Lexicon
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +30,6 @@ class MemberProfile:
     group: GroupRef | None = None
 
     @property
-    def display_name(self) -> str:
-        return self.name or ""
-
-    @property
     def money_currency(self) -> str:
         return self.currency or self.default_currency
 
@@ -45,6 +41,6 @@ class Context:
     now: datetime
     member: MemberProfile
     catalogs: Catalogs
-    vocabulary: Vocabulary
+    lexicon: Lexicon
     group_members: tuple[MemberRef, ...] = ()
     groups_by_code: Mapping[str, GroupRef] = field(default_factory=dict)

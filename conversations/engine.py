@@ -176,15 +176,15 @@ def handle(
 
 
 def _reply(run: _Run, session: SessionState | None, reply: Reply) -> SessionState | None:
-    vocabulary = run.context.vocabulary
+    lexicon = run.context.lexicon
     text = reply.text or ""
-    command = vocabulary.command(text) if text and reply.choice is None else None
+    command = lexicon.command(text) if text and reply.choice is None else None
     if command is not None:
         return _command(run, session, command, "")
     if run.context.member.opted_out:
         run.say(messages.STILL_STOPPED, session)
         return session
-    keyword = vocabulary.keyword(text) if text and reply.choice is None else None
+    keyword = lexicon.keyword(text) if text and reply.choice is None else None
     if keyword is not None and run.library.get(keyword) is not None:
         if session is not None and session.checkin_id in (ONBOARDING, LANGUAGE):
             if session.checkin_id == ONBOARDING:
@@ -634,7 +634,7 @@ def _parse(run: _Run, session: SessionState, step: Step, reply: Reply) -> Any:
     if answer_type is AnswerType.LOCATION:
         return reply.location if reply.location is not None else _type_error(step)
     if answer_type is AnswerType.LANGUAGE and reply.choice is None:
-        if run.context.vocabulary.is_greeting(text):
+        if run.context.lexicon.is_greeting(text):
             return _Invalid(_GREETED)
     if reply.choice is not None and answer_type in (
         AnswerType.CHOICE,
@@ -648,7 +648,7 @@ def _parse(run: _Run, session: SessionState, step: Step, reply: Reply) -> Any:
         return _Invalid(messages.EMPTY)
     if len(text) > (step.max_length or DEFAULT_MAX_TEXT):
         return _Invalid(messages.TOO_LONG, {"limit": step.max_length or DEFAULT_MAX_TEXT})
-    words = run.context.vocabulary.answer_words(run.locale)
+    words = run.context.lexicon.answer_words(run.locale)
     match answer_type:
         case AnswerType.TEXT:
             return _text(step, text)

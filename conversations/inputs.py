@@ -34,8 +34,8 @@ class Start:
 
 @dataclass(frozen=True, slots=True)
 class Open:
-    """The member opened the conversation without saying anything yet (a console or simulator
-    session starting): greet them, or ask the pending question again."""
+    """The member opened the conversation without saying anything yet (the terminal console
+    starting): greet them, or ask the pending question again."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ variables. All problems of a file are reported together.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -742,11 +742,3 @@ def _next(
         conditions = _raw_conditions(reader, entry["when"][1], "when") if "when" in entry else []
         found.append((goto_node, str(reader.value(goto_node)), conditions))
     return found
-
-
-def iter_texts(checkins: Iterable[Checkin]) -> Iterator[tuple[str, int, str]]:
-    """(file, line, source string) for every translatable text, titles and keywords aside."""
-    for checkin in checkins:
-        yield checkin.source, 1, checkin.title
-        for line, text in checkin.texts():
-            yield checkin.source, line, text

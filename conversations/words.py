@@ -114,8 +114,9 @@ def answer_words(catalogs: Catalogs, locale: str) -> AnswerWords:
 
 
 @dataclass(frozen=True)
-class Vocabulary:
-    """Commands and check-in keywords in every shipped language, plus each language's answer words.
+class Lexicon:
+    """The words members type instead of answers: commands and check-in keywords in every
+    shipped language, plus each language's answer words.
 
     Commands work in every language at once: a member who writes "parar" while their profile says
     English still stops. Built once at start-up; lookups are dictionary hits.
@@ -140,7 +141,7 @@ class Vocabulary:
         return self.words.get(locale) or self.words["en"]
 
 
-def build_vocabulary(catalogs: Catalogs, keywords: Mapping[str, Iterable[str]]) -> Vocabulary:
+def build_lexicon(catalogs: Catalogs, keywords: Mapping[str, Iterable[str]]) -> Lexicon:
     """`keywords` maps a check-in id to its English keywords (from the definitions)."""
     locales = ("en", *[code for code in catalogs.codes if code != "en"])
     commands: dict[str, Command] = {}
@@ -162,7 +163,7 @@ def build_vocabulary(catalogs: Catalogs, keywords: Mapping[str, Iterable[str]]) 
         *(split_words(catalogs.pgettext(locale, context, source)) for locale in locales),
         split_words(source),
     )
-    return Vocabulary(
+    return Lexicon(
         commands=commands,
         keywords=keyword_map,
         words={locale: answer_words(catalogs, locale) for locale in locales},

@@ -28,6 +28,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.column_types import ExactDecimal, UTCDateTime
+from storage.records import DEFAULT_QUIET_END, DEFAULT_QUIET_START
 from storage.vocabulary import (
     CHANNELS,
     MESSAGE_DIRECTIONS,
@@ -74,8 +75,12 @@ class Group(Base):
     highlight_schedule: Mapped[str] = mapped_column(
         String(64), server_default=sql_text("'0 18 * * SUN'")
     )
-    quiet_start: Mapped[str] = mapped_column(String(5), server_default=sql_text("'21:00'"))
-    quiet_end: Mapped[str] = mapped_column(String(5), server_default=sql_text("'07:00'"))
+    quiet_start: Mapped[str] = mapped_column(
+        String(5), server_default=sql_text(f"'{DEFAULT_QUIET_START}'")
+    )
+    quiet_end: Mapped[str] = mapped_column(
+        String(5), server_default=sql_text(f"'{DEFAULT_QUIET_END}'")
+    )
     next_checkin_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     next_highlight_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 

@@ -18,6 +18,11 @@ from storage.vocabulary import (
     StoryStatus,
 )
 
+DEFAULT_QUIET_START = "21:00"
+DEFAULT_QUIET_END = "07:00"
+"""A group's quiet hours (local wall-clock times) unless it sets its own: the one place they
+are written, besides the migration that added the columns."""
+
 
 @dataclass(frozen=True, slots=True)
 class GroupRecord:
@@ -33,8 +38,8 @@ class GroupRecord:
     member_count: int
     checkin_schedule: str = "0 9 * * MON"
     highlight_schedule: str = "0 18 * * SUN"
-    quiet_start: str = "21:00"
-    quiet_end: str = "07:00"
+    quiet_start: str = DEFAULT_QUIET_START
+    quiet_end: str = DEFAULT_QUIET_END
 
 
 @dataclass(frozen=True, slots=True)

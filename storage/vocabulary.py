@@ -1,4 +1,6 @@
-"""The closed sets of words stored in text columns: channels, directions and statuses.
+"""The closed sets of words stored in text columns (a controlled vocabulary): channels,
+directions and statuses. "Vocabulary" means these in the code; the words members type are the
+engine's `Lexicon` (conversations/words.py).
 
 Each is a `Literal` for the type checker and a tuple of its values for the database's CHECK
 constraints, derived from the same definition so they cannot drift apart.

@@ -85,14 +85,14 @@ async def run_broadcast(
     batch: int = 1000,
     progress: ProgressCallback | None = None,
     *,
-    vocabulary: segments.SegmentVocabulary | None = None,
+    schema: segments.SegmentSchema | None = None,
 ) -> Totals:
     """Plan the broadcast if it is not planned yet, then queue every planned recipient, `batch`
     at a time, each batch in its own transaction; mark it `done` at the end.
 
     Safe to call again after a crash, and concurrently: nothing is queued twice. A cancelled
     broadcast stops between batches; a done or cancelled one is left as it is. The stored
-    segment is parsed again with `vocabulary` (default: the shipped check-in definitions).
+    segment is parsed again with `schema` (default: the shipped check-in definitions).
     Raises `NotFound` for an unknown broadcast and `ValueError` when its segment no longer
     parses (the check-in definitions changed under it).
     """
@@ -106,7 +106,7 @@ async def run_broadcast(
         return await _totals(database, broadcast_id)
     planned = 0
     if broadcast.planned_at is None:
-        segment = segments.parse(broadcast.segment, vocabulary)
+        segment = segments.parse(broadcast.segment, schema)
         async with database.transaction() as uow:
             await uow.broadcasts.set_status(
                 broadcast_id, "planning", at=now_fn(), expected=("scheduled",)
@@ -150,7 +150,7 @@ async def start_due(
     now: datetime,
     *,
     batch: int = 1000,
-    vocabulary: segments.SegmentVocabulary | None = None,
+    schema: segments.SegmentSchema | None = None,
 ) -> int:
     """Run every broadcast due at `now` (scheduled, its time come), and resume every one that
     has been planning or sending for more than `RESUME_AFTER` (its process stopped half way;
@@ -168,9 +168,7 @@ async def start_due(
     ran = 0
     for broadcast in [*due, *stalled]:
         try:
-            totals = await run_broadcast(
-                database, broadcast.id, clock, batch=batch, vocabulary=vocabulary
-            )
+            totals = await run_broadcast(database, broadcast.id, clock, batch=batch, schema=schema)
         except Exception:
             log.exception("broadcast #%s could not be queued; trying again later", broadcast.id)
             continue

@@ -13,7 +13,7 @@ operator (`=`, `!=`, `>`, `>=`, `<`, `<=`) and a value:
   any currency), yes/no steps with `=yes`, `=no` or their `!=`, choice steps with = or != and a
   choice id.
 
-`parse` checks everything against a `SegmentVocabulary` (the shipped check-in definitions by
+`parse` checks everything against a `SegmentSchema` (the shipped check-in definitions by
 default) and raises `ValueError` saying what is wrong and what is allowed. The result holds the
 conditions as `storage.repositories.broadcasts` types, which that repository turns into SQL:
 no SQL is ever built from the text.
@@ -64,7 +64,7 @@ class StepKind:
 
 
 @dataclass(frozen=True)
-class SegmentVocabulary:
+class SegmentSchema:
     """The steps (of one check-in) and the business types a segment may name."""
 
     checkin_id: str
@@ -78,7 +78,7 @@ class SegmentVocabulary:
         checkins: Mapping[str, Checkin],
         checkin_id: str = WEEKLY_CHECKIN,
         languages: tuple[str, ...] = (),
-    ) -> SegmentVocabulary:
+    ) -> SegmentSchema:
         """The comparable steps of `checkin_id` and the business types onboarding offers."""
         checkin = checkins.get(checkin_id)
         if checkin is None:
@@ -101,11 +101,11 @@ class SegmentVocabulary:
 
 
 @lru_cache(maxsize=4)
-def load_vocabulary(path: Path | None = None, languages: tuple[str, ...] = ()) -> SegmentVocabulary:
-    """The vocabulary of the check-in definitions at `path` (default: the shipped ones); with
-    `languages`, `language=` conditions must name one of them."""
+def load_schema(path: Path | None = None, languages: tuple[str, ...] = ()) -> SegmentSchema:
+    """What a segment may name in the check-in definitions at `path` (default: the shipped
+    ones); with `languages`, `language=` conditions must name one of them."""
     checkins = parse_checkins(read_sources(path or DEFAULT_CHECKINS_PATH))
-    return SegmentVocabulary.from_checkins(checkins, languages=languages)
+    return SegmentSchema.from_checkins(checkins, languages=languages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,9 +119,9 @@ class Segment:
         return bool(self.conditions)
 
 
-def parse(text: str | None, vocabulary: SegmentVocabulary | None = None) -> Segment:
+def parse(text: str | None, schema: SegmentSchema | None = None) -> Segment:
     """Parse a segment expression; an empty one is everyone. `ValueError` says what is wrong."""
-    words = vocabulary or load_vocabulary()
+    schema = schema or load_schema()
     if text is None or not text.strip():
         return Segment("", ())
     conditions: list[SegmentCondition] = []
@@ -152,35 +152,35 @@ def parse(text: str | None, vocabulary: SegmentVocabulary | None = None) -> Segm
             raise ValueError(f"{where} has no value after {op}")
         if any(symbol in value for symbol in "<>=!"):
             raise ValueError(f"{where} has more than one operator; separate conditions with commas")
-        condition = _condition(where, name, op, value, words)
+        condition = _condition(where, name, op, value, schema)
         conditions.append(condition)
         canonical.append(f"{name}{op}{_value_text(condition)}")
     return Segment(", ".join(canonical), tuple(conditions))
 
 
 def _condition(
-    where: str, name: str, op: Comparison, value: str, words: SegmentVocabulary
+    where: str, name: str, op: Comparison, value: str, schema: SegmentSchema
 ) -> SegmentCondition:
     if name in MEMBER_FIELDS:
         if op not in EQUALITY:
             raise ValueError(f"{where}: {name} is compared with = or !=, not {op}")
         if name == "business_type":
             choice = value.lower()
-            if words.business_types and choice not in words.business_types:
+            if schema.business_types and choice not in schema.business_types:
                 raise ValueError(
                     f"{where}: unknown business type {value!r}; use one of "
-                    f"{', '.join(words.business_types)}"
+                    f"{', '.join(schema.business_types)}"
                 )
             return MemberCondition("business_type", op, choice)
-        if not _LANGUAGE.match(value) or (words.languages and value not in words.languages):
-            known = f"one of {', '.join(words.languages)}" if words.languages else "like sw"
+        if not _LANGUAGE.match(value) or (schema.languages and value not in schema.languages):
+            known = f"one of {', '.join(schema.languages)}" if schema.languages else "like sw"
             raise ValueError(f"{where}: {value!r} is not a language code; use {known}")
         return MemberCondition("language", op, value)
-    kind = words.steps.get(name)
+    kind = schema.steps.get(name)
     if kind is None:
         raise ValueError(
             f"{where}: unknown field {name!r}; use a member field ({', '.join(MEMBER_FIELDS)}) "
-            f"or a step of the {words.checkin_id} check-in ({', '.join(words.steps)})"
+            f"or a step of the {schema.checkin_id} check-in ({', '.join(schema.steps)})"
         )
     if kind.type in NUMERIC_TYPES:
         amount = value.replace("_", "")
@@ -193,7 +193,7 @@ def _condition(
             number = Decimal(amount)
         except InvalidOperation as error:  # pragma: no cover - the pattern admits only numbers
             raise ValueError(f"{where}: {value!r} is not a number") from error
-        return AnswerCondition(words.checkin_id, name, op, number=number)
+        return AnswerCondition(schema.checkin_id, name, op, number=number)
     allowed = YES_NO if kind.type is AnswerType.YES_NO else kind.choices
     if op not in EQUALITY:
         raise ValueError(
@@ -203,7 +203,7 @@ def _condition(
     choice = value.lower()
     if choice not in allowed:
         raise ValueError(f"{where}: {name} is answered with {', '.join(allowed)}, not {value!r}")
-    return AnswerCondition(words.checkin_id, name, op, choice=choice)
+    return AnswerCondition(schema.checkin_id, name, op, choice=choice)
 
 
 def _value_text(condition: SegmentCondition) -> str:

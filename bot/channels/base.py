@@ -150,10 +150,11 @@ SendResult = Sent | RetryAfter | PermanentFailure | RecipientGone
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
+    """What the sender must know of a channel: whether it shows choices as buttons (without
+    them, the choices are already numbered in the text). Length limits, templates and group
+    chats are each channel module's own business."""
+
     buttons: bool
-    groups: bool
-    templates: bool
-    max_length: int
 
 
 class ChannelAdapter(Protocol):

@@ -323,7 +323,7 @@ class TelegramChannel:
     one, or a test's fake. Create it anywhere; call `close()` when done."""
 
     name: Channel = CHANNEL
-    capabilities = Capabilities(buttons=True, groups=True, templates=False, max_length=MAX_LENGTH)
+    capabilities = Capabilities(buttons=True)
 
     def __init__(
         self, token: str, api_url: str = "https://api.telegram.org", timeout: float = 30

@@ -52,13 +52,8 @@ TWILIO_CONTENT_API_URL: Final = "https://content.twilio.com"
 WHATSAPP_PREFIX: Final = "whatsapp:"
 DEFAULT_TIMEOUT: Final = 15.0
 
-WHATSAPP_CAPABILITIES: Final = Capabilities(
-    buttons=False, groups=False, templates=True, max_length=1600
-)
-# Ten GSM-7 segments of 153 characters; longer texts are split by the caller (`split_for_sms`).
-SMS_CAPABILITIES: Final = Capabilities(
-    buttons=False, groups=False, templates=False, max_length=1530
-)
+WHATSAPP_CAPABILITIES: Final = Capabilities(buttons=False)
+SMS_CAPABILITIES: Final = Capabilities(buttons=False)
 
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 

@@ -122,9 +122,9 @@ def broadcast(
                 f"'{language}' is not a shipped language ({', '.join(codes)})",
                 param_hint="--language",
             )
-    vocabulary = segments.load_vocabulary(app.settings.checkins_path, codes)
+    schema = segments.load_schema(app.settings.checkins_path, codes)
     try:
-        parsed = segments.parse(segment, vocabulary)
+        parsed = segments.parse(segment, schema)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--segment") from error
     try:
@@ -165,7 +165,7 @@ def broadcast(
             )
             click.echo(f"Check it with: mutuality broadcast status {record.id}")
             return
-        await _send_now(database, record, batch, wait, vocabulary, zone)
+        await _send_now(database, record, batch, wait, schema, zone)
 
     app.run(work)
 
@@ -240,7 +240,7 @@ async def _send_now(
     record: BroadcastRecord,
     batch: int,
     wait: int,
-    vocabulary: segments.SegmentVocabulary,
+    schema: segments.SegmentSchema,
     zone: str,
 ) -> None:
     from bot.broadcasts.running import run_broadcast  # imports the channels' splitting rules
@@ -256,7 +256,7 @@ async def _send_now(
 
     try:
         totals = await run_broadcast(
-            database, record.id, utc_now, batch=batch, progress=advance, vocabulary=vocabulary
+            database, record.id, utc_now, batch=batch, progress=advance, schema=schema
         )
     finally:
         if bar is not None:

@@ -44,7 +44,7 @@ MIN_STORY_CHARACTERS = 40
 """A first story is shortened to fit the budget, but never below this: then it waits."""
 NUDGE = "highlight"
 INDIVIDUAL_CHANNELS = ("telegram", "whatsapp", "sms")
-"""Channels a member can be sent the highlight on by themselves (`web` is the simulator)."""
+"""Channels a member can be sent the highlight on by themselves (not `console`, a terminal)."""
 
 _WEEK = re.compile(r"(\d{4})-W(\d{2})", re.IGNORECASE)
 

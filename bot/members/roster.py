@@ -561,7 +561,7 @@ class ExportRow:
 @dataclass(frozen=True, slots=True)
 class Export:
     """The roster's lines, and the ids of members left out because they have neither a phone
-    nor a Telegram id (reachable only on the web simulator or the console)."""
+    nor a Telegram id (reachable only on the terminal console)."""
 
     rows: tuple[ExportRow, ...]
     left_out: tuple[int, ...]

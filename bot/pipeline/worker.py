@@ -1,11 +1,13 @@
 """The worker: inbox entries in, engine turns out, one member at a time and in order.
 
-For a woken entry the worker takes the lock of its address (lock, then load), then handles that
-address's pending entries oldest first, each in ONE transaction that also marks it processed
-(only if no one did first) and loads the member's state: a crash before the commit leaves it
-pending (handled again, nothing doubled), after the commit it is never handled again. Wake-ups
-are only hints: a periodic sweep hands back whatever stayed pending (a lost wake-up, a worker
-killed mid-turn), so nothing stored is ever lost.
+For woken entries the worker takes the locks of their addresses (lock, then load), then
+handles each address's pending entries oldest first. The first entries of several addresses
+share a transaction when they can (`Worker.handle_entries`); the others get one each. Either
+way an entry's turn is committed in the transaction that marks it processed (only if no one
+did first), so a crash before the commit leaves it pending (handled again, nothing doubled),
+and after the commit it is never handled again. Wake-ups are only hints: a periodic sweep
+hands back whatever stayed pending (a lost wake-up, a worker killed mid-turn), so nothing
+stored is ever lost.
 
 An answer costs the worker one query and one transaction: the query reads the address's
 pending list from the woken entry (nothing when that entry was handled already), the
@@ -132,7 +134,7 @@ class Worker:
 
         One query reads every address's pending list (as `handle_entry` does for one), one
         call takes the locks that are free, and the first pending entry of each locked address
-        goes into ONE transaction with the others when they are plain messages of known,
+        shares one transaction with the others when they are plain messages of known,
         different members (`EventHandler.batchable`): one statement per kind of read and write
         for all of them instead of a dozen per turn. If that transaction fails, nothing of it
         is kept and each entry is handled on its own, where a failure is recorded against its

@@ -1,2 +1,3 @@
-"""The conversation service: one member's inbound message (or a clock's timer) in, one engine turn,
-and everything it caused written out in the caller's transaction; the check-ins it runs."""
+"""The conversation service: members' inbound messages (or a clock's timers) in, one engine turn
+each through one path, alone or batched, and everything they caused written out by one writer
+in the caller's transaction; the check-ins it runs; the terminal console that talks to it."""

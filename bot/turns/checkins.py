@@ -1,4 +1,4 @@
-"""Read check-in definitions from disk and build the engine's library and vocabulary."""
+"""Read check-in definitions from disk and build the engine's library and lexicon."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from conversations.engine import CheckinLibrary
 from conversations.i18n import Catalogs
 from conversations.loader import DefinitionError, Problem, parse_checkins
-from conversations.words import Vocabulary, build_vocabulary
+from conversations.words import Lexicon, build_lexicon
 
 DEFAULT_CHECKINS_PATH = Path(__file__).resolve().parents[2] / "conversations" / "definitions"
 
@@ -41,10 +41,10 @@ class Checkins:
 
     library: CheckinLibrary
     catalogs: Catalogs
-    vocabulary: Vocabulary
+    lexicon: Lexicon
 
 
 def load_checkins(catalogs: Catalogs, path: Path | None = None) -> Checkins:
     checkins = parse_checkins(read_sources(path or DEFAULT_CHECKINS_PATH))
     library = CheckinLibrary(checkins)
-    return Checkins(library, catalogs, build_vocabulary(catalogs, library.keywords()))
+    return Checkins(library, catalogs, build_lexicon(catalogs, library.keywords()))

@@ -1,10 +1,12 @@
-"""The conversation service: one inbound message in, one engine turn, one transaction out.
+"""The conversation service: inbound messages in, one engine turn each, their writes out.
 
-For every message it takes the member's lock, then loads (member, group, running session), runs
-the pure engine, and writes everything the turn caused in ONE transaction: the inbound line in the
-message log, the member's profile changes, the session, answers, help records, proposed stories and
-every outbound line. A failure anywhere rolls the whole turn back; nothing is half-written.
-Channels (the console today) only turn their input into an `Inbound` and deliver the `Outbound`s.
+Every turn (a member's message, the clock's timer, the terminal channel opening) takes one
+path, `ConversationService.turns`, alone or beside other members' turns: it loads (member,
+group, running session), runs the pure engine, and hands everything the turn caused to one
+`TurnWrites` inside the caller's transaction: the inbound line in the message log, the member's
+profile changes, the session, answers, help records, proposed stories and every outbound line.
+A failure anywhere rolls the whole transaction back; nothing is half-written. Channels only turn
+their input into an `Inbound` and deliver the `Outbound`s.
 """
 
 from __future__ import annotations
@@ -115,7 +117,27 @@ class _MemberLocks:
                 del self.locks[key]
 
 
+@dataclass(frozen=True, slots=True)
+class MemberTurn:
+    """One member's turn to run: what came in, whose it is, and the engine input it becomes.
+
+    `said` is true when the member sent something (a message, a button press): it is logged
+    and the address is marked as heard from. A turn the member did not cause (the console
+    opening, a clock's timer) logs only what the bot says, and names its `nudge` kind when
+    it is proactive."""
+
+    inbound: Inbound
+    member: MemberRecord
+    item: Input
+    said: bool = True
+    nudge: str | None = None
+
+
 class ConversationService:
+    """Runs engine turns. Every turn, alone or with others, goes through `turns`: its reads
+    are made for all the turns at once, and its effects go to one `TurnWrites`, flushed once
+    at the end, inside the caller's transaction. A single message is a batch of one."""
+
     def __init__(
         self,
         database: Database,
@@ -130,24 +152,33 @@ class ConversationService:
         self._locks = _MemberLocks()
 
     async def receive(self, inbound: Inbound) -> list[Outbound]:
-        """Handle one inbound message; returns what to send, already logged as queued."""
-        key = (inbound.channel, inbound.address)
-        result: list[Outbound] = await self._locks(key, lambda: self._receive(inbound))
+        """Handle one inbound message in its own transaction, one at a time per address; what
+        to send, already logged as queued. For the terminal channel, which has no inbox."""
+
+        async def work() -> list[Outbound]:
+            now = self.clock()
+            async with self.database.transaction() as uow:
+                return await self.message_turn(uow, inbound, inbound.reply, now)
+
+        result: list[Outbound] = await self._locks((inbound.channel, inbound.address), work)
         return result
 
     async def receive_from(self, channel: Channel, address: str, reply: Reply) -> list[Outbound]:
         return await self.receive(Inbound(channel, address, reply))
 
     async def open(self, channel: Channel, address: str) -> list[Outbound]:
-        """The member opened a conversation (console, simulator): greet or re-ask, logging only
-        what the bot says."""
+        """The member opened a conversation (the terminal channel): greet or re-ask, logging
+        only what the bot says."""
 
         async def work() -> list[Outbound]:
             now = self.clock()
             inbound = Inbound(channel, address, Reply())
             async with self.database.transaction() as uow:
-                member = await self._member(uow, inbound, now)
-                return await self._turn(uow, member, inbound, Open(), now)
+                member = await self.member_for(uow, channel, address, now)
+                [said] = await self.turns(
+                    uow, [MemberTurn(inbound, member, Open(), said=False)], now
+                )
+                return said
 
         result: list[Outbound] = await self._locks((channel, address), work)
         return result
@@ -156,39 +187,30 @@ class ConversationService:
         async with self.database.transaction() as uow:
             await uow.messages.set_status(outbound.message_id, "sent", at=self.clock())
 
-    async def _receive(self, inbound: Inbound) -> list[Outbound]:
-        now = self.clock()
-        async with self.database.transaction() as uow:
-            return await self.message_turn(uow, inbound, inbound.reply, now)
-
     async def message_turn(
         self, uow: UnitOfWork, inbound: Inbound, item: Input, now: datetime, join_code: str = ""
     ) -> list[Outbound]:
-        """One member message inside the caller's transaction: log it, run the engine, write
-        what it caused. `join_code` comes from a deep link (Telegram `/start join-CODE`): the
-        member joins that group first, if they are in none."""
-        member = await self._member(uow, inbound, now)
-        await uow.members.touch_inbound(inbound.channel, inbound.address, now)
-        await uow.messages.log_inbound(
-            member_id=member.id,
-            channel=inbound.channel,
-            address_value=inbound.address,
-            text=inbound.reply.text,
-            payload=_inbound_payload(inbound.reply),
-            provider_message_id=inbound.provider_message_id,
-            at=now,
-        )
+        """One member message inside the caller's transaction: the member is created if new,
+        then `turns` runs it. `join_code` comes from a deep link (Telegram `/start
+        join-CODE`): the member joins that group first, if they are in none."""
+        member = await self.member_for(uow, inbound.channel, inbound.address, now)
         if join_code and await uow.members.current_group(member.id) is None:
             group = await uow.groups.by_code(join_code)
             if group is not None:
                 await uow.members.join_group(member.id, group.id, now)
-        return await self._turn(uow, member, inbound, item, now)
+        [said] = await self.turns(uow, [MemberTurn(inbound, member, item)], now)
+        return said
 
     async def member_for(
         self, uow: UnitOfWork, channel: Channel, address: str, now: datetime
     ) -> MemberRecord:
         """The member at this address, created (with defaults from the number) if new."""
-        return await self._member(uow, Inbound(channel, address, Reply()), now)
+        member = await uow.members.by_address(channel, address)
+        if member is not None:
+            return member
+        codes = self.checkins.catalogs.codes
+        locale = default_locale_for(address, self.default_country, codes)
+        return await uow.members.create(channel, address, locale, None, at=now)
 
     async def move_address(
         self,
@@ -205,14 +227,6 @@ class ConversationService:
         if session is not None:
             await uow.sessions.save(session.id, None, "replaced", session.state, now, "linked")
         await uow.members.move_address(channel, address, owner.id)
-
-    async def _member(self, uow: UnitOfWork, inbound: Inbound, now: datetime) -> MemberRecord:
-        member = await uow.members.by_address(inbound.channel, inbound.address)
-        if member is not None:
-            return member
-        codes = self.checkins.catalogs.codes
-        locale = default_locale_for(inbound.address, self.default_country, codes)
-        return await uow.members.create(inbound.channel, inbound.address, locale, None, at=now)
 
     async def timer_turn(self, uow: UnitOfWork, event: TimerEvent, now: datetime) -> list[Outbound]:
         """A clock's timer for the member: an invitation starts a check-in; a reminder or an
@@ -232,81 +246,71 @@ class ConversationService:
             else:
                 item = Remind(silent=event.kind == "skip")
         inbound = Inbound(event.channel, event.address, Reply(), event.provider_id)
-        return await self._turn(uow, member, inbound, item, now, nudge=NUDGE_KINDS[event.kind])
-
-    async def _turn(
-        self,
-        uow: UnitOfWork,
-        member: MemberRecord,
-        inbound: Inbound,
-        item: Input,
-        now: datetime,
-        nudge: str | None = None,
-    ) -> list[Outbound]:
-        record = await uow.sessions.active_for(member.id)
-        group = await uow.members.current_group(member.id)
-        roster = await uow.groups.members(group.id) if group is not None else []
-        applier = await self._run(uow, _Loaded(member, record, group, roster), inbound, item, now)
-        applier.nudge = nudge
-        return await applier.apply()
+        turn = MemberTurn(inbound, member, item, said=False, nudge=NUDGE_KINDS[event.kind])
+        [said] = await self.turns(uow, [turn], now)
+        return said
 
     async def message_turns(
         self, uow: UnitOfWork, turns: Sequence[tuple[Inbound, MemberRecord]], now: datetime
     ) -> list[list[Outbound]]:
-        """`message_turn` for several members' messages at once, inside the caller's
-        transaction: what each turn reads (session, group, roster) is read for all of them in
-        one query each, and what every turn writes most (the message log, answers, the
-        session) is written for all of them in one statement each. The outcome is that of
-        running the turns one by one in this order, except that each turn sees the others'
-        members and groups as they were before the first: a name a member gives in one turn
-        appears in a peer's roster from the next batch on.
+        """Several known members' plain messages (no join code) at once: `turns` with each
+        message as its member's reply."""
+        batch = [MemberTurn(inbound, member, inbound.reply) for inbound, member in turns]
+        return await self.turns(uow, batch, now)
 
-        Each member must appear once, and every `Inbound` must be a plain message (no join
-        code); `turns[i]` gets the outbound lines `result[i]`."""
-        member_ids = [member.id for _, member in turns]
+    async def turns(
+        self, uow: UnitOfWork, turns: Sequence[MemberTurn], now: datetime
+    ) -> list[list[Outbound]]:
+        """The one path of every engine turn, inside the caller's transaction: what each turn
+        reads (session, group, roster) is read for all of them in one query each, and what
+        the turns write most (the message log, answers, sessions) waits in one `TurnWrites`
+        and is written for all of them in one statement each. The outcome is that of running
+        the turns one by one in this order, except that each turn sees the others' members
+        and groups as they were before the first: a name a member gives in one turn appears
+        in a peer's roster from the next batch on.
+
+        Each member must appear once; `turns[i]` gets the outbound lines `result[i]`."""
+        member_ids = [turn.member.id for turn in turns]
         records = await uow.sessions.active_for_many(member_ids)
         groups = await uow.members.current_groups(member_ids)
         rosters = await uow.groups.members_of(sorted({group.id for group in groups.values()}))
-        by_channel: dict[Channel, list[str]] = {}
-        for inbound, _ in turns:
-            by_channel.setdefault(inbound.channel, []).append(inbound.address)
-        for channel, addresses in by_channel.items():
+        heard: dict[Channel, list[str]] = {}
+        for turn in turns:
+            if turn.said:
+                heard.setdefault(turn.inbound.channel, []).append(turn.inbound.address)
+        for channel, addresses in heard.items():
             await uow.members.touch_many_inbound(channel, addresses, now)
-        writes = _BatchWrites()
+        writes = TurnWrites()
         appliers = []
-        for inbound, member in turns:
-            writes.messages.append(_inbound_values(member.id, inbound, now))
+        for turn in turns:
+            member = turn.member
+            if turn.said:
+                writes.messages.append(_inbound_values(member.id, turn.inbound, now))
             group = groups.get(member.id)
             roster = rosters.get(group.id, []) if group is not None else []
             loaded = _Loaded(member, records.get(member.id), group, roster)
-            applier = await self._run(uow, loaded, inbound, inbound.reply, now, writes)
+            applier = await self._run(uow, loaded, turn, now, writes)
             await applier.apply()
             appliers.append(applier)
         await writes.flush(uow)
         return [applier.outbound for applier in appliers]
 
     async def _run(
-        self,
-        uow: UnitOfWork,
-        loaded: _Loaded,
-        inbound: Inbound,
-        item: Input,
-        now: datetime,
-        writes: _BatchWrites | None = None,
+        self, uow: UnitOfWork, loaded: _Loaded, turn: MemberTurn, now: datetime, writes: TurnWrites
     ) -> _Applier:
-        """The engine's turn for `item`, with an applier ready to write it."""
+        """The engine's turn for `turn.item`, with an applier ready to write it."""
         record, group = loaded.session, loaded.group
         session = from_json(record.state) if record is not None else None
-        groups_by_code = await self._groups_by_code(uow, session, item)
-        context = self._context(loaded, inbound.address, groups_by_code, now)
-        turn = handle(self.checkins.library, session, item, context)
+        groups_by_code = await self._groups_by_code(uow, session, turn.item)
+        context = self._context(loaded, turn.inbound.address, groups_by_code, now)
+        engine_turn = handle(self.checkins.library, session, turn.item, context)
         return _Applier(
             uow,
             self.checkins,
-            turn,
+            engine_turn,
             loaded.member,
             group,
-            inbound,
+            turn,
             now,
             record.id if record else None,
             writes,
@@ -351,7 +355,7 @@ class ConversationService:
             now=now.astimezone(zone),
             member=profile,
             catalogs=self.checkins.catalogs,
-            vocabulary=self.checkins.vocabulary,
+            lexicon=self.checkins.lexicon,
             group_members=members,
             groups_by_code=groups_by_code,
         )
@@ -376,10 +380,12 @@ class _Loaded:
 
 
 @dataclass
-class _BatchWrites:
-    """What a batch of turns writes most, kept to be written for all of them at once (see
-    `ConversationService.message_turns`): message log lines in the order the turns made
-    them, answers and sessions."""
+class TurnWrites:
+    """The one writer of what turns say and store most, like a pre-commit hook: the message
+    log lines in the order the turns made them, answers and sessions' last states wait here
+    and `flush` writes each kind for every turn at once (one turn or many, the same way).
+    What is rare in a turn (a session started or ended, a help record, a story, a member's
+    profile) is written as the turn makes it, since later events may depend on it."""
 
     messages: list[dict[str, Any]] = field(default_factory=list)
     answers: list[NewAnswer] = field(default_factory=list)
@@ -387,10 +393,13 @@ class _BatchWrites:
     _unnumbered: list[tuple[int, list[Outbound], int]] = field(default_factory=list)
     """(index in `messages`, a turn's outbound list, index in it) of lines awaiting an id."""
 
-    def say(self, owner: list[Outbound], values: dict[str, Any], line: Outbound) -> None:
-        self._unnumbered.append((len(self.messages), owner, len(owner)))
-        self.messages.append(values)
-        owner.append(line)
+    def say(self, owner: list[Outbound], lines: list[tuple[dict[str, Any], Outbound]]) -> None:
+        """Queue `outbound_lines`; each `Outbound` lands in `owner` and gets its message id
+        at the flush."""
+        for values, line in lines:
+            self._unnumbered.append((len(self.messages), owner, len(owner)))
+            self.messages.append(values)
+            owner.append(line)
 
     async def flush(self, uow: UnitOfWork) -> None:
         ids = await uow.messages.log_many(self.messages)
@@ -401,8 +410,8 @@ class _BatchWrites:
 
 
 class _Applier:
-    """Writes one turn's events, in order, inside the caller's transaction; with `writes`, the
-    log lines, answers and the session's last state wait there for the batch's flush."""
+    """Applies one engine turn's events, in order, inside the caller's transaction: one handler
+    per kind of event, each handing its writes to the batch's `TurnWrites`."""
 
     def __init__(
         self,
@@ -411,22 +420,22 @@ class _Applier:
         turn: Turn,
         member: MemberRecord,
         group: GroupRecord | None,
-        inbound: Inbound,
+        member_turn: MemberTurn,
         now: datetime,
         session_id: int | None,
-        writes: _BatchWrites | None = None,
+        writes: TurnWrites,
     ) -> None:
         self.uow = uow
         self.checkins = checkins
         self.turn = turn
         self.member = member
         self.group_id = group.id if group else None
-        self.inbound = inbound
+        self.inbound = member_turn.inbound
+        self.nudge = member_turn.nudge
         self.now = now
         self.session_id = session_id
         self.writes = writes
         self.outbound: list[Outbound] = []
-        self.nudge: str | None = None
 
     async def apply(self) -> list[Outbound]:
         turn = self.turn
@@ -471,10 +480,7 @@ class _Applier:
                 next_nudge_at=next_nudge_at(checkin, turn.session) if checkin else None,
                 expires_at=expires_at(checkin, turn.session) if checkin else None,
             )
-            if self.writes is None:
-                await self.uow.sessions.store(save)
-            else:
-                self.writes.saves.append(save)
+            self.writes.saves.append(save)
         return self.outbound
 
     async def _say(self, say: Say) -> None:
@@ -489,11 +495,7 @@ class _Applier:
             nudge=self.nudge,
             template={"1": self.member.name or "", "2": str(say.params.get("title", ""))},
         )
-        if self.writes is None:
-            self.outbound.extend(await _log_lines(self.uow, lines))
-            return
-        for values, line in lines:
-            self.writes.say(self.outbound, values, line)
+        self.writes.say(self.outbound, lines)
 
     async def _answer(self, event: AnswerRecorded) -> None:
         if self.session_id is None:
@@ -510,10 +512,7 @@ class _Applier:
             raw_text=event.raw if event.raw else None,
             **answer_columns(event.value),
         )
-        if self.writes is None:
-            await self.uow.answers.add(answer)
-        else:
-            self.writes.answers.append(answer)
+        self.writes.answers.append(answer)
 
     async def _help(self, event: HelpRecorded) -> None:
         me, other = self.member.id, event.other.member_id
@@ -523,7 +522,6 @@ class _Applier:
             receiver_id=receiver,
             group_id=self.group_id,
             kind=event.kind,
-            note=None,
             session_id=self.session_id,
             reported_by_id=me,
             at=self.now,
@@ -568,8 +566,13 @@ async def queue_outbound(
     """Write a rendered message to the outbox (the message log, status queued), cut into the
     parts the channel accepts. A proactive message names its `nudge` kind (and the variables
     of its WhatsApp template), so the sender can apply WhatsApp's 24-hour window rule."""
-    lines = outbound_lines(member_id, channel, address, rendered, step_id, now, nudge, template)
-    return await _log_lines(uow, lines)
+    lines: list[Outbound] = []
+    writes = TurnWrites()
+    writes.say(
+        lines, outbound_lines(member_id, channel, address, rendered, step_id, now, nudge, template)
+    )
+    await writes.flush(uow)
+    return lines
 
 
 def outbound_lines(
@@ -600,13 +603,6 @@ def outbound_lines(
         )
         lines.append((values, Outbound(0, channel, address, part.text, part.choices, step_id)))
     return lines
-
-
-async def _log_lines(
-    uow: UnitOfWork, lines: list[tuple[dict[str, Any], Outbound]]
-) -> list[Outbound]:
-    ids = await uow.messages.log_many([values for values, _ in lines])
-    return [replace(line, message_id=ids[i]) for i, (_, line) in enumerate(lines)]
 
 
 def answer_columns(value: AnswerValue | None) -> dict[str, Any]:

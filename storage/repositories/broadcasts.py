@@ -61,6 +61,7 @@ from storage.models import (
     Message,
     Staff,
 )
+from storage.records import DEFAULT_QUIET_END, DEFAULT_QUIET_START
 from storage.vocabulary import Channel
 
 BroadcastStatus = Literal["scheduled", "planning", "sending", "done", "cancelled"]
@@ -72,7 +73,7 @@ MAX_TEXT_LENGTH = 1600
 TEMPLATE_PREVIEW = 60
 """How much of the text a WhatsApp template (outside the 24-hour window) carries as {{1}}."""
 PROACTIVE_CHANNELS: tuple[Channel, ...] = ("telegram", "whatsapp", "sms")
-"""Channels a message can reach a member on unasked (not the web simulator or console)."""
+"""Channels a message can reach a member on unasked (not the terminal console)."""
 OPTED_OUT = "opted_out"
 UNREACHABLE = "unreachable"
 FINAL_MESSAGE_STATUSES = frozenset({"delivered", "read", "failed", "undelivered"})
@@ -244,11 +245,6 @@ def text_language(texts: Mapping[str, str], locale: str) -> str:
     if base in texts:
         return base
     return next(iter(texts))
-
-
-def text_for(texts: Mapping[str, str], locale: str) -> str:
-    """The text a member with `locale` gets (see `text_language`)."""
-    return texts[text_language(texts, locale)]
 
 
 # --- the repository ---------------------------------------------------------------------------
@@ -494,7 +490,12 @@ class BroadcastRepository:
             language = text_language(texts, row.locale or "")
             text = texts[language]
             zone = row.timezone or row.group_timezone or "UTC"
-            wake = rules.not_before(now, zone, row.quiet_start or "21:00", row.quiet_end or "07:00")
+            wake = rules.not_before(
+                now,
+                zone,
+                row.quiet_start or DEFAULT_QUIET_START,
+                row.quiet_end or DEFAULT_QUIET_END,
+            )
             payload = {
                 "nudge": "broadcast",
                 "broadcast": broadcast_id,

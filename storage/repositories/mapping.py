@@ -20,6 +20,8 @@ from storage.models import (
     Story,
 )
 from storage.records import (
+    DEFAULT_QUIET_END,
+    DEFAULT_QUIET_START,
     AddressRecord,
     GroupChatRecord,
     GroupRecord,
@@ -44,8 +46,8 @@ def group_record(row: Group | Row[Any], member_count: int) -> GroupRecord:
         member_count=member_count,
         checkin_schedule=row.checkin_schedule or "0 9 * * MON",
         highlight_schedule=row.highlight_schedule or "0 18 * * SUN",
-        quiet_start=row.quiet_start or "21:00",
-        quiet_end=row.quiet_end or "07:00",
+        quiet_start=row.quiet_start or DEFAULT_QUIET_START,
+        quiet_end=row.quiet_end or DEFAULT_QUIET_END,
     )
 
 

@@ -168,7 +168,6 @@ _MARK_FAILED = (
         updated_at=bindparam("at"),
     )
 )
-_COUNT_QUEUED = select(func.count()).select_from(MESSAGES).where(*_OUTBOX)
 
 
 class MessageRepository:
@@ -391,9 +390,6 @@ class MessageRepository:
         await self._session.execute(
             _MARK_FAILED, {"message_id": message_id, "failure_code": error_code[:32], "at": at}
         )
-
-    async def count_queued(self) -> int:
-        return int(await self._session.scalar(_COUNT_QUEUED) or 0)
 
     async def _insert(self, values: dict[str, Any]) -> MessageRecord:
         inserted = (await self._session.execute(_INSERT, values)).one()

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage.models import Address, Group, Lease, Member, Membership
-from storage.records import GroupRecord
+from storage.records import DEFAULT_QUIET_END, DEFAULT_QUIET_START, GroupRecord
 from storage.repositories.mapping import group_record
 
 
@@ -130,8 +130,8 @@ class ScheduleRepository:
                 channel=row[1],
                 address=row[2],
                 timezone=row[3] or row[4] or "UTC",
-                quiet_start=row[5] or "21:00",
-                quiet_end=row[6] or "07:00",
+                quiet_start=row[5] or DEFAULT_QUIET_START,
+                quiet_end=row[6] or DEFAULT_QUIET_END,
                 group_id=row[7],
             )
             for row in rows

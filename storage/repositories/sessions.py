@@ -157,16 +157,11 @@ class SessionRepository:
         `at` and no nudge is due any more. `next_nudge_at` is when the clock should look at an
         active session again (its next reminder or its expiry). Raises `NotFound` for an
         unknown session."""
-        await self.store(
-            SessionSave(
-                session_id, step_id, status, state, at, end_reason, next_nudge_at, expires_at
-            )
+        save = SessionSave(
+            session_id, step_id, status, state, at, end_reason, next_nudge_at, expires_at
         )
-
-    async def store(self, save: SessionSave) -> None:
-        """`save`, given as a `SessionSave`."""
         if await self._session.scalar(_SAVE, save.columns()) is None:
-            raise NotFound(f"no session #{save.session_id}")
+            raise NotFound(f"no session #{session_id}")
 
     async def save_many(self, saves: list[SessionSave]) -> None:
         """`save` several sessions in one round trip. An unknown session is skipped without

@@ -164,17 +164,6 @@ class StoryRepository:
             statement = statement.where(Story.group_id == group_id)
         return [story_record(row) for row in await self._session.scalars(statement)]
 
-    async def approved_unpublished(self, group_id: int, limit: int) -> builtins.list[StoryRecord]:
-        """Up to `limit` of the group's approved stories not yet published, oldest first (by
-        when they were written): the queue a highlight takes its story from."""
-        statement = (
-            select(Story)
-            .where(Story.group_id == group_id, Story.status == "approved")
-            .order_by(Story.created_at, Story.id)
-            .limit(limit)
-        )
-        return [story_record(row) for row in await self._session.scalars(statement)]
-
     async def approve(self, story_id: int, staff_id: int, at: datetime) -> StoryRecord:
         """`staff_id` approves the story (proposed or rejected) at `at`.
 

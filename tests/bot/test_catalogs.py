@@ -74,7 +74,7 @@ CAPITALISED = re.compile(r"\b[A-ZÁÉÍÓÚÑ]{3,}\b")
 
 @pytest.mark.parametrize("locale", TRANSLATED)
 def test_words_members_are_told_to_send_work_in_their_language(locale: str) -> None:
-    vocabulary = CHECKINS.vocabulary
+    lexicon = CHECKINS.lexicon
     yes = split_words(CATALOGS.pgettext(locale, *YES_WORDS))
     with catalog_path(DEFAULT_LOCALES_PATH, locale).open("rb") as source:
         catalog = read_po(source, locale=locale)
@@ -85,7 +85,7 @@ def test_words_members_are_told_to_send_work_in_their_language(locale: str) -> N
             if word in {"USD", "KES", "SMS", "OK"}:
                 continue
             folded = normalize(word)
-            understood = vocabulary.command(folded) or vocabulary.keyword(folded) or folded in yes
+            understood = lexicon.command(folded) or lexicon.keyword(folded) or folded in yes
             assert understood, (
                 f"[{locale}] tells members to send {word}, which does nothing: {message.string!r}"
             )

@@ -94,7 +94,7 @@ async def test_a_failing_turn_writes_nothing(
     async def broken(*args: object, **kwargs: object) -> int:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(AnswerRepository, "add", broken)
+    monkeypatch.setattr(AnswerRepository, "add_many", broken)
     with pytest.raises(RuntimeError):
         await say(svc, "+254712345678", "yes")
     monkeypatch.undo()

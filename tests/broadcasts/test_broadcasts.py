@@ -10,14 +10,14 @@ import pytest
 from sqlalchemy import select
 
 from bot.broadcasts.running import DELIVERY, parse_texts, run_broadcast, start_due
-from bot.broadcasts.segments import load_vocabulary, parse
+from bot.broadcasts.segments import load_schema, parse
 from storage import Database
 from storage.models import BroadcastRecipient, Message
 from storage.repositories.broadcasts import Audience, InvalidBroadcast
 from tests.broadcasts import seed
 from tests.broadcasts.seed import MORNING, NIGHT, NOON
 
-VOCABULARY = load_vocabulary()
+SCHEMA = load_schema()
 
 
 def at(moment: Any) -> Any:
@@ -37,7 +37,7 @@ async def make_broadcast(
             created_by_id=None,
             group_id=group_id,
             language=language,
-            segment=parse(segment, VOCABULARY).text,
+            segment=parse(segment, SCHEMA).text,
             texts=texts or {"en": "Market day moves to Thursday."},
             scheduled_at=scheduled_at,
             at=NOON,
@@ -122,7 +122,7 @@ async def test_a_segment_matching_nobody_counts_zero_and_writes_nothing(
     database: Database,
 ) -> None:
     ids = await a_mixed_group(database)
-    segment = parse("business_type=farming, sales>=1000", VOCABULARY)
+    segment = parse("business_type=farming, sales>=1000", SCHEMA)
     async with database.transaction() as uow:
         counts = await uow.broadcasts.audience_counts(
             Audience(ids["group"], None, segment.conditions)
@@ -132,7 +132,7 @@ async def test_a_segment_matching_nobody_counts_zero_and_writes_nothing(
     assert await seed.count(database, "SELECT count(*) FROM broadcast_recipients") == 0
 
     broadcast_id = await make_broadcast(database, ids["group"], "business_type=farming")
-    totals = await run_broadcast(database, broadcast_id, at(NOON), vocabulary=VOCABULARY)
+    totals = await run_broadcast(database, broadcast_id, at(NOON), schema=SCHEMA)
     assert (totals.recipients, totals.queued, totals.status) == (0, 0, "done")
     assert await outbox(database) == []
 

@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from bot.broadcasts.segments import load_vocabulary, parse
+from bot.broadcasts.segments import load_schema, parse
 from storage.repositories.broadcasts import AnswerCondition, Comparison, MemberCondition
 
-VOCABULARY = load_vocabulary(None, ("en", "es", "fil", "fr", "sw"))
+SCHEMA = load_schema(None, ("en", "es", "fil", "fr", "sw"))
 
 
 def sales(op: Comparison, amount: str) -> AnswerCondition:
@@ -76,10 +76,10 @@ def sales(op: Comparison, amount: str) -> AnswerCondition:
     ],
 )
 def test_valid_segments(text: str, canonical: str, conditions: tuple[object, ...]) -> None:
-    segment = parse(text, VOCABULARY)
+    segment = parse(text, SCHEMA)
     assert segment.text == canonical
     assert segment.conditions == conditions
-    assert parse(segment.text, VOCABULARY) == segment  # the stored text parses the same again
+    assert parse(segment.text, SCHEMA) == segment  # the stored text parses the same again
 
 
 @pytest.mark.parametrize(
@@ -126,16 +126,16 @@ def test_valid_segments(text: str, canonical: str, conditions: tuple[object, ...
 )
 def test_invalid_segments_say_what_is_wrong(text: str, message: str) -> None:
     with pytest.raises(ValueError) as raised:
-        parse(text, VOCABULARY)
+        parse(text, SCHEMA)
     assert message in str(raised.value)
 
 
 def test_errors_name_the_condition_among_several() -> None:
     with pytest.raises(ValueError, match=r"condition 2 \('saved>>1'\)"):
-        parse("sales>1, saved>>1", VOCABULARY)
+        parse("sales>1, saved>>1", SCHEMA)
 
 
 def test_without_languages_any_code_shaped_language_is_accepted() -> None:
-    assert parse("language=sw-KE", load_vocabulary()).conditions == (
+    assert parse("language=sw-KE", load_schema()).conditions == (
         MemberCondition("language", "=", "sw-KE"),
     )

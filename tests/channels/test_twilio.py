@@ -328,11 +328,9 @@ def test_capabilities_and_sender_numbers() -> None:
     adapters: list[ChannelAdapter] = [whatsapp, sms]
     assert [adapter.name for adapter in adapters] == ["whatsapp", "sms"]
     assert whatsapp.capabilities == WHATSAPP_CAPABILITIES
-    assert (WHATSAPP_CAPABILITIES.buttons, WHATSAPP_CAPABILITIES.templates) == (False, True)
-    assert WHATSAPP_CAPABILITIES.max_length == 1600
+    assert not WHATSAPP_CAPABILITIES.buttons  # choices are numbered in the text
     assert sms.capabilities == SMS_CAPABILITIES
-    assert (SMS_CAPABILITIES.buttons, SMS_CAPABILITIES.templates) == (False, False)
-    assert SMS_CAPABILITIES.max_length == 1530
+    assert not SMS_CAPABILITIES.buttons
     assert whatsapp.from_number == WHATSAPP_FROM
     assert TwilioChannel("whatsapp", ACCOUNT_SID, AUTH_TOKEN, WHATSAPP_FROM, None).from_number == (
         WHATSAPP_FROM

@@ -15,7 +15,7 @@ from conversations.inputs import Input, Reply
 from conversations.loader import parse_checkins
 from conversations.rendering import render
 from conversations.session import SessionState
-from conversations.words import build_vocabulary
+from conversations.words import build_lexicon
 
 DEFINITIONS = Path(__file__).resolve().parents[2] / "conversations" / "definitions"
 LIBRARY = CheckinLibrary(
@@ -52,7 +52,7 @@ CATALOGS = Catalogs(
     translators={"en": DictTranslator({}), "pig": DictTranslator(PIGLATIN)},
     languages=(Language("en", "English"), Language("pig", "Igpay")),
 )
-VOCABULARY = build_vocabulary(CATALOGS, LIBRARY.keywords())
+LEXICON = build_lexicon(CATALOGS, LIBRARY.keywords())
 
 
 @dataclass
@@ -73,7 +73,7 @@ class Member:
             now=self.now,
             member=self.profile,
             catalogs=CATALOGS,
-            vocabulary=VOCABULARY,
+            lexicon=LEXICON,
             group_members=self.peers,
             groups_by_code=self.groups_by_code,
         )

@@ -1,8 +1,8 @@
-"""Every golden transcript in tests/golden/*.txt, through the real service, storage and catalogs."""
+"""Every golden transcript in tests/golden/*.txt, through the inbox, the worker and the outbox,
+with real storage and catalogs (see transcript.py)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ CHECKINS = load_checkins(load_catalogs())
 
 
 @pytest.mark.parametrize("path", TRANSCRIPTS, ids=[p.stem for p in TRANSCRIPTS])
-async def test_transcript(path: Path, tmp_path: Path) -> None:
+async def test_transcript(path: Path, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     script = parse(path)
     database = Database(f"sqlite+aiosqlite:///{tmp_path / 'golden.db'}")
     try:
@@ -30,7 +30,7 @@ async def test_transcript(path: Path, tmp_path: Path) -> None:
     finally:
         await database.dispose()
     expected = path.read_text(encoding="utf-8").splitlines()
-    if os.environ.get("UPDATE_GOLDEN") == "1":
+    if request.config.getoption("--update-golden"):
         path.write_text("\n".join(actual) + "\n", encoding="utf-8")
         return
     assert actual == expected

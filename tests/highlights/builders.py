@@ -88,7 +88,6 @@ async def help_given(
         receiver_id=receiver.id,
         group_id=group_id,
         kind="advice",
-        note=None,
         session_id=None,
         reported_by_id=giver.id,
         at=at,

@@ -190,7 +190,7 @@ async def test_list_and_the_highlight_queue(database: Database) -> None:
     async with database.transaction() as uow:
         group_id, member_id, grace, bob = await _setup(uow)
         other = await uow.groups.create("Tailors", "UTC", "en", "USD", at=T0)
-        # Created out of order: the queue goes by when a story was written, oldest first.
+        # Created out of order: the highlight's queue goes by when a story was approved.
         late = await uow.stories.add_by_staff(bob, group_id, "late", T0 + 5 * MINUTE, approved=True)
         early = await uow.stories.propose(member_id, group_id, None, "early", T0 + MINUTE)
         middle = await uow.stories.propose(member_id, group_id, None, "middle", T0 + 2 * MINUTE)
@@ -200,17 +200,16 @@ async def test_list_and_the_highlight_queue(database: Database) -> None:
         await uow.stories.approve(early.id, grace, T0 + 10 * MINUTE)
         await uow.stories.reject(rejected.id, grace, T0 + 10 * MINUTE)
 
-        queue = await uow.stories.approved_unpublished(group_id, limit=10)
-        assert [story.text for story in queue] == ["early", "middle", "late"]
-        assert [s.text for s in await uow.stories.approved_unpublished(group_id, 2)] == [
-            "early",
+        queue = uow.highlights.featured_stories
+        assert [story.text for story in await queue(group_id, limit=10)] == [
+            "late",
             "middle",
+            "early",
         ]
+        assert [story.text for story in await queue(group_id, 2)] == ["late", "middle"]
         await uow.stories.publish(early.id, T0 + 20 * MINUTE)
-        assert [s.text for s in await uow.stories.approved_unpublished(group_id, 1)] == ["middle"]
-        assert [s.text for s in await uow.stories.approved_unpublished(other.id, 5)] == [
-            "elsewhere"
-        ]
+        assert [story.text for story in await queue(group_id, 10)] == ["late", "middle"]
+        assert [story.text for story in await queue(other.id, 5)] == ["elsewhere"]
 
         everything = await uow.stories.list()
         assert [s.id for s in everything] == [

@@ -920,7 +920,6 @@ async def test_help_rows(database: Database) -> None:
             receiver_id=ama.id,
             group_id=None,
             kind="lent_money",
-            note=None,
             session_id=None,
             reported_by_id=ama.id,
             at=T0 + MINUTE,
@@ -930,7 +929,6 @@ async def test_help_rows(database: Database) -> None:
             receiver_id=kojo.id,
             group_id=bakers.id,
             kind="advice",
-            note="pricing",
             session_id=session.id,
             reported_by_id=ama.id,
             at=T0,
@@ -950,7 +948,7 @@ async def test_help_rows(database: Database) -> None:
         bakers.id,
         "Bakers",
         "advice",
-        "pricing",
+        None,
     )
     assert advice.created_at == "2025-03-03T09:00:00+00:00"
     assert (rows[1].group_name, rows[1].kind, rows[1].note) == (None, "lent_money", None)
