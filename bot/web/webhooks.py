@@ -21,7 +21,6 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.background import BackgroundTask
 
-from bot.channels.telegram import TelegramPayloadError, parse_update
 from bot.channels.twilio import TwilioPayloadError, parse_inbound, parse_status, verify_signature
 from bot.runtime import Runtime
 from storage.vocabulary import MessageStatus
@@ -43,6 +42,9 @@ def add_webhook_routes(app: FastAPI, runtime: Runtime) -> None:
         if not hmac.compare_digest(secret, settings.telegram_webhook_secret):
             log.warning("refused a Telegram webhook with a wrong secret from %s", _client(request))
             return JSONResponse({"error": "forbidden"}, status_code=403)
+        # configured, so the adapter (and python-telegram-bot with it) is loaded already
+        from bot.channels.telegram import TelegramPayloadError, parse_update
+
         try:
             body = json.loads(await request.body())
             if not isinstance(body, dict):
