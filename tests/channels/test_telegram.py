@@ -395,6 +395,19 @@ FAILURES: list[tuple[str | dict[str, Any], RetryAfter | RecipientGone | Permanen
         {"ok": False, "error_code": 400, "description": "Bad Request: BUTTON_DATA_INVALID"},
         PermanentFailure("400", "Bad Request: BUTTON_DATA_INVALID"),
     ),
+    (
+        {
+            "ok": False,
+            "error_code": 400,
+            "description": "Bad Request: group chat was upgraded to a supergroup chat",
+            "parameters": {"migrate_to_chat_id": -1001234567890},
+        },
+        PermanentFailure(
+            "migrated", "Bad Request: group chat was upgraded to a supergroup chat (-1001234567890)"
+        ),
+    ),
+    ({"status": 429, "body": "<html>Slow down</html>"}, RetryAfter(1, scope="chat")),
+    ({"status": 404}, RetryAfter(60, scope="channel")),
     ({"status": 500}, RetryAfter(5, scope="chat")),
     ({"status": 502, "body": "<html>Bad Gateway</html>"}, RetryAfter(5, scope="chat")),
 ]
@@ -611,3 +624,58 @@ async def test_fake_enforces_the_global_limit() -> None:
     assert sum(isinstance(result, RetryAfter) for result in results) == 2
     assert fake.rate_limited == 2
     assert len(fake.sent) == 3
+
+
+# --- the process's connection pool ----------------------------------------------------------
+
+
+class _SlowTelegram(FakeTelegram):
+    """Answers each send after a moment, counting how many were in flight at once."""
+
+    def __init__(self) -> None:
+        super().__init__(token=TOKEN)
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    async def _send_message(self, params: dict[str, Any]) -> Any:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(0.2)
+            return await super()._send_message(params)
+        finally:
+            self.in_flight -= 1
+
+
+async def test_channels_share_the_process_pool_which_bounds_sends_in_flight() -> None:
+    """The first channel of a process sizes the pool; a second one uses the same connections,
+    and keeps them when the first closes."""
+    async with _SlowTelegram() as fake:
+        first = TelegramChannel(TOKEN, api_url=fake.url, connections=3)
+        second = TelegramChannel(TOKEN, api_url=fake.url, connections=50)
+        try:
+            results = await asyncio.gather(
+                *(
+                    channel.send(outgoing(address=str(1000 + n)))
+                    for n, channel in enumerate([first, second] * 4)
+                )
+            )
+            assert all(isinstance(result, Sent) for result in results)
+            assert fake.most_in_flight == 3
+            await first.close()
+            assert isinstance(await second.send(outgoing()), Sent)
+        finally:
+            await first.close()
+            await second.close()
+
+
+async def test_a_pool_sized_for_the_sender_sends_that_many_at_once() -> None:
+    async with _SlowTelegram() as fake:
+        channel = TelegramChannel(TOKEN, api_url=fake.url, connections=12)
+        try:
+            await asyncio.gather(
+                *(channel.send(outgoing(address=str(1000 + n))) for n in range(12))
+            )
+        finally:
+            await channel.close()
+    assert fake.most_in_flight == 12
