@@ -22,7 +22,6 @@ from bot.runtime import Runtime
 from bot.schedule.sweeper import run_sweeper
 from bot.settings import Settings
 from bot.turns import console
-from bot.web.app import create_app
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +118,9 @@ def web_config(app: Any, settings: Settings, quiet: bool) -> uvicorn.Config:
 
 
 async def _serve_web(runtime: Runtime, stop: asyncio.Event, quiet: bool) -> None:
+    # imported here: the worker and the clock serve no web app and need not load FastAPI
+    from bot.web.app import create_app
+
     server = _Server(web_config(create_app(runtime), runtime.settings, quiet))
     serving = asyncio.create_task(server.serve())
     waiting = asyncio.create_task(stop.wait())
