@@ -10,8 +10,9 @@ for every group so that the whole audience is due at once. Then it measures:
    INSERT … SELECT into broadcast_recipients) and the time to queue every outbox row (batches of
    `--batch`, one transaction each); peak RSS of this process (`resource.getrusage`);
 3. the send rate: the real `Sender` (in-process coordination) with the real Telegram adapter
-   (aiogram) against `tests.fakes.telegram_api.FakeTelegram` enforcing `--send-limit` sends a
-   second, our limit the same, for `--send-seconds`: achieved rate / limit and the fake's 429s.
+   (python-telegram-bot) against `tests.fakes.telegram_api.FakeTelegram` enforcing `--send-limit`
+   sends a second, our limit the same, for `--send-seconds`: achieved rate / limit and the fake's
+   429s.
    The fake runs in a child process (`--in-process-fake`: in this event loop, as the tests do),
    so that, as with a real provider, it does not take the sender's core.
 

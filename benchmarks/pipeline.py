@@ -1,11 +1,11 @@
 """The whole pipeline, end to end: members answering the weekly check-in over the real webhook.
 
 Simulated Telegram members POST updates to `/webhooks/telegram` of a real uvicorn server (an
-aiohttp client, with the secret header); the bot's replies go out through aiogram to a fake
-Telegram Bot API server running in this process (`tests.fakes.telegram_api.FakeTelegram`), which
-records when each line arrives. Every member is onboarded and in a group of eight before the run,
-so "checkin" starts the weekly check-in and the eight answers after it go through every question
-a member of a group sees (the help questions included). Measured, per backend:
+aiohttp client, with the secret header); the bot's replies go out through python-telegram-bot to
+a fake Telegram Bot API server running in this process (`tests.fakes.telegram_api.FakeTelegram`),
+which records when each line arrives. Every member is onboarded and in a group of eight before the
+run, so "checkin" starts the weekly check-in and the eight answers after it go through every
+question a member of a group sees (the help questions included). Measured, per backend:
 
 1. closed loop: a fixed number of answers from many members at once, each member sending its next
    answer when it got the reply to the previous one: answers per second end to end (first POST

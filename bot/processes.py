@@ -22,7 +22,6 @@ from bot.runtime import Runtime
 from bot.schedule.sweeper import run_sweeper
 from bot.settings import Settings
 from bot.turns import console
-from bot.web.app import create_app
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +52,14 @@ defaults are 700, 10, 10)."""
 def garbage_collection_for_serving() -> Iterator[None]:
     """Fewer cyclic garbage collections while a process serves; as before afterwards.
 
-    Everything alive by then (the objects of SQLAlchemy, pydantic, aiogram and our own modules,
-    kept for the whole process) is frozen out of the collector's sight, and the generations are
-    collected less often (`COLLECTION_THRESHOLDS`): a turn allocates thousands of short-lived
-    objects, and each collection walked the survivors again. Reference counting still frees
-    almost everything at once; the collector is only for cycles. Measured on the pipeline
-    benchmark (production, runs alternated within one hour, see docs/benchmarks.md): median
-    531 answers/s over seven runs and 2.0-2.9 ms of bot CPU per answer, against 433 over nine
-    runs and 2.5-3.6 ms with Python's defaults, the same RSS; with only the youngest
+    Everything alive by then (the objects of SQLAlchemy, pydantic, the channels' clients and our
+    own modules, kept for the whole process) is frozen out of the collector's sight, and the
+    generations are collected less often (`COLLECTION_THRESHOLDS`): a turn allocates thousands
+    of short-lived objects, and each collection walked the survivors again. Reference counting
+    still frees almost everything at once; the collector is only for cycles. Measured on the
+    pipeline benchmark (production, runs alternated within one hour, see docs/benchmarks.md):
+    median 531 answers/s over seven runs and 2.0-2.9 ms of bot CPU per answer, against 433 over
+    nine runs and 2.5-3.6 ms with Python's defaults, the same RSS; with only the youngest
     generation's threshold raised (20,000, 10, 10), 453-460 in two runs."""
     threshold = gc.get_threshold()
     gc.freeze()
@@ -119,6 +118,9 @@ def web_config(app: Any, settings: Settings, quiet: bool) -> uvicorn.Config:
 
 
 async def _serve_web(runtime: Runtime, stop: asyncio.Event, quiet: bool) -> None:
+    # imported here: the worker and the clock serve no web app and need not load FastAPI
+    from bot.web.app import create_app
+
     server = _Server(web_config(create_app(runtime), runtime.settings, quiet))
     serving = asyncio.create_task(server.serve())
     waiting = asyncio.create_task(stop.wait())
@@ -162,7 +164,7 @@ async def worker(settings: Settings) -> None:
 
 
 async def clock(settings: Settings) -> None:
-    async with Runtime.open(settings) as runtime:
+    async with Runtime.open(settings, with_channels=False) as runtime:
         stop = asyncio.Event()
         _stop_on_signals(stop)
         ticker = runtime.ticker

@@ -5,21 +5,25 @@ coordination backend (Redis when `REDIS_URL` is set, in-process otherwise), the 
 that are configured, the conversation service, the worker and the sender. Processes differ only
 in which loops they run: `web` serves webhooks, `worker` runs worker and sender, `run` all of it
 plus Telegram long polling when no webhook is configured.
+
+A channel's client library is imported only when that channel is configured (here, when the
+adapters are built): the clock, a WhatsApp-only deployment or a Telegram-less web process never
+load python-telegram-bot.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, cast
 
 from bot.channels.base import ChannelAdapter
-from bot.channels.telegram import TelegramChannel, TelegramPayloadError, parse_update, poll
 from bot.channels.templates import load_templates
-from bot.channels.twilio import TwilioChannel
 from bot.channels.whatsapp_content import ContentCreator
 from bot.i18n.catalogs import load_catalogs
 from bot.pipeline.coordination.contracts import Coordination
@@ -35,6 +39,9 @@ from bot.settings import Settings
 from bot.turns.checkins import Checkins, load_checkins
 from bot.turns.service import ConversationService, utc_now
 from storage.database import Database
+
+if TYPE_CHECKING:
+    from bot.channels.telegram import TelegramChannel
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +59,28 @@ def limits_from(settings: Settings) -> Limits:
     )
 
 
+def telegram_connections(settings: Settings) -> int:
+    """The Bot API connections a process keeps: a second of sends at the channel's rate may be
+    in flight at once (the sender starts each as soon as the limiter lets it), plus a long poll
+    and callback answers."""
+    return max(1, math.ceil(settings.telegram_rate_per_second)) + 4
+
+
 def build_channels(settings: Settings) -> dict[str, ChannelAdapter]:
+    """The adapters of the configured channels; each channel's module (and its client library)
+    is imported here, and only when configured."""
     channels: dict[str, ChannelAdapter] = {}
     if settings.telegram_bot_token:
+        from bot.channels.telegram import TelegramChannel
+
         channels["telegram"] = TelegramChannel(
-            settings.telegram_bot_token, settings.telegram_api_url
+            settings.telegram_bot_token,
+            settings.telegram_api_url,
+            connections=telegram_connections(settings),
         )
     if settings.twilio_enabled:
+        from bot.channels.twilio import TwilioChannel
+
         assert settings.twilio_account_sid and settings.twilio_auth_token
         callback = f"{settings.public_url}{STATUS_PATH}" if settings.public_url else None
         if settings.twilio_whatsapp_from:
@@ -118,8 +140,15 @@ class Runtime:
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, settings: Settings, clock: Callable[[], datetime] = utc_now
+        cls,
+        settings: Settings,
+        clock: Callable[[], datetime] = utc_now,
+        *,
+        with_channels: bool = True,
     ) -> AsyncIterator[Runtime]:
+        """Everything, closed again on leaving. `with_channels=False` is for a process that
+        never speaks to a provider (the clock only writes timers' work to the inbox and the
+        outbox): no adapter is built, so no channel library is loaded."""
         problems = settings.problems()
         if problems:
             raise ValueError("; ".join(problems))
@@ -132,7 +161,7 @@ class Runtime:
             if settings.redis_url:
                 await redis_ready(settings.redis_url)
             coordination = await build_coordination(settings.redis_url, settings.redis_prefix)
-            channels = build_channels(settings)
+            channels = build_channels(settings) if with_channels else {}
             service = ConversationService(database, checkins, settings.default_country, clock)
             handler = EventHandler(service)
             worker = Worker(database, coordination, handler, channels, clock)
@@ -169,8 +198,8 @@ class Runtime:
 
     @property
     def telegram(self) -> TelegramChannel | None:
-        adapter = self.channels.get("telegram")
-        return adapter if isinstance(adapter, TelegramChannel) else None
+        """The Telegram adapter when Telegram is configured (`build_channels` made it one)."""
+        return cast("TelegramChannel | None", self.channels.get("telegram"))
 
     async def register_telegram_webhook(self) -> None:
         """Point Telegram at our webhook, with the secret it must send back."""
@@ -186,6 +215,8 @@ class Runtime:
         telegram = self.telegram
         if telegram is None:
             return
+        from bot.channels.telegram import TelegramPayloadError, parse_update, poll
+
         username = await telegram.bot_username()
 
         async def handle(update: dict[str, object]) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionma
 
 from storage.engines import DEFAULT_POOL_SIZE, POOL_TIMEOUT, create_engine, read_only
 from storage.errors import DatabaseUnavailable
-from storage.schema_migrations import upgrade_to_head
+from storage.schema_head import at_shipped_head
 from storage.unit_of_work import UnitOfWork
 from storage.urls import async_url, describe
 
@@ -109,6 +109,10 @@ class Database:
         connection = await self._connect()
         try:
             async with connection.begin():
+                if await connection.run_sync(at_shipped_head):
+                    return  # the usual start: nothing to migrate, and Alembic not loaded
+                from storage.schema_migrations import upgrade_to_head
+
                 await connection.run_sync(upgrade_to_head)
         finally:
             await connection.close()

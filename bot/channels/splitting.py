@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.channels.twilio import split_for_sms
+from bot.channels.sms_segments import split_for_sms
 from conversations.rendering import RenderedChoice, RenderedMessage
 from storage.vocabulary import Channel
 

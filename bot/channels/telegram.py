@@ -1,4 +1,4 @@
-"""The Telegram channel: Bot API updates in, `sendMessage` out, through aiogram 3.
+"""The Telegram channel: Bot API updates in, `sendMessage` out, through python-telegram-bot.
 
 Inbound, `parse_update` turns one raw Bot API `Update` (a webhook body, or one element of
 `getUpdates`' result) into `InboundEvent`s; it does no I/O, so the web layer can call it before
@@ -19,46 +19,16 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from http import HTTPStatus
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypedDict, TypeVar
 
-import aiohttp
 import phonenumbers
-from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import (
-    AiogramError,
-    ClientDecodeError,
-    TelegramAPIError,
-    TelegramBadRequest,
-    TelegramForbiddenError,
-    TelegramMigrateToChat,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-    TelegramUnauthorizedError,
-)
-from aiogram.methods import (
-    AnswerCallbackQuery,
-    DeleteWebhook,
-    GetMe,
-    GetUpdates,
-    Response,
-    SendMessage,
-    SetWebhook,
-    TelegramMethod,
-)
-from aiogram.methods.base import TelegramType
-from aiogram.types import (
-    CallbackQuery,
-    ChatMemberUpdated,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-    Update,
-)
 from pydantic import ValidationError
+from telegram import Bot
+from telegram import InlineKeyboardButton as SendButton
+from telegram import InlineKeyboardMarkup as SendKeyboard
+from telegram.error import NetworkError, TelegramError
 
+from bot.channels import telegram_http
 from bot.channels.base import (
     Capabilities,
     ContactEvent,
@@ -74,6 +44,14 @@ from bot.channels.base import (
     Sent,
     button_payload,
     parse_button_payload,
+)
+from bot.channels.telegram_http import Refused, Throttled, TokenRejected
+from bot.channels.telegram_updates import (
+    CallbackQuery,
+    ChatMember,
+    ChatMemberUpdated,
+    Message,
+    Update,
 )
 from conversations.answers import Location, Photo
 from conversations.inputs import Reply
@@ -248,11 +226,9 @@ def _from_membership(change: ChatMemberUpdated, provider_id: str) -> list[Inboun
     return []
 
 
-def _inside(member: Any) -> bool:
-    """Whether a chat member (any of aiogram's ChatMember kinds) is in the chat."""
-    return member.status in _INSIDE or (
-        member.status == "restricted" and bool(getattr(member, "is_member", False))
-    )
+def _inside(member: ChatMember) -> bool:
+    """Whether a chat member (any of the Bot API's ChatMember kinds) is in the chat."""
+    return member.status in _INSIDE or (member.status == "restricted" and bool(member.is_member))
 
 
 def _command(text: str, bot_username: str | None) -> tuple[str, str] | None:
@@ -285,52 +261,70 @@ def _e164(phone: str) -> str | None:
 # Outbound
 
 
-RESPONSE_TYPES: Final = tuple(
-    Response[method.__returning__]  # type: ignore[name-defined]
-    for method in (SendMessage, AnswerCallbackQuery, SetWebhook, DeleteWebhook, GetMe, GetUpdates)
-)
-"""The parametrised `Response` models aiogram checks our calls' answers with, held for good.
-
-aiogram's `check_response` asks pydantic for `Response[<the method's result type>]` on every
-call. pydantic caches parametrised generics only weakly, so after a garbage collection the
-class is gone and built again: 7-25 ms of CPU for `Response[Message]`, on a send that otherwise
-costs well under a millisecond. Holding them here keeps pydantic's cache entries alive."""
+DEFAULT_CONNECTIONS: Final = 34
+"""The HTTP connections a process keeps to the Bot API when nobody says: Telegram's 30 sends a
+second in flight at once, a long poll and callback answers beside them."""
 
 
-class _Session(AiohttpSession):
-    """aiogram's aiohttp session, except that a 429 without `retry_after` is still a throttle
-    (aiogram would raise a bare TelegramAPIError): it becomes a one-second TelegramRetryAfter."""
+class _Timeouts(TypedDict):
+    """Per call, so that channels sharing a connection pool may each have their own."""
 
-    def check_response(
-        self,
-        bot: Bot,
-        method: TelegramMethod[TelegramType],
-        status_code: int,
-        content: str,
-    ) -> Response[TelegramType]:
-        try:
-            return super().check_response(bot, method, status_code, content)
-        except TelegramRetryAfter:
-            raise
-        except TelegramAPIError as error:
-            if status_code == HTTPStatus.TOO_MANY_REQUESTS:
-                raise TelegramRetryAfter(method, error.message, retry_after=1) from error
-            raise
+    read_timeout: float
+    write_timeout: float
+    connect_timeout: float
+    pool_timeout: float
+
+
+class _Bot(Bot):
+    """python-telegram-bot's `Bot`, plus `getUpdates` answered as the raw JSON Telegram sent."""
+
+    __slots__ = ()
+
+    async def raw_updates(self, parameters: dict[str, Any], timeout: float) -> list[Any]:
+        result = await self._post(
+            "getUpdates",
+            parameters,
+            read_timeout=timeout,
+            write_timeout=timeout,
+            connect_timeout=timeout,
+            pool_timeout=timeout,
+        )
+        return list(result)
 
 
 class TelegramChannel:
-    """One bot, one aiohttp session. `api_url` is the Bot API server: Telegram's, a self-hosted
-    one, or a test's fake. Create it anywhere; call `close()` when done."""
+    """One bot, speaking through the process's shared Bot API connection pool (see
+    `bot.channels.telegram_http`). `api_url` is the Bot API server: Telegram's, a self-hosted
+    one, or a test's fake. `connections` sizes the pool when this channel is the process's
+    first; `timeout` bounds each call. Create it anywhere; call `close()` when done."""
 
     name: Channel = CHANNEL
     capabilities = Capabilities(buttons=True)
 
     def __init__(
-        self, token: str, api_url: str = "https://api.telegram.org", timeout: float = 30
+        self,
+        token: str,
+        api_url: str = "https://api.telegram.org",
+        timeout: float = 30,
+        connections: int = DEFAULT_CONNECTIONS,
     ) -> None:
-        session = _Session(api=TelegramAPIServer.from_base(api_url), timeout=timeout)
-        self._bot = Bot(token, session=session)
+        base = api_url.rstrip("/")
+        self._request = telegram_http.acquire(connections)
+        self._bot = _Bot(
+            token,
+            base_url=f"{base}/bot",
+            base_file_url=f"{base}/file/bot",
+            request=self._request,
+            get_updates_request=self._request,
+        )
+        self._timeouts = _Timeouts(
+            read_timeout=timeout,
+            write_timeout=timeout,
+            connect_timeout=timeout,
+            pool_timeout=timeout,
+        )
         self._username: str | None = None
+        self._closed = False
 
     async def send(self, message: OutgoingMessage) -> SendResult:
         """Send one text, its choices as one inline button per row. Never raises for what
@@ -344,51 +338,49 @@ class TelegramChannel:
             return PermanentFailure("bad_address", f"not a Telegram chat id: {message.address!r}")
         try:
             sent = await self._bot.send_message(
-                chat_id=chat_id, text=message.text, reply_markup=_keyboard(message)
+                chat_id=chat_id,
+                text=message.text,
+                reply_markup=_keyboard(message),
+                **self._timeouts,
             )
-        except TelegramRetryAfter as error:
-            return RetryAfter(float(error.retry_after), scope="chat", reason=error.message)
-        except TelegramForbiddenError as error:
-            return RecipientGone("403", error.message, opted_out=True)
-        except TelegramBadRequest as error:
-            if "chat not found" in error.message.lower():
-                return RecipientGone("400", error.message)
-            return PermanentFailure("400", error.message)
-        except TelegramMigrateToChat as error:
-            return PermanentFailure("migrated", f"{error.message} ({error.migrate_to_chat_id})")
-        except TelegramUnauthorizedError as error:
+        except Throttled as error:
+            return RetryAfter(error.seconds, scope="chat", reason=error.message)
+        except TokenRejected as error:
             return RetryAfter(UNAUTHORIZED_RETRY_SECONDS, scope="channel", reason=error.message)
-        except (TelegramServerError, TelegramNetworkError, ClientDecodeError) as error:
+        except Refused as error:
+            return _refused(error)
+        except NetworkError as error:  # 5xx, a connection refused or reset, a timeout
             return _transient(error)
-        except TelegramAPIError as error:
+        except TelegramError as error:
             return PermanentFailure(type(error).__name__, error.message)
-        except (TimeoutError, aiohttp.ClientError) as error:
-            return _transient(error)
         # Telegram numbers messages per chat: the chat makes the id unique for the channel
         return Sent(f"{sent.chat.id}:{sent.message_id}")
 
     async def answer_callback(self, callback_id: str) -> None:
         """Stop the pressed button's spinner. Best effort: a failure is logged, never raised."""
         try:
-            await self._bot.answer_callback_query(callback_id)
-        except (AiogramError, TimeoutError, aiohttp.ClientError) as error:
+            await self._bot.answer_callback_query(callback_id, **self._timeouts)
+        except TelegramError as error:
             logger.warning("answerCallbackQuery %s failed: %s", callback_id, error)
 
     async def set_webhook(self, url: str, secret_token: str) -> None:
         """Have Telegram POST updates to `url` with `X-Telegram-Bot-Api-Secret-Token`. Raises
-        aiogram's errors: this is an operator's action, not a member's message."""
+        python-telegram-bot's errors: this is an operator's action, not a member's message."""
         await self._bot.set_webhook(
-            url=url, secret_token=secret_token, allowed_updates=list(ALLOWED_UPDATES)
+            url=url,
+            secret_token=secret_token,
+            allowed_updates=list(ALLOWED_UPDATES),
+            **self._timeouts,
         )
 
     async def delete_webhook(self) -> None:
         """Stop webhook delivery; pending updates are kept for `getUpdates`."""
-        await self._bot.delete_webhook(drop_pending_updates=False)
+        await self._bot.delete_webhook(drop_pending_updates=False, **self._timeouts)
 
     async def bot_username(self) -> str:
         """The bot's @username without the '@' (getMe, asked once)."""
         if self._username is None:
-            me = await self._bot.get_me()
+            me = await self._bot.get_me(**self._timeouts)
             self._username = me.username or ""
         return self._username
 
@@ -399,33 +391,42 @@ class TelegramChannel:
     ) -> list[dict[str, Any]]:
         """One long poll of up to `timeout` seconds on Telegram's side: raw update dicts in the
         Bot API's JSON shape, exactly as a webhook body would be (so `parse_update` reads both
-        alike). Raises aiogram's errors."""
-        updates = await self._bot.get_updates(
-            offset=offset,
-            timeout=timeout,
-            allowed_updates=list(ALLOWED_UPDATES),
-            request_timeout=timeout + 10,
-        )
-        return [
-            update.model_dump(mode="json", exclude_none=True, by_alias=True) for update in updates
-        ]
+        alike). Raises python-telegram-bot's errors."""
+        parameters = {
+            "offset": offset,
+            "timeout": timeout,
+            "allowed_updates": list(ALLOWED_UPDATES),
+        }
+        return await self._bot.raw_updates(parameters, timeout + 10)
 
     async def close(self) -> None:
-        await self._bot.session.close()
+        """Let go of the shared connection pool (closed by its last user). Idempotent."""
+        if not self._closed:
+            self._closed = True
+            await telegram_http.release(self._request)
 
 
-def _keyboard(message: OutgoingMessage) -> InlineKeyboardMarkup | None:
+def _keyboard(message: OutgoingMessage) -> SendKeyboard | None:
     if not message.choices:
         return None
     rows = [
-        [
-            InlineKeyboardButton(
-                text=choice.label, callback_data=button_payload(message.step_id, choice.id)
-            )
-        ]
+        [SendButton(text=choice.label, callback_data=button_payload(message.step_id, choice.id))]
         for choice in message.choices
     ]
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return SendKeyboard(rows)
+
+
+def _refused(error: Refused) -> RecipientGone | PermanentFailure:
+    """What a 4xx other than 401, 404 and 429 means for the message: 403 is the member having
+    blocked the bot (an opt-out), a chat not found is gone, a group become a supergroup moved."""
+    migrated_to = error.parameters.get("migrate_to_chat_id")
+    if migrated_to:
+        return PermanentFailure("migrated", f"{error.message} ({migrated_to})")
+    if error.code == HTTPStatus.FORBIDDEN:
+        return RecipientGone("403", error.message, opted_out=True)
+    if error.code == HTTPStatus.BAD_REQUEST and "chat not found" in error.message.lower():
+        return RecipientGone("400", error.message)
+    return PermanentFailure(str(error.code), error.message)
 
 
 def _transient(error: BaseException) -> RetryAfter:
@@ -453,7 +454,7 @@ async def poll(
     than loses (`handle` must be idempotent, as storing by provider id is). `handle` raising
     `TelegramPayloadError` skips that update (what a webhook's 400 does); any other error, of
     Telegram or of `handle`, is logged and retried after 1, 2, 4 … at most 30 seconds. A wrong
-    token (`TelegramUnauthorizedError`) never heals, so it is raised. Returns promptly when
+    token (`TokenRejected`) never heals, so it is raised. Returns promptly when
     `stop` is set, letting a running `handle` finish.
     """
     offset: int | None = None
@@ -472,12 +473,12 @@ async def poll(
                 if stop.is_set():
                     return
             failures = 0
-        except TelegramUnauthorizedError:
+        except TokenRejected:
             raise
         except Exception as error:
             delay = min(2.0**failures, BACKOFF_MAX_SECONDS)
-            if isinstance(error, TelegramRetryAfter):
-                delay = max(delay, float(error.retry_after))
+            if isinstance(error, Throttled):
+                delay = max(delay, error.seconds)
             failures += 1
             logger.warning("Telegram polling failed (%s); again in %.0f s", error, delay)
             with contextlib.suppress(TimeoutError):

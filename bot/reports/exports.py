@@ -35,9 +35,6 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
 from storage.records import AnswerRow, HelpRow
 
 NUMERIC_TYPES = {"money", "number", "integer"}
@@ -159,14 +156,18 @@ def to_csv(header: Sequence[str], table: list[list[Any]]) -> bytes:
 def to_xlsx(title: str, header: Sequence[str], table: list[list[Any]]) -> bytes:
     """The table as a workbook of one sheet. A text that could be a formula becomes a text cell
     with the quote prefix (openpyxl would otherwise store a text beginning with `=` as a
-    formula); numbers and dates keep their own cell types."""
+    formula); numbers and dates keep their own cell types. openpyxl is imported here, when a
+    workbook is asked for: the long-running processes never write one, and it weighs 5 MiB."""
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
     workbook = Workbook()
     sheet = workbook.active
     assert sheet is not None
     sheet.title = title
     sheet.append(list(header))
     for line in table:
-        line = [_storable(value) for value in line]
+        line = [_storable(value, ILLEGAL_CHARACTERS_RE) for value in line]
         sheet.append(line)
         for column, value in enumerate(line, start=1):
             if isinstance(value, str) and looks_like_formula(value):
@@ -179,12 +180,12 @@ def to_xlsx(title: str, header: Sequence[str], table: list[list[Any]]) -> bytes:
     return out.getvalue()
 
 
-def _storable(value: Any) -> Any:
+def _storable(value: Any, illegal: re.Pattern[str]) -> Any:
     """`value` as a workbook can hold it: XML 1.0 has no place for most control characters
     (a member's answer may carry one), so each becomes U+FFFD, visibly, instead of failing the
     whole export."""
     if isinstance(value, str):
-        return ILLEGAL_CHARACTERS_RE.sub("\N{REPLACEMENT CHARACTER}", value)
+        return illegal.sub("\N{REPLACEMENT CHARACTER}", value)
     return value
 
 

@@ -1,5 +1,8 @@
 """Webhooks for Telegram and Twilio, and Twilio's status callbacks.
 
+A channel's module (and its client library) is imported by its routes, once the channel is
+known to be configured: a web process without Telegram never loads python-telegram-bot.
+
 A webhook verifies the request (Telegram's secret token, Twilio's signature against PUBLIC_URL),
 parses it into events with the channel's own parser, stores them in the inbox and only then
 answers 2xx: the work happens after the acknowledgement, in the workers, so providers get their
@@ -21,8 +24,6 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.background import BackgroundTask
 
-from bot.channels.telegram import TelegramPayloadError, parse_update
-from bot.channels.twilio import TwilioPayloadError, parse_inbound, parse_status, verify_signature
 from bot.runtime import Runtime
 from storage.vocabulary import MessageStatus
 
@@ -43,6 +44,9 @@ def add_webhook_routes(app: FastAPI, runtime: Runtime) -> None:
         if not hmac.compare_digest(secret, settings.telegram_webhook_secret):
             log.warning("refused a Telegram webhook with a wrong secret from %s", _client(request))
             return JSONResponse({"error": "forbidden"}, status_code=403)
+        # configured, so the adapter (and python-telegram-bot with it) is loaded already
+        from bot.channels.telegram import TelegramPayloadError, parse_update
+
         try:
             body = json.loads(await request.body())
             if not isinstance(body, dict):
@@ -70,6 +74,9 @@ def add_webhook_routes(app: FastAPI, runtime: Runtime) -> None:
         if not settings.twilio_enabled or not settings.public_url:
             return JSONResponse({"error": "Twilio is not configured"}, status_code=404)
         assert settings.twilio_auth_token is not None
+        # configured, so the adapters (and twilio-python with them) are loaded already
+        from bot.channels.twilio import TwilioPayloadError, verify_signature
+
         try:
             form = dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True))
         except UnicodeDecodeError:
@@ -92,6 +99,8 @@ def add_webhook_routes(app: FastAPI, runtime: Runtime) -> None:
             return JSONResponse({"error": f"malformed request: {error}"}, status_code=400)
 
     async def _inbound(form: dict[str, str]) -> Response:
+        from bot.channels.twilio import parse_inbound
+
         event = parse_inbound(form)
         stored = await runtime.inbox.store([event], runtime.clock())
         return Response(EMPTY_TWIML, media_type="text/xml", background=_wake(stored))
@@ -101,6 +110,8 @@ def add_webhook_routes(app: FastAPI, runtime: Runtime) -> None:
         return BackgroundTask(runtime.inbox.wake, stored)
 
     async def _status(form: dict[str, str]) -> Response:
+        from bot.channels.twilio import parse_status
+
         update = parse_status(form)
         now = runtime.clock()
         async with runtime.database.transaction() as uow:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bot.channels.sms_segments import sms_segments
 from bot.channels.splitting import outbound_parts, split_plain
-from bot.channels.twilio import sms_segments
 from conversations.rendering import RenderedChoice, RenderedMessage
 
 CHOICES = (RenderedChoice("yes", "Yes"), RenderedChoice("no", "No"))

@@ -1,10 +1,9 @@
 """The Telegram channel: recorded updates parse to exactly the events they stand for, and the real
-aiogram client, talking to a fake Bot API server, maps every answer to a SendResult."""
+python-telegram-bot client, talking to a fake Bot API server, maps every answer to a SendResult."""
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -13,7 +12,6 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from aiogram.exceptions import TelegramUnauthorizedError
 
 from bot.channels.base import (
     ContactEvent,
@@ -30,9 +28,9 @@ from bot.channels.base import (
 )
 from bot.channels.telegram import (
     ALLOWED_UPDATES,
-    RESPONSE_TYPES,
     TelegramChannel,
     TelegramPayloadError,
+    TokenRejected,
     parse_update,
     poll,
 )
@@ -320,7 +318,7 @@ def test_malformed_payload_error_does_not_repeat_what_the_member_wrote() -> None
 # --- talking to the (fake) Bot API ----------------------------------------------------------
 
 
-# One server and one channel for the module (aiogram's session takes 250 ms to close); every
+# One server and one channel for the module (as a process has one client); every
 # test that talks to them runs on the module's event loop and starts from a reset server.
 module_loop = pytest.mark.asyncio(loop_scope="module")
 
@@ -388,12 +386,28 @@ FAILURES: list[tuple[str | dict[str, Any], RetryAfter | RecipientGone | Permanen
         {"ok": False, "error_code": 429, "description": "Too Many Requests"},
         RetryAfter(1, scope="chat"),
     ),
-    ("response_403_blocked", RecipientGone("403", "Forbidden: bot was blocked by the user", opted_out=True)),
+    (
+        "response_403_blocked",
+        RecipientGone("403", "Forbidden: bot was blocked by the user", opted_out=True),
+    ),
     ("response_400_chat_not_found", RecipientGone("400", "Bad Request: chat not found")),
     (
         {"ok": False, "error_code": 400, "description": "Bad Request: BUTTON_DATA_INVALID"},
         PermanentFailure("400", "Bad Request: BUTTON_DATA_INVALID"),
     ),
+    (
+        {
+            "ok": False,
+            "error_code": 400,
+            "description": "Bad Request: group chat was upgraded to a supergroup chat",
+            "parameters": {"migrate_to_chat_id": -1001234567890},
+        },
+        PermanentFailure(
+            "migrated", "Bad Request: group chat was upgraded to a supergroup chat (-1001234567890)"
+        ),
+    ),
+    ({"status": 429, "body": "<html>Slow down</html>"}, RetryAfter(1, scope="chat")),
+    ({"status": 404}, RetryAfter(60, scope="channel")),
     ({"status": 500}, RetryAfter(5, scope="chat")),
     ({"status": 502, "body": "<html>Bad Gateway</html>"}, RetryAfter(5, scope="chat")),
 ]
@@ -434,7 +448,7 @@ async def test_wrong_token_pauses_the_channel(fake: FakeTelegram) -> None:
     channel = TelegramChannel("999:wrong", api_url=fake.url)
     try:
         result = await channel.send(outgoing())
-        with pytest.raises(TelegramUnauthorizedError):
+        with pytest.raises(TokenRejected):
             await channel.bot_username()
     finally:
         await channel.close()
@@ -562,7 +576,7 @@ async def test_poll_with_a_wrong_token_raises(fake: FakeTelegram) -> None:
         raise AssertionError("no update expected")
 
     try:
-        with pytest.raises(TelegramUnauthorizedError):
+        with pytest.raises(TokenRejected):
             await asyncio.wait_for(poll(channel, handle, asyncio.Event()), 2)
     finally:
         await channel.close()
@@ -612,12 +626,56 @@ async def test_fake_enforces_the_global_limit() -> None:
     assert len(fake.sent) == 3
 
 
-def test_the_response_models_aiogram_checks_sends_with_outlive_a_garbage_collection() -> None:
-    """pydantic caches `Response[Message]` weakly; rebuilding it after a collection costs more
-    CPU than the send itself. The classes aiogram asks for must be the ones held here."""
-    from aiogram.methods import AnswerCallbackQuery, Response, SendMessage
+# --- the process's connection pool ----------------------------------------------------------
 
-    for method in (SendMessage, AnswerCallbackQuery):
-        gc.collect()
-        wanted = Response[method.__returning__]  # type: ignore[name-defined]
-        assert any(held is wanted for held in RESPONSE_TYPES)
+
+class _SlowTelegram(FakeTelegram):
+    """Answers each send after a moment, counting how many were in flight at once."""
+
+    def __init__(self) -> None:
+        super().__init__(token=TOKEN)
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    async def _send_message(self, params: dict[str, Any]) -> Any:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(0.2)
+            return await super()._send_message(params)
+        finally:
+            self.in_flight -= 1
+
+
+async def test_channels_share_the_process_pool_which_bounds_sends_in_flight() -> None:
+    """The first channel of a process sizes the pool; a second one uses the same connections,
+    and keeps them when the first closes."""
+    async with _SlowTelegram() as fake:
+        first = TelegramChannel(TOKEN, api_url=fake.url, connections=3)
+        second = TelegramChannel(TOKEN, api_url=fake.url, connections=50)
+        try:
+            results = await asyncio.gather(
+                *(
+                    channel.send(outgoing(address=str(1000 + n)))
+                    for n, channel in enumerate([first, second] * 4)
+                )
+            )
+            assert all(isinstance(result, Sent) for result in results)
+            assert fake.most_in_flight == 3
+            await first.close()
+            assert isinstance(await second.send(outgoing()), Sent)
+        finally:
+            await first.close()
+            await second.close()
+
+
+async def test_a_pool_sized_for_the_sender_sends_that_many_at_once() -> None:
+    async with _SlowTelegram() as fake:
+        channel = TelegramChannel(TOKEN, api_url=fake.url, connections=12)
+        try:
+            await asyncio.gather(
+                *(channel.send(outgoing(address=str(1000 + n))) for n in range(12))
+            )
+        finally:
+            await channel.close()
+    assert fake.most_in_flight == 12

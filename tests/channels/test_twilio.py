@@ -30,6 +30,7 @@ from bot.channels.base import (
     Sent,
     StatusUpdate,
 )
+from bot.channels.sms_segments import sms_segments, split_for_sms
 from bot.channels.twilio import (
     SMS_CAPABILITIES,
     WHATSAPP_CAPABILITIES,
@@ -38,8 +39,6 @@ from bot.channels.twilio import (
     parse_inbound,
     parse_status,
     result_for_error,
-    sms_segments,
-    split_for_sms,
     verify_signature,
 )
 from conversations.answers import Location, Photo

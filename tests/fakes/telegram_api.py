@@ -1,10 +1,10 @@
-"""A fake Telegram Bot API server for the real aiogram client to talk to.
+"""A fake Telegram Bot API server for the real python-telegram-bot client to talk to.
 
     async with FakeTelegram(token="123:abc") as fake:
         channel = TelegramChannel("123:abc", api_url=fake.url)
 
 It answers `POST|GET {url}/bot{token}/{method}` with JSON, form or multipart parameters, as
-aiogram sends them, and implements what the bot uses: getMe, sendMessage, answerCallbackQuery,
+clients send them, and implements what the bot uses: getMe, sendMessage, answerCallbackQuery,
 setWebhook, deleteWebhook and getUpdates (long polling over `push_update`). What arrived is kept
 for assertions: `sent`, `callback_answers`, `webhook`, `calls`.
 
@@ -32,7 +32,7 @@ from typing import Any
 from aiohttp import web
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "telegram"
-# Parameters aiogram sends JSON-serialized inside a form; numbers it sends as text.
+# Parameters a client sends JSON-serialized inside a form; numbers it sends as text.
 _JSON_PARAMETERS = frozenset(
     {"reply_markup", "allowed_updates", "entities", "link_preview_options", "reply_parameters"}
 )

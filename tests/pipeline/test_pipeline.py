@@ -1,5 +1,5 @@
-"""The whole pipeline: webhooks in, worker, sender, real aiogram and twilio clients out to fake
-provider servers on 127.0.0.1 — on SQLite, and on PostgreSQL when TEST_DATABASE_URL is set."""
+"""The whole pipeline: webhooks in, worker, sender, real python-telegram-bot and twilio clients
+out to fake provider servers on 127.0.0.1 — on SQLite, and on PostgreSQL when TEST_DATABASE_URL is set."""
 
 from __future__ import annotations
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
@@ -11,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from storage import Database
 from storage.models import Base
+from storage.schema_head import shipped_head
 from storage.schema_migrations import (
     MIGRATIONS_DIR,
     current_revision,
@@ -94,5 +97,68 @@ async def test_terminal_rows_stored_as_web_become_console(database_url: str) -> 
         assert channels == [("console",)]
         async with db.transaction() as uow:
             assert await uow.members.by_address("console", "console") is not None
+    finally:
+        await db.dispose()
+
+
+def test_the_head_read_from_the_scripts_is_alembics() -> None:
+    assert shipped_head() is not None
+    assert shipped_head() == head_revision()
+
+
+async def test_a_database_behind_head_is_migrated_at_start(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        async with db.engine.begin() as connection:
+            await connection.run_sync(upgrade_to, "0003")
+        await db.upgrade()
+        async with db.engine.connect() as connection:
+            assert await connection.run_sync(current_revision) == head_revision()
+            assert await connection.run_sync(_differences) == []
+    finally:
+        await db.dispose()
+
+
+# Runs in a fresh interpreter: starts on the database as a process does, then names the
+# migration libraries it loaded.
+_START = """
+import asyncio, json, sys
+from storage import Database
+
+async def start():
+    db = Database(sys.argv[1])
+    try:
+        await db.upgrade()
+    finally:
+        await db.dispose()
+
+asyncio.run(start())
+print(json.dumps(sorted({"alembic", "mako"} & sys.modules.keys())))
+"""
+
+
+def _loaded_when_starting(url: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", _START, url], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip()
+
+
+async def test_starting_on_a_migrated_database_loads_no_alembic(database: Database) -> None:
+    url = database.url.render_as_string(hide_password=False)
+    assert _loaded_when_starting(url) == "[]"
+
+
+async def test_starting_on_a_database_behind_head_migrates_it_with_alembic(
+    database_url: str,
+) -> None:
+    db = Database(database_url)
+    try:
+        async with db.engine.begin() as connection:
+            await connection.run_sync(upgrade_to, "0003")
+        assert _loaded_when_starting(database_url) == '["alembic", "mako"]'
+        async with db.engine.connect() as connection:
+            assert await connection.run_sync(current_revision) == head_revision()
     finally:
         await db.dispose()
