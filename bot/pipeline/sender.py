@@ -31,6 +31,7 @@ from bot.channels.base import (
     Sent,
 )
 from bot.channels.templates import Templates
+from bot.pipeline import statuses
 from bot.pipeline.coordination.contracts import Bucket, Coordination
 from storage.database import Database
 from storage.records import MessageRecord
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=15)
 """How long a sender owns the rows it leased; a dead sender's rows are free again after it."""
 MAX_ATTEMPTS = 8
+STATUS_SWEEP = 30.0
+"""Seconds between sweeps for status callbacks that raced their receipt's transaction."""
 WHATSAPP_WINDOW = timedelta(hours=24)
 
 
@@ -137,12 +140,33 @@ class Sender:
             return
         self._receipts = asyncio.Queue()
         recorder = asyncio.create_task(self._write_receipts())
+        sweeper = asyncio.create_task(self._sweep_statuses(stop))
         try:
             await asyncio.gather(*(self._lane(stop) for _ in range(self.lanes)))
         finally:
             self._receipts.put_nowait(None)  # the lanes are done: write the rest, then stop
             await recorder
             self._receipts = None
+            await sweeper
+
+    async def _sweep_statuses(self, stop: asyncio.Event) -> None:
+        """Every `STATUS_SWEEP`, apply the status callbacks that raced their receipt (see
+        `statuses.apply_matched`), until `stop`."""
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), STATUS_SWEEP)
+                return
+            except TimeoutError:
+                pass
+            try:
+                await self.sweep_statuses()
+            except Exception:
+                log.warning("could not apply early status callbacks", exc_info=True)
+
+    async def sweep_statuses(self) -> int:
+        """Apply the kept status callbacks whose receipts are recorded; how many."""
+        async with self.database.transaction() as uow:
+            return await statuses.apply_matched(uow, self.clock())
 
     async def _lane(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -305,14 +329,15 @@ class Sender:
     ) -> None:
         now = self.clock()
         async with self.database.transaction() as uow:
-            receipts = [
-                (row.id, result.provider_id)
+            sent = [
+                (row, result.provider_id)
                 for outcomes, _ in chats
                 for row, result in outcomes
                 if isinstance(result, Sent)
             ]
-            await uow.messages.mark_sent_many(receipts, at=now)
-            self.sent += len(receipts)
+            await uow.messages.mark_sent_many([(row.id, sid) for row, sid in sent], at=now)
+            await statuses.apply_early(uow, sent, now)  # callbacks that came before this
+            self.sent += len(sent)
             for outcomes, held in chats:
                 for row, result in outcomes:
                     if not isinstance(result, Sent):

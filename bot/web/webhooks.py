@@ -18,7 +18,7 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request, Response
@@ -29,10 +29,10 @@ from bot.channels.base import InboundEvent
 from bot.channels.bounds import bounded_events, bounded_status
 from bot.channels.telegram import TelegramPayloadError, parse_update
 from bot.channels.twilio import TwilioPayloadError, parse_inbound, parse_status, verify_signature
+from bot.pipeline import statuses
 from bot.runtime import Runtime
 from bot.web.bodies import BodyTooLarge, read_body
 from storage.errors import refused_values
-from storage.vocabulary import MessageStatus
 
 log = logging.getLogger(__name__)
 
@@ -135,18 +135,8 @@ def add_webhook_routes(app: FastAPI, runtime: Runtime) -> None:
 
     async def _status(form: dict[str, str]) -> Response:
         update = bounded_status(parse_status(form))
-        now = runtime.clock()
         async with runtime.database.transaction() as uow:
-            message = await uow.messages.by_provider_id(update.channel, update.provider_id)
-            if message is None:
-                log.info("status %s for unknown message %s", update.status, update.provider_id)
-                return Response(status_code=204)
-            status = cast(MessageStatus, update.status)
-            await uow.messages.set_status(message.id, status, at=now, error_code=update.error_code)
-            if update.opted_out:
-                await uow.members.set_blocked(message.channel, message.address_value, True, at=now)
-                if message.member_id is not None:
-                    await uow.members.update(message.member_id, at=now, opted_out=True)
+            await statuses.receive(uow, update, runtime.clock())
         return Response(status_code=204)
 
     # Webhooks are plain Starlette routes: they read the request themselves, and FastAPI's
