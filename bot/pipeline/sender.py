@@ -30,6 +30,7 @@ from bot.channels.base import (
     SendResult,
     Sent,
 )
+from bot.channels.phones import masked
 from bot.channels.templates import Templates
 from bot.pipeline import statuses
 from bot.pipeline.coordination.contracts import Bucket, Coordination
@@ -371,7 +372,7 @@ class Sender:
                 await uow.members.set_blocked(row.channel, row.address_value, True, at=now)
                 if result.opted_out and row.member_id is not None:
                     await uow.members.update(row.member_id, at=now, opted_out=True)
-                log.info("%s:%s is gone (%s)", row.channel, row.address_value, result.code)
+                log.info("%s:%s is gone (%s)", row.channel, masked(row.address_value), result.code)
 
 
 _Receipt = tuple[
