@@ -132,6 +132,10 @@ class Sender:
         self.templates = templates or Templates()
         self.lanes = lanes
         self._receipts: asyncio.Queue[_Receipt | None] | None = None
+        self._unrecorded: dict[int, tuple[MessageRecord, str]] = {}
+        """Sends that went out while the database could not take their receipts."""
+        self._journaled: dict[int, str] = {}
+        """This round's leased messages that went out before (see `SentJournal`)."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until `stop` is set; sends under way are finished, leased rows not yet sent are
@@ -191,7 +195,12 @@ class Sender:
         await asyncio.gather(wakeup, stopping, return_exceptions=True)
 
     async def send_due(self) -> int:
-        """One round: lease what is due, send it, record the outcomes. Returns rows leased."""
+        """One round: lease what is due, send it, record the outcomes. Returns rows leased.
+
+        Receipts the database could not take before are recorded first, and a leased message
+        that went out before (its receipt lost to an outage, here or in another sender) is
+        recorded as sent, not sent again."""
+        await self._record_unrecorded()
         async with self.database.transaction() as uow:
             await uow.messages.fail_queued_to_blocked(self.clock())
             rows = await uow.messages.claim_due(
@@ -199,6 +208,7 @@ class Sender:
             )
         if not rows:
             return 0
+        await self._recall_sent(rows)
         proactive = [r.address_value for r in rows if r.channel == "whatsapp" and _nudge(r)]
         last_inbound: dict[str, datetime | None] = {}
         if proactive:
@@ -212,6 +222,57 @@ class Sender:
             *(self._send_chat(chat_rows, last_inbound) for chat_rows in by_chat.values())
         )
         return len(rows)
+
+    async def _record_unrecorded(self) -> None:
+        """Record the receipts an outage kept from the database. While it still cannot take
+        them they are kept, and the round goes on (its claim tells whether the database is
+        back; the sends the round makes meanwhile are kept the same way)."""
+        if not self._unrecorded:
+            return
+        pending = dict(self._unrecorded)
+        now = self.clock()
+        try:
+            async with self.database.transaction() as uow:
+                await uow.messages.mark_sent_many(
+                    [(i, sid) for i, (_, sid) in pending.items()], at=now
+                )
+                await statuses.apply_early(uow, pending.values(), now)
+        except Exception:
+            log.warning("%s receipts still wait for the database", len(pending), exc_info=True)
+            return
+        for message_id in pending:
+            self._unrecorded.pop(message_id, None)
+        log.info("recorded %s receipts kept through a database outage", len(pending))
+        try:
+            await self.coordination.sent.forget(list(pending))
+        except Exception:  # an entry left behind only makes a later round record, not send
+            log.warning("could not clear the sent journal", exc_info=True)
+
+    async def _recall_sent(self, rows: list[MessageRecord]) -> None:
+        """Note which leased rows went out before, here or in another sender."""
+        ids = [row.id for row in rows]
+        known = {i: self._unrecorded[i][1] for i in ids if i in self._unrecorded}
+        try:
+            known.update(await self.coordination.sent.recall(ids))
+        except Exception:  # the journal is away too: such a row may be sent twice
+            log.warning("could not read the sent journal", exc_info=True)
+        self._journaled.update(known)
+
+    async def _keep_unrecorded(self, outcomes: list[tuple[MessageRecord, SendResult]]) -> None:
+        """The chat's receipts could not be written: keep its sends, here and in the journal,
+        so that neither this sender nor another sends them again when their lease runs out."""
+        sent = {
+            row.id: (row, result.provider_id)
+            for row, result in outcomes
+            if isinstance(result, Sent)
+        }
+        if not sent:
+            return
+        self._unrecorded.update(sent)
+        try:
+            await self.coordination.sent.remember({i: sid for i, (_, sid) in sent.items()})
+        except Exception:
+            log.warning("could not journal %s sends whose receipts wait", len(sent), exc_info=True)
 
     async def _send_chat(
         self, rows: list[MessageRecord], last_inbound: Mapping[str, datetime | None]
@@ -232,11 +293,21 @@ class Sender:
                     held = rows[index + 1 :]
                     break
         finally:
-            await self._record(outcomes, held)
+            try:
+                await self._record(outcomes, held)
+            except Exception:
+                await self._keep_unrecorded(outcomes)
+                raise
 
     async def _send_one(
         self, row: MessageRecord, last_inbound: Mapping[str, datetime | None]
     ) -> SendResult:
+        provider_id = self._journaled.pop(row.id, None)
+        if provider_id is not None:
+            log.info(
+                "message %s went out before its receipt was lost: recorded, not resent", row.id
+            )
+            return Sent(provider_id)
         adapter = self.channels[row.channel]
         outgoing = _outgoing(row, adapter)
         if row.channel == "whatsapp" and _nudge(row) and self._outside_window(row, last_inbound):
