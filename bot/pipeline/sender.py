@@ -45,6 +45,8 @@ LEASE = timedelta(seconds=15)
 MAX_ATTEMPTS = 8
 STATUS_SWEEP = 30.0
 """Seconds between sweeps for status callbacks that raced their receipt's transaction."""
+STOP_GRACE = 3.0
+"""Seconds the sends under way get to finish once the sender is told to stop."""
 WHATSAPP_WINDOW = timedelta(hours=24)
 
 
@@ -136,6 +138,10 @@ class Sender:
         """Sends that went out while the database could not take their receipts."""
         self._journaled: dict[int, str] = {}
         """This round's leased messages that went out before (see `SentJournal`)."""
+        self._stop: asyncio.Event | None = None
+
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until `stop` is set; sends under way are finished, leased rows not yet sent are
@@ -143,11 +149,21 @@ class Sender:
         if not self.channels:
             await stop.wait()  # nothing to send through (the console delivers its own lines)
             return
+        self._stop = stop
         self._receipts = asyncio.Queue()
         recorder = asyncio.create_task(self._write_receipts())
         sweeper = asyncio.create_task(self._sweep_statuses(stop))
+        lanes = asyncio.gather(*(self._lane(stop) for _ in range(self.lanes)))
         try:
-            await asyncio.gather(*(self._lane(stop) for _ in range(self.lanes)))
+            await stop.wait()
+            try:
+                await asyncio.wait_for(asyncio.shield(lanes), STOP_GRACE)
+            except TimeoutError:
+                # a provider that does not answer: the sends in flight are abandoned (their
+                # lines stay leased until the lease ends), those not started go back at once
+                log.warning("sends still under way %g s after the stop: abandoned", STOP_GRACE)
+                lanes.cancel()
+                await asyncio.gather(lanes, return_exceptions=True)
         finally:
             self._receipts.put_nowait(None)  # the lanes are done: write the rest, then stop
             await recorder
@@ -284,14 +300,19 @@ class Sender:
         started = time.monotonic()
         try:
             for index, row in enumerate(rows):
-                if time.monotonic() - started > LEASE.total_seconds() / 2:
-                    held = rows[index:]  # a slow chat: give the rest back before the lease ends
+                if time.monotonic() - started > LEASE.total_seconds() / 2 or self._stopping():
+                    held = rows[index:]  # a slow chat, or the process stops: give the rest back
                     break
                 result = await self._send_one(row, last_inbound)
                 outcomes.append((row, result))
                 if isinstance(result, RetryAfter | RecipientGone):
                     held = rows[index + 1 :]
                     break
+        except asyncio.CancelledError:
+            # stopped mid-send: the lines not tried go back to the queue at once; the one in
+            # flight stays leased (it may have gone out) until its lease ends
+            held = rows[len(outcomes) + 1 :]
+            raise
         finally:
             try:
                 await self._record(outcomes, held)
@@ -429,6 +450,12 @@ class Sender:
                     log.warning("message %s failed after %s attempts", row.id, row.attempts + 1)
                 else:
                     seconds = max(result.seconds, 0.0)
+                    log.info(
+                        "message %s not sent (%s): trying again in %g s",
+                        row.id,
+                        masked(result.reason[:200]),
+                        seconds,
+                    )
                     await uow.messages.retry_later(
                         row.id,
                         next_attempt_at=now + timedelta(seconds=seconds),
@@ -437,7 +464,9 @@ class Sender:
                     )
             case PermanentFailure():
                 await uow.messages.mark_failed(row.id, result.code, at=now)
-                log.warning("message %s failed for good: %s %s", row.id, result.code, result.reason)
+                log.warning(
+                    "message %s failed for good: %s %s", row.id, result.code, masked(result.reason)
+                )
             case RecipientGone():
                 await uow.messages.mark_failed(row.id, result.code, at=now)
                 await uow.members.set_blocked(row.channel, row.address_value, True, at=now)
