@@ -69,7 +69,9 @@ SID = "AC" + "c" * 32
 AUTH = "chaos-auth-token"
 PUBLIC = "https://chaos.example.org"
 FIXTURES = ROOT / "tests" / "fixtures"
-SCRIPT = ["hi", "1", "yes", "Member", "1", "yes", "skip", "checkin", "100", "50"]
+SCRIPT = ["hi", "1", "yes", "Member", "1", "yes", "skip", "checkin", "100", "50", "20", "no"]
+PAUSE = (2.0, 5.0)
+"""Seconds a member takes between lines: the load lasts as long as the faults."""
 BROADCAST = "Market day moves to Friday this week."
 FIRST_CHAT = 6_100_000
 
@@ -210,32 +212,72 @@ class Members:
             await asyncio.sleep(0.5)  # Telegram backs off before redelivering
 
     async def converse(self, chat: int, lines: list[str]) -> None:
+        await asyncio.sleep(random.uniform(0, PAUSE[1]))
         for line in lines:
             await self.say(chat, line)
-            await asyncio.sleep(random.uniform(0.05, 0.3))
+            await asyncio.sleep(random.uniform(*PAUSE))
 
 
-async def chaos(bot: Bot, redis: RedisServer, proxy: Proxy, kills: int) -> list[str]:
-    """The faults, one after another, while the load runs; what was done, for the report."""
-    done: list[str] = []
-    for number in range(kills):
-        await asyncio.sleep(random.uniform(1.0, 2.5))
-        victim = f"worker{number % 2 + 1}"
-        await bot.kill(victim)
-        await asyncio.sleep(0.3)
-        await bot.start(victim)
-    done.append(f"{kills} workers killed with SIGKILL and restarted")
-    for seconds in (3, 15):
-        await redis.stop()
-        await asyncio.sleep(seconds)
-        await redis.start()
-        done.append(f"Redis stopped for {seconds} s")
-        await asyncio.sleep(2)
-    await proxy.down()
-    await asyncio.sleep(11)
-    await proxy.up()
-    done.append("PostgreSQL cut off for 11 s")
-    return done
+class Faults:
+    """The faults, one after another, while the load runs; when each happened (the clock of
+    the fake providers' records), to tell the cause of a duplicate send."""
+
+    def __init__(self) -> None:
+        self.kills: list[float] = []
+        self.outages: list[tuple[str, float, float]] = []
+        self.done: list[str] = []
+
+    async def run(self, bot: Bot, redis: RedisServer, proxy: Proxy, kills: int) -> None:
+        await asyncio.sleep(3)
+        for number in range(kills):
+            await asyncio.sleep(random.uniform(1.0, 2.5))
+            victim = f"worker{number % 2 + 1}"
+            self.kills.append(time.monotonic())
+            await bot.kill(victim)
+            await asyncio.sleep(0.3)
+            await bot.start(victim)
+        self.done.append(f"{kills} workers killed with SIGKILL and restarted")
+        for seconds in (3, 15):
+            started = time.monotonic()
+            await redis.stop()
+            await asyncio.sleep(seconds)
+            await redis.start()
+            self.outages.append(("Redis", started, time.monotonic()))
+            self.done.append(f"Redis stopped for {seconds} s")
+            await asyncio.sleep(2)
+        started = time.monotonic()
+        await proxy.down()
+        await asyncio.sleep(11)
+        await proxy.up()
+        self.outages.append(("PostgreSQL", started, time.monotonic()))
+        self.done.append("PostgreSQL cut off for 11 s")
+
+    def cause(self, first_sent: float) -> str:
+        """Why a line sent at `first_sent` went out again."""
+        if any(0 <= kill - first_sent <= 2.0 for kill in self.kills):
+            return "worker killed between the send and its receipt"
+        for name, start, end in self.outages:
+            if start - 2.0 <= first_sent <= end:
+                return f"{name} outage"
+        return "unexplained"
+
+
+async def settle(database: Database, within: float = 300) -> None:
+    """Wait until every inbox entry is handled and nothing is queued."""
+    async with asyncio.timeout(within):
+        while True:
+            async with database.read() as uow:
+                pending = await uow.session.scalar(
+                    select(func.count())
+                    .select_from(InboxEntry)
+                    .where(InboxEntry.processed_at.is_(None))
+                )
+                queued = await uow.session.scalar(
+                    select(func.count()).select_from(Message).where(Message.status == "queued")
+                )
+            if not pending and not queued:
+                return
+            await asyncio.sleep(1)
 
 
 async def poison_rounds(session: aiohttp.ClientSession, url: str, rounds: int) -> dict[str, int]:
@@ -303,17 +345,7 @@ async def stop_against_broadcast(
         )
     stopping = chats[-stoppers:]  # the last in the queue: their line is still waiting
     await asyncio.gather(*(members.say(chat, "STOP") for chat in stopping))
-    async with asyncio.timeout(180):
-        while True:
-            async with database.read() as uow:
-                queued = await uow.session.scalar(
-                    select(func.count())
-                    .select_from(Message)
-                    .where(Message.text == BROADCAST, Message.status == "queued")
-                )
-            if not queued:
-                break
-            await asyncio.sleep(0.5)
+    await settle(database)
     async with database.read() as uow:
         rows = await uow.session.execute(
             select(Member.opted_out_at, Message.address_value)
@@ -338,8 +370,10 @@ async def stop_against_broadcast(
     }
 
 
-async def outcome(database: Database, telegram: FakeTelegram, chats: list[int]) -> dict[str, Any]:
-    """Inbound lost and answers doubled, from the database and the fake's record."""
+async def outcome(
+    database: Database, telegram: FakeTelegram, chats: list[int], faults: Faults
+) -> dict[str, Any]:
+    """Inbound lost and sends doubled, from the database and the fake's record."""
     async with database.read() as uow:
         pending = await uow.session.scalar(
             select(func.count()).select_from(InboxEntry).where(InboxEntry.processed_at.is_(None))
@@ -348,6 +382,11 @@ async def outcome(database: Database, telegram: FakeTelegram, chats: list[int]) 
             select(func.count())
             .select_from(Message)
             .where(Message.direction == "in", Message.channel == "telegram")
+        )
+        whatsapp = await uow.session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.direction == "in", Message.channel == "whatsapp")
         )
         outbound = Counter(
             dict(
@@ -365,18 +404,24 @@ async def outcome(database: Database, telegram: FakeTelegram, chats: list[int]) 
             )
         )
     delivered = Counter(str(line["chat_id"]) for line in telegram.sent if line["text"] != BROADCAST)
-    doubled = {
-        chat: delivered[chat] - outbound[chat]
-        for chat in map(str, chats)
-        if delivered[chat] > outbound[chat]
-    }
+    telegram_chats = set(map(str, chats))
+    recorded = sum(count for chat, count in outbound.items() if chat in telegram_chats)
+    lines: dict[tuple[str, str], list[float]] = {}
+    for line in telegram.sent:
+        if line["text"] != BROADCAST:
+            lines.setdefault((str(line["chat_id"]), line["text"]), []).append(line["at"])
+    causes: Counter[str] = Counter()
+    for times in lines.values():
+        for _ in times[1:]:
+            causes[faults.cause(times[0])] += 1
     return {
         "inbox_pending": int(pending or 0),
         "inbound_logged": int(inbound or 0),
+        "whatsapp_inbound_logged": int(whatsapp or 0),
         "answers_delivered": sum(delivered.values()),
-        "answers_recorded": sum(outbound.values()),
-        "duplicate_answers": sum(doubled.values()),
-        "chats_with_duplicates": len(doubled),
+        "answers_recorded": recorded,
+        "duplicate_sends": sum(delivered.values()) - recorded,
+        "same_line_twice_by_cause": dict(causes),
     }
 
 
@@ -455,38 +500,26 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
                 members = Members(session, url)
                 log(f"load: {options.members} members x {len(SCRIPT)} lines, with faults")
                 started = time.monotonic()
-                load = asyncio.gather(*(members.converse(chat, SCRIPT) for chat in chats))
-                faults = await chaos(bot, redis, proxy, options.kills)
-                await load
+                faults = Faults()
+                await asyncio.gather(
+                    *(members.converse(chat, SCRIPT) for chat in chats),
+                    faults.run(bot, redis, proxy, options.kills),
+                )
                 log(f"load acknowledged in {time.monotonic() - started:.0f} s; waiting to settle")
-                async with asyncio.timeout(300):
-                    while True:
-                        async with database.read() as uow:
-                            pending = await uow.session.scalar(
-                                select(func.count())
-                                .select_from(InboxEntry)
-                                .where(InboxEntry.processed_at.is_(None))
-                            )
-                            queued = await uow.session.scalar(
-                                select(func.count())
-                                .select_from(Message)
-                                .where(Message.status == "queued")
-                            )
-                        if not pending and not queued:
-                            break
-                        await asyncio.sleep(1)
-                log("poison batches")
-                poison = await poison_rounds(session, url, 10)
+                await settle(database)
                 log("STOP against a queued broadcast")
                 stop = await stop_against_broadcast(
                     database, members, telegram, options.stoppers, chats
                 )
+                log("poison batches")
+                poison = await poison_rounds(session, url, 10)
+                await settle(database)
                 results = {
                     "members": options.members,
                     "lines_sent": members.acknowledged,
                     "refused_then_redelivered": dict(members.refused),
-                    "faults": faults,
-                    **await outcome(database, telegram, chats),
+                    "faults": faults.done,
+                    **await outcome(database, telegram, chats, faults),
                     "poison": poison,
                     "stop": stop,
                     "receipts_recorded_not_resent": bot.log_lines("not resent"),
@@ -496,8 +529,10 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
             await bot.stop_all()
             await proxy.down()
             await database.dispose()
-    results["expected_inbound"] = options.members * (len(SCRIPT)) + options.stoppers
-    results["inbound_lost"] = results["expected_inbound"] - results["inbound_logged"]
+    # every acknowledged Telegram line, and every valid Twilio message, must be in the log
+    results["inbound_lost"] = results["lines_sent"] - results["inbound_logged"]
+    poisoned = results["poison"]
+    results["poison_valid_lost"] = poisoned["valid"] - results["whatsapp_inbound_logged"]
     return results
 
 
