@@ -132,16 +132,37 @@ async def _serve_web(runtime: Runtime, stop: asyncio.Event, quiet: bool) -> None
         raise RuntimeError(f"the web server stopped (is port {runtime.settings.port} free?)")
 
 
+STOP_GRACE = 7.0
+"""Seconds a process's jobs get, once it is told to stop, to finish what they hold (a turn, a
+round of sends) before they are cancelled. Process managers send SIGKILL 10 seconds after
+SIGTERM (Heroku, `docker stop`); the rest is for closing connections."""
+
+
 async def _until_stopped(stop: asyncio.Event, jobs: list[Job]) -> None:
+    """Run the jobs until `stop` (or until one fails, which stops the others). The jobs
+    finish what they hold within `STOP_GRACE`; whatever is still running then is cancelled:
+    a turn not committed stays pending in the inbox, a line not sent stays queued."""
     tasks = [asyncio.create_task(job()) for job in jobs]
+    stopping = asyncio.create_task(stop.wait())
     try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        for task in done:
-            if task.exception() is not None:
-                stop.set()
-                raise task.exception()  # type: ignore[misc]
+        running: set[asyncio.Task[None] | asyncio.Task[bool]] = {*tasks, stopping}
+        while not stop.is_set() and running - {stopping}:
+            done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not stopping and task.exception() is not None:
+                    stop.set()
+                    raise task.exception()  # type: ignore[misc]
     finally:
         stop.set()
+        stopping.cancel()
+        log.info("stopping")
+        _, late = await asyncio.wait(tasks, timeout=STOP_GRACE)
+        if late:
+            log.warning(
+                "%s jobs did not finish within %g s of the stop: cancelled", len(late), STOP_GRACE
+            )
+            for task in late:
+                task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
@@ -161,6 +182,8 @@ async def worker(settings: Settings) -> None:
         await _until_stopped(
             stop, [lambda: runtime.worker.run(stop), lambda: runtime.sender.run(stop)]
         )
+        log.info("worker stopped; closing its connections")
+    log.info("worker closed")
 
 
 async def clock(settings: Settings) -> None:
@@ -195,7 +218,13 @@ async def run(settings: Settings, chat_as: str | None) -> None:
         if chat_as is not None:
 
             async def chat() -> None:
-                await console.chat(runtime.service, chat_as)
+                # ends with the process too (Ctrl-C, SIGTERM), even while it waits for a line
+                talking = asyncio.create_task(console.chat(runtime.service, chat_as))
+                stopping = asyncio.create_task(stop.wait())
+                await asyncio.wait({talking, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                for task in (talking, stopping):
+                    task.cancel()
+                await asyncio.gather(talking, stopping, return_exceptions=True)
                 stop.set()
 
             jobs.append(chat)

@@ -72,7 +72,11 @@ def create_engine(
     if "timeout" not in url.query:
         connect_args["timeout"] = CONNECT_TIMEOUT
     engine = create_async_engine(
-        url, echo=echo, connect_args=connect_args, **_pool_options(pool_size)
+        url,
+        echo=echo,
+        connect_args=connect_args,
+        hide_parameters=True,  # an error's text reaches logs: never members' phones or words
+        **_pool_options(pool_size),
     )
     event.listen(engine.sync_engine.pool, "checkout", _replace_closed_connection)
     return engine
@@ -118,7 +122,7 @@ def _sqlite_engine(url: URL, *, echo: bool, pool_size: int) -> AsyncEngine:
                 f"{error.strerror or error}"
             ) from error
         options = _pool_options(pool_size)
-    engine = create_async_engine(url, echo=echo, **options)
+    engine = create_async_engine(url, echo=echo, hide_parameters=True, **options)
     event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
     event.listen(engine.sync_engine, "begin", _begin)
     return engine

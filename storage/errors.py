@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
+
 
 class StorageError(Exception):
     """Base of every error raised deliberately by `storage`."""
@@ -50,3 +52,17 @@ class DuplicateMessage(StorageError):
 
 class NotFound(StorageError):
     """The row an update names does not exist."""
+
+
+def refused_values(error: BaseException) -> bool:
+    """Whether the database refused a statement for the values in it (a string too long for
+    its column, a character it cannot store, a constraint) rather than for being unreachable
+    or overwhelmed: the same statement would fail again, and a statement without those values
+    would not. SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation);
+    on SQLite, its integrity errors."""
+    if isinstance(error, DataError | IntegrityError):
+        return True
+    if not isinstance(error, StatementError):
+        return False
+    sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in ("22", "23")

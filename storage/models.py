@@ -292,6 +292,29 @@ class Story(Base):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class EarlyStatus(Base):
+    """A provider's status callback for a message whose send receipt is not recorded yet.
+
+    The provider can report on a message (delivered, failed, the recipient opted out) before
+    the sender has written the provider's id down; such a callback is kept here, and applied
+    and deleted when the receipt lands (or by the sender's sweep, whichever comes first)."""
+
+    __tablename__ = "early_statuses"
+    __table_args__ = (
+        Index("ix_early_statuses_channel", "channel", "provider_message_id"),
+        CheckConstraint(_one_of("channel", CHANNELS), name="channel"),
+        CheckConstraint(_one_of("status", MESSAGE_STATUSES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    provider_message_id: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    opted_out: Mapped[bool] = mapped_column(Boolean)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class InboxEntry(Base):
     """An inbound provider event, stored before the provider gets its 2xx. (channel,
     provider_id) is unique, so a redelivered webhook adds nothing. `processed_at` is set in the

@@ -229,3 +229,15 @@ class RosterEntry:
     member: MemberRecord
     addresses: tuple[AddressRecord, ...]
     group_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class EarlyStatusRecord:
+    """A status callback kept until its message's receipt is recorded."""
+
+    channel: Channel
+    provider_message_id: str
+    status: MessageStatus
+    error_code: str | None
+    opted_out: bool
+    received_at: datetime

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.repositories.answers import AnswerRepository
 from storage.repositories.broadcasts import BroadcastRepository
+from storage.repositories.early_statuses import EarlyStatusRepository
 from storage.repositories.exports import ExportRepository
 from storage.repositories.group_chats import GroupChatRepository
 from storage.repositories.groups import GroupRepository
@@ -39,6 +40,7 @@ class UnitOfWork:
         self.stories = StoryRepository(session)
         self.exports = ExportRepository(session)
         self.inbox = InboxRepository(session)
+        self.early_statuses = EarlyStatusRepository(session)
         self.group_chats = GroupChatRepository(session)
         self.broadcasts = BroadcastRepository(session)
         self.highlights = HighlightRepository(session)

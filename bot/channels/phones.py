@@ -4,6 +4,7 @@ the operator's `DEFAULT_COUNTRY`."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -44,3 +45,13 @@ def default_locale_for(address: str, default_country: str, shipped: Sequence[str
         if code in shipped:
             return code
     return "en"
+
+
+_LONG_NUMBER = re.compile(r"[0-9]{5,}")
+
+
+def masked(text: str) -> str:
+    """`text` as a log may show it: every run of five digits or more (a phone number, a chat
+    id, inside an address or a lock's name) keeps only its last four. Logs never hold a full
+    phone number."""
+    return _LONG_NUMBER.sub(lambda number: "*" * (len(number[0]) - 4) + number[0][-4:], text)

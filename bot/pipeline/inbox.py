@@ -29,6 +29,7 @@ from bot.pipeline.rounds import Rounds
 from conversations.answers import Location, Photo
 from conversations.inputs import Reply
 from storage.database import Database
+from storage.errors import refused_values
 
 log = logging.getLogger(__name__)
 
@@ -145,21 +146,27 @@ class InboxWriter:
     statement is under way, the requests arriving meanwhile wait for it and then go together
     in the next (see `Rounds`): alone, a request is stored at once; under load, one INSERT
     serves every request of the last round trip instead of one each, which is most of what a
-    webhook costs the web process and the database. A failure fails every request of its
+    webhook costs the web process and the database. An outage fails every request of its
     statement (each answers 503, so the providers retry); nothing is half-stored, as a
-    statement is atomic. `wake` shares its pushes to the workers' queue the same way."""
+    statement is atomic. A statement the database refuses for its values (one request's row
+    it cannot hold) is not an outage: each request is then stored alone, so only the request
+    that holds the bad row fails, with the database's refusal, and its neighbours are stored.
+    `wake` shares its pushes to the workers' queue the same way."""
 
     def __init__(self, database: Database, queue: WorkQueue) -> None:
         self._database = database
         self._queue = queue
-        self._stores: Rounds[list[dict[str, Any]], list[int]] = Rounds(self._store_rows)
+        self._stores: Rounds[list[dict[str, Any]], list[int] | Exception] = Rounds(self._store_rows)
         self._wakes: Rounds[Sequence[int], None] = Rounds(self._push)
 
     async def store(self, events: Sequence[InboundEvent], now: datetime) -> list[int]:
         """`store`, for one request: the ids of its new events."""
         if not events:
             return []
-        return await self._stores([_row(event, now) for event in events])
+        stored = await self._stores([_row(event, now) for event in events])
+        if isinstance(stored, Exception):
+            raise stored
+        return stored
 
     async def wake(self, entry_ids: Sequence[int]) -> None:
         """`wake`, for one request."""
@@ -173,7 +180,32 @@ class InboxWriter:
                 "could not wake a worker for inbox entries %s", list(entry_ids), exc_info=True
             )
 
-    async def _store_rows(self, requests: list[list[dict[str, Any]]]) -> list[list[int]]:
+    async def _store_rows(
+        self, requests: list[list[dict[str, Any]]]
+    ) -> list[list[int] | Exception]:
+        try:
+            return list(await self._insert(requests))
+        except Exception as error:
+            if len(requests) == 1 or not refused_values(error):
+                raise
+        log.warning(
+            "the database refused a grouped insert of %d webhooks' events; storing each alone",
+            len(requests),
+        )
+        stored: list[list[int] | Exception] = []
+        for request in requests:
+            try:
+                [ids] = await self._insert([request])
+            except Exception as error:
+                if not refused_values(error):
+                    raise
+                stored.append(error)
+            else:
+                stored.append(ids)
+        return stored
+
+    async def _insert(self, requests: list[list[dict[str, Any]]]) -> list[list[int]]:
+        """Every request's rows in one statement; each request's new ids."""
         rows: dict[tuple[str, str], dict[str, Any]] = {}
         for request in requests:
             for row in request:

@@ -30,8 +30,10 @@ from bot.channels.base import (
     SendResult,
     Sent,
 )
+from bot.channels.phones import masked
 from bot.channels.templates import Templates
 from bot.channels.whatsapp_content import MAX_BODY, QUESTION_VARIABLE
+from bot.pipeline import statuses
 from bot.pipeline.coordination.contracts import Bucket, Coordination
 from bot.pipeline.interactive import InteractiveContents
 from storage.database import Database
@@ -43,6 +45,10 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=15)
 """How long a sender owns the rows it leased; a dead sender's rows are free again after it."""
 MAX_ATTEMPTS = 8
+STATUS_SWEEP = 30.0
+"""Seconds between sweeps for status callbacks that raced their receipt's transaction."""
+STOP_GRACE = 3.0
+"""Seconds the sends under way get to finish once the sender is told to stop."""
 WHATSAPP_WINDOW = timedelta(hours=24)
 
 
@@ -140,6 +146,14 @@ class Sender:
         self.lanes = lanes
         self.interactive = interactive
         self._receipts: asyncio.Queue[_Receipt | None] | None = None
+        self._unrecorded: dict[int, tuple[MessageRecord, str]] = {}
+        """Sends that went out while the database could not take their receipts."""
+        self._journaled: dict[int, str] = {}
+        """This round's leased messages that went out before (see `SentJournal`)."""
+        self._stop: asyncio.Event | None = None
+
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until `stop` is set; sends under way are finished, leased rows not yet sent are
@@ -147,14 +161,45 @@ class Sender:
         if not self.channels:
             await stop.wait()  # nothing to send through (the console delivers its own lines)
             return
+        self._stop = stop
         self._receipts = asyncio.Queue()
         recorder = asyncio.create_task(self._write_receipts())
+        sweeper = asyncio.create_task(self._sweep_statuses(stop))
+        lanes = asyncio.gather(*(self._lane(stop) for _ in range(self.lanes)))
         try:
-            await asyncio.gather(*(self._lane(stop) for _ in range(self.lanes)))
+            await stop.wait()
+            try:
+                await asyncio.wait_for(asyncio.shield(lanes), STOP_GRACE)
+            except TimeoutError:
+                # a provider that does not answer: the sends in flight are abandoned (their
+                # lines stay leased until the lease ends), those not started go back at once
+                log.warning("sends still under way %g s after the stop: abandoned", STOP_GRACE)
+                lanes.cancel()
+                await asyncio.gather(lanes, return_exceptions=True)
         finally:
             self._receipts.put_nowait(None)  # the lanes are done: write the rest, then stop
             await recorder
             self._receipts = None
+            await sweeper
+
+    async def _sweep_statuses(self, stop: asyncio.Event) -> None:
+        """Every `STATUS_SWEEP`, apply the status callbacks that raced their receipt (see
+        `statuses.apply_matched`), until `stop`."""
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), STATUS_SWEEP)
+                return
+            except TimeoutError:
+                pass
+            try:
+                await self.sweep_statuses()
+            except Exception:
+                log.warning("could not apply early status callbacks", exc_info=True)
+
+    async def sweep_statuses(self) -> int:
+        """Apply the kept status callbacks whose receipts are recorded; how many."""
+        async with self.database.transaction() as uow:
+            return await statuses.apply_matched(uow, self.clock())
 
     async def _lane(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -178,7 +223,12 @@ class Sender:
         await asyncio.gather(wakeup, stopping, return_exceptions=True)
 
     async def send_due(self) -> int:
-        """One round: lease what is due, send it, record the outcomes. Returns rows leased."""
+        """One round: lease what is due, send it, record the outcomes. Returns rows leased.
+
+        Receipts the database could not take before are recorded first, and a leased message
+        that went out before (its receipt lost to an outage, here or in another sender) is
+        recorded as sent, not sent again."""
+        await self._record_unrecorded()
         async with self.database.transaction() as uow:
             await uow.messages.fail_queued_to_blocked(self.clock())
             rows = await uow.messages.claim_due(
@@ -186,6 +236,7 @@ class Sender:
             )
         if not rows:
             return 0
+        await self._recall_sent(rows)
         proactive = [r.address_value for r in rows if r.channel == "whatsapp" and _nudge(r)]
         last_inbound: dict[str, datetime | None] = {}
         if proactive:
@@ -200,6 +251,57 @@ class Sender:
         )
         return len(rows)
 
+    async def _record_unrecorded(self) -> None:
+        """Record the receipts an outage kept from the database. While it still cannot take
+        them they are kept, and the round goes on (its claim tells whether the database is
+        back; the sends the round makes meanwhile are kept the same way)."""
+        if not self._unrecorded:
+            return
+        pending = dict(self._unrecorded)
+        now = self.clock()
+        try:
+            async with self.database.transaction() as uow:
+                await uow.messages.mark_sent_many(
+                    [(i, sid) for i, (_, sid) in pending.items()], at=now
+                )
+                await statuses.apply_early(uow, pending.values(), now)
+        except Exception:
+            log.warning("%s receipts still wait for the database", len(pending), exc_info=True)
+            return
+        for message_id in pending:
+            self._unrecorded.pop(message_id, None)
+        log.info("recorded %s receipts kept through a database outage", len(pending))
+        try:
+            await self.coordination.sent.forget(list(pending))
+        except Exception:  # an entry left behind only makes a later round record, not send
+            log.warning("could not clear the sent journal", exc_info=True)
+
+    async def _recall_sent(self, rows: list[MessageRecord]) -> None:
+        """Note which leased rows went out before, here or in another sender."""
+        ids = [row.id for row in rows]
+        known = {i: self._unrecorded[i][1] for i in ids if i in self._unrecorded}
+        try:
+            known.update(await self.coordination.sent.recall(ids))
+        except Exception:  # the journal is away too: such a row may be sent twice
+            log.warning("could not read the sent journal", exc_info=True)
+        self._journaled.update(known)
+
+    async def _keep_unrecorded(self, outcomes: list[tuple[MessageRecord, SendResult]]) -> None:
+        """The chat's receipts could not be written: keep its sends, here and in the journal,
+        so that neither this sender nor another sends them again when their lease runs out."""
+        sent = {
+            row.id: (row, result.provider_id)
+            for row, result in outcomes
+            if isinstance(result, Sent)
+        }
+        if not sent:
+            return
+        self._unrecorded.update(sent)
+        try:
+            await self.coordination.sent.remember({i: sid for i, (_, sid) in sent.items()})
+        except Exception:
+            log.warning("could not journal %s sends whose receipts wait", len(sent), exc_info=True)
+
     async def _send_chat(
         self, rows: list[MessageRecord], last_inbound: Mapping[str, datetime | None]
     ) -> None:
@@ -210,20 +312,35 @@ class Sender:
         started = time.monotonic()
         try:
             for index, row in enumerate(rows):
-                if time.monotonic() - started > LEASE.total_seconds() / 2:
-                    held = rows[index:]  # a slow chat: give the rest back before the lease ends
+                if time.monotonic() - started > LEASE.total_seconds() / 2 or self._stopping():
+                    held = rows[index:]  # a slow chat, or the process stops: give the rest back
                     break
                 result = await self._send_one(row, last_inbound)
                 outcomes.append((row, result))
                 if isinstance(result, RetryAfter | RecipientGone):
                     held = rows[index + 1 :]
                     break
+        except asyncio.CancelledError:
+            # stopped mid-send: the lines not tried go back to the queue at once; the one in
+            # flight stays leased (it may have gone out) until its lease ends
+            held = rows[len(outcomes) + 1 :]
+            raise
         finally:
-            await self._record(outcomes, held)
+            try:
+                await self._record(outcomes, held)
+            except Exception:
+                await self._keep_unrecorded(outcomes)
+                raise
 
     async def _send_one(
         self, row: MessageRecord, last_inbound: Mapping[str, datetime | None]
     ) -> SendResult:
+        provider_id = self._journaled.pop(row.id, None)
+        if provider_id is not None:
+            log.info(
+                "message %s went out before its receipt was lost: recorded, not resent", row.id
+            )
+            return Sent(provider_id)
         adapter = self.channels[row.channel]
         outgoing = _outgoing(row, adapter)
         if row.channel == "whatsapp" and _nudge(row) and self._outside_window(row, last_inbound):
@@ -339,14 +456,15 @@ class Sender:
     ) -> None:
         now = self.clock()
         async with self.database.transaction() as uow:
-            receipts = [
-                (row.id, result.provider_id)
+            sent = [
+                (row, result.provider_id)
                 for outcomes, _ in chats
                 for row, result in outcomes
                 if isinstance(result, Sent)
             ]
-            await uow.messages.mark_sent_many(receipts, at=now)
-            self.sent += len(receipts)
+            await uow.messages.mark_sent_many([(row.id, sid) for row, sid in sent], at=now)
+            await statuses.apply_early(uow, sent, now)  # callbacks that came before this
+            self.sent += len(sent)
             for outcomes, held in chats:
                 for row, result in outcomes:
                     if not isinstance(result, Sent):
@@ -366,6 +484,12 @@ class Sender:
                     log.warning("message %s failed after %s attempts", row.id, row.attempts + 1)
                 else:
                     seconds = max(result.seconds, 0.0)
+                    log.info(
+                        "message %s not sent (%s): trying again in %g s",
+                        row.id,
+                        masked(result.reason[:200]),
+                        seconds,
+                    )
                     await uow.messages.retry_later(
                         row.id,
                         next_attempt_at=now + timedelta(seconds=seconds),
@@ -374,13 +498,15 @@ class Sender:
                     )
             case PermanentFailure():
                 await uow.messages.mark_failed(row.id, result.code, at=now)
-                log.warning("message %s failed for good: %s %s", row.id, result.code, result.reason)
+                log.warning(
+                    "message %s failed for good: %s %s", row.id, result.code, masked(result.reason)
+                )
             case RecipientGone():
                 await uow.messages.mark_failed(row.id, result.code, at=now)
                 await uow.members.set_blocked(row.channel, row.address_value, True, at=now)
                 if result.opted_out and row.member_id is not None:
                     await uow.members.update(row.member_id, at=now, opted_out=True)
-                log.info("%s:%s is gone (%s)", row.channel, row.address_value, result.code)
+                log.info("%s:%s is gone (%s)", row.channel, masked(row.address_value), result.code)
 
 
 _Receipt = tuple[

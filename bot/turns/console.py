@@ -11,6 +11,8 @@ A few lines stand for what a phone would send instead of text: `!photo`, `!locat
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
@@ -62,8 +64,38 @@ async def chat(
     await deliver(await service.open(CHANNEL, address))
     while True:
         try:
-            line = await asyncio.to_thread(read_line, PROMPT)
+            line = await read_in_background(read_line, PROMPT)
         except (EOFError, KeyboardInterrupt):
             write("")
             return
         await deliver(await service.receive_from(CHANNEL, address, parse_console_line(line)))
+
+
+async def read_in_background(read_line: Callable[[str], str], prompt: str) -> str:
+    """`read_line(prompt)` in a daemon thread of its own, awaited here.
+
+    A blocking `input()` cannot be interrupted from another thread. In the event loop's own
+    executor (`asyncio.to_thread`) it kept the process alive after Ctrl-C until the member
+    pressed Enter: closing the loop waits for the executor's threads. A daemon thread is left
+    behind instead, and a cancelled wait here ends at once."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[str] = loop.create_future()
+
+    def settle(line: str | None, error: BaseException | None) -> None:
+        if answer.done():
+            return  # the wait was cancelled: nobody reads this line
+        if error is not None:
+            answer.set_exception(error)
+        else:
+            answer.set_result(line or "")
+
+    def read() -> None:
+        try:
+            line, error = read_line(prompt), None
+        except BaseException as raised:  # EOFError, KeyboardInterrupt: the caller's to judge
+            line, error = None, raised
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the process is ending
+            loop.call_soon_threadsafe(settle, line, error)
+
+    threading.Thread(target=read, name="console input", daemon=True).start()
+    return await answer

@@ -7,8 +7,12 @@ A webhook verifies the request (Telegram's secret token, Twilio's signature agai
 parses it into events with the channel's own parser, stores them in the inbox and only then
 answers 2xx: the work happens after the acknowledgement, in the workers, so providers get their
 answer in milliseconds. A malformed body is refused with 400 and nothing is stored; a forged one
-with 403; when the database cannot be reached the answer is 503 (see `bot.web.app`), so the
-provider delivers again later.
+with 403; a body over `WEBHOOK_BODY_MAX` with 413, before it is read whole (and a request
+without a secret or a signature before its body is read at all); when the database cannot be
+reached the answer is 503 (see `bot.web.app`), so the provider delivers again later.
+
+Events are held to storage's bounds (`bot.channels.bounds`) before they are stored: a request
+the database would refuse is refused alone with 400, never with the requests stored beside it.
 """
 
 from __future__ import annotations
@@ -17,15 +21,19 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.background import BackgroundTask
 
+from bot.channels.base import InboundEvent
+from bot.channels.bounds import bounded_events, bounded_status
+from bot.pipeline import statuses
 from bot.runtime import Runtime
-from storage.vocabulary import MessageStatus
+from bot.web.bodies import BodyTooLarge, read_body
+from storage.errors import refused_values
 
 log = logging.getLogger(__name__)
 
@@ -48,19 +56,24 @@ def add_webhook_routes(app: FastAPI, runtime: Runtime) -> None:
         from bot.channels.telegram import TelegramPayloadError, parse_update
 
         try:
-            body = json.loads(await request.body())
+            body = json.loads(await read_body(request))
             if not isinstance(body, dict):
                 raise TelegramPayloadError("an update must be a JSON object")
             if "bot_username" not in state:
                 state["bot_username"] = await telegram.bot_username()
-            events = parse_update(body, state["bot_username"])
+            events = bounded_events(parse_update(body, state["bot_username"]))
+        except BodyTooLarge as error:
+            log.warning("refused a Telegram update too large: %s", error)
+            return JSONResponse({"error": "request too large"}, status_code=413)
+        except RecursionError:  # nested deeper than a parser goes: no update is
+            log.warning("refused a Telegram update nested too deep")
+            return JSONResponse({"error": "malformed update: nested too deep"}, status_code=400)
         except (ValueError, UnicodeDecodeError) as error:
             log.warning("refused a malformed Telegram update: %s", error)
             return JSONResponse({"error": f"malformed update: {error}"}, status_code=400)
         if not events:
             log.info("Telegram update %s ignored (nothing for us in it)", body.get("update_id"))
-        stored = await runtime.inbox.store(events, runtime.clock())
-        return JSONResponse({"ok": True}, background=_wake(stored))
+        return await _store(events, JSONResponse({"ok": True}))
 
     async def twilio_webhook(request: Request) -> Response:
         return await _twilio(request, _inbound)
@@ -77,11 +90,19 @@ def add_webhook_routes(app: FastAPI, runtime: Runtime) -> None:
         # configured, so the adapters (and twilio-python with them) are loaded already
         from bot.channels.twilio import TwilioPayloadError, verify_signature
 
-        try:
-            form = dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True))
-        except UnicodeDecodeError:
-            return JSONResponse({"error": "malformed form body"}, status_code=400)
         signature = request.headers.get("X-Twilio-Signature")
+        if not signature:  # refused before its body is read
+            log.warning("refused a Twilio request without a signature from %s", _client(request))
+            return JSONResponse({"error": "forbidden"}, status_code=403)
+        try:
+            form = dict(
+                parse_qsl((await read_body(request)).decode("utf-8"), keep_blank_values=True)
+            )
+        except BodyTooLarge as error:
+            log.warning("refused a Twilio request too large: %s", error)
+            return JSONResponse({"error": "request too large"}, status_code=413)
+        except (UnicodeDecodeError, ValueError):
+            return JSONResponse({"error": "malformed form body"}, status_code=400)
         if not verify_signature(
             settings.twilio_auth_token,
             settings.public_url,
@@ -94,16 +115,28 @@ def add_webhook_routes(app: FastAPI, runtime: Runtime) -> None:
             return JSONResponse({"error": "forbidden"}, status_code=403)
         try:
             return await work(form)
-        except TwilioPayloadError as error:
+        except (TwilioPayloadError, ValueError) as error:
             log.warning("refused a malformed Twilio request: %s", error)
             return JSONResponse({"error": f"malformed request: {error}"}, status_code=400)
 
     async def _inbound(form: dict[str, str]) -> Response:
         from bot.channels.twilio import parse_inbound
 
-        event = parse_inbound(form)
-        stored = await runtime.inbox.store([event], runtime.clock())
-        return Response(EMPTY_TWIML, media_type="text/xml", background=_wake(stored))
+        events = bounded_events([parse_inbound(form)])
+        return await _store(events, Response(EMPTY_TWIML, media_type="text/xml"))
+
+    async def _store(events: list[InboundEvent], answer: Response) -> Response:
+        """Store the events, then `answer` and wake the workers; 400 when the database refuses
+        this request's own values (its neighbours in the statement are stored all the same)."""
+        try:
+            stored = await runtime.inbox.store(events, runtime.clock())
+        except Exception as error:
+            if not refused_values(error):
+                raise  # an outage: 503 (see `bot.web.app`), the provider delivers again
+            log.warning("the database refused a request's events (%s)", type(error).__name__)
+            return JSONResponse({"error": "refused by storage"}, status_code=400)
+        answer.background = _wake(stored)
+        return answer
 
     def _wake(stored: list[int]) -> BackgroundTask:
         """Workers are woken once the answer is sent: the provider waits for the store only."""
@@ -112,19 +145,9 @@ def add_webhook_routes(app: FastAPI, runtime: Runtime) -> None:
     async def _status(form: dict[str, str]) -> Response:
         from bot.channels.twilio import parse_status
 
-        update = parse_status(form)
-        now = runtime.clock()
+        update = bounded_status(parse_status(form))
         async with runtime.database.transaction() as uow:
-            message = await uow.messages.by_provider_id(update.channel, update.provider_id)
-            if message is None:
-                log.info("status %s for unknown message %s", update.status, update.provider_id)
-                return Response(status_code=204)
-            status = cast(MessageStatus, update.status)
-            await uow.messages.set_status(message.id, status, at=now, error_code=update.error_code)
-            if update.opted_out:
-                await uow.members.set_blocked(message.channel, message.address_value, True, at=now)
-                if message.member_id is not None:
-                    await uow.members.update(message.member_id, at=now, opted_out=True)
+            await statuses.receive(uow, update, runtime.clock())
         return Response(status_code=204)
 
     # Webhooks are plain Starlette routes: they read the request themselves, and FastAPI's

@@ -14,6 +14,7 @@ from storage.errors import AddressInUse, NotFound
 from storage.records import AddressRecord, GroupRecord, MemberRecord
 from storage.repositories.groups import WITH_MEMBER_COUNT, counted_group_record
 from storage.repositories.mapping import address_record, member_record
+from storage.repositories.messages import cancel_proactive
 from storage.repositories.tables import ADDRESSES, GROUPS, MEMBERS, MEMBERSHIPS
 from storage.vocabulary import Channel
 
@@ -199,7 +200,9 @@ class MemberRepository:
         """Set the given fields; the others keep their values. `updated_at` becomes `at`.
 
         Setting `consent` also sets `consented_at` to `at` (or clears it with `consent=None`);
-        `opted_out=True` sets `opted_out_at` to `at`, `opted_out=False` clears it. Raises
+        `opted_out=True` sets `opted_out_at` to `at`, `opted_out=False` clears it; opting out
+        also cancels the member's queued proactive lines (see `cancel_proactive`), whichever
+        path it came by (STOP, a provider's opt-out error or callback, a blocked bot). Raises
         `NotFound` for an unknown member.
         """
         columns: dict[str, Any] = {"updated_at": at}
@@ -223,6 +226,8 @@ class MemberRepository:
         row = result.one_or_none()
         if row is None:
             raise NotFound(f"no member #{member_id}")
+        if opted_out is True:
+            await cancel_proactive(self._session, member_id, at)
         return member_record(row)
 
     async def touch_inbound(self, channel: Channel, value: str, at: datetime) -> bool:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.errors import DuplicateMessage, NotFound
 from storage.records import MessageRecord
 from storage.repositories.mapping import message_record
-from storage.repositories.tables import ADDRESSES, MESSAGES
+from storage.repositories.tables import ADDRESSES, MEMBERS, MESSAGES
 from storage.vocabulary import MESSAGE_STATUS_RANK, Channel, MessageDirection, MessageStatus
 
 CLAIM_LOCK = 0x6D757475  # the advisory lock taken while claiming outbox rows
@@ -152,6 +152,24 @@ _FAIL_QUEUED_TO_BLOCKED = (
     .where(*_OUTBOX, _TO_BLOCKED_ADDRESS)
     .values(status="failed", error_code="blocked", lease_until=None, updated_at=bindparam("now"))
 )
+_IS_PROACTIVE = MESSAGES.c.payload["nudge"].as_string().is_not(None)
+_TO_OPTED_OUT_MEMBER = (
+    select(MEMBERS.c.id)
+    .where(MEMBERS.c.id == MESSAGES.c.member_id, MEMBERS.c.opted_out.is_(True))
+    .exists()
+)
+OPTED_OUT = "opted_out"
+"""The error code of a proactive line cancelled because its member opted out."""
+_CANCEL_PROACTIVE_TO_OPTED_OUT = (
+    update(MESSAGES)
+    .where(*_OUTBOX, _IS_PROACTIVE, _TO_OPTED_OUT_MEMBER)
+    .values(status="failed", error_code=OPTED_OUT, lease_until=None, updated_at=bindparam("now"))
+)
+_CANCEL_PROACTIVE_FOR_MEMBER = (
+    update(MESSAGES)
+    .where(*_OUTBOX, _IS_PROACTIVE, MESSAGES.c.member_id == bindparam("opted_out_member"))
+    .values(status="failed", error_code=OPTED_OUT, lease_until=None, updated_at=bindparam("now"))
+)
 _POSTPONE = (
     update(MESSAGES)
     .where(MESSAGES.c.id == bindparam("message_id"), MESSAGES.c.status == "queued")
@@ -168,6 +186,17 @@ _MARK_FAILED = (
         updated_at=bindparam("at"),
     )
 )
+
+
+async def cancel_proactive(session: AsyncSession, member_id: int, at: datetime) -> int:
+    """Fail the member's queued proactive lines (reminders, invitations, highlights,
+    broadcasts) with error "opted_out"; how many. What opting out does at once, in the
+    opt-out's own transaction: a line leased already and on its way cannot be called back,
+    but nothing still queued goes. Replies (the answer to the STOP itself) stay queued."""
+    result = await session.execute(
+        _CANCEL_PROACTIVE_FOR_MEMBER, {"opted_out_member": member_id, "now": at}
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 class MessageRepository:
@@ -375,9 +404,16 @@ class MessageRepository:
         return int(attempts or 0)
 
     async def fail_queued_to_blocked(self, now: datetime) -> int:
-        """Queued messages to addresses that are gone fail at once, with error "blocked"."""
-        result = await self._session.execute(_FAIL_QUEUED_TO_BLOCKED, {"now": now})
-        return int(getattr(result, "rowcount", 0) or 0)
+        """Queued messages that must not go fail at once: those to addresses that are gone
+        (error "blocked") and the proactive lines of members who opted out (error
+        "opted_out"). The sender runs this in the transaction that claims, so a line queued
+        for a member who opted out meanwhile (a broadcast planned a moment before the STOP)
+        is never leased. Returns how many failed."""
+        blocked = await self._session.execute(_FAIL_QUEUED_TO_BLOCKED, {"now": now})
+        opted_out = await self._session.execute(_CANCEL_PROACTIVE_TO_OPTED_OUT, {"now": now})
+        return int(getattr(blocked, "rowcount", 0) or 0) + int(
+            getattr(opted_out, "rowcount", 0) or 0
+        )
 
     async def postpone(self, message_id: int, *, not_before: datetime, at: datetime) -> None:
         """Back to the queue without counting an attempt (it waits behind an earlier one)."""

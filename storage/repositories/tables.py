@@ -18,6 +18,7 @@ from storage.models import (
     Answer,
     Base,
     CheckinSession,
+    EarlyStatus,
     Group,
     HelpRecord,
     InboxEntry,
@@ -33,6 +34,7 @@ def table(model: type[Base]) -> Table:
 
 ADDRESSES = table(Address)
 ANSWERS = table(Answer)
+EARLY_STATUSES = table(EarlyStatus)
 GROUPS = table(Group)
 HELP_RECORDS = table(HelpRecord)
 INBOX = table(InboxEntry)

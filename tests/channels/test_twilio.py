@@ -341,7 +341,13 @@ def test_capabilities_and_sender_numbers() -> None:
 
 
 async def test_a_channel_never_used_closes_cleanly() -> None:
-    await TwilioChannel("sms", ACCOUNT_SID, AUTH_TOKEN, SMS_FROM, None).close()
+    """Closing opens nothing to close it (no HTTP session is made for an unused channel), and
+    a second close is harmless."""
+    channel = TwilioChannel("sms", ACCOUNT_SID, AUTH_TOKEN, SMS_FROM, None)
+    await channel.close()
+    assert (channel._http, channel._client) == (None, None)
+    await channel.close()
+    assert (channel._http, channel._client) == (None, None)
 
 
 async def test_send_text_with_numbered_choices(

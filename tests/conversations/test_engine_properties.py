@@ -55,4 +55,5 @@ def test_a_whole_conversation_of_arbitrary_text_never_raises(texts: list[str]) -
         assert said, "the bot never stays silent"
     member_new = onboarded_member(onboarded=False, consent=None)
     for text in texts:
-        member_new.send(text)
+        said = member_new.send(text)
+        assert said, "the bot never stays silent, not even before onboarding"

@@ -20,7 +20,7 @@ import math
 import time
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -125,6 +125,9 @@ class FakeTwilio:
         self._buckets: dict[str, _TokenBucket] = {}
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.on_created: Callable[[str, Mapping[str, str]], Awaitable[None]] | None = None
+        """Awaited with a new message's sid and form before Twilio's answer goes back: a
+        status callback can reach the web process before the sender has the receipt."""
 
     @property
     def accepted(self) -> list[dict[str, Any]]:
@@ -238,6 +241,8 @@ class FakeTwilio:
 
         answer, status = self._answer(form, now)
         record["response_status"] = status
+        if status == 201 and self.on_created is not None:
+            await self.on_created(str(answer["sid"]), form)
         return web.json_response(answer, status=status)
 
     def _answer(self, form: Mapping[str, str], now: float) -> tuple[dict[str, Any], int]:

@@ -17,10 +17,12 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from bot.channels.base import MessageEvent
@@ -55,6 +57,23 @@ def worker_env(database_url: str, telegram_url: str, redis_prefix: str) -> dict[
     if redis_url and database_url.startswith("postgresql"):
         env["REDIS_URL"] = redis_url
     return env
+
+
+@asynccontextmanager
+async def redis_prefix_removed(prefix: str) -> AsyncIterator[None]:
+    """The test's Redis keys (when the worker uses Redis) are deleted afterwards."""
+    try:
+        yield
+    finally:
+        redis_url = os.environ.get("TEST_REDIS_URL", "").strip()
+        if redis_url:
+            client = Redis.from_url(redis_url)
+            try:
+                keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=500)]
+                if keys:
+                    await client.delete(*keys)
+            finally:
+                await client.aclose()
 
 
 async def start_worker(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
@@ -121,8 +140,9 @@ async def test_a_worker_killed_mid_run_loses_and_doubles_nothing(
 ) -> None:
     await fill_inbox(database)
     log = tmp_path / "worker.log"
-    async with FakeTelegram(token=TOKEN) as telegram:
-        env = worker_env(database_url, telegram.url, f"test-{uuid.uuid4().hex}:")
+    prefix = f"test-{uuid.uuid4().hex}:"
+    async with FakeTelegram(token=TOKEN) as telegram, redis_prefix_removed(prefix):
+        env = worker_env(database_url, telegram.url, prefix)
         worker = await start_worker(env, log)
         try:
             await wait_for(database, TOTAL // 3, timeout=60)
@@ -131,6 +151,14 @@ async def test_a_worker_killed_mid_run_loses_and_doubles_nothing(
             assert worker.returncode == -signal.SIGKILL
             killed_at = await processed(database)
             assert killed_at < TOTAL, "the run finished before the kill: nothing was tested"
+            # the only lines a kill can send twice: those leased by the dead sender, which
+            # may have reached the provider before their receipts were written
+            leased_at_kill = await count(
+                database,
+                select(func.count())
+                .select_from(Message)
+                .where(Message.status == "queued", Message.lease_until.is_not(None)),
+            )
 
             worker = await start_worker(env, log)
             await wait_for(database, TOTAL, timeout=120)
@@ -173,7 +201,7 @@ async def test_a_worker_killed_mid_run_loses_and_doubles_nothing(
         delivered = Counter(str(m["chat_id"]) for m in telegram.sent)
         logged = Counter(address for address, _ in outbound_rows)
         assert all(delivered[chat] >= n for chat, n in logged.items())
-        assert sum(delivered.values()) - sum(logged.values()) <= 200
+        assert sum(delivered.values()) - sum(logged.values()) <= leased_at_kill
 
 
 async def test_sigterm_lets_a_worker_finish_and_exit_cleanly(
@@ -181,8 +209,9 @@ async def test_sigterm_lets_a_worker_finish_and_exit_cleanly(
 ) -> None:
     await fill_inbox(database)
     log = tmp_path / "worker.log"
-    async with FakeTelegram(token=TOKEN) as telegram:
-        env = worker_env(database_url, telegram.url, f"test-{uuid.uuid4().hex}:")
+    prefix = f"test-{uuid.uuid4().hex}:"
+    async with FakeTelegram(token=TOKEN) as telegram, redis_prefix_removed(prefix):
+        env = worker_env(database_url, telegram.url, prefix)
         worker = await start_worker(env, log)
         await wait_for(database, 50, timeout=60)
         os.killpg(worker.pid, signal.SIGTERM)

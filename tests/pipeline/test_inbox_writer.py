@@ -102,6 +102,57 @@ async def test_a_failed_statement_fails_its_round_and_the_next_is_stored(
     assert len(await writer.store([message("1", "p")], NOW)) == 1
 
 
+def poison(database_url: str) -> MessageEvent:
+    """An event the database refuses: a channel outside its CHECK constraint everywhere, and
+    on PostgreSQL also a provider id too long for its column and a NUL it cannot store."""
+    if database_url.startswith("postgresql"):
+        return MessageEvent("telegram", "9", "x" * 129 + "\x00", Reply(text="bad"))
+    return MessageEvent("carrier-pigeon", "9", "bad", Reply(text="bad"))  # type: ignore[arg-type]
+
+
+async def test_a_row_the_database_refuses_fails_its_own_request_alone(
+    database: Database, database_url: str
+) -> None:
+    writer = InboxWriter(database, MemoryQueue())
+    first = asyncio.create_task(writer.store([message("1", "first")], NOW))
+    await asyncio.sleep(0)  # the first statement is under way; the others go together next
+    outcomes = await asyncio.gather(
+        *(writer.store([message(str(n), f"ok{n}")], NOW) for n in range(2, 12)),
+        writer.store([poison(database_url)], NOW),
+        *(writer.store([message(str(n), f"ok{n}")], NOW) for n in range(12, 22)),
+        return_exceptions=True,
+    )
+    await first
+    refused = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+    assert len(refused) == 1 and outcomes[10] is refused[0]
+    assert all(isinstance(ids, list) and len(ids) == 1 for ids in outcomes[:10] + outcomes[11:])
+    async with database.read() as uow:
+        assert await uow.inbox.count_pending() == 21  # every neighbour of the bad row is stored
+
+
+async def test_an_outage_is_not_retried_request_by_request(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = InboxWriter(database, MemoryQueue())
+    calls: list[int] = []
+
+    async def unreachable(self: InboxRepository, rows: list[dict[str, Any]]) -> Any:
+        calls.append(len(rows))
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(InboxRepository, "add_keyed", unreachable)
+    first = asyncio.create_task(writer.store([message("1", "p")], NOW))
+    await asyncio.sleep(0)
+    outcomes = await asyncio.gather(
+        *(writer.store([message(str(n), f"q{n}")], NOW) for n in range(2, 6)),
+        return_exceptions=True,
+    )
+    with pytest.raises(ConnectionError):
+        await first
+    assert all(isinstance(outcome, ConnectionError) for outcome in outcomes)
+    assert calls == [1, 4]  # one statement per round, none per request: 503s come at once
+
+
 class CountingQueue(MemoryQueue):
     def __init__(self) -> None:
         super().__init__()

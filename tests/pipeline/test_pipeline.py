@@ -200,12 +200,14 @@ async def test_the_same_update_delivered_five_times_has_one_effect(stack: Stack)
     responses = await asyncio.gather(*(stack.telegram_post(update) for _ in range(5)))
     assert [r.status_code for r in responses] == [200] * 5
     await stack.sent_to(CHAT, 1)
-    await asyncio.sleep(0.5)
-    assert len(await stack.sent_to(CHAT, 1)) == 1
     assert await inbox_size(stack.runtime.database) == 1
     async with stack.runtime.database.transaction() as uow:
         member = await uow.members.by_address("telegram", str(CHAT))
         assert member is not None
+    # the one entry is handled and its answer's receipt written: nothing is left to send
+    await receipts_recorded(stack.runtime.database, member.id)
+    assert len(await stack.sent_to(CHAT, 1)) == 1
+    async with stack.runtime.database.transaction() as uow:
         log = await uow.messages.for_member(member.id)
     assert [m.direction for m in log] == ["in", "out"]
 
@@ -338,6 +340,59 @@ async def test_sms_stop_opts_the_member_out(stack: Stack) -> None:
     async with stack.runtime.database.transaction() as uow:
         member = await uow.members.by_address("sms", stop["From"])
     assert member is not None and member.opted_out
+
+
+async def test_stop_cancels_the_broadcast_lines_queued_for_the_member(stack: Stack) -> None:
+    """A broadcast line waiting in the outbox when the member says STOP never goes, and neither
+    does one queued a moment after it (planned from a roster read before the STOP)."""
+    from datetime import timedelta
+
+    database = stack.runtime.database
+    await stack.telegram_post(text_update(80, "hi"))
+    await stack.sent_to(CHAT, 1)
+    async with database.transaction() as uow:
+        member = await uow.members.by_address("telegram", str(CHAT))
+        assert member is not None
+        now = stack.runtime.clock()
+        waiting = await uow.messages.log_outbound(
+            member_id=member.id,
+            channel="telegram",
+            address_value=str(CHAT),
+            text="Broadcast: market day moved",
+            payload={"nudge": "broadcast"},
+            at=now,
+        )
+        # held by the channel's pause, as a line behind a long broadcast is
+        await uow.messages.postpone(waiting.id, not_before=now + timedelta(seconds=5), at=now)
+    await stack.telegram_post(text_update(81, "STOP"))
+
+    async def status_of(message_id: int) -> tuple[str, str | None]:
+        async with database.transaction() as uow:
+            log = await uow.messages.for_member(member.id, limit=100)
+        [message] = [m for m in log if m.id == message_id]
+        return message.status, message.error_code
+
+    deadline = time.monotonic() + 10
+    while (await status_of(waiting.id))[0] == "queued":
+        assert time.monotonic() < deadline, "the queued broadcast line was never cancelled"
+        await asyncio.sleep(0.05)
+    assert await status_of(waiting.id) == ("failed", "opted_out")
+
+    async with database.transaction() as uow:
+        late = await uow.messages.log_outbound(
+            member_id=member.id,
+            channel="telegram",
+            address_value=str(CHAT),
+            text="Broadcast: planned before the STOP",
+            payload={"nudge": "broadcast"},
+            at=stack.runtime.clock(),
+        )
+    await stack.runtime.coordination.outbox_wakeup.push("outbox")
+    while (await status_of(late.id))[0] == "queued":
+        assert time.monotonic() < deadline, "the late broadcast line was never cancelled"
+        await asyncio.sleep(0.05)
+    assert await status_of(late.id) == ("failed", "opted_out")
+    assert not any("Broadcast" in str(m.get("text")) for m in stack.telegram.sent)
 
 
 async def test_a_429_with_retry_after_and_a_5xx_delay_but_lose_nothing(stack: Stack) -> None:

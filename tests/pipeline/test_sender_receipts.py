@@ -1,6 +1,7 @@
 """The sender writes the receipts of the chats that finish together in one transaction; when
 that transaction fails, each chat's receipts are written alone, so one bad chat costs only its
-own (its rows stay leased and are sent again after the lease), never everyone's."""
+own, never everyone's: its rows stay leased, and its sends are kept (in the process and the
+sent journal) so that they are recorded, not sent again, when the database takes them."""
 
 from __future__ import annotations
 
@@ -78,7 +79,9 @@ async def test_one_chat_whose_receipt_cannot_be_written_costs_only_its_own(
             await channel.close()
             await shared.close()
     found = await statuses(database)
-    assert found.pop("7299999") == "queued"  # leased still: sent again when the lease ends
+    assert found.pop("7299999") == "queued"  # leased still, its send kept for later
+    assert set(sender._unrecorded) == {bad.id}
+    assert set(await shared.sent.recall([bad.id])) == {bad.id}
     assert set(found.values()) == {"sent"}
     assert max(batches) > 1  # chats were written together before the bad one split them
     assert "the sender failed a round" in caplog.text

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +20,7 @@ from sqlalchemy import event
 from bot.channels.base import InboundEvent, MessageEvent
 from bot.pipeline import inbox
 from bot.pipeline import worker as worker_module
-from bot.pipeline.coordination.contracts import Coordination
+from bot.pipeline.coordination.contracts import Coordination, Locks
 from bot.pipeline.coordination.factory import coordination
 from bot.pipeline.inbox import ingest
 from bot.pipeline.worker import BATCH, Worker
@@ -58,6 +60,23 @@ async def coordinated() -> Coordination:
     return await coordination(None)
 
 
+class AskedLocks:
+    """The coordination's locks, telling when a lock is first asked for: the worker has read
+    the member's pending entries by then (it reads, then locks)."""
+
+    def __init__(self, locks: Locks) -> None:
+        self._locks = locks
+        self.asked = asyncio.Event()
+
+    def hold(self, key: str) -> AbstractAsyncContextManager[None]:
+        self.asked.set()
+        return self._locks.hold(key)
+
+    def hold_free(self, keys: Sequence[str]) -> AbstractAsyncContextManager[set[str]]:
+        self.asked.set()
+        return self._locks.hold_free(keys)
+
+
 @pytest.fixture
 def recorder() -> Recorder:
     return Recorder()
@@ -72,9 +91,11 @@ async def test_entries_stored_while_another_worker_holds_the_member_come_after(
     database: Database, coordinated: Coordination, recorder: Recorder, worker: Worker
 ) -> None:
     first, _ = await store(database, coordinated.queue, "100", ["a1", "a2"])
+    locks = AskedLocks(coordinated.locks)
+    worker = Worker(database, replace(coordinated, locks=locks), recorder, {}, lambda: NOW)  # type: ignore[arg-type]
     async with coordinated.locks.hold("member:telegram:100"):
         waiting = asyncio.create_task(worker.handle_entry(first))
-        await asyncio.sleep(0.1)  # it has read the member's entries and waits for the lock
+        await locks.asked.wait()  # it has read the member's entries and waits for the lock
         await store(database, coordinated.queue, "100", ["a3"])
         assert recorder.handled == []
     await waiting
@@ -87,9 +108,11 @@ async def test_a_list_made_stale_by_the_lock_holder_handles_nothing_twice(
     database: Database, coordinated: Coordination, recorder: Recorder, worker: Worker
 ) -> None:
     ids = await store(database, coordinated.queue, "200", ["b1", "b2"])
+    locks = AskedLocks(coordinated.locks)
+    worker = Worker(database, replace(coordinated, locks=locks), recorder, {}, lambda: NOW)  # type: ignore[arg-type]
     async with coordinated.locks.hold("member:telegram:200"):
         waiting = asyncio.create_task(worker.handle_entry(ids[0]))
-        await asyncio.sleep(0.1)  # it has read both entries as pending and waits for the lock
+        await locks.asked.wait()  # it has read both entries as pending and waits for the lock
         async with database.transaction() as uow:  # the holder handles them meanwhile
             for entry_id in ids:
                 assert await uow.inbox.mark_processed(entry_id, NOW)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
 from storage import Database, DatabaseUnavailable
@@ -117,19 +117,44 @@ async def test_a_read_refuses_writes_on_postgresql(database: Database) -> None:
 
 async def test_transactions_share_a_bounded_pool(tmp_path: Path) -> None:
     """More concurrent transactions than pooled connections wait their turn rather than open
-    connections beyond the pool."""
+    connections beyond the pool: with two connections, ten readers that each hold theirs
+    until told are two at a time inside, never three, and all get through once released."""
     db = Database(f"sqlite:///{tmp_path / 'pool.db'}", pool_size=2)
+    connects = 0
+
+    def connected(*_: object) -> None:
+        nonlocal connects
+        connects += 1
+
     try:
         await db.upgrade()
+        await db.engine.dispose()  # count only the connections the readers make
+        event.listen(db.engine.sync_engine, "connect", connected)
+        inside = 0
+        two_inside, third_inside, release = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
         async def read() -> None:
+            nonlocal inside
             async with db.read() as uow:
                 await uow.members.by_address("telegram", "nobody")
-                await asyncio.sleep(0.02)
+                inside += 1
+                if inside == 2:
+                    two_inside.set()
+                if inside > 2:
+                    third_inside.set()
+                await release.wait()
+                inside -= 1
 
-        await asyncio.gather(*(read() for _ in range(10)))
+        readers = [asyncio.create_task(read()) for _ in range(10)]
+        await two_inside.wait()
+        with pytest.raises(TimeoutError):  # an unbounded pool lets the third in at once
+            await asyncio.wait_for(third_inside.wait(), 1.0)
+        assert db.engine.sync_engine.pool.checkedout() == 2
+        assert sum(reader.done() for reader in readers) == 0
+        release.set()
+        await asyncio.gather(*readers)
+        assert connects == 2
         assert db.engine.sync_engine.pool.checkedout() == 0
-        assert db.engine.sync_engine.pool.size() == 2
         with pytest.raises(ValueError, match="at least one"):
             Database(f"sqlite:///{tmp_path / 'none.db'}", pool_size=0)
     finally:

@@ -8,7 +8,7 @@ does. A lost queue item is found again by the worker's sweep; a lock lost with i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -94,12 +94,30 @@ class RateLimiter(Protocol):
         ...
 
 
+class SentJournal(Protocol):
+    """Sends that went out but whose receipts the database could not take yet (it was away):
+    message id -> the provider's id for it. A sender that leases such a message again (after
+    its lease ran out during the outage) finds it here and records the receipt instead of
+    sending it twice. Best effort: it holds what the database will hold once it is back."""
+
+    async def remember(self, receipts: Mapping[int, str]) -> None: ...
+
+    async def recall(self, message_ids: Sequence[int]) -> dict[int, str]:
+        """The provider ids remembered for any of `message_ids`."""
+        ...
+
+    async def forget(self, message_ids: Sequence[int]) -> None:
+        """Drop what the database now holds."""
+        ...
+
+
 @dataclass(frozen=True)
 class Coordination:
     queue: WorkQueue
     outbox_wakeup: WorkQueue
     locks: Locks
     limiter: RateLimiter
+    sent: SentJournal
 
     async def close(self) -> None:
         await self.queue.close()

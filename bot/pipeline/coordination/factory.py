@@ -17,6 +17,7 @@ from bot.pipeline.coordination.redis_limiter import RedisRateLimiter
 from bot.pipeline.coordination.redis_locks import RedisLocks
 from bot.pipeline.coordination.redis_queue import RedisQueue
 from bot.pipeline.coordination.redis_support import UNAVAILABLE_ERRORS, CoordinationUnavailable
+from bot.pipeline.coordination.sent_journal import MemorySentJournal, RedisSentJournal
 
 __all__ = [
     "CoordinationUnavailable",
@@ -85,6 +86,7 @@ async def coordination(redis_url: str | None, prefix: str = "mutuality:") -> Coo
             outbox_wakeup=MemoryQueue(),
             locks=MemoryLocks(),
             limiter=MemoryRateLimiter(),
+            sent=MemorySentJournal(),
         )
     client = redis_client(redis_url)
     return RedisCoordination(
@@ -92,6 +94,7 @@ async def coordination(redis_url: str | None, prefix: str = "mutuality:") -> Coo
         outbox_wakeup=RedisQueue(client, OUTBOX, prefix),
         locks=RedisLocks(client, prefix),
         limiter=RedisRateLimiter(client, prefix),
+        sent=RedisSentJournal(client, prefix),
         client=client,
     )
 

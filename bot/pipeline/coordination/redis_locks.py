@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from redis.asyncio import Redis
 
+from bot.channels.phones import masked
 from bot.pipeline.coordination.redis_support import (
     DEFAULT_UNAVAILABLE_AFTER,
     UNAVAILABLE_ERRORS,
@@ -137,13 +138,13 @@ class RedisLocks:
                         unavailable_since = now
                         logger.warning(
                             "Redis unavailable while waiting for %s: %s",
-                            ", ".join(names),
+                            masked(", ".join(names)),
                             reason(error),
                         )
                     elif now - unavailable_since >= self._unavailable_after:
                         raise CoordinationUnavailable(
                             f"Redis did not answer for {self._unavailable_after:g} s "
-                            f"while waiting for lock {', '.join(names)}: {reason(error)}"
+                            f"while waiting for lock {masked(', '.join(names))}: {reason(error)}"
                         ) from error
                 raise_if_cancelled()
                 await asyncio.sleep(random.uniform(delay / 2, delay))
@@ -182,7 +183,7 @@ class RedisLocks:
                 if healthy:
                     logger.warning(
                         "Could not renew lock %s (%s); it expires within %g s unless renewed",
-                        ", ".join(names),
+                        masked(", ".join(names)),
                         reason(error),
                         self.ttl,
                     )
@@ -196,14 +197,14 @@ class RedisLocks:
                         "Lock %s had expired under its live holder (Redis restarted, or the "
                         "event loop stalled) and was taken again; the database transaction "
                         "guards against double effects",
-                        name,
+                        masked(name),
                     )
                     healthy.add(name)
                 elif name in healthy:
                     logger.warning(
                         "Lock %s expired under its live holder and another process holds it "
                         "now; the database transaction guards against double effects",
-                        name,
+                        masked(name),
                     )
                     healthy.discard(name)
 
@@ -213,7 +214,7 @@ class RedisLocks:
         except Exception as error:  # Redis away, or anything else: the locks expire by themselves.
             logger.warning(
                 "Could not release lock %s (%s); it expires within %g s",
-                ", ".join(names),
+                masked(", ".join(names)),
                 reason(error),
                 self.ttl,
             )

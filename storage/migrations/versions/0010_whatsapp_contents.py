@@ -1,7 +1,7 @@
 """WhatsApp interactive contents (quick replies, list pickers) created at Twilio, by key.
 
 Revision ID: 0010
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-07
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
