@@ -21,6 +21,7 @@ from bot.channels.base import TimerEvent
 from bot.channels.phones import default_currency_for, default_locale_for
 from bot.channels.splitting import outbound_parts
 from bot.turns.checkins import Checkins
+from bot.turns.handover import Handover
 from conversations.answers import (
     AnswerType,
     AnswerValue,
@@ -44,6 +45,7 @@ from conversations.events import (
     Turn,
 )
 from conversations.inputs import Expire, Input, Open, Remind, Reply, Start
+from conversations.messages import PERSON_WILL_ANSWER
 from conversations.nudges import expires_at, next_nudge_at
 from conversations.parsing import find_join_code
 from conversations.rendering import RenderedChoice, RenderedMessage, numbered_choices, render
@@ -128,6 +130,7 @@ class ConversationService:
         self.default_country = default_country
         self.clock = clock
         self._locks = _MemberLocks()
+        self._handover = Handover(checkins.catalogs)
 
     async def receive(self, inbound: Inbound) -> list[Outbound]:
         """Handle one inbound message; returns what to send, already logged as queued."""
@@ -182,7 +185,18 @@ class ConversationService:
             group = await uow.groups.by_code(join_code)
             if group is not None:
                 await uow.members.join_group(member.id, group.id, now)
+        if member.taken_over_by_id is not None:
+            return []  # a coordinator answers this member: stored and shown, no engine turn
+        if self._handover.asks_for_person(inbound.reply):
+            return await self._ask_for_person(uow, member, inbound, now)
         return await self._turn(uow, member, inbound, item, now)
+
+    async def _ask_for_person(
+        self, uow: UnitOfWork, member: MemberRecord, inbound: Inbound, now: datetime
+    ) -> list[Outbound]:
+        """The member asked for a person: they wait in the console's inbox, and are told so."""
+        await uow.conversations.ask_for_person(member.id, now)
+        return await _log_lines(uow, self._person_will_answer(member, inbound, now))
 
     async def member_for(
         self, uow: UnitOfWork, channel: Channel, address: str, now: datetime
@@ -218,8 +232,8 @@ class ConversationService:
         """A clock's timer for the member: an invitation starts a check-in; a reminder or an
         expiry applies only to the very session it was set for (a stale one does nothing)."""
         member = await uow.members.by_address(event.channel, event.address)
-        if member is None:
-            return []
+        if member is None or member.taken_over_by_id is not None:
+            return []  # no nudge reaches a member a coordinator has taken over
         item: Input
         if event.kind == "start":
             item = Start(event.checkin_id)
@@ -273,9 +287,19 @@ class ConversationService:
         for channel, addresses in by_channel.items():
             await uow.members.touch_many_inbound(channel, addresses, now)
         writes = _BatchWrites()
-        appliers = []
+        appliers: list[_Applier | _Aside] = []
         for inbound, member in turns:
             writes.messages.append(_inbound_values(member.id, inbound, now))
+            if member.taken_over_by_id is not None:
+                appliers.append(_Aside([]))  # a coordinator answers: no engine turn
+                continue
+            if self._handover.asks_for_person(inbound.reply):
+                await uow.conversations.ask_for_person(member.id, now)
+                aside = _Aside([])
+                for values, line in self._person_will_answer(member, inbound, now):
+                    writes.say(aside.outbound, values, line)
+                appliers.append(aside)
+                continue
             group = groups.get(member.id)
             roster = rosters.get(group.id, []) if group is not None else []
             loaded = _Loaded(member, records.get(member.id), group, roster)
@@ -284,6 +308,13 @@ class ConversationService:
             appliers.append(applier)
         await writes.flush(uow)
         return [applier.outbound for applier in appliers]
+
+    def _person_will_answer(
+        self, member: MemberRecord, inbound: Inbound, now: datetime
+    ) -> list[tuple[dict[str, Any], Outbound]]:
+        text = self.checkins.catalogs.gettext(member.locale, PERSON_WILL_ANSWER)
+        rendered = RenderedMessage(text=text, locale=member.locale)
+        return outbound_lines(member.id, inbound.channel, inbound.address, rendered, None, now)
 
     async def _run(
         self,
@@ -373,6 +404,13 @@ class _Loaded:
     session: SessionRecord | None
     group: GroupRecord | None
     roster: list[MemberRecord]
+
+
+@dataclass(frozen=True, slots=True)
+class _Aside:
+    """A turn of a batch that ran no engine (see `ConversationService._aside`)."""
+
+    outbound: list[Outbound]
 
 
 @dataclass
