@@ -24,6 +24,9 @@ from storage.models import Address, CheckinSession, Group, Member, Membership, M
 from storage.records import MessageRecord
 from storage.repositories.mapping import message_record
 
+FIRST_WINDOW = 2_000
+"""The newest lines `ConversationRepository._inbox_everyone` reads first (at least)."""
+
 ConversationState = Literal["waiting", "taken_over", "opted_out", "checkin", "idle"]
 CONVERSATION_STATES: tuple[ConversationState, ...] = (
     "waiting",
@@ -136,13 +139,67 @@ class ConversationRepository:
         offset: int,
         limit: int,
     ) -> list[InboxRow]:
-        """Members with at least one message, newest activity first."""
-        last = (
-            select(Message.member_id, func.max(Message.id).label("last_id"))
-            .where(Message.member_id.is_not(None))
-            .group_by(Message.member_id)
-            .subquery()
-        )
+        """Members with at least one message, newest activity first (by their last line's id,
+        the order lines were stored in).
+
+        Two ways to the first pages without aggregating the whole message log: for a set of
+        groups (a coordinator's, or an admin's group filter), each member's last line is found
+        through `ix_messages_member_id_created_at`, so the cost grows with the members in
+        scope; for everyone (an admin), the newest lines are read backwards along the primary
+        key, a window at a time, until the page is full (see `_inbox_everyone`).
+        """
+        if filters.group_id is not None:
+            wanted = frozenset({filters.group_id})
+            groups = wanted if groups is None else groups & wanted
+        if groups is not None:
+            if not groups:
+                return []
+            last_id = (
+                select(func.max(Message.id))
+                .where(Message.member_id == Membership.member_id)
+                .scalar_subquery()
+            )
+            last = (
+                select(Membership.member_id.label("member_id"), last_id.label("last_id"))
+                .where(Membership.group_id.in_(sorted(groups)), Membership.left_at.is_(None))
+                .subquery()
+            )
+            return await self._inbox_page(last, filters, offset, limit)
+        return await self._inbox_everyone(filters, offset, limit)
+
+    async def _inbox_everyone(
+        self, filters: InboxFilters, offset: int, limit: int
+    ) -> list[InboxRow]:
+        """Every member's inbox row, from windows of the newest lines.
+
+        A member with a line among the newest N lines has their last line there, and ranks
+        before every member without one; so once a window holds `offset + limit` matching
+        members, the page read from it is the page of the whole log. Windows grow eightfold
+        until the page is full or the window is the whole log."""
+        window = max(FIRST_WINDOW, offset + limit)
+        while True:
+            boundary = await self._session.scalar(
+                select(Message.id)
+                .where(Message.member_id.is_not(None))
+                .order_by(Message.id.desc())
+                .offset(window)
+                .limit(1)
+            )
+            recent = select(Message.member_id, func.max(Message.id).label("last_id")).where(
+                Message.member_id.is_not(None)
+            )
+            if boundary is not None:
+                recent = recent.where(Message.id > boundary)
+            last = recent.group_by(Message.member_id).subquery()
+            rows = await self._inbox_page(last, filters, offset, limit)
+            if boundary is None or len(rows) == limit:
+                return rows
+            window *= 8
+
+    async def _inbox_page(
+        self, last: Any, filters: InboxFilters, offset: int, limit: int
+    ) -> list[InboxRow]:
+        """The page of inbox rows for `last` (member_id, last_id), filtered and in order."""
         statement: Select[Any] = (
             select(  # type: ignore[assignment]
                 Member.id,
@@ -165,7 +222,7 @@ class ConversationRepository:
             .outerjoin(Membership, _CURRENT)
             .outerjoin(Group, Group.id == Membership.group_id)
         )
-        statement = self._filtered(statement, groups, filters)
+        statement = self._filtered(statement, filters)
         rows = await self._session.execute(
             statement.order_by(last.c.last_id.desc()).offset(offset).limit(limit)
         )
@@ -185,14 +242,7 @@ class ConversationRepository:
             for row in rows
         ]
 
-    def _filtered(
-        self, statement: Select[Any], groups: frozenset[int] | None, filters: InboxFilters
-    ) -> Select[Any]:
-        scope = _in_scope(groups)
-        if scope is not None:
-            statement = statement.where(scope)
-        if filters.group_id is not None:
-            statement = statement.where(Membership.group_id == filters.group_id)
+    def _filtered(self, statement: Select[Any], filters: InboxFilters) -> Select[Any]:
         if filters.channel:
             statement = statement.where(
                 exists().where(Address.member_id == Member.id, Address.channel == filters.channel)
