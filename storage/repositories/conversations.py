@@ -19,9 +19,21 @@ from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from storage.models import Address, CheckinSession, Group, Member, Membership, Message
+from storage.models import (
+    Address,
+    Answer,
+    CheckinSession,
+    Group,
+    HelpRecord,
+    Member,
+    Membership,
+    Message,
+    Story,
+)
 from storage.records import MessageRecord
+from storage.repositories.exports import render_value
 from storage.repositories.mapping import message_record
 
 FIRST_WINDOW = 2_000
@@ -35,6 +47,9 @@ CONVERSATION_STATES: tuple[ConversationState, ...] = (
     "checkin",
     "idle",
 )
+
+FEW: tuple[ConversationState, ...] = ("waiting", "taken_over", "opted_out")
+"""States only a few members are in at a time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +74,31 @@ class InboxRow:
     last_direction: str
     last_at: datetime
     state: ConversationState
+
+
+NoteKind = Literal["answer", "help_given", "help_received", "story", "started", "ended"]
+
+
+NOTE_ORDER: dict[str, int] = {
+    "started": 0,
+    "answer": 1,
+    "help_given": 2,
+    "help_received": 2,
+    "story": 3,
+    "ended": 4,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptNote:
+    """What a turn stored besides its lines, shown beside them: an answer (`label` is the
+    check-in step, `value` the typed value), help given or received (`value`: the other
+    member), a proposed story, a check-in started or ended (`label`: its id, `value`: how)."""
+
+    at: datetime
+    kind: NoteKind
+    label: str
+    value: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +202,17 @@ class ConversationRepository:
             last = (
                 select(Membership.member_id.label("member_id"), last_id.label("last_id"))
                 .where(Membership.group_id.in_(sorted(groups)), Membership.left_at.is_(None))
+                .subquery()
+            )
+            return await self._inbox_page(last, filters, offset, limit)
+        if filters.state in FEW:
+            # Few members are in these states: probe each one's last line, as for a group.
+            last_id = (
+                select(func.max(Message.id)).where(Message.member_id == Member.id).scalar_subquery()
+            )
+            last = (
+                select(Member.id.label("member_id"), last_id.label("last_id"))
+                .where(_state_filter(filters.state))
                 .subquery()
             )
             return await self._inbox_page(last, filters, offset, limit)
@@ -282,6 +333,85 @@ class ConversationRepository:
             statement = statement.where(Message.id < before_id)
         rows = await self._session.scalars(statement.order_by(Message.id.desc()).limit(limit))
         return [message_record(row) for row in reversed(list(rows))]
+
+    async def notes(self, member_id: int, since: datetime, until: datetime) -> list[TranscriptNote]:
+        """The member's answers, help records, proposed stories and check-in starts and ends
+        stored between `since` and `until` (inclusive), oldest first."""
+        found: list[TranscriptNote] = []
+        answers = await self._session.execute(
+            select(Answer).where(
+                Answer.member_id == member_id, Answer.created_at.between(since, until)
+            )
+        )
+        for (answer,) in answers:
+            value = render_value(
+                number=answer.value_number,
+                currency=answer.currency,
+                value_date=answer.value_date,
+                choice=answer.value_choice,
+                json_value=answer.value_json,
+                text=answer.value_text,
+                skipped=answer.skipped,
+            )
+            if answer.currency and not answer.skipped:
+                value = f"{value} {answer.currency}"
+            found.append(TranscriptNote(answer.created_at, "answer", answer.step_id, value))
+        giver, receiver = aliased(Member), aliased(Member)
+        helps = await self._session.execute(
+            select(HelpRecord, giver.name, receiver.name)
+            .join(giver, giver.id == HelpRecord.giver_id)
+            .join(receiver, receiver.id == HelpRecord.receiver_id)
+            .where(
+                HelpRecord.reported_by_id == member_id,
+                HelpRecord.created_at.between(since, until),
+            )
+        )
+        for record, giver_name, receiver_name in helps:
+            if record.giver_id == member_id:
+                found.append(
+                    TranscriptNote(
+                        record.created_at, "help_given", record.kind, receiver_name or ""
+                    )
+                )
+            else:
+                found.append(
+                    TranscriptNote(
+                        record.created_at, "help_received", record.kind, giver_name or ""
+                    )
+                )
+        stories = await self._session.scalars(
+            select(Story).where(
+                Story.member_id == member_id, Story.created_at.between(since, until)
+            )
+        )
+        found.extend(
+            TranscriptNote(story.created_at, "story", story.status, story.text) for story in stories
+        )
+        sessions = await self._session.scalars(
+            select(CheckinSession).where(
+                CheckinSession.member_id == member_id,
+                or_(
+                    CheckinSession.started_at.between(since, until),
+                    CheckinSession.ended_at.between(since, until),
+                ),
+            )
+        )
+        for session in sessions:
+            if since <= session.started_at <= until:
+                found.append(TranscriptNote(session.started_at, "started", session.checkin_id, ""))
+            if session.ended_at is not None and since <= session.ended_at <= until:
+                found.append(
+                    TranscriptNote(session.ended_at, "ended", session.checkin_id, session.status)
+                )
+        order = {
+            "started": 0,
+            "answer": 1,
+            "help_given": 2,
+            "help_received": 2,
+            "story": 3,
+            "ended": 4,
+        }
+        return sorted(found, key=lambda note: (note.at, order[note.kind]))
 
     async def since(self, member_id: int, after_id: int, limit: int = 200) -> list[MessageRecord]:
         """The member's lines after `after_id`, oldest first (the live view's polling)."""

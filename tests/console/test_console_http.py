@@ -293,3 +293,19 @@ async def test_the_console_speaks_the_staff_members_language(console: Console) -
 async def test_the_password_is_not_in_the_cookie(console: Console) -> None:
     await sign_in(console.client, "juan@example.org")
     assert PASSWORD not in json.dumps(_session_cookie(console))
+
+
+async def test_the_transcript_shows_check_ins_and_their_answers_beside_the_lines(
+    console: Console,
+) -> None:
+    service, member_id = console.runtime.service, console.program.kibera_member
+    for line in ("checkin", "ksh 2,500"):
+        console.clock.advance(timedelta(minutes=1))
+        await service.receive_from("console", KIBERA_MEMBER, Reply(text=line))
+    await sign_in(console.client, "juan@example.org")
+    page = (await console.client.get(f"/console/members/{member_id}")).text
+    assert "Check-in ended: onboarding (completed)" in page
+    started = page.index("Check-in started: weekly_checkin")
+    answered = page.index("Answer · sales: <strong>2500.00 KES</strong>")
+    assert page.index("ksh 2,500") < answered  # beside the line that gave it
+    assert page.index(">checkin<") < started < page.index("ksh 2,500")

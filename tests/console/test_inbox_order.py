@@ -76,3 +76,23 @@ async def test_every_way_of_reading_gives_the_same_order(
     async with database.read() as uow:
         [top] = await uow.conversations.inbox(None, InboxFilters(), offset=0, limit=1)
     assert (top.last_text, top.last_direction) == ("n", "in")
+
+
+async def test_states_few_members_are_in_are_listed_in_order(database: Database) -> None:
+    members, groups = await _program(database)
+    async with database.transaction() as uow:
+        staff = await uow.staff.add("Juan", "coordinator", email="juan@example.org", at=NOW)
+        for index in (0, 4, 6):
+            await uow.conversations.ask_for_person(members[index], NOW)
+        await uow.conversations.take_over(members[4], staff.id, NOW)
+        await uow.members.update(members[3], at=NOW, opted_out=True)
+    expected = {
+        "waiting": [members[6], members[0]],
+        "taken_over": [members[4]],
+        "opted_out": [members[3]],
+        "idle": [members[2], members[1]],
+    }
+    for state, wanted in expected.items():
+        filters = InboxFilters(state=state)  # type: ignore[arg-type]
+        assert await _pages(database, None, filters, 1) == wanted, state
+        assert await _pages(database, frozenset(groups), filters, 1) == wanted, state

@@ -15,6 +15,8 @@ from bot.web.console.access import Permission, Viewer
 from bot.web.console.context import ConsoleContext
 from bot.web.console.replies import NOT_TAKEN_OVER, ReplyRefused, queue_reply
 from storage.records import MessageRecord
+from storage.repositories.conversations import TranscriptNote
+from storage.unit_of_work import UnitOfWork
 
 TRANSCRIPT_LINES: Final = 200
 MEDIA_KINDS: Final = ("photo", "location", "contact", "media_kind")
@@ -40,6 +42,30 @@ def media_of(line: MessageRecord) -> str | None:
     return str(kind) if kind else None
 
 
+def attach_notes(
+    lines: list[MessageRecord], notes: list[TranscriptNote]
+) -> dict[int, list[TranscriptNote]]:
+    """Each note beside the first line stored at or after it: a turn's answers, help records,
+    stories and check-in changes carry the time of the member's line that caused them."""
+    attached: dict[int, list[TranscriptNote]] = {}
+    position = 0
+    for note in notes:
+        while position < len(lines) and lines[position].created_at < note.at:
+            position += 1
+        if position < len(lines):
+            attached.setdefault(lines[position].id, []).append(note)
+    return attached
+
+
+async def notes_for(
+    uow: UnitOfWork, member_id: int, lines: list[MessageRecord]
+) -> dict[int, list[TranscriptNote]]:
+    if not lines:
+        return {}
+    notes = await uow.conversations.notes(member_id, lines[0].created_at, lines[-1].created_at)
+    return attach_notes(lines, notes)
+
+
 def routes(console: ConsoleContext) -> list[Route]:
     gate = console.gate
 
@@ -60,6 +86,7 @@ def routes(console: ConsoleContext) -> list[Route]:
             taken_by = (
                 await uow.staff.get(member.taken_over_by_id) if member.taken_over_by_id else None
             )
+            notes = await notes_for(uow, member_id, lines)
             await uow.audit.record(viewer.staff.id, "read", at=now, member_id=member_id)
         return await console.page(
             request,
@@ -70,6 +97,7 @@ def routes(console: ConsoleContext) -> list[Route]:
                 "group": group,
                 "addresses": addresses,
                 "lines": lines,
+                "notes": notes,
                 "media_of": media_of,
                 "earlier": lines[0].id if len(lines) == TRANSCRIPT_LINES else None,
                 "live": before is None,
@@ -93,10 +121,16 @@ def routes(console: ConsoleContext) -> list[Route]:
             await gate.member_in_scope(uow, viewer, member_id)
             lines = await uow.conversations.since(member_id, after)
             group = await uow.members.current_group(member_id)
+            notes = await notes_for(uow, member_id, lines)
         return console.pages.render(
             request,
             "lines.html",
-            {"lines": lines, "media_of": media_of, "zone": group.timezone if group else None},
+            {
+                "lines": lines,
+                "notes": notes,
+                "media_of": media_of,
+                "zone": group.timezone if group else None,
+            },
             language=console.pages.language(request, viewer.staff.language),
         )
 
