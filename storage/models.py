@@ -379,6 +379,19 @@ class StaffGroup(Base):
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), primary_key=True, index=True)
 
 
+class MemberNote(Base):
+    """A private note staff keep on a member in the console; members never see it."""
+
+    __tablename__ = "member_notes"
+    __table_args__ = (Index("ix_member_notes_member_id_created_at", "member_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class AuditEntry(Base):
     """One line of the console's audit log: who read which member's conversation, who replied,
     took over, handed back, exported or changed an account, and when."""

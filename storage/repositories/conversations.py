@@ -28,8 +28,10 @@ from storage.models import (
     Group,
     HelpRecord,
     Member,
+    MemberNote,
     Membership,
     Message,
+    Staff,
     Story,
 )
 from storage.records import MessageRecord
@@ -99,6 +101,14 @@ class TranscriptNote:
     kind: NoteKind
     label: str
     value: str
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateNote:
+    id: int
+    staff_name: str
+    text: str
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,6 +422,25 @@ class ConversationRepository:
             "ended": 4,
         }
         return sorted(found, key=lambda note: (note.at, order[note.kind]))
+
+    async def add_private_note(
+        self, member_id: int, staff_id: int, text: str, at: datetime
+    ) -> None:
+        self._session.add(
+            MemberNote(member_id=member_id, staff_id=staff_id, text=text, created_at=at)
+        )
+        await self._session.flush()
+
+    async def private_notes(self, member_id: int, limit: int = 100) -> list[PrivateNote]:
+        """Staff's notes on the member, the newest first."""
+        rows = await self._session.execute(
+            select(MemberNote.id, Staff.name, MemberNote.text, MemberNote.created_at)
+            .join(Staff, Staff.id == MemberNote.staff_id)
+            .where(MemberNote.member_id == member_id)
+            .order_by(MemberNote.id.desc())
+            .limit(limit)
+        )
+        return [PrivateNote(*row) for row in rows]
 
     async def since(self, member_id: int, after_id: int, limit: int = 200) -> list[MessageRecord]:
         """The member's lines after `after_id`, oldest first (the live view's polling)."""

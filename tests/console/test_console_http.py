@@ -309,3 +309,29 @@ async def test_the_transcript_shows_check_ins_and_their_answers_beside_the_lines
     answered = page.index("Answer · sales: <strong>2500.00 KES</strong>")
     assert page.index("ksh 2,500") < answered  # beside the line that gave it
     assert page.index(">checkin<") < started < page.index("ksh 2,500")
+
+
+async def test_private_notes_are_kept_for_staff_and_audited(console: Console) -> None:
+    member_id = console.program.kibera_member
+    await sign_in(console.client, "juan@example.org")
+    page = await console.client.get(f"/console/members/{member_id}")
+    token = csrf_of(page.text)
+    added = await console.client.post(
+        f"/console/members/{member_id}/notes",
+        data={"csrf_token": token, "note": "Prefers calls after 5 pm"},
+    )
+    assert added.status_code == 303
+    page = await console.client.get(f"/console/members/{member_id}")
+    assert "Juan</span> Prefers calls after 5 pm" in page.text
+    assert (console.program.coordinator, "note", member_id) in await _audit(console)
+    other = console.program.other_member
+    refused = await console.client.post(
+        f"/console/members/{other}/notes", data={"csrf_token": token, "note": "x"}
+    )
+    assert refused.status_code == 404
+    async with console.runtime.database.read() as uow:
+        assert await uow.conversations.private_notes(other) == []
+    # Members never see notes: nothing was queued to them.
+    async with console.runtime.database.read() as uow:
+        lines = await uow.conversations.transcript(member_id)
+    assert all("Prefers calls" not in line.text for line in lines)

@@ -19,6 +19,7 @@ from storage.repositories.conversations import TranscriptNote
 from storage.unit_of_work import UnitOfWork
 
 TRANSCRIPT_LINES: Final = 200
+MAX_NOTE_LENGTH: Final = 4000
 MEDIA_KINDS: Final = ("photo", "location", "contact", "media_kind")
 
 
@@ -87,6 +88,7 @@ def routes(console: ConsoleContext) -> list[Route]:
                 await uow.staff.get(member.taken_over_by_id) if member.taken_over_by_id else None
             )
             notes = await notes_for(uow, member_id, lines)
+            private_notes = await uow.conversations.private_notes(member_id)
             await uow.audit.record(viewer.staff.id, "read", at=now, member_id=member_id)
         return await console.page(
             request,
@@ -98,6 +100,7 @@ def routes(console: ConsoleContext) -> list[Route]:
                 "addresses": addresses,
                 "lines": lines,
                 "notes": notes,
+                "private_notes": private_notes,
                 "media_of": media_of,
                 "earlier": lines[0].id if len(lines) == TRANSCRIPT_LINES else None,
                 "live": before is None,
@@ -175,8 +178,21 @@ def routes(console: ConsoleContext) -> list[Route]:
         await console.wake_sender()
         return RedirectResponse(f"/console/members/{member_id}", status_code=303)
 
+    @gate.guard(Permission.READ_CONVERSATIONS)
+    async def add_note(request: Request, viewer: Viewer) -> Response:
+        member_id = int(request.path_params["member_id"])
+        text = str((await request.form()).get("note", "")).strip()[:MAX_NOTE_LENGTH]
+        now = console.clock()
+        async with console.database.transaction() as uow:
+            await gate.member_in_scope(uow, viewer, member_id)
+            if text:
+                await uow.conversations.add_private_note(member_id, viewer.staff.id, text, now)
+                await uow.audit.record(viewer.staff.id, "note", at=now, member_id=member_id)
+        return RedirectResponse(f"/console/members/{member_id}#notes", status_code=303)
+
     return [
         Route("/members/{member_id:int}", transcript, methods=["GET"]),
+        Route("/members/{member_id:int}/notes", add_note, methods=["POST"]),
         Route("/members/{member_id:int}/since", since, methods=["GET"]),
         Route("/members/{member_id:int}/take-over", take_over, methods=["POST"]),
         Route("/members/{member_id:int}/hand-back", hand_back, methods=["POST"]),

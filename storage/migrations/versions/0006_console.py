@@ -1,5 +1,6 @@
 """The coordinator console: staff sign-in (email, Argon2id hash, lock-out, language), the
-groups each staff user works with, the audit log, and a member's take-over state.
+groups each staff user works with, the audit log, private notes on members, and a member's
+take-over state.
 
 Revision ID: 0006
 Revises: 0004
@@ -60,9 +61,23 @@ def upgrade() -> None:
     )
     op.create_index("ix_audit_log_at", "audit_log", ["at"])
     op.create_index("ix_audit_log_member_id_at", "audit_log", ["member_id", "at"])
+    op.create_table(
+        "member_notes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.Column("staff_id", sa.Integer(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        timestamp("created_at"),
+        sa.ForeignKeyConstraint(["member_id"], ["members.id"], name="fk_member_notes_member_id_members"),
+        sa.ForeignKeyConstraint(["staff_id"], ["staff.id"], name="fk_member_notes_staff_id_staff"),
+        sa.PrimaryKeyConstraint("id", name="pk_member_notes"),
+    )
+    op.create_index("ix_member_notes_member_id_created_at", "member_notes", ["member_id", "created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_member_notes_member_id_created_at", table_name="member_notes")
+    op.drop_table("member_notes")
     op.drop_index("ix_audit_log_member_id_at", table_name="audit_log")
     op.drop_index("ix_audit_log_at", table_name="audit_log")
     op.drop_table("audit_log")
