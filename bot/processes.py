@@ -166,10 +166,17 @@ async def _until_stopped(stop: asyncio.Event, jobs: list[Job]) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def console_url(settings: Settings) -> str:
+    """Where staff open the console: under `PUBLIC_URL` when set, else on this machine."""
+    base = settings.public_url or f"http://127.0.0.1:{settings.port}"
+    return f"{base}/console"
+
+
 async def web(settings: Settings) -> None:
     async with Runtime.open(settings) as runtime:
         stop = asyncio.Event()
         _stop_on_signals(stop)
+        log.info("console at %s", console_url(settings))
         await runtime.register_telegram_webhook()
         await _until_stopped(stop, [lambda: _serve_web(runtime, stop, quiet=False)])
 
@@ -210,9 +217,12 @@ async def run(settings: Settings, chat_as: str | None) -> None:
             lambda: runtime.sender.run(stop),
             lambda: run_sweeper(ticker, stop),
         ]
+        # The web server always runs: it serves the coordinator console, and the webhooks
+        # when a channel pushes to us.
+        jobs.append(lambda: _serve_web(runtime, stop, quiet))
+        print(f"Console: {console_url(settings)}", file=sys.stderr, flush=True)
         if settings.twilio_enabled or settings.telegram_webhook:
             await runtime.register_telegram_webhook()
-            jobs.append(lambda: _serve_web(runtime, stop, quiet))
         elif runtime.telegram is not None:
             jobs.append(lambda: runtime.poll_telegram(stop))
         if chat_as is not None:

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     checkins_path: Path | None = Field(default=None, alias="CHECKINS_PATH")
     locales_path: Path | None = Field(default=None, alias="LOCALES_PATH")
     templates_path: Path | None = Field(default=None, alias="TEMPLATES_PATH")
+    console_secret: str | None = Field(default=None, alias="CONSOLE_SECRET")
+    console_idle_minutes: int = Field(default=480, ge=1, alias="CONSOLE_IDLE_MINUTES")
 
     telegram_bot_token: str | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
     telegram_api_url: str = Field(default="https://api.telegram.org", alias="TELEGRAM_API_URL")
@@ -64,6 +66,7 @@ class Settings(BaseSettings):
         "twilio_auth_token",
         "twilio_whatsapp_from",
         "twilio_sms_from",
+        "console_secret",
         mode="before",
     )
     @classmethod
@@ -81,6 +84,11 @@ class Settings(BaseSettings):
     def telegram_webhook(self) -> bool:
         """Telegram pushes to our webhook (else we poll it): needs PUBLIC_URL and a secret."""
         return bool(self.telegram_bot_token and self.public_url and self.telegram_webhook_secret)
+
+    @property
+    def console_cookie_secure(self) -> bool:
+        """The console's session cookie is sent over HTTPS only when the public URL is https."""
+        return bool(self.public_url and self.public_url.startswith("https://"))
 
     @property
     def twilio_enabled(self) -> bool:

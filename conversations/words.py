@@ -56,6 +56,21 @@ GREETING_WORDS = NP_(
 )
 """A greeting before the first question is answered by that question, not by a correction."""
 
+
+AGENT_WORDS = NP_("command words: ask for a person", "agent|human|person")
+"""Words a member sends to be answered by a coordinator instead of the bot (see the console's
+take-over); matched in every shipped language at once, like the commands."""
+
+
+def agent_words(catalogs: Catalogs) -> frozenset[str]:
+    """`AGENT_WORDS` in English and every language of `catalogs`, normalised."""
+    context, source = AGENT_WORDS
+    found = set(split_words(source))
+    for locale in catalogs.codes:
+        found |= split_words(catalogs.pgettext(locale, context, source))
+    return frozenset(found)
+
+
 KEYWORD_CONTEXT = "check-in keywords"
 
 

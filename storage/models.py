@@ -101,6 +101,12 @@ class Member(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # The console's take-over: while `taken_over_by_id` is set, a coordinator answers this
+    # member and the bot stays silent; `waiting_since` is set when the member asked for a person.
+    # (A staff id without a foreign key: adding one would make SQLite rebuild this table.)
+    taken_over_by_id: Mapped[int | None] = mapped_column(Integer)
+    taken_over_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Address(Base):
@@ -367,7 +373,11 @@ class Staff(Base):
     (writes stories, broadcasts). The same records log in to the dashboard."""
 
     __tablename__ = "staff"
-    __table_args__ = (CheckConstraint("role IN ('admin', 'coordinator', 'staff')", name="role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'coordinator', 'staff')", name="role"),
+        # A unique index rather than a constraint: SQLite adds one without rebuilding the table.
+        Index("uq_staff_email", "email", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
@@ -375,6 +385,54 @@ class Staff(Base):
     phone: Mapped[str | None] = mapped_column(String(32), unique=True)
     telegram_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Signing in to the console: the address they sign in with, an Argon2id hash, the language
+    # they chose, and what the lock-out counts. `session_version` grows at each sign-out, which
+    # ends every session cookie issued before it.
+    email: Mapped[str | None] = mapped_column(String(254))
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(35))
+    session_version: Mapped[int] = mapped_column(Integer, server_default=sql_text("0"))
+    failed_logins: Mapped[int] = mapped_column(Integer, server_default=sql_text("0"))
+    failed_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class StaffGroup(Base):
+    """A group a staff user works with: a coordinator reads the conversations of these groups
+    only; admins see every group whatever is here."""
+
+    __tablename__ = "staff_groups"
+
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), primary_key=True, index=True)
+
+
+class MemberNote(Base):
+    """A private note staff keep on a member in the console; members never see it."""
+
+    __tablename__ = "member_notes"
+    __table_args__ = (Index("ix_member_notes_member_id_created_at", "member_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """One line of the console's audit log: who read which member's conversation, who replied,
+    took over, handed back, exported or changed an account, and when."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_member_id_at", "member_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    detail: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class Broadcast(Base):

@@ -57,6 +57,10 @@ class MemberRecord:
     created_at: datetime
     updated_at: datetime
     timezone: str | None = None
+    taken_over_by_id: int | None = None
+    """The staff user answering this member in the console; the bot stays silent meanwhile."""
+    waiting_since: datetime | None = None
+    """When the member asked for a person, until someone takes over."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +157,8 @@ class StaffRecord:
     phone: str | None
     telegram_id: str | None
     created_at: datetime
+    email: str | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.repositories.answers import AnswerRepository
+from storage.repositories.audit import AuditRepository
 from storage.repositories.broadcasts import BroadcastRepository
+from storage.repositories.conversations import ConversationRepository
 from storage.repositories.early_statuses import EarlyStatusRepository
 from storage.repositories.exports import ExportRepository
 from storage.repositories.group_chats import GroupChatRepository
@@ -17,6 +19,7 @@ from storage.repositories.members import MemberRepository
 from storage.repositories.messages import MessageRepository
 from storage.repositories.schedules import ScheduleRepository
 from storage.repositories.sessions import SessionRepository
+from storage.repositories.sign_in import SignInRepository
 from storage.repositories.staff import StaffRepository
 from storage.repositories.stories import StoryRepository
 from storage.repositories.whatsapp_contents import WhatsappContentRepository
@@ -47,3 +50,6 @@ class UnitOfWork:
         self.staff = StaffRepository(session)
         self.schedules = ScheduleRepository(session)
         self.whatsapp_contents = WhatsappContentRepository(session)
+        self.conversations = ConversationRepository(session)
+        self.sign_in = SignInRepository(session)
+        self.audit = AuditRepository(session)

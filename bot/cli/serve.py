@@ -49,7 +49,8 @@ def chat(app: App, address: str) -> None:
 )
 @pass_app
 def run(app: App, chat_as: str | None) -> None:
-    """Everything in one process: channels, workers, sender (and the console)."""
+    """Everything in one process: channels, workers, sender, the clock and the web server with
+    the coordinator console on PORT (and a terminal chat with the bot)."""
     settings = app.settings
     configured = bool(settings.telegram_bot_token or settings.twilio_enabled)
     if chat_as is None and not configured:
@@ -70,7 +71,7 @@ def run(app: App, chat_as: str | None) -> None:
 @click.command()
 @pass_app
 def web(app: App) -> None:
-    """The web process: webhooks and health checks on PORT."""
+    """The web process: webhooks, health checks and the coordinator console on PORT."""
     from bot import processes
 
     processes.configure_logging()

@@ -5,11 +5,12 @@ Also `find_staff`, which turns what an operator types after `--by` into a staff 
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Final, cast
 
 import click
 
-from bot.cli.app import App
+from bot.cli.app import App, find_group
 from bot.members.roster import normalize_phone, normalize_telegram_id
 from bot.turns.service import utc_now
 from storage.database import Database
@@ -29,6 +30,13 @@ async def find_staff(uow: UnitOfWork, by: str) -> StaffRecord:
     if not clean:
         raise click.ClickException("--by needs a staff id, phone or name")
     found: StaffRecord | None = None
+    if "@" in clean and " " not in clean:
+        found = await uow.staff.by_email(clean)
+        if found is None:
+            raise click.ClickException(
+                f"no staff user has the email {clean} (mutuality staff list shows them)"
+            )
+        return found
     if clean.isascii() and clean.isdigit():
         if len(clean) <= MAX_ID_DIGITS:
             found = await uow.staff.get(int(clean))
@@ -79,15 +87,32 @@ def staff() -> None:
 )
 @click.option("--phone", help="Their phone with + and country code, like +254700000001.")
 @click.option("--telegram", "telegram_id", help="Their Telegram user id, like 6000000001.")
+@click.option("--email", help="Their email, which they sign in to the console with.")
+@click.option(
+    "--groups",
+    "group_names",
+    help='The groups they work with, by name or join code, separated by commas: "A, B".',
+)
 @click.pass_obj
-def staff_add(app: App, name: str, role: str, phone: str | None, telegram_id: str | None) -> None:
-    """Add a staff user called NAME, with a phone, a Telegram id or both.
+def staff_add(
+    app: App,
+    name: str,
+    role: str,
+    phone: str | None,
+    telegram_id: str | None,
+    email: str | None,
+    group_names: str | None,
+) -> None:
+    """Add a staff user called NAME, with a phone, a Telegram id, an email, or several.
 
-    Names, phones and Telegram ids are each unique among staff, so any of them identifies who
-    approved or wrote a story (see --by in mutuality stories).
+    Names, phones, Telegram ids and emails are each unique among staff, so any of them
+    identifies who approved or wrote a story (see --by in mutuality stories). A coordinator
+    reads the conversations of their --groups only; admins see every group.
     """
-    if not (phone and phone.strip()) and not (telegram_id and telegram_id.strip()):
-        raise click.UsageError("give --phone, --telegram or both: staff are reached through them")
+    if not any(value and value.strip() for value in (phone, telegram_id, email)):
+        raise click.UsageError(
+            "give --phone, --telegram or --email: staff are reached and sign in through them"
+        )
     try:
         clean_phone = normalize_phone(phone) if phone and phone.strip() else None
     except ValueError as error:
@@ -101,13 +126,17 @@ def staff_add(app: App, name: str, role: str, phone: str | None, telegram_id: st
 
     async def work(database: Database) -> StaffRecord:
         async with database.transaction() as uow:
-            return await uow.staff.add(
+            added = await uow.staff.add(
                 name,
                 cast(StaffRole, role),
                 phone=clean_phone,
                 telegram_id=clean_telegram,
+                email=email,
                 at=utc_now(),
             )
+            if group_names:
+                await uow.staff.set_groups(added.id, await _groups(uow, group_names))
+            return added
 
     try:
         added = app.run(work)
@@ -135,4 +164,70 @@ def staff_list(app: App) -> None:
         click.echo(
             f"{row.id:>4}  {row.role:<11} {row.phone or '-':<16} {row.telegram_id or '-':<14} "
             f"{row.name}"
+        )
+
+
+async def _groups(uow: UnitOfWork, names: str) -> list[int]:
+    ids = []
+    for reference in (part.strip() for part in names.split(",")):
+        if reference:
+            ids.append((await find_group(uow, reference)).id)
+    return ids
+
+
+@staff.command("groups")
+@click.argument("who")
+@click.argument("group_names")
+@click.pass_obj
+def staff_groups(app: App, who: str, group_names: str) -> None:
+    """Set the groups WHO (id, email, phone or name) works with: GROUP_NAMES by name or join
+    code, separated by commas ("" for none)."""
+
+    async def work(database: Database) -> tuple[StaffRecord, list[str]]:
+        async with database.transaction() as uow:
+            person = await find_staff(uow, who)
+            await uow.staff.set_groups(person.id, await _groups(uow, group_names))
+            await uow.audit.record(None, "staff_groups", at=utc_now(), detail=person.name)
+            return person, await uow.staff.group_names(person.id)
+
+    person, names = app.run(work)
+    click.echo(f"{person.name} works with: {', '.join(names) or 'no group'}.")
+
+
+@staff.command("password")
+@click.argument("who")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from one line of standard input instead of prompting.",
+)
+@click.pass_obj
+def staff_password(app: App, who: str, password_stdin: bool) -> None:
+    """Set the console password of WHO (id, email, phone or name); their sessions end."""
+    from bot.web.console.passwords import WeakPassword, hash_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        password_hash = hash_password(password)
+    except WeakPassword as error:
+        raise click.ClickException(str(error)) from error
+
+    async def work(database: Database) -> StaffRecord:
+        async with database.transaction() as uow:
+            person = await find_staff(uow, who)
+            await uow.sign_in.set_password_hash(person.id, password_hash)
+            await uow.audit.record(None, "set_password", at=utc_now(), detail=person.name)
+            return person
+
+    person = app.run(work)
+    sign_in = person.email or person.phone
+    if sign_in:
+        click.echo(f"Password set for {person.name}; they sign in at /console as {sign_in}.")
+    else:
+        click.echo(
+            f"Password set for {person.name}, who has no email or phone to sign in with: "
+            "add one (mutuality staff add ... --email) first."
         )

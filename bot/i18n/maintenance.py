@@ -1,9 +1,10 @@
 """Keep the translation catalogs in step with the code and the check-ins.
 
-`extract` writes `locales/messages.pot` from the Python sources (strings marked `N_`/`NP_`) and the
-check-in definitions; `update` merges it into every language's `.po`; `check` reports what a
-translator still has to do: missing or fuzzy translations, and translations whose `{{ }}`
-placeholders differ from the source's (which would break or leak a message).
+`extract` writes `locales/messages.pot` from the Python sources (strings marked `N_`/`NP_`), the
+console's templates (texts marked `_()`) and the check-in definitions; `update` merges it into
+every language's `.po`; `check` reports what a translator still has to do: missing or fuzzy
+translations, and translations whose `{{ }}` placeholders differ from the source's (which
+would break or leak a message).
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from babel.messages.pofile import read_po, write_po
 from bot.i18n.catalogs import DEFAULT_LOCALES_PATH, DOMAIN, available_codes, catalog_path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-KEYWORDS = {"N_": None, "NP_": ((1, "c"), 2), "pgettext": ((1, "c"), 2)}
+KEYWORDS = {"N_": None, "NP_": ((1, "c"), 2), "pgettext": ((1, "c"), 2), "_": None}
 METHOD_MAP = [
     ("conversations/definitions/*.yaml", "conversations.extraction:extract_checkins"),
     ("conversations/**.py", "python"),
+    ("bot/web/console/**.py", "python"),
+    ("bot/web/console/templates/**.html", "jinja2.ext:babel_extract"),
 ]
 FIXED_DATE = datetime(2026, 1, 1)
 PLACEHOLDER = re.compile(r"{{\s*(.*?)\s*}}")

@@ -23,6 +23,7 @@ from bot.channels.base import TimerEvent
 from bot.channels.phones import default_currency_for, default_locale_for
 from bot.channels.splitting import outbound_parts
 from bot.turns.checkins import Checkins
+from bot.turns.handover import Handover
 from conversations.answers import (
     AnswerType,
     AnswerValue,
@@ -46,6 +47,7 @@ from conversations.events import (
     Turn,
 )
 from conversations.inputs import Expire, Input, Open, Remind, Reply, Start
+from conversations.messages import PERSON_WILL_ANSWER
 from conversations.nudges import expires_at, next_nudge_at
 from conversations.parsing import find_join_code
 from conversations.rendering import RenderedChoice, RenderedMessage, numbered_choices, render
@@ -150,6 +152,7 @@ class ConversationService:
         self.default_country = default_country
         self.clock = clock
         self._locks = _MemberLocks()
+        self._handover = Handover(checkins.catalogs)
 
     async def receive(self, inbound: Inbound) -> list[Outbound]:
         """Handle one inbound message in its own transaction, one at a time per address; what
@@ -232,8 +235,8 @@ class ConversationService:
         """A clock's timer for the member: an invitation starts a check-in; a reminder or an
         expiry applies only to the very session it was set for (a stale one does nothing)."""
         member = await uow.members.by_address(event.channel, event.address)
-        if member is None:
-            return []
+        if member is None or member.taken_over_by_id is not None:
+            return []  # no nudge reaches a member a coordinator has taken over
         item: Input
         if event.kind == "start":
             item = Start(event.checkin_id)
@@ -281,11 +284,21 @@ class ConversationService:
         for channel, addresses in heard.items():
             await uow.members.touch_many_inbound(channel, addresses, now)
         writes = TurnWrites()
-        appliers = []
+        appliers: list[_Applier | _Aside] = []
         for turn in turns:
             member = turn.member
             if turn.said:
                 writes.messages.append(_inbound_values(member.id, turn.inbound, now))
+            if member.taken_over_by_id is not None:
+                # a coordinator answers this member: stored and shown, no engine turn, no nudge
+                appliers.append(_Aside([]))
+                continue
+            if turn.said and self._handover.asks_for_person(turn.inbound.reply):
+                await uow.conversations.ask_for_person(member.id, now)
+                aside = _Aside([])
+                writes.say(aside.outbound, self._person_will_answer(member, turn.inbound, now))
+                appliers.append(aside)
+                continue
             group = groups.get(member.id)
             roster = rosters.get(group.id, []) if group is not None else []
             loaded = _Loaded(member, records.get(member.id), group, roster)
@@ -294,6 +307,13 @@ class ConversationService:
             appliers.append(applier)
         await writes.flush(uow)
         return [applier.outbound for applier in appliers]
+
+    def _person_will_answer(
+        self, member: MemberRecord, inbound: Inbound, now: datetime
+    ) -> list[tuple[dict[str, Any], Outbound]]:
+        text = self.checkins.catalogs.gettext(member.locale, PERSON_WILL_ANSWER)
+        rendered = RenderedMessage(text=text, locale=member.locale)
+        return outbound_lines(member.id, inbound.channel, inbound.address, rendered, None, now)
 
     async def _run(
         self, uow: UnitOfWork, loaded: _Loaded, turn: MemberTurn, now: datetime, writes: TurnWrites
@@ -377,6 +397,13 @@ class _Loaded:
     session: SessionRecord | None
     group: GroupRecord | None
     roster: list[MemberRecord]
+
+
+@dataclass(frozen=True, slots=True)
+class _Aside:
+    """A turn that runs no engine: its member is taken over, or asked for a person."""
+
+    outbound: list[Outbound]
 
 
 @dataclass

@@ -1,6 +1,6 @@
-"""The web process's application: webhooks (`bot.web.webhooks`) and health checks
-(`bot.web.health`), with one answer for storage that cannot be reached: 503, so providers
-deliver again later."""
+"""The web process's application: webhooks (`bot.web.webhooks`), health checks
+(`bot.web.health`) and the coordinator console at `/console` (`bot.web.console`), with one
+answer for storage that cannot be reached: 503, so providers deliver again later."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.runtime import Runtime
+from bot.web.console.app import console_app
 from bot.web.health import add_health_routes
 from bot.web.webhooks import add_webhook_routes
 from storage.errors import DatabaseUnavailable
@@ -40,4 +41,5 @@ def create_app(runtime: Runtime) -> FastAPI:
         app.add_exception_handler(error_type, unavailable)
     add_health_routes(app, runtime)
     add_webhook_routes(app, runtime)
+    app.mount("/console", console_app(runtime))
     return app

@@ -66,6 +66,8 @@ def member_record(row: Member | Row[Any]) -> MemberRecord:
         created_at=row.created_at,
         updated_at=row.updated_at,
         timezone=row.timezone,
+        taken_over_by_id=row.taken_over_by_id,
+        waiting_since=row.waiting_since,
     )
 
 

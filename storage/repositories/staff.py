@@ -7,17 +7,24 @@ import re
 from datetime import datetime
 from typing import Final, cast
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import StorageError
-from storage.models import Staff
+from storage.models import Group, Staff, StaffGroup
 from storage.records import STAFF_ROLES, StaffRecord, StaffRole
 
 MAX_NAME_LENGTH: Final = 120
 E164: Final = re.compile(r"\+[1-9][0-9]{6,14}")
 TELEGRAM_ID: Final = re.compile(r"[1-9][0-9]{0,19}")
+EMAIL: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+MAX_EMAIL_LENGTH: Final = 254
+
+
+def normalize_email(email: str) -> str:
+    """The form in which emails are stored and compared: trimmed, lower case."""
+    return email.strip().lower()
 
 
 class InvalidStaff(StorageError):
@@ -47,6 +54,8 @@ def staff_record(row: Staff) -> StaffRecord:
         phone=row.phone,
         telegram_id=row.telegram_id,
         created_at=row.created_at,
+        email=row.email,
+        language=row.language,
     )
 
 
@@ -69,31 +78,76 @@ class StaffRepository:
         *,
         phone: str | None = None,
         telegram_id: str | None = None,
+        email: str | None = None,
         at: datetime,
     ) -> StaffRecord:
-        """Add a staff user; `name` is stored with its spaces collapsed.
+        """Add a staff user; `name` is stored with its spaces collapsed, `email` in lower case.
 
         Raises `InvalidStaff` when the name is empty or longer than 120 characters, the role is
-        not one of admin, coordinator or staff, neither a phone nor a Telegram id is given, the
-        phone is not +E.164 or the Telegram id is not a positive number; `DuplicateStaff`
-        (naming the existing staff user) when the name, phone or Telegram id is taken. Nothing
-        is written when it raises, and the transaction stays usable.
+        not one of admin, coordinator or staff, none of a phone, a Telegram id or an email is
+        given, the phone is not +E.164, the Telegram id is not a positive number or the email
+        has no `name@domain.tld` shape; `DuplicateStaff` (naming the existing staff user) when
+        the name, phone, Telegram id or email is taken. Nothing is written when it raises, and
+        the transaction stays usable.
         """
         clean_name = " ".join(name.split())
         phone = phone.strip() if phone else None
         telegram_id = telegram_id.strip() if telegram_id else None
-        _validate(clean_name, role, phone, telegram_id)
-        await self._refuse_duplicates(clean_name, phone, telegram_id)
-        row = Staff(name=clean_name, role=role, phone=phone, telegram_id=telegram_id, created_at=at)
+        email = normalize_email(email) if email and email.strip() else None
+        _validate(clean_name, role, phone, telegram_id, email)
+        await self._refuse_duplicates(clean_name, phone, telegram_id, email)
+        row = Staff(
+            name=clean_name,
+            role=role,
+            phone=phone,
+            telegram_id=telegram_id,
+            email=email,
+            created_at=at,
+        )
         try:
             async with self._session.begin_nested():
                 self._session.add(row)
                 await self._session.flush()
         except IntegrityError:
-            # Someone added the same phone or Telegram id since we looked: name them.
-            await self._refuse_duplicates(clean_name, phone, telegram_id)
+            # Someone added the same phone, Telegram id or email since we looked: name them.
+            await self._refuse_duplicates(clean_name, phone, telegram_id, email)
             raise
         return staff_record(row)
+
+    async def by_email(self, email: str) -> StaffRecord | None:
+        """The staff user with this email, in any case."""
+        row = await self._session.scalar(select(Staff).where(Staff.email == normalize_email(email)))
+        return None if row is None else staff_record(row)
+
+    async def group_ids(self, staff_id: int) -> frozenset[int]:
+        """The groups this staff user works with."""
+        rows = await self._session.scalars(
+            select(StaffGroup.group_id).where(StaffGroup.staff_id == staff_id)
+        )
+        return frozenset(rows)
+
+    async def group_names(self, staff_id: int) -> builtins.list[str]:
+        rows = await self._session.scalars(
+            select(Group.name)
+            .join(StaffGroup, StaffGroup.group_id == Group.id)
+            .where(StaffGroup.staff_id == staff_id)
+            .order_by(Group.name)
+        )
+        return builtins.list(rows)
+
+    async def set_groups(self, staff_id: int, group_ids: builtins.list[int]) -> None:
+        """Make these the staff user's groups (replacing any before)."""
+        await self._session.execute(delete(StaffGroup).where(StaffGroup.staff_id == staff_id))
+        if group_ids:
+            await self._session.execute(
+                insert(StaffGroup),
+                [{"staff_id": staff_id, "group_id": group_id} for group_id in set(group_ids)],
+            )
+
+    async def set_language(self, staff_id: int, language: str | None) -> None:
+        await self._session.execute(
+            update(Staff).where(Staff.id == staff_id).values(language=language)
+        )
 
     async def list(self) -> builtins.list[StaffRecord]:
         """Every staff user, in the order they were added."""
@@ -125,8 +179,10 @@ class StaffRepository:
         return [staff for staff in await self.list() if staff_name_key(staff.name) == key]
 
     async def _refuse_duplicates(
-        self, name: str, phone: str | None, telegram_id: str | None
+        self, name: str, phone: str | None, telegram_id: str | None, email: str | None = None
     ) -> None:
+        if email is not None and (existing := await self.by_email(email)) is not None:
+            raise DuplicateStaff(f"the email {email}", existing)
         if phone is not None and (existing := await self.by_phone(phone)) is not None:
             raise DuplicateStaff(f"the phone {phone}", existing)
         if (
@@ -138,7 +194,9 @@ class StaffRepository:
             raise DuplicateStaff(f'the name "{name}"', existing)
 
 
-def _validate(name: str, role: str, phone: str | None, telegram_id: str | None) -> None:
+def _validate(
+    name: str, role: str, phone: str | None, telegram_id: str | None, email: str | None
+) -> None:
     if not name:
         raise InvalidStaff("a staff user needs a name")
     if len(name) > MAX_NAME_LENGTH:
@@ -147,8 +205,10 @@ def _validate(name: str, role: str, phone: str | None, telegram_id: str | None) 
         raise InvalidStaff("a staff name cannot have control characters")
     if role not in STAFF_ROLES:
         raise InvalidStaff(f'unknown role "{role}": use one of {", ".join(STAFF_ROLES)}')
-    if phone is None and telegram_id is None:
-        raise InvalidStaff("a staff user needs a phone number or a Telegram id (or both)")
+    if phone is None and telegram_id is None and email is None:
+        raise InvalidStaff("a staff user needs a phone number, a Telegram id or an email")
+    if email is not None and (len(email) > MAX_EMAIL_LENGTH or not EMAIL.fullmatch(email)):
+        raise InvalidStaff(f'"{email}" is not an email address, like grace@example.org')
     if phone is not None and not E164.fullmatch(phone):
         raise InvalidStaff(f'"{phone}" is not a +E.164 phone number, like +254700000001')
     if telegram_id is not None and not TELEGRAM_ID.fullmatch(telegram_id):

@@ -104,7 +104,7 @@ def test_staff_add_list_and_duplicates(cli: Cli) -> None:
     no_plus = cli("staff", "add", "Ann", "--role", "staff", "--phone", "0700000001", ok=False)
     assert "must start with + and the country code" in no_plus.stderr
     neither = cli("staff", "add", "Ann", "--role", "staff", ok=False)
-    assert "give --phone, --telegram or both" in neither.stderr
+    assert "give --phone, --telegram or --email" in neither.stderr
     assert len(cli("staff", "list").output.splitlines()) == 3
 
 

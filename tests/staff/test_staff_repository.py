@@ -83,7 +83,7 @@ async def test_duplicates_name_the_existing_staff_user(
         ("", "staff", "+254700000001", None, "needs a name"),
         ("x" * 121, "staff", "+254700000001", None, "at most 120"),
         ("Ann", "boss", "+254700000001", None, 'unknown role "boss"'),
-        ("Ann", "staff", None, None, "a phone number or a Telegram id"),
+        ("Ann", "staff", None, None, "a phone number, a Telegram id or an email"),
         ("Ann", "staff", "0700000001", None, "not a \\+E.164 phone number"),
         ("Ann", "staff", None, "-100123", "not a Telegram user id"),
     ],
