@@ -12,6 +12,7 @@ import uvloop
 from pydantic import ValidationError
 
 from bot.processes import COLLECTION_THRESHOLDS, event_loop_factory, run_process, web_config
+from bot.runtime import telegram_connections
 from bot.settings import Settings
 
 
@@ -63,3 +64,11 @@ def test_processes_collect_garbage_less_often_and_restore_the_collector_afterwar
     assert frozen > frozen_before  # what was alive at the start is out of the collector's sight
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == frozen_before
+
+
+def test_the_bot_api_pool_holds_a_second_of_sends_and_the_long_poll() -> None:
+    """Sized for the sender: as many sends in flight as the channel's rate allows in a second,
+    plus the long poll and callback answers beside them."""
+    assert telegram_connections(Settings(_env_file=None)) == 34  # type: ignore[call-arg]
+    fast = Settings(_env_file=None, TELEGRAM_RATE_PER_SECOND="99.5")  # type: ignore[call-arg]
+    assert telegram_connections(fast) == 104
