@@ -33,21 +33,34 @@ def cron_trigger(expression: str, timezone: str) -> CronTrigger:
         raise ScheduleError(f"'{expression}' is not a valid schedule: {error}") from error
 
 
-def check_schedule(expression: str, timezone: str, quiet_start: str, quiet_end: str) -> None:
-    """A check-in schedule must not fire inside the group's quiet hours."""
+WEEK = timedelta(days=7)
+
+
+def check_schedule(
+    expression: str,
+    timezone: str,
+    quiet_start: str,
+    quiet_end: str,
+    *,
+    now: datetime | None = None,
+) -> None:
+    """A schedule must not fire inside the group's quiet hours: every firing of a whole week
+    (a weekly pattern repeats after it) is checked in the group's zone, however many there are
+    ("*/5 * * * *" fires 2,016 times)."""
     trigger = cron_trigger(expression, timezone)
     start, end = parse_clock(quiet_start), parse_clock(quiet_end)
-    moment = datetime.now(UTC)
-    for _ in range(20):
-        fire = trigger.get_next_fire_time(None, moment)
-        if fire is None:
-            raise ScheduleError(f"'{expression}' never fires")
+    moment = now or datetime.now(UTC)
+    until = moment + WEEK
+    fire = trigger.get_next_fire_time(None, moment)
+    if fire is None:
+        raise ScheduleError(f"'{expression}' never fires")
+    while fire is not None and fire <= until:
         if is_quiet(fire.time(), start, end):
             raise ScheduleError(
-                f"'{expression}' fires at {fire:%H:%M}, inside the quiet hours "
+                f"'{expression}' fires on {fire:%a} at {fire:%H:%M}, inside the quiet hours "
                 f"{quiet_start}–{quiet_end}"
             )
-        moment = fire + timedelta(minutes=1)
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(minutes=1))
 
 
 def next_fire(expression: str, timezone: str, after: datetime) -> datetime:

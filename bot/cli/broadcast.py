@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from bot.broadcasts import segments
+from bot.calendar.quiet_hours import next_allowed
 from bot.cli.app import App, find_group
 from bot.i18n.catalogs import load_catalogs
 from bot.turns.service import utc_now
@@ -141,6 +142,8 @@ def broadcast(
             texts = _texts(source, language or (group.language if group else "en"), codes)
             zone = group.timezone if group else "UTC"
             scheduled_at = _when(at_text, zone, now)
+            if at_text is not None and group is not None:
+                _outside_quiet_hours(scheduled_at, group)
             if dry_run:
                 audience = Audience(group.id if group else None, language, parsed.conditions)
                 counts = await uow.broadcasts.audience_counts(audience)
@@ -351,6 +354,18 @@ def _when(text: str | None, zone: str, now: datetime) -> datetime:
             param_hint="--at",
         )
     return max(moment, now)
+
+
+def _outside_quiet_hours(moment: datetime, group: GroupRecord) -> None:
+    """An --at inside the group's quiet hours is refused, with the first moment allowed."""
+    allowed = next_allowed(moment, group.timezone, group.quiet_start, group.quiet_end)
+    if allowed != moment:
+        raise click.BadParameter(
+            f"{_local(moment, group.timezone)} is inside {group.name}'s quiet hours "
+            f"({group.quiet_start}-{group.quiet_end}); the first time allowed is "
+            f"{_local(allowed, group.timezone)}",
+            param_hint="--at",
+        )
 
 
 def _local(moment: datetime, zone: str) -> str:

@@ -64,7 +64,7 @@ def groups_schedule(
     timezone: str | None,
 ) -> None:
     """Show or change a group's schedules (in the group's own time zone) and quiet hours."""
-    from bot.calendar.cron import ScheduleError, check_schedule, cron_trigger
+    from bot.calendar.cron import ScheduleError, check_schedule
     from bot.calendar.quiet_hours import parse_clock
 
     async def work(database: Database) -> Any:
@@ -83,7 +83,7 @@ def groups_schedule(
                 quiet_start, quiet_end = start.strip(), end.strip()
             try:
                 check_schedule(checkin or found.checkin_schedule, zone, quiet_start, quiet_end)
-                cron_trigger(highlights or found.highlight_schedule, zone)
+                check_schedule(highlights or found.highlight_schedule, zone, quiet_start, quiet_end)
             except ScheduleError as error:
                 raise click.ClickException(str(error)) from error
             return await uow.groups.set_schedule(

@@ -132,6 +132,22 @@ def test_mistakes_are_explained(
     assert nothing_written(database_file)
 
 
+def test_a_time_inside_the_groups_quiet_hours_is_refused_with_the_next_allowed(
+    database_file: Path, tmp_path: Path
+) -> None:
+    result = run(
+        "--group", "Kibera Market Peers", "--text-file", text_file(tmp_path),
+        "--at", "2099-01-05 22:30", "--dry-run",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    said = " ".join(result.output.split())
+    assert (
+        "2099-01-05 22:30 Africa/Nairobi" in said and "inside Kibera Market Peers's quiet" in said
+    )
+    assert "the first time allowed is 2099-01-06 07:00 Africa/Nairobi" in said
+    assert nothing_written(database_file)
+
+
 def test_an_unknown_group_is_the_same_error_as_everywhere(
     database_file: Path, tmp_path: Path
 ) -> None:

@@ -257,6 +257,18 @@ def test_impossible_schedules_are_refused_clearly(expression: str, zone: str, me
         check_schedule(expression, zone, "21:00", "07:00")
 
 
+def test_a_schedule_is_checked_over_a_whole_week_of_firings() -> None:
+    """From 09:00 in Nairobi the next 20 firings of every five minutes are all daytime; the
+    week's 2,016 include the night, and the refusal names the first one in quiet hours."""
+    morning = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)  # 09:00 in Nairobi, a Monday
+    with pytest.raises(ScheduleError, match="fires on Mon at 21:00, inside the quiet hours"):
+        check_schedule("*/5 * * * *", NAIROBI, "21:00", "07:00", now=morning)
+    with pytest.raises(ScheduleError, match="fires on Sat at 06:30"):
+        check_schedule("30 6,12 * * SAT", NAIROBI, "21:00", "07:00", now=morning)
+    check_schedule("*/5 7-20 * * *", NAIROBI, "21:00", "07:00", now=morning)
+    check_schedule("0 9 * * MON", NAIROBI, "21:00", "07:00", now=morning)
+
+
 async def test_the_weekly_highlight_goes_out_once_at_the_groups_hour(world: World) -> None:
     await world.tick(SUNDAY_NOON)
     sunday_6pm = datetime(2026, 11, 29, 15, 0, 30, tzinfo=UTC)  # 18:00:30 in Nairobi
