@@ -9,6 +9,7 @@ error message and, after a step's retry limit, a recorded skip.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -33,6 +34,7 @@ from conversations.events import (
 from conversations.i18n import Catalogs
 from conversations.inputs import CommandInput, Expire, Input, Open, Remind, Reply, Start
 from conversations.parsing import (
+    ambiguous_number,
     find_join_code,
     match_choice,
     match_choices,
@@ -652,14 +654,24 @@ def _parse(run: _Run, session: SessionState, step: Step, reply: Reply) -> Any:
     match answer_type:
         case AnswerType.TEXT:
             return _text(step, text)
+        case AnswerType.INTEGER | AnswerType.NUMBER | AnswerType.MONEY if (
+            both := ambiguous_number(text, words)
+        ) is not None:
+            return _ambiguous(run, session, step, text, both)
         case AnswerType.INTEGER:
             return _bounded(step, parse_integer(text, words))
         case AnswerType.NUMBER:
             return _bounded(step, parse_number(text, words))
         case AnswerType.MONEY:
-            money = parse_money(text, words, run.params(session)["member"]["currency"])
+            own = run.params(session)["member"]["currency"]
+            money = parse_money(text, words, own)
             if money is None:
                 return _type_error(step)
+            if money.currency != own and not _names_code(text, money.currency):
+                # "2000 pesos" from a KES member: a guess from a word is asked back, not stored
+                example = f"{money.currency} {_plain(money.amount)}"
+                params = {"amount": money, "currency": own, "other": money.currency}
+                return _Invalid(messages.OTHER_CURRENCY, {**params, "example": example})
             bounded = _bounded(step, money.amount)
             return bounded if isinstance(bounded, _Invalid) else money
         case AnswerType.YES_NO:
@@ -694,6 +706,34 @@ def _parse(run: _Run, session: SessionState, step: Step, reply: Reply) -> Any:
                 return _Invalid(messages.JOIN_CODE_UNKNOWN, {"text": text.strip()[:40]})
             return group
     return _type_error(step)
+
+
+def _ambiguous(
+    run: _Run, session: SessionState, step: Step, text: str, both: tuple[Decimal, Decimal]
+) -> _Invalid:
+    """Ask which of two readings the member meant ("2 or 2,000?") instead of storing one."""
+    small, large = both
+    shown: tuple[Any, Any] = (small, large)
+    if step.type is AnswerType.MONEY:
+        words = run.context.lexicon.answer_words(run.locale)
+        money = parse_money(text, words, run.params(session)["member"]["currency"])
+        currency = money.currency if money is not None else run.context.member.money_currency
+        shown = (Money(small, currency), Money(large, currency))
+    params = {"small": shown[0], "large": shown[1], "example": _plain(large)}
+    return _Invalid(messages.AMOUNT_AMBIGUOUS, params)
+
+
+def _names_code(text: str, code: str) -> bool:
+    """Whether the reply writes the currency's ISO code itself ("MXN 2000"), not a word or a
+    symbol we guessed it from."""
+    return (
+        re.search(rf"(?<![A-Za-z]){re.escape(code)}(?![A-Za-z])", text, re.IGNORECASE) is not None
+    )
+
+
+def _plain(number: Decimal) -> str:
+    """A number as digits only, as a member can type it back: 2000, 12.5."""
+    return format(number, "f")
 
 
 def _options(run: _Run, step: Step) -> list[tuple[str, str]]:

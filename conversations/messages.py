@@ -46,6 +46,14 @@ TOO_LONG = N_("That is a bit long for me. Please keep it under {{ limit }} chara
 TOO_SHORT = N_("Please write a little more (at least {{ limit }} characters).")
 NEEDS_WORDS = N_("Please answer with words or numbers.")
 NAME_NEEDS_LETTERS = N_("Please send your name in letters, like Amina.")
+AMOUNT_AMBIGUOUS = N_(
+    "Did you mean {{ small }} or {{ large }}? Please send it again without the dot or comma, "
+    "like {{ example }}."
+)
+OTHER_CURRENCY = N_(
+    "You wrote {{ amount }}. Your journal counts in {{ currency }}: please send the amount in "
+    "{{ currency }}. To keep it in {{ other }}, send it with the code, like {{ example }}."
+)
 MEDIA_NOT_EXPECTED = N_("Thank you! For this question I need a typed answer.")
 TOO_SMALL = N_("That seems too small. Please send a number of at least {{ limit }}.")
 TOO_BIG = N_("That seems too large. Please send a number no bigger than {{ limit }}.")

@@ -12,11 +12,12 @@ from conversations.parsing.durations import parse_duration
 from conversations.parsing.join_codes import find_join_code
 from conversations.parsing.members import MemberMatch, match_member, pick_candidate
 from conversations.parsing.money import parse_money
-from conversations.parsing.numbers import parse_integer, parse_number
+from conversations.parsing.numbers import ambiguous_number, parse_integer, parse_number
 from conversations.parsing.yes_no import parse_yes_no
 
 __all__ = [
     "MemberMatch",
+    "ambiguous_number",
     "find_join_code",
     "match_choice",
     "match_choices",

@@ -36,6 +36,9 @@ class Amount:
     value: Decimal
     start: int
     end: int
+    alternative: Decimal | None = None
+    """The other reading of a number a member may have meant either way: "2.000" in English is
+    2 by the book, but a member copying "2.000" from a receipt meant 2,000."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +123,18 @@ def _read(body: str, convention: _Convention) -> Decimal | None:
     return Decimal(f"{head}.{tail}")
 
 
+def _grouped_reading(body: str, convention: _Convention) -> Decimal | None:
+    """The thousands reading of a number written with one decimal sign and exactly three
+    digits after it ("2.000", "1,500" in French), where the book reads a fraction."""
+    seps = [ch for ch in body if ch in ".,"]
+    if convention.ambiguous or len(seps) != 1 or seps[0] != convention.decimal or " " in body:
+        return None
+    head, tail = body.split(seps[0])
+    if len(tail) != 3 or not _is_group_head(head):
+        return None
+    return Decimal(head + tail)
+
+
 def _tokens(folded: str, convention: _Convention) -> list[_Token] | None:
     found: list[_Token] = []
     for match in convention.pattern.finditer(folded):
@@ -165,8 +180,10 @@ def scan_amounts(folded: str, words: AnswerWords) -> list[Amount] | None:
         value = _read(token.text, convention)
         if value is None:
             return None
+        alternative = _grouped_reading(token.text, convention)
         if token.sign:
             value = -value
+            alternative = -alternative if alternative is not None else None
         start, end = token.start, token.end
         after = found[index + 1] if index + 1 < len(found) else None
         before = found[index - 1] if index > 0 else None
@@ -184,7 +201,12 @@ def scan_amounts(folded: str, words: AnswerWords) -> list[Amount] | None:
                     start = before.start
         if scale is not None:
             value = value.scaleb(scale, CONTEXT)
-        amounts.append(Amount(tidy(value), start, end))
+            alternative = alternative.scaleb(scale, CONTEXT) if alternative is not None else None
+        if alternative is not None and tidy(alternative) == tidy(value):
+            alternative = None
+        amounts.append(
+            Amount(tidy(value), start, end, tidy(alternative) if alternative is not None else None)
+        )
     amounts.extend(_nothing(found, used, words))
     amounts.sort(key=lambda amount: amount.start)
     return amounts

@@ -32,6 +32,24 @@ def parse_number(text: str, words: AnswerWords) -> Decimal | None:
     return values.pop() if len(values) == 1 else None
 
 
+def ambiguous_number(text: str, words: AnswerWords) -> tuple[Decimal, Decimal] | None:
+    """(the book's reading, the thousands reading) of a reply whose one number a member may
+    have meant either way ("2.000" in English: 2 or 2,000?); None when it is clear. The caller
+    asks back rather than storing a number the member did not mean."""
+    folded = fold(text)
+    if folded is None:
+        return None
+    amounts = scan_amounts(spell_out(folded, words.locale), words)
+    if not amounts or len({amount.value for amount in amounts}) != 1:
+        return None
+    alternatives = {amount.alternative for amount in amounts}
+    if len(alternatives) != 1 or None in alternatives:
+        return None
+    alternative = alternatives.pop()
+    assert alternative is not None
+    return amounts[0].value, alternative
+
+
 def parse_integer(text: str, words: AnswerWords) -> int | None:
     """`parse_number` for whole numbers: None when the number has a fractional part."""
     value = parse_number(text, words)

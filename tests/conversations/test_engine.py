@@ -132,6 +132,34 @@ def test_changing_language_during_onboarding_speaks_the_new_language_at_once() -
     assert member.says()[0].locale == "pig"
 
 
+def test_an_amount_that_reads_two_ways_is_asked_back_not_stored() -> None:
+    member = onboarded_member()
+    member.send("checkin")
+    assert member.send("2.000") == [
+        "Did you mean KES 2 or KES 2,000? Please send it again without the dot or comma, like 2000."
+    ]
+    assert not [e for e in member.events() if isinstance(e, AnswerRecorded)]
+    assert member.send("2000") == ["How much did you spend on stock or other costs?"]
+    [sales] = [e for e in member.events() if isinstance(e, AnswerRecorded)]
+    assert sales.value == Money(Decimal("2000"), "KES")
+    member.send("1.25")  # a real fraction is no question
+    [costs] = [e for e in member.events() if isinstance(e, AnswerRecorded)]
+    assert costs.value == Money(Decimal("1.25"), "KES")
+
+
+def test_a_currency_guessed_from_a_word_is_asked_back_and_a_code_keeps_it() -> None:
+    member = onboarded_member()
+    member.send("checkin")
+    assert member.send("2000 pesos") == [
+        "You wrote MX$2,000. Your journal counts in KES: please send the amount in KES. "
+        "To keep it in MXN, send it with the code, like MXN 2000."
+    ]
+    assert not [e for e in member.events() if isinstance(e, AnswerRecorded)]
+    member.send("MXN 2000")
+    [sales] = [e for e in member.events() if isinstance(e, AnswerRecorded)]
+    assert sales.value == Money(Decimal("2000"), "MXN")
+
+
 def test_weekly_checkin_records_typed_answers_help_and_a_consented_story() -> None:
     member = onboarded_member()
     assert member.send("checkin") == ["How much did you sell this week, Amina?"]
