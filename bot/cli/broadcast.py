@@ -27,14 +27,17 @@ from bot.broadcasts import segments
 from bot.calendar.quiet_hours import next_allowed
 from bot.cli.app import App, find_group
 from bot.i18n.catalogs import load_catalogs
+from bot.settings import Settings
 from bot.turns.service import utc_now
 from storage.database import Database
+from storage.errors import NotFound
 from storage.records import GroupRecord
 from storage.repositories.broadcasts import (
     Audience,
     AudienceCounts,
     BroadcastProgress,
     BroadcastRecord,
+    CancelledBroadcast,
     InvalidBroadcast,
     text_language,
     validate_texts,
@@ -192,7 +195,13 @@ def status(app: App, broadcast_id: int) -> None:
     record = progress.broadcast
     zone = group.timezone if group else "UTC"
     by = f" by staff #{record.created_by_id}" if record.created_by_id else ""
-    click.echo(f"Broadcast #{record.id}: {record.status}{by}{STATUS_NOTES[record.status]}")
+    queued = progress.messages.get("queued", 0)
+    if record.status == "done" and queued:
+        # every recipient is queued, but the sender is still at work: say so, and when it ends
+        eta = _eta(progress, app.settings)
+        click.echo(f"Broadcast #{record.id}: sending{by} ({queued} messages to go, {eta})")
+    else:
+        click.echo(f"Broadcast #{record.id}: {record.status}{by}{STATUS_NOTES[record.status]}")
     click.echo(f"  to:        {_audience_text(record, group)}")
     click.echo(f"  scheduled: {_local(record.scheduled_at, zone)}")
     if record.finished_at is not None:
@@ -206,6 +215,29 @@ def status(app: App, broadcast_id: int) -> None:
     deferred = _deferred_line(progress, zone)
     if deferred:
         click.echo(f"  {deferred}")
+
+
+@broadcast.command("cancel")
+@click.argument("broadcast_id", type=int)
+@click.pass_obj
+def cancel(app: App, broadcast_id: int) -> None:
+    """Stop a broadcast: nobody more is queued and its queued messages are not sent. Messages a
+    sender has already taken are on their way and cannot be called back."""
+
+    async def work(database: Database) -> CancelledBroadcast:
+        async with database.transaction() as uow:
+            try:
+                return await uow.broadcasts.cancel(broadcast_id, utc_now())
+            except NotFound as error:
+                raise click.ClickException(str(error)) from error
+            except InvalidBroadcast as error:
+                raise click.ClickException(str(error)) from error
+
+    done = app.run(work)
+    click.echo(
+        f"Broadcast #{broadcast_id} cancelled: {done.lines} queued messages will not be sent, "
+        f"{done.recipients} members not yet queued are left out."
+    )
 
 
 @broadcast.command("list")
@@ -433,6 +465,29 @@ def _deferred_line(progress: BroadcastProgress, zone: str) -> str:
         f"{progress.deferred} wait for quiet hours to end (or a retry), the last until "
         f"{_local(progress.deferred_until, zone)}."
     )
+
+
+def _eta(progress: BroadcastProgress, settings: Settings) -> str:
+    """How long the queued messages take at the channels' sending rates (channels send side
+    by side, so the slowest decides); quiet hours and retries can make it longer."""
+    rates = {
+        "telegram": settings.telegram_rate_per_second,
+        "whatsapp": settings.whatsapp_rate_per_second,
+        "sms": settings.sms_rate_per_second,
+    }
+    seconds = max(
+        (
+            counts.get("queued", 0) / rates[channel]
+            for channel, counts in progress.messages_by_channel.items()
+            if channel in rates and rates[channel] > 0
+        ),
+        default=0.0,
+    )
+    if seconds < 60:
+        return f"about {max(1, round(seconds))} s at the channels' rates"
+    if seconds < 3600:
+        return f"about {round(seconds / 60)} min at the channels' rates"
+    return f"about {seconds / 3600:.1f} h at the channels' rates"
 
 
 def _messages_line(progress: BroadcastProgress) -> str:

@@ -64,6 +64,18 @@ from storage.models import (
 from storage.records import DEFAULT_QUIET_END, DEFAULT_QUIET_START
 from storage.vocabulary import Channel
 
+CANCELLED = "cancelled"
+"""The error code of a broadcast's line (and the reason of a recipient) cancelled with it."""
+
+
+@dataclass(frozen=True, slots=True)
+class CancelledBroadcast:
+    lines: int
+    """Queued lines failed with error "cancelled"."""
+    recipients: int
+    """Recipients not queued yet, now skipped."""
+
+
 BroadcastStatus = Literal["scheduled", "planning", "sending", "done", "cancelled"]
 RecipientStatus = Literal["planned", "queued", "skipped"]
 Comparison = Literal["=", "!=", ">", ">=", "<", "<="]
@@ -353,6 +365,42 @@ class BroadcastRepository:
             return False
         raise NotFound(f"no broadcast #{broadcast_id}")
 
+    async def cancel(self, broadcast_id: int, at: datetime) -> CancelledBroadcast:
+        """Cancel a broadcast that is not finished sending: it queues nobody more, its queued
+        lines fail with error "cancelled", and recipients not yet queued are skipped. Lines a
+        sender has already taken (leased) are on their way and cannot be called back.
+        `NotFound` for an unknown broadcast; `InvalidBroadcast` when it was cancelled already."""
+        broadcast = await self.get(broadcast_id)
+        if broadcast is None:
+            raise NotFound(f"no broadcast #{broadcast_id}")
+        if broadcast.status == "cancelled":
+            raise InvalidBroadcast(f"broadcast #{broadcast_id} is cancelled already")
+        await self.set_status(broadcast_id, "cancelled", at=at)
+        lines = await self._session.execute(
+            update(Message)
+            .where(
+                Message.direction == "out",
+                Message.status == "queued",
+                or_(Message.lease_until.is_(None), Message.lease_until < at),
+                Message.payload["broadcast"].as_integer() == broadcast_id,
+            )
+            .values(status="failed", error_code=CANCELLED, lease_until=None, updated_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        skipped = await self._session.execute(
+            update(BroadcastRecipient)
+            .where(
+                BroadcastRecipient.broadcast_id == broadcast_id,
+                BroadcastRecipient.message_id.is_(None),
+                BroadcastRecipient.status == "planned",
+            )
+            .values(status="skipped", reason=CANCELLED)
+            .execution_options(synchronize_session=False)
+        )
+        return CancelledBroadcast(
+            int(getattr(lines, "rowcount", 0) or 0), int(getattr(skipped, "rowcount", 0) or 0)
+        )
+
     # --- the audience -------------------------------------------------------------------------
 
     async def audience_counts(self, audience: Audience) -> AudienceCounts:
@@ -432,11 +480,16 @@ class BroadcastRepository:
         or skipped); 0 means none is left. On PostgreSQL concurrent callers skip each other's
         rows (FOR UPDATE SKIP LOCKED); SQLite serialises writers.
         """
-        texts = await self._session.scalar(
-            select(Broadcast.texts).where(Broadcast.id == broadcast_id)
-        )
-        if texts is None:
+        found = (
+            await self._session.execute(
+                select(Broadcast.texts, Broadcast.status).where(Broadcast.id == broadcast_id)
+            )
+        ).one_or_none()
+        if found is None:
             raise NotFound(f"no broadcast #{broadcast_id}")
+        texts, status = found
+        if status == "cancelled":
+            return 0  # a cancelled broadcast queues nobody more
         recipient = BroadcastRecipient
         membership = aliased(Membership)
         pending = (

@@ -259,6 +259,35 @@ async def test_an_interrupted_broadcast_resumes_and_queues_everyone_exactly_once
     assert linked == {row.id for row in rows}
 
 
+async def test_cancelling_half_way_fails_its_queued_lines_and_queues_nobody_more(
+    database: Database,
+) -> None:
+    async with database.transaction() as uow:
+        kibera = await seed.group(uow)
+        for n in range(7):
+            await seed.member(uow, ("telegram", str(4000 + n)), kibera.id)
+    other = await make_broadcast(database, kibera.id)
+    broadcast_id = await make_broadcast(database, kibera.id)
+    await run_broadcast(database, other, at(NOON))  # another broadcast's lines stay queued
+    async with database.transaction() as uow:
+        assert await uow.broadcasts.plan(broadcast_id, NOON) == 7
+        assert await uow.broadcasts.enqueue_batch(broadcast_id, 3, NOON, DELIVERY) == 3
+    async with database.transaction() as uow:
+        done = await uow.broadcasts.cancel(broadcast_id, NOON)
+        assert (done.lines, done.recipients) == (3, 4)
+        assert await uow.broadcasts.enqueue_batch(broadcast_id, 3, NOON, DELIVERY) == 0
+        progress = await uow.broadcasts.progress(broadcast_id)
+        with pytest.raises(InvalidBroadcast, match="cancelled already"):
+            await uow.broadcasts.cancel(broadcast_id, NOON)
+    assert progress.broadcast.status == "cancelled"
+    assert progress.skipped == {"cancelled": 4}
+    assert progress.messages == {"failed": 3}
+    rows = await outbox(database)
+    assert sum(row.status == "queued" for row in rows) == 7  # the other broadcast's, untouched
+    totals = await run_broadcast(database, broadcast_id, at(NOON))
+    assert totals.status == "cancelled"
+
+
 async def test_two_runs_at_once_queue_everyone_exactly_once(database: Database) -> None:
     async with database.transaction() as uow:
         kibera = await seed.group(uow)

@@ -180,7 +180,8 @@ def test_sending_now_queues_and_status_and_list_show_it(
 
     status = run("status", "1")
     assert status.exit_code == 0, status.output
-    assert "Broadcast #1: done by staff #1 (every recipient queued or skipped" in status.output
+    # every recipient is queued, but nothing is sent yet: it is sending, with an estimate
+    assert "Broadcast #1: sending by staff #1 (3 messages to go, about " in status.output
     assert 'to:        group "Kibera Market Peers"' in status.output
     assert "recipients: 5 (queued 3, skipped 2 (1 opted out, 1 with no reachable address))" in (
         status.output
@@ -191,6 +192,22 @@ def test_sending_now_queues_and_status_and_list_show_it(
     assert listed.exit_code == 0
     assert "    1  done" in listed.output
     assert run("status", "7").exit_code == 1
+
+
+def test_cancelling_a_broadcast_stops_its_queued_messages(
+    database_file: Path, tmp_path: Path
+) -> None:
+    assert run("--group", "Kibera Market Peers", "--text-file", text_file(tmp_path)).exit_code == 0
+    cancelled = run("cancel", "1")
+    assert cancelled.exit_code == 0, cancelled.output
+    assert "Broadcast #1 cancelled: 3 queued messages will not be sent" in cancelled.output
+    assert rows(database_file, "messages WHERE status = 'queued'") == 0
+    assert rows(database_file, "messages WHERE error_code = 'cancelled'") == 3
+    status = run("status", "1")
+    assert "Broadcast #1: cancelled" in status.output
+    again = run("cancel", "1")
+    assert again.exit_code == 1 and "is cancelled already" in again.output
+    assert run("cancel", "9").exit_code == 1
 
 
 def test_waiting_stops_at_the_deadline(database_file: Path, tmp_path: Path) -> None:
