@@ -26,6 +26,7 @@ import click
 from bot.broadcasts import segments
 from bot.calendar.quiet_hours import next_allowed
 from bot.cli.app import App, find_group
+from bot.cli.staff import find_staff
 from bot.i18n.catalogs import load_catalogs
 from bot.settings import Settings
 from bot.turns.service import utc_now
@@ -83,7 +84,9 @@ REASONS = {"opted_out": "opted out", "unreachable": "with no reachable address"}
     "The clock process sends broadcasts for later.",
 )
 @click.option("--dry-run", is_flag=True, help="Only say who would get it; write nothing.")
-@click.option("--by", "staff_id", type=int, help="The id of the staff member sending it.")
+@click.option(
+    "--by", "sender", help="Who sends it: a staff id, phone, Telegram id or name (unique)."
+)
 @click.option(
     "--wait",
     type=click.IntRange(min=0),
@@ -101,14 +104,14 @@ def broadcast(
     language: str | None,
     at_text: str | None,
     dry_run: bool,
-    staff_id: int | None,
+    sender: str | None,
     wait: int,
     batch: int,
 ) -> None:
     """Send a message to a group, a language and/or a segment, now or later.
 
     Subcommands: `status ID` and `list`."""
-    given = group_ref or segment or text_file or language or at_text or dry_run or staff_id
+    given = group_ref or segment or text_file or language or at_text or dry_run or sender
     if ctx.invoked_subcommand is not None:
         if given or wait:
             raise click.UsageError(
@@ -142,6 +145,7 @@ def broadcast(
         now = utc_now()
         async with database.transaction() as uow:
             group = await _group(uow, group_ref)
+            staff_id = (await find_staff(uow, sender)).id if sender is not None else None
             texts = _texts(source, language or (group.language if group else "en"), codes)
             zone = group.timezone if group else "UTC"
             scheduled_at = _when(at_text, zone, now)

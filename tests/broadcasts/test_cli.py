@@ -182,6 +182,10 @@ def test_sending_now_queues_and_status_and_list_show_it(
     assert status.exit_code == 0, status.output
     # every recipient is queued, but nothing is sent yet: it is sending, with an estimate
     assert "Broadcast #1: sending by staff #1 (3 messages to go, about " in status.output
+    # --by names the sender as everywhere else: id, phone or name, checked against the staff
+    unknown = run("--group", "Kibera Market Peers", "--text-file", text_file(tmp_path),
+                  "--by", "Nobody Here", "--dry-run")  # fmt: skip
+    assert unknown.exit_code == 1 and "no staff user" in unknown.output
     assert 'to:        group "Kibera Market Peers"' in status.output
     assert "recipients: 5 (queued 3, skipped 2 (1 opted out, 1 with no reachable address))" in (
         status.output
