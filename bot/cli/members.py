@@ -28,6 +28,9 @@ from bot.turns.service import utc_now
 from storage.database import Database
 from storage.errors import AddressInUse
 
+SHOWN_ROWS = 20
+"""Beyond this many lines, an import prints a summary instead of a line for each member."""
+
 
 @click.group("members")
 def members() -> None:
@@ -46,12 +49,17 @@ def members_import(app: App, file: Path, write: bool) -> None:
     \b
     name         the member's name (empty: none yet, or keep the stored one)
     phone        with + and the country code, like +254712345678; it becomes the member's
-                 WhatsApp and SMS address. Numbers without + are refused: keep the column as
-                 text in your spreadsheet so it does not drop the +.
+                 WhatsApp and SMS address. A number without + (0712345678) is read in the
+                 country of the member's group (from its time zone).
     telegram_id  the member's Telegram user id (digits)
     group        the group's name or join code (empty: no group, or keep the stored one)
     language     a shipped language code, like en, es, fil, sw, fr (empty: keep the stored
                  one; for a new member, the group's)
+
+    Columns may be separated by commas, semicolons or tabs, and headers may be written as
+    spreadsheets do ("Phone Number", "Telegram ID", "Full Name"); other columns are left out
+    and named. A line repeated exactly is imported once. A group that the import would grow
+    past 50 members is warned of. Long files show a summary and a progress bar.
 
     Each line needs a phone or a telegram_id, or both. A line whose phone or Telegram id is
     already a member's updates that member (name, language, group, missing addresses);
@@ -81,7 +89,13 @@ def members_import(app: App, file: Path, write: bool) -> None:
                 uow, parsed, languages=languages, default_country=app.settings.default_country
             )
             if write and not plan.errors:
-                await apply_import(uow, plan, at=utc_now())
+                if len(plan.members) > SHOWN_ROWS:
+                    with click.progressbar(
+                        length=len(plan.members), label="Writing members", file=sys.stderr
+                    ) as bar:
+                        await apply_import(uow, plan, at=utc_now(), progress=bar.update)
+                else:
+                    await apply_import(uow, plan, at=utc_now())
             return plan
 
     try:
@@ -91,9 +105,17 @@ def members_import(app: App, file: Path, write: bool) -> None:
             f"{error} since the import was checked (someone wrote in meanwhile); nothing was "
             "written: run the import again"
         ) from error
-    for planned in plan.members:
-        if planned.action is not Action.UNCHANGED:
-            click.echo(f"line {planned.row.line}: {planned.action}: {', '.join(planned.changes)}")
+    if parsed.ignored_columns:
+        click.echo(f"Columns left out (unknown): {', '.join(parsed.ignored_columns)}")
+    for line, first in parsed.merged:
+        click.echo(f"line {line}: the same as line {first}; imported once")
+    changing = [planned for planned in plan.members if planned.action is not Action.UNCHANGED]
+    for planned in changing[:SHOWN_ROWS]:
+        click.echo(f"line {planned.row.line}: {planned.action}: {', '.join(planned.changes)}")
+    if len(changing) > SHOWN_ROWS:
+        click.echo(f"... and {len(changing) - SHOWN_ROWS} more lines like these (see the summary)")
+    for warning in plan.warnings:
+        click.echo(f"Warning: {warning}", err=True)
     for problem in plan.errors:
         click.echo(f"{file}: {problem}", err=True)
     created, updated = plan.count(Action.CREATE), plan.count(Action.UPDATE)

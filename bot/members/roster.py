@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
 import phonenumbers
+from babel.core import get_global
 
 from bot.channels.phones import default_locale_for
 from bot.reports.exports import restore_text, to_csv
@@ -36,6 +37,17 @@ from storage.unit_of_work import UnitOfWork
 from storage.vocabulary import Channel
 
 IMPORT_COLUMNS: Final = ("name", "phone", "telegram_id", "group", "language")
+HEADER_ALIASES: Final = {
+    "phone_number": "phone", "phone_no": "phone", "mobile": "phone", "mobile_number": "phone",
+    "whatsapp": "phone", "whatsapp_number": "phone", "telephone": "phone", "tel": "phone",
+    "telegram": "telegram_id", "telegram_user_id": "telegram_id", "telegramid": "telegram_id",
+    "full_name": "name", "member": "name", "member_name": "name",
+    "group_name": "group", "peer_group": "group", "lang": "language",
+}  # fmt: skip
+"""Other headers spreadsheets use for the columns (compared in lower case, spaces and dashes
+as underscores: "Phone Number", "telegram id")."""
+LARGE_GROUP: Final = 50
+"""Peer groups are small (six to eight people): an import that makes one larger is warned of."""
 """The columns an import file must have (in any order)."""
 EXPORT_COLUMNS: Final = (*IMPORT_COLUMNS, "member_id", "opted_out", "onboarded")
 """The columns of an export; the last three are for reading, and an import ignores them."""
@@ -112,6 +124,9 @@ class ImportRow:
     telegram_id: str | None
     group: str | None
     language: str | None
+    national_phone: str | None = None
+    """A phone written without its country code ("0711000006"), read in the group's country
+    when the import is planned."""
 
     @property
     def addresses(self) -> tuple[Address, ...]:
@@ -128,6 +143,10 @@ class ImportRow:
 class ParsedFile:
     rows: tuple[ImportRow, ...]
     errors: tuple[RowError, ...]
+    ignored_columns: tuple[str, ...] = ()
+    """Columns the import does not know, left out (and said so)."""
+    merged: tuple[tuple[int, int], ...] = ()
+    """(line, earlier line) of rows repeated exactly: imported once."""
 
 
 def decode_members_file(data: bytes) -> str:
@@ -156,8 +175,11 @@ def parse_members_csv(text: str, languages: Sequence[str]) -> ParsedFile:
     an earlier line, a row with the wrong number of cells. Blank lines are skipped. Whether
     the groups exist is checked later, against the database (see `plan_import`).
     """
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text), strict=True)
     rows: list[ImportRow] = []
+    ignored: tuple[str, ...] = ()
+    merged: list[tuple[int, int]] = []
+    exact: dict[tuple[str, ...], int] = {}
     errors: list[RowError] = []
     columns: dict[str, int] | None = None
     width = 0
@@ -183,11 +205,16 @@ def parse_members_csv(text: str, languages: Sequence[str]) -> ParsedFile:
         if not any(cell.strip() for cell in cells):
             continue
         if columns is None:
-            columns, problem = _header(cells)
+            columns, problem, ignored = _header(cells)
             width = len(cells)
             if problem is not None:
                 return ParsedFile((), (RowError(start, problem),))
             continue
+        key = tuple(" ".join(cell.split()).casefold() for cell in cells)
+        if key in exact:
+            merged.append((start, exact[key]))  # the same member twice: imported once
+            continue
+        exact[key] = start
         if len(cells) > width and not any(cell.strip() for cell in cells[width:]):
             cells = cells[:width]  # empty cells past the last column: spreadsheets add them
         if len(cells) != width:
@@ -217,45 +244,71 @@ def parse_members_csv(text: str, languages: Sequence[str]) -> ParsedFile:
         header = ",".join(IMPORT_COLUMNS)
         empty = RowError(1, f"the file is empty: the first line must be {header}")
         return ParsedFile((), tuple(errors) or (empty,))
-    return ParsedFile(tuple(rows), tuple(errors))
+    return ParsedFile(tuple(rows), tuple(errors), ignored, tuple(merged))
 
 
-def _header(cells: list[str]) -> tuple[dict[str, int], str | None]:
-    names = [cell.strip().lower().replace(" ", "_").replace("-", "_") for cell in cells]
+def _delimiter(text: str) -> str:
+    """The separator spreadsheets wrote: a comma, a semicolon (where the comma is the decimal
+    sign) or a tab, whichever splits the header line into the most columns."""
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    return max((",", ";", "\t"), key=lambda sign: (header.count(sign), sign == ","))
+
+
+def _header(cells: list[str]) -> tuple[dict[str, int], str | None, tuple[str, ...]]:
+    """The columns by name, a problem (or None), and the columns left out as unknown."""
+    names = []
+    for cell in cells:
+        name = "_".join(cell.strip().lower().replace("-", " ").split())
+        names.append(HEADER_ALIASES.get(name, name))
     expected = ",".join(IMPORT_COLUMNS)
-    if len(names) == 1 and ";" in names[0]:
-        return {}, f"separate the columns with commas, not semicolons: {expected}"
     missing = [name for name in IMPORT_COLUMNS if name not in names]
-    unknown = [name for name in names if name and name not in EXPORT_COLUMNS]
+    if "phone" in missing and "telegram_id" not in missing:
+        missing.remove("phone")  # Telegram ids alone identify the members
+    elif "telegram_id" in missing and "phone" not in missing:
+        missing.remove("telegram_id")
+    missing = [name for name in missing if name not in ("language", "group")]
+    if "phone" in missing and "telegram_id" in missing:
+        missing = [name for name in missing if name != "telegram_id"]
+        missing[missing.index("phone")] = "phone or telegram_id"
+    unknown = tuple(
+        cell.strip() for cell, name in zip(cells, names, strict=True)
+        if name and name not in EXPORT_COLUMNS
+    )  # fmt: skip
     repeated = sorted({name for name in names if name and names.count(name) > 1})
     problems = []
     if missing:
         problems.append(f"missing {', '.join(missing)}")
-    if unknown:
-        problems.append(f"unknown {', '.join(repr(name) for name in unknown)}")
     if repeated:
         problems.append(f"repeated {', '.join(repeated)}")
     if problems:
-        return {}, f"the first line must be the header {expected} ({'; '.join(problems)})"
-    # Columns without a name (spreadsheets add some) are ignored.
-    return {name: index for index, name in enumerate(names) if name}, None
+        return {}, f"the first line must be the header {expected} ({'; '.join(problems)})", ()
+    # Columns without a name (spreadsheets add some) and unknown ones are left out.
+    known = {name: index for index, name in enumerate(names) if name in EXPORT_COLUMNS}
+    return known, None, unknown
 
 
 def _row(
     line: int, cells: dict[str, str], languages: Sequence[str]
 ) -> tuple[ImportRow | None, list[str]]:
     problems: list[str] = []
+    cells = {name: cells.get(name, "") for name in IMPORT_COLUMNS}
     name = " ".join(cells["name"].split()) or None
     if name is not None and len(name) > MAX_NAME_LENGTH:
         problems.append(f"name has {len(name)} characters; at most {MAX_NAME_LENGTH} fit")
     if name is not None and not name.isprintable():
         problems.append("name has control characters in it: retype it")
-    phone = telegram_id = None
+    phone = telegram_id = national = None
     if cells["phone"].strip():
         try:
             phone = normalize_phone(cells["phone"])
         except MissingCountryCode as error:
-            problems.append(f"{error} (a spreadsheet may drop the +: keep the column as text)")
+            if cells["group"].strip():
+                national = cells["phone"].strip()  # read in the group's country (plan_import)
+            else:
+                problems.append(
+                    f"{error}, or give the member a group to read it in that group's country "
+                    "(a spreadsheet may drop the +: keep the column as text)"
+                )
         except ValueError as error:
             problems.append(str(error))
     if cells["telegram_id"].strip():
@@ -269,7 +322,7 @@ def _row(
     group = " ".join(cells["group"].split()) or None
     if problems:
         return None, problems
-    return ImportRow(line, name, phone, telegram_id, group, language), problems
+    return ImportRow(line, name, phone, telegram_id, group, language, national), problems
 
 
 def _language(text: str, languages: Sequence[str], problems: list[str]) -> str | None:
@@ -287,14 +340,16 @@ def _addresses_of(cells: list[str], columns: dict[str, int]) -> list[Address]:
     """The well-formed addresses of a row with other problems, so that a duplicate of them is
     still reported."""
     found: list[Address] = []
-    try:
-        found.append(("whatsapp", normalize_phone(cells[columns["phone"]])))
-    except ValueError:
-        pass
-    try:
-        found.append(("telegram", normalize_telegram_id(cells[columns["telegram_id"]])))
-    except ValueError:
-        pass
+    if "phone" in columns:
+        try:
+            found.append(("whatsapp", normalize_phone(cells[columns["phone"]])))
+        except ValueError:
+            pass
+    if "telegram_id" in columns:
+        try:
+            found.append(("telegram", normalize_telegram_id(cells[columns["telegram_id"]])))
+        except ValueError:
+            pass
     return found
 
 
@@ -330,6 +385,8 @@ class ImportPlan:
 
     members: tuple[PlannedMember, ...]
     errors: tuple[RowError, ...]
+    warnings: tuple[str, ...] = ()
+    """What the import may get wrong without being an error: a group grown past 50."""
 
     def count(self, action: Action) -> int:
         return sum(1 for planned in self.members if planned.action is action)
@@ -372,6 +429,9 @@ async def plan_import(
     planned: list[PlannedMember] = []
     errors = list(parsed.errors)
     claimed: dict[int, int] = {}
+    read_in_country = {
+        address: row.line for row in parsed.rows for address in row.addresses
+    }  # fmt: skip
     for row in parsed.rows:
         problems: list[str] = []
         group = None
@@ -384,6 +444,21 @@ async def plan_import(
                     f'unknown group "{row.group}": use a group\'s name or join code '
                     "(mutuality groups list shows them)"
                 )
+        if row.national_phone is not None and group is not None:
+            phone = national_phone(row.national_phone, group)
+            if phone is None:
+                problems.append(
+                    f'phone "{row.national_phone}" must start with + and the country code, like '
+                    f"+254712345678: it is no valid number in {group.name}'s country (from its "
+                    f"time zone, {group.timezone}) either"
+                )
+            elif (("whatsapp", phone)) in read_in_country:
+                problems.append(
+                    f"phone {phone} is also on line {read_in_country[('whatsapp', phone)]}"
+                )
+            else:
+                row = replace(row, phone=phone, national_phone=None)
+                read_in_country[("whatsapp", phone)] = row.line
         member_id = _owner(row, owners, roster, problems)
         if member_id is not None and member_id in claimed:
             problems.append(
@@ -399,7 +474,47 @@ async def plan_import(
             claimed[member_id] = row.line
             planned.append(_update(row, roster[member_id], group, owners, groups))
     errors.sort(key=lambda error: error.line)
-    return ImportPlan(tuple(planned), tuple(errors))
+    return ImportPlan(tuple(planned), tuple(errors), _large_groups(planned, entries, groups))
+
+
+def national_phone(number: str, group: GroupRecord) -> str | None:
+    """A number written without + read in the country of the group's time zone (Africa/Nairobi
+    is Kenya): +E.164, or None when it is no valid number there."""
+    region = get_global("zone_territories").get(group.timezone)
+    if region is None:
+        return None
+    candidates = [number]
+    digits = "".join(ch for ch in number if ch.isdigit())
+    if digits.startswith(str(phonenumbers.country_code_for_region(region))):
+        candidates.append("+" + digits)  # the country code without its + (a spreadsheet's doing)
+    for candidate in candidates:
+        try:
+            parsed = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(parsed):
+            return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return None
+
+
+def _large_groups(
+    planned: Sequence[PlannedMember], entries: Sequence[RosterEntry], groups: Sequence[GroupRecord]
+) -> tuple[str, ...]:
+    """Warnings for the groups the import makes larger than a peer group should be."""
+    size = {group.id: 0 for group in groups}
+    for entry in entries:
+        if entry.group_id is not None:
+            size[entry.group_id] = size.get(entry.group_id, 0) + 1
+    for member in planned:
+        if member.group_id is not None:
+            size[member.group_id] = size.get(member.group_id, 0) + 1
+    grown = {member.group_id for member in planned if member.group_id is not None}
+    return tuple(
+        f"{group.name} would have {size[group.id]} members: peer groups work best small "
+        "(six to eight people); is the group column right?"
+        for group in groups
+        if group.id in grown and size[group.id] > LARGE_GROUP
+    )
 
 
 def _owner(
@@ -495,17 +610,26 @@ def _update(
 # --- writing --------------------------------------------------------------------------------
 
 
-async def apply_import(uow: UnitOfWork, plan: ImportPlan, *, at: datetime) -> None:
+async def apply_import(
+    uow: UnitOfWork,
+    plan: ImportPlan,
+    *,
+    at: datetime,
+    progress: Callable[[int], object] | None = None,
+) -> None:
     """Write `plan` in `uow`'s transaction (made by `plan_import` in the same one, so nothing
     changed in between). Raises `ValueError` if the plan has errors.
 
     New members get no consent and no onboarding date: like anyone who writes in for the first
     time, they go through onboarding (and are asked for consent) on their first contact. An
     address taken since the plan was made raises `AddressInUse`; roll back and plan again.
+    `progress(1)` is called after each member written (for a progress bar on long imports).
     """
     if plan.errors:
         raise ValueError(f"the import has {plan.error_lines} lines with errors; fix them first")
     for planned in plan.members:
+        if progress is not None:
+            progress(1)
         member_id = planned.member_id
         addresses = planned.new_addresses
         if planned.action is Action.UNCHANGED:

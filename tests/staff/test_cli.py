@@ -309,7 +309,8 @@ def test_members_import_of_a_bad_file_writes_nothing(cli: Cli) -> None:
         assert result.exit_code == 1
         assert result.stderr.splitlines() == [
             'bad.csv: line 3: phone "254722000111" must start with + and the country code, like '
-            "+254712345678 (a spreadsheet may drop the +: keep the column as text)",
+            "+254712345678: it is no valid number in Tailors's country (from its time zone, "
+            "UTC) either",
             'bad.csv: line 4: unknown group "Bakers": use a group\'s name or join code '
             "(mutuality groups list shows them)",
             "Error: 2 lines have errors; nothing was written. Fix them and run again.",
@@ -324,3 +325,30 @@ def test_members_import_refuses_a_file_that_is_not_utf8(cli: Cli) -> None:
     )
     result = cli("members", "import", "latin1.csv", ok=False)
     assert "line 2: the file is not UTF-8 text" in result.stderr
+
+
+def test_a_long_spreadsheet_import_shows_a_summary_and_what_it_left_out(cli: Cli) -> None:
+    cli(
+        "groups",
+        "create",
+        "Kibera Market Peers",
+        "--timezone",
+        "Africa/Nairobi",
+        "--currency",
+        "KES",
+    )
+    rows = "".join(f"M{n};07120000{n:02d};;Kibera Market Peers;sw;x\n" for n in range(25))
+    Path("sheet.csv").write_text(
+        "Full Name;Phone Number;Telegram ID;Group;Language;Notes\n" + rows + "M0;0712000000;;"
+        "Kibera Market Peers;sw;x\n",
+        encoding="utf-8",
+    )
+    result = cli("members", "import", "sheet.csv", "--apply")
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Columns left out (unknown): Notes"
+    assert "Writing members" in result.stderr  # the progress bar
+    assert "line 27: the same as line 2; imported once" in lines
+    assert sum(line.startswith("line ") and ": create:" in line for line in lines) == 20
+    assert "... and 5 more lines like these (see the summary)" in lines
+    assert lines[-1] == "Created 25 members, updated 0, unchanged 0."
+    assert "+254712000024" in cli("members", "export").output
