@@ -36,6 +36,7 @@ from bot.pipeline import statuses
 from bot.pipeline.coordination.contracts import Bucket, Coordination
 from storage.database import Database
 from storage.records import MessageRecord
+from storage.repositories.messages import OPTED_OUT
 from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -346,6 +347,10 @@ class Sender:
             )
         buckets = self.limits.buckets(row.channel, row.address_value)
         booking = await self.coordination.limiter.acquire(buckets)
+        if _nudge(row) and not await self._still_queued(row):
+            # cancelled while it waited for its slot: the member opted out meanwhile
+            await self.coordination.limiter.finish(buckets, booking)
+            return PermanentFailure(OPTED_OUT, "cancelled before it went out")
         try:
             result = await adapter.send(outgoing)
         except Exception as error:  # an adapter bug must not kill the sender
@@ -359,6 +364,18 @@ class Sender:
             key = self.limits.pause_key(row.channel, row.address_value, result.scope)
             await self.coordination.limiter.pause(key, result.seconds)
         return result
+
+    async def _still_queued(self, row: MessageRecord) -> bool:
+        """Whether a proactive line is still queued just before it goes. A broadcast's lines
+        are leased a round at a time and then wait for the channel's limit, seconds for the
+        last of them; a member who says STOP meanwhile has them cancelled in the database,
+        and this is where the sender learns it. A reply is never cancelled: not asked."""
+        try:
+            async with self.database.one_read() as uow:
+                return bool(await uow.messages.still_queued([row.id]))
+        except Exception:  # the database is away: the lease and the claim-time check stand
+            log.warning("could not check message %s before sending it", row.id, exc_info=True)
+            return True
 
     def _outside_window(
         self, row: MessageRecord, last_inbound: Mapping[str, datetime | None]

@@ -187,6 +187,9 @@ _MARK_FAILED = (
     )
 )
 _COUNT_QUEUED = select(func.count()).select_from(MESSAGES).where(*_OUTBOX)
+_STILL_QUEUED = select(MESSAGES.c.id).where(
+    MESSAGES.c.id.in_(bindparam("queued_ids", expanding=True)), *_OUTBOX
+)
 
 
 async def cancel_proactive(session: AsyncSession, member_id: int, at: datetime) -> int:
@@ -427,6 +430,13 @@ class MessageRepository:
         await self._session.execute(
             _MARK_FAILED, {"message_id": message_id, "failure_code": error_code[:32], "at": at}
         )
+
+    async def still_queued(self, message_ids: Sequence[int]) -> set[int]:
+        """Which of these outbound messages are still queued (not cancelled meanwhile)."""
+        if not message_ids:
+            return set()
+        rows = await self._session.scalars(_STILL_QUEUED, {"queued_ids": list(message_ids)})
+        return set(rows)
 
     async def count_queued(self) -> int:
         return int(await self._session.scalar(_COUNT_QUEUED) or 0)
