@@ -223,8 +223,12 @@ class Sender:
             rows = await uow.messages.claim_due(
                 self.clock(), LEASE, self.batch, channels=tuple(self.channels)
             )
+            cancelled = await uow.messages.cancel_claimed_to_opted_out(
+                [row.id for row in rows if _nudge(row)], self.clock()
+            )
+        rows = [row for row in rows if row.id not in cancelled]
         if not rows:
-            return 0
+            return len(cancelled)
         await self._recall_sent(rows)
         proactive = [r.address_value for r in rows if r.channel == "whatsapp" and _nudge(r)]
         last_inbound: dict[str, datetime | None] = {}
