@@ -15,11 +15,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.channels.base import ChannelAdapter
-from bot.channels.telegram import TelegramChannel, TelegramPayloadError, parse_update, poll
 from bot.channels.templates import load_templates
-from bot.channels.twilio import TwilioChannel
 from bot.i18n.catalogs import load_catalogs
 from bot.pipeline.coordination.contracts import Coordination
 from bot.pipeline.coordination.factory import coordination as build_coordination
@@ -33,6 +32,9 @@ from bot.settings import Settings
 from bot.turns.checkins import Checkins, load_checkins
 from bot.turns.service import ConversationService, utc_now
 from storage.database import Database
+
+if TYPE_CHECKING:
+    from bot.channels.telegram import TelegramChannel
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +52,19 @@ def limits_from(settings: Settings) -> Limits:
 
 
 def build_channels(settings: Settings) -> dict[str, ChannelAdapter]:
+    """The adapters of the configured channels. A provider's library is imported only when its
+    channel is configured: the Telegram client alone took seconds to import, which every
+    `mutuality run` without Telegram paid at start."""
     channels: dict[str, ChannelAdapter] = {}
     if settings.telegram_bot_token:
+        from bot.channels.telegram import TelegramChannel
+
         channels["telegram"] = TelegramChannel(
             settings.telegram_bot_token, settings.telegram_api_url
         )
     if settings.twilio_enabled:
+        from bot.channels.twilio import TwilioChannel
+
         assert settings.twilio_account_sid and settings.twilio_auth_token
         callback = f"{settings.public_url}{STATUS_PATH}" if settings.public_url else None
         if settings.twilio_whatsapp_from:
@@ -146,6 +155,10 @@ class Runtime:
     @property
     def telegram(self) -> TelegramChannel | None:
         adapter = self.channels.get("telegram")
+        if adapter is None:
+            return None
+        from bot.channels.telegram import TelegramChannel  # loaded: the adapter exists
+
         return adapter if isinstance(adapter, TelegramChannel) else None
 
     async def register_telegram_webhook(self) -> None:
@@ -162,13 +175,16 @@ class Runtime:
         telegram = self.telegram
         if telegram is None:
             return
+        from bot.channels.bounds import bounded_events
+        from bot.channels.telegram import TelegramPayloadError, parse_update, poll
+
         username = await telegram.bot_username()
 
         async def handle(update: dict[str, object]) -> None:
             try:
-                events = parse_update(update, username)
-            except TelegramPayloadError:
-                log.warning("skipping a malformed Telegram update: %r", update)
+                events = bounded_events(parse_update(update, username))
+            except (TelegramPayloadError, ValueError):  # its words are the member's: not logged
+                log.warning("skipping a malformed Telegram update %s", update.get("update_id"))
                 return
             await ingest(self.database, self.coordination.queue, events, self.clock())
 

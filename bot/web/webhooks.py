@@ -27,8 +27,6 @@ from starlette.background import BackgroundTask
 
 from bot.channels.base import InboundEvent
 from bot.channels.bounds import bounded_events, bounded_status
-from bot.channels.telegram import TelegramPayloadError, parse_update
-from bot.channels.twilio import TwilioPayloadError, parse_inbound, parse_status, verify_signature
 from bot.pipeline import statuses
 from bot.runtime import Runtime
 from bot.web.bodies import BodyTooLarge, read_body
@@ -51,6 +49,8 @@ def add_webhook_routes(app: FastAPI, runtime: Runtime) -> None:
         if not hmac.compare_digest(secret, settings.telegram_webhook_secret):
             log.warning("refused a Telegram webhook with a wrong secret from %s", _client(request))
             return JSONResponse({"error": "forbidden"}, status_code=403)
+        from bot.channels.telegram import TelegramPayloadError, parse_update  # loaded: configured
+
         try:
             body = json.loads(await read_body(request))
             if not isinstance(body, dict):
@@ -83,6 +83,8 @@ def add_webhook_routes(app: FastAPI, runtime: Runtime) -> None:
         if not settings.twilio_enabled or not settings.public_url:
             return JSONResponse({"error": "Twilio is not configured"}, status_code=404)
         assert settings.twilio_auth_token is not None
+        from bot.channels.twilio import verify_signature  # loaded: Twilio is configured
+
         signature = request.headers.get("X-Twilio-Signature")
         if not signature:  # refused before its body is read
             log.warning("refused a Twilio request without a signature from %s", _client(request))
@@ -108,11 +110,13 @@ def add_webhook_routes(app: FastAPI, runtime: Runtime) -> None:
             return JSONResponse({"error": "forbidden"}, status_code=403)
         try:
             return await work(form)
-        except (TwilioPayloadError, ValueError) as error:
+        except ValueError as error:  # a TwilioPayloadError, or out of bounds
             log.warning("refused a malformed Twilio request: %s", error)
             return JSONResponse({"error": f"malformed request: {error}"}, status_code=400)
 
     async def _inbound(form: dict[str, str]) -> Response:
+        from bot.channels.twilio import parse_inbound
+
         events = bounded_events([parse_inbound(form)])
         return await _store(events, Response(EMPTY_TWIML, media_type="text/xml"))
 
@@ -134,6 +138,8 @@ def add_webhook_routes(app: FastAPI, runtime: Runtime) -> None:
         return BackgroundTask(runtime.inbox.wake, stored)
 
     async def _status(form: dict[str, str]) -> Response:
+        from bot.channels.twilio import parse_status
+
         update = bounded_status(parse_status(form))
         async with runtime.database.transaction() as uow:
             await statuses.receive(uow, update, runtime.clock())
