@@ -34,6 +34,7 @@ import copy
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import sys
@@ -133,6 +134,8 @@ class Bot:
         self.env = env
         self.workdir = workdir
         self.processes: dict[str, asyncio.subprocess.Process] = {}
+        self.killing: set[str] = set()
+        self.restarts = 0
 
     async def start(self, name: str) -> None:
         command = "web" if name == "web" else "worker"
@@ -146,6 +149,16 @@ class Bot:
                 start_new_session=True,
             )
 
+    async def supervise(self) -> None:
+        """Start again any process that ended by itself (one that started while Redis was
+        down exits at once), as a process manager does; until cancelled."""
+        while True:
+            await asyncio.sleep(0.5)
+            for name, process in list(self.processes.items()):
+                if process.returncode is not None and name not in self.killing:
+                    self.restarts += 1
+                    await self.start(name)
+
     async def kill(self, name: str) -> None:
         process = self.processes[name]
         with contextlib.suppress(ProcessLookupError):
@@ -153,6 +166,7 @@ class Bot:
         await process.wait()
 
     async def stop_all(self) -> None:
+        self.killing |= set(self.processes)
         for process in self.processes.values():
             with contextlib.suppress(ProcessLookupError):
                 process.send_signal(signal.SIGTERM)
@@ -233,9 +247,11 @@ class Faults:
             await asyncio.sleep(random.uniform(1.0, 2.5))
             victim = f"worker{number % 2 + 1}"
             self.kills.append(time.monotonic())
+            bot.killing.add(victim)
             await bot.kill(victim)
             await asyncio.sleep(0.3)
             await bot.start(victim)
+            bot.killing.discard(victim)
         self.done.append(f"{kills} workers killed with SIGKILL and restarted")
         for seconds in (3, 15):
             started = time.monotonic()
@@ -486,9 +502,11 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
         )
         bot = Bot(env, workdir)
         url = f"http://127.0.0.1:{web_port}"
+        supervisor: asyncio.Task[None] = asyncio.create_task(asyncio.sleep(0))
         try:
             for name_ in ("web", "worker1", "worker2"):
                 await bot.start(name_)
+            supervisor = asyncio.create_task(bot.supervise())
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
                 async with asyncio.timeout(60):
                     while True:
@@ -522,13 +540,17 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
                     **await outcome(database, telegram, chats, faults),
                     "poison": poison,
                     "stop": stop,
+                    "processes_restarted_after_exiting": bot.restarts,
                     "receipts_recorded_not_resent": bot.log_lines("not resent"),
                     "sends_abandoned_at_a_kill_or_stop": bot.log_lines("abandoned"),
                 }
         finally:
+            supervisor.cancel()
+            await asyncio.gather(supervisor, return_exceptions=True)
             await bot.stop_all()
             await proxy.down()
             await database.dispose()
+            shutil.rmtree(workdir, ignore_errors=True)
     # every acknowledged Telegram line, and every valid Twilio message, must be in the log
     results["inbound_lost"] = results["lines_sent"] - results["inbound_logged"]
     poisoned = results["poison"]

@@ -215,15 +215,16 @@ class Runtime:
         telegram = self.telegram
         if telegram is None:
             return
+        from bot.channels.bounds import bounded_events
         from bot.channels.telegram import TelegramPayloadError, parse_update, poll
 
         username = await telegram.bot_username()
 
         async def handle(update: dict[str, object]) -> None:
             try:
-                events = parse_update(update, username)
-            except TelegramPayloadError:
-                log.warning("skipping a malformed Telegram update: %r", update)
+                events = bounded_events(parse_update(update, username))
+            except (TelegramPayloadError, ValueError):  # its words are the member's: not logged
+                log.warning("skipping a malformed Telegram update %s", update.get("update_id"))
                 return
             await ingest(self.database, self.coordination.queue, events, self.clock())
 

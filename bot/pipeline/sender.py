@@ -38,6 +38,7 @@ from bot.pipeline.coordination.contracts import Bucket, Coordination
 from bot.pipeline.interactive import InteractiveContents
 from storage.database import Database
 from storage.records import MessageRecord
+from storage.repositories.messages import OPTED_OUT
 from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -234,8 +235,12 @@ class Sender:
             rows = await uow.messages.claim_due(
                 self.clock(), LEASE, self.batch, channels=tuple(self.channels)
             )
+            cancelled = await uow.messages.cancel_claimed_to_opted_out(
+                [row.id for row in rows if _nudge(row)], self.clock()
+            )
+        rows = [row for row in rows if row.id not in cancelled]
         if not rows:
-            return 0
+            return len(cancelled)
         await self._recall_sent(rows)
         proactive = [r.address_value for r in rows if r.channel == "whatsapp" and _nudge(r)]
         last_inbound: dict[str, datetime | None] = {}
@@ -360,6 +365,10 @@ class Sender:
             outgoing = await self._to_tap(row, outgoing, self.interactive)
         buckets = self.limits.buckets(row.channel, row.address_value)
         booking = await self.coordination.limiter.acquire(buckets)
+        if _nudge(row) and not await self._still_queued(row):
+            # cancelled while it waited for its slot: the member opted out meanwhile
+            await self.coordination.limiter.finish(buckets, booking)
+            return PermanentFailure(OPTED_OUT, "cancelled before it went out")
         try:
             result = await adapter.send(outgoing)
         except Exception as error:  # an adapter bug must not kill the sender
@@ -393,6 +402,18 @@ class Sender:
         if sid is None:
             return outgoing
         return replace(outgoing, content_sid=sid, content_variables={QUESTION_VARIABLE: question})
+
+    async def _still_queued(self, row: MessageRecord) -> bool:
+        """Whether a proactive line is still queued just before it goes. A broadcast's lines
+        are leased a round at a time and then wait for the channel's limit, seconds for the
+        last of them; a member who says STOP meanwhile has them cancelled in the database,
+        and this is where the sender learns it. A reply is never cancelled: not asked."""
+        try:
+            async with self.database.one_read() as uow:
+                return bool(await uow.messages.still_queued([row.id]))
+        except Exception:  # the database is away: the lease and the claim-time check stand
+            log.warning("could not check message %s before sending it", row.id, exc_info=True)
+            return True
 
     def _outside_window(
         self, row: MessageRecord, last_inbound: Mapping[str, datetime | None]

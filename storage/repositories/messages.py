@@ -160,10 +160,16 @@ _TO_OPTED_OUT_MEMBER = (
 )
 OPTED_OUT = "opted_out"
 """The error code of a proactive line cancelled because its member opted out."""
-_CANCEL_PROACTIVE_TO_OPTED_OUT = (
+_CANCEL_CLAIMED_TO_OPTED_OUT = (
     update(MESSAGES)
-    .where(*_OUTBOX, _IS_PROACTIVE, _TO_OPTED_OUT_MEMBER)
+    .where(
+        MESSAGES.c.id.in_(bindparam("claimed_ids", expanding=True)),
+        *_OUTBOX,
+        _IS_PROACTIVE,
+        _TO_OPTED_OUT_MEMBER,
+    )
     .values(status="failed", error_code=OPTED_OUT, lease_until=None, updated_at=bindparam("now"))
+    .returning(MESSAGES.c.id)
 )
 _CANCEL_PROACTIVE_FOR_MEMBER = (
     update(MESSAGES)
@@ -185,6 +191,9 @@ _MARK_FAILED = (
         lease_until=None,
         updated_at=bindparam("at"),
     )
+)
+_STILL_QUEUED = select(MESSAGES.c.id).where(
+    MESSAGES.c.id.in_(bindparam("queued_ids", expanding=True)), *_OUTBOX
 )
 
 
@@ -404,16 +413,22 @@ class MessageRepository:
         return int(attempts or 0)
 
     async def fail_queued_to_blocked(self, now: datetime) -> int:
-        """Queued messages that must not go fail at once: those to addresses that are gone
-        (error "blocked") and the proactive lines of members who opted out (error
-        "opted_out"). The sender runs this in the transaction that claims, so a line queued
-        for a member who opted out meanwhile (a broadcast planned a moment before the STOP)
-        is never leased. Returns how many failed."""
-        blocked = await self._session.execute(_FAIL_QUEUED_TO_BLOCKED, {"now": now})
-        opted_out = await self._session.execute(_CANCEL_PROACTIVE_TO_OPTED_OUT, {"now": now})
-        return int(getattr(blocked, "rowcount", 0) or 0) + int(
-            getattr(opted_out, "rowcount", 0) or 0
+        """Queued messages to addresses that are gone fail at once, with error "blocked"."""
+        result = await self._session.execute(_FAIL_QUEUED_TO_BLOCKED, {"now": now})
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def cancel_claimed_to_opted_out(self, claimed: Sequence[int], now: datetime) -> set[int]:
+        """Of the messages just claimed, fail the proactive lines of members who opted out
+        (error "opted_out"); their ids. Opting out cancels what is queued at that moment
+        (`cancel_proactive`); this catches a line queued after it by a writer that read the
+        member before the opt-out (a broadcast planned a moment before the STOP). Run in the
+        claim's transaction, over the claimed rows only, not the whole outbox."""
+        if not claimed:
+            return set()
+        rows = await self._session.scalars(
+            _CANCEL_CLAIMED_TO_OPTED_OUT, {"claimed_ids": list(claimed), "now": now}
         )
+        return set(rows)
 
     async def postpone(self, message_id: int, *, not_before: datetime, at: datetime) -> None:
         """Back to the queue without counting an attempt (it waits behind an earlier one)."""
@@ -426,6 +441,13 @@ class MessageRepository:
         await self._session.execute(
             _MARK_FAILED, {"message_id": message_id, "failure_code": error_code[:32], "at": at}
         )
+
+    async def still_queued(self, message_ids: Sequence[int]) -> set[int]:
+        """Which of these outbound messages are still queued (not cancelled meanwhile)."""
+        if not message_ids:
+            return set()
+        rows = await self._session.scalars(_STILL_QUEUED, {"queued_ids": list(message_ids)})
+        return set(rows)
 
     async def _insert(self, values: dict[str, Any]) -> MessageRecord:
         inserted = (await self._session.execute(_INSERT, values)).one()

@@ -72,3 +72,28 @@ def test_the_bot_api_pool_holds_a_second_of_sends_and_the_long_poll() -> None:
     assert telegram_connections(Settings(_env_file=None)) == 34  # type: ignore[call-arg]
     fast = Settings(_env_file=None, TELEGRAM_RATE_PER_SECOND="99.5")  # type: ignore[call-arg]
     assert telegram_connections(fast) == 104
+
+
+def test_the_telegram_library_is_imported_only_when_telegram_is_configured() -> None:
+    """`mutuality run` without Telegram does not pay for importing its client (seconds on a
+    busy machine): the processes, the web app and the runtime's channels leave it out."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "import bot.cli.serve, bot.processes, bot.web.app\n"
+        "from bot.runtime import build_channels\n"
+        "from bot.settings import Settings\n"
+        "assert build_channels(Settings(_env_file=None)) == {}\n"
+        "print(sorted(name for name in ('aiogram', 'telegram') if name in sys.modules))\n"
+    )
+    environment = {
+        key: value
+        for key, value in __import__("os").environ.items()
+        if not key.startswith(("TELEGRAM_", "TWILIO_"))
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=environment, check=True
+    )
+    assert result.stdout.strip() == "[]", result.stderr

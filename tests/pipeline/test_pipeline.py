@@ -624,7 +624,9 @@ async def test_whatsapp_window_sends_a_template_or_records_why_not(stack: Stack)
             )
     await stack.runtime.coordination.outbox_wakeup.push("1")
     await wait_until(lambda: len(stack.twilio.accepted) == 2)
-    inside, templated = stack.twilio.accepted
+    # two chats' lines go out side by side: told apart by recipient, not by order
+    sent_to = {request["To"]: request for request in stack.twilio.accepted}
+    inside, templated = sent_to["whatsapp:+254700000001"], sent_to["whatsapp:+254700000002"]
 
     async def recorded() -> list[tuple[str, str | None]]:
         async with stack.runtime.database.transaction() as uow:

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import select
 
+from storage import Database
 from storage.models import InboxEntry
 from tests.fakes.twilio_api import signed_request_headers
 from tests.pipeline.test_pipeline import (
@@ -118,3 +119,40 @@ async def test_bodies_over_the_bound_are_refused_before_they_are_read_whole(
     assert sum(read) <= len(chunk)
     assert await inbox_size(stack.runtime.database) == 0
     assert json.loads(answer.text) == {"error": "request too large"}
+
+
+async def test_long_polling_stores_updates_within_the_same_bounds(database_url: str) -> None:
+    """`mutuality run` without a webhook polls Telegram: a valid update is stored, one with an
+    impossible chat id is skipped, and neither stops the polling."""
+    from bot.runtime import Runtime
+    from bot.settings import Settings
+    from tests.fakes.telegram_api import FakeTelegram
+
+    async with FakeTelegram(token="123456:POLL-bounds") as telegram:
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            DATABASE_URL=database_url,
+            TELEGRAM_BOT_TOKEN="123456:POLL-bounds",
+            TELEGRAM_API_URL=telegram.url,
+        )
+        telegram.push_update(text_update(1, "too far", chat=10**30))
+        telegram.push_update(text_update(2, "hi"))
+        async with Runtime.open(settings) as runtime:
+            stop = asyncio.Event()
+            polling = asyncio.create_task(runtime.poll_telegram(stop))
+            try:
+                async with asyncio.timeout(20):
+                    while await inbox_size(runtime.database) < 1 or telegram.pending_updates:  # noqa: ASYNC110
+                        await asyncio.sleep(0.05)
+            finally:
+                stop.set()
+                await polling
+            assert await inbox_size(runtime.database) == 1
+            [event] = await stored_events_of(runtime.database)
+            assert event["text"] == "hi"
+
+
+async def stored_events_of(database: Database) -> list[dict[str, object]]:
+    async with database.read() as uow:
+        rows = await uow.session.execute(select(InboxEntry.event).order_by(InboxEntry.id))
+        return [event for (event,) in rows]

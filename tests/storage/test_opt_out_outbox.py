@@ -85,12 +85,15 @@ async def test_a_proactive_line_queued_after_the_opt_out_is_never_claimed(
     other = await _queue(database, other_member, "2", BROADCAST)
 
     async with database.transaction() as uow:
-        cancelled = await uow.messages.fail_queued_to_blocked(T0)
         claimed = await uow.messages.claim_due(T0, LEASE, 10)
+        cancelled = await uow.messages.cancel_claimed_to_opted_out(
+            [record.id for record in claimed], T0
+        )
 
-    assert cancelled == 1
-    assert [record.id for record in claimed] == [reply, other]
+    assert [record.id for record in claimed] == [late, reply, other]
+    assert cancelled == {late}  # the reply to the member and the other member's line stay
     assert (await _states(database, member))[late] == ("failed", "opted_out")
+    assert (await _states(database, member))[reply] == ("queued", None)
 
 
 async def test_opting_back_in_cancels_nothing(database: Database) -> None:
@@ -100,5 +103,5 @@ async def test_opting_back_in_cancels_nothing(database: Database) -> None:
     line = await _queue(database, member, "1", BROADCAST)
     async with database.transaction() as uow:
         await uow.members.update(member, at=T0, opted_out=False)
-        assert await uow.messages.fail_queued_to_blocked(T0) == 0
+        assert await uow.messages.cancel_claimed_to_opted_out([line], T0) == set()
     assert await _states(database, member) == {line: ("queued", None)}
