@@ -335,3 +335,28 @@ async def test_private_notes_are_kept_for_staff_and_audited(console: Console) ->
     async with console.runtime.database.read() as uow:
         lines = await uow.conversations.transcript(member_id)
     assert all("Prefers calls" not in line.text for line in lines)
+
+
+async def test_an_admin_sets_a_coordinators_groups_in_the_console(console: Console) -> None:
+    program = console.program
+    await sign_in(console.client, "juan@example.org")
+    assert (await console.client.get("/console/staff")).status_code == 403
+    console.client.cookies.clear()
+    await sign_in(console.client, "grace@example.org")
+    page = await console.client.get("/console/staff")
+    assert page.status_code == 200 and "Groups of Juan" in page.text
+    saved = await console.client.post(
+        f"/console/staff/{program.coordinator}/groups",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "group": [str(program.other_group), "999999"],
+        },
+    )
+    assert saved.status_code == 303
+    async with console.runtime.database.read() as uow:
+        assert await uow.staff.group_ids(program.coordinator) == {program.other_group}
+    assert (program.admin, "staff_groups", None) in await _audit(console)
+    console.client.cookies.clear()
+    await sign_in(console.client, "juan@example.org")
+    inbox = await console.client.get("/console/")
+    assert "Baraka" in inbox.text and "Amina" not in inbox.text
