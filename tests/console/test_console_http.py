@@ -224,6 +224,15 @@ async def test_take_over_reply_and_hand_back(console: Console) -> None:
         f"/console/members/{member_id}/hand-back", data={"csrf_token": token}
     )
     assert back.status_code == 303
+    async with runtime.database.read() as uow:
+        told = await uow.conversations.transcript(member_id, limit=1)
+    assert [(line.direction, line.status, line.text) for line in told] == [
+        (
+            "out",
+            "queued",
+            "You are talking with the journal bot again. Send HELP to see what you can do.",
+        )
+    ]
     assert await runtime.service.receive_from("console", KIBERA_MEMBER, Reply(text="help")) != []
     actions = [
         action
