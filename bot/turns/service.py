@@ -187,7 +187,9 @@ class ConversationService:
                 await uow.members.join_group(member.id, group.id, now)
         if member.taken_over_by_id is not None:
             return []  # a coordinator answers this member: stored and shown, no engine turn
-        if self._handover.asks_for_person(inbound.reply):
+        if self._handover.asks_for_person(inbound.reply) and not self._expects_text(
+            await uow.sessions.active_for(member.id)
+        ):
             return await self._ask_for_person(uow, member, inbound, now)
         return await self._turn(uow, member, inbound, item, now)
 
@@ -293,7 +295,9 @@ class ConversationService:
             if member.taken_over_by_id is not None:
                 appliers.append(_Aside([]))  # a coordinator answers: no engine turn
                 continue
-            if self._handover.asks_for_person(inbound.reply):
+            if self._handover.asks_for_person(inbound.reply) and not self._expects_text(
+                records.get(member.id)
+            ):
                 await uow.conversations.ask_for_person(member.id, now)
                 aside = _Aside([])
                 for values, line in self._person_will_answer(member, inbound, now):
@@ -386,6 +390,17 @@ class ConversationService:
             group_members=members,
             groups_by_code=groups_by_code,
         )
+
+    def _expects_text(self, record: SessionRecord | None) -> bool:
+        """Whether the member's running check-in waits for free text: there, "agent" is an
+        answer (a mobile-money agent is a business), not a request for a person."""
+        if record is None:
+            return False
+        session = from_json(record.state)
+        checkin = self.checkins.library.get(session.checkin_id)
+        if checkin is None or not checkin.has_step(session.step_id):
+            return False
+        return checkin.step(session.step_id).type is AnswerType.TEXT
 
     def _expects_join_code(self, session: SessionState | None) -> bool:
         if session is None:
