@@ -12,7 +12,7 @@ from sqlalchemy import select
 from conversations.inputs import Reply
 from storage.models import AuditEntry, Message
 from tests.console.conftest import Console
-from tests.console.seed import KIBERA_MEMBER, PASSWORD, csrf_of, sign_in
+from tests.console.seed import KIBERA_MEMBER, OTHER_MEMBER, PASSWORD, csrf_of, sign_in
 
 
 def _session_cookie(console: Console) -> dict[str, object]:
@@ -369,3 +369,25 @@ async def test_an_admin_sets_a_coordinators_groups_in_the_console(console: Conso
     await sign_in(console.client, "juan@example.org")
     inbox = await console.client.get("/console/")
     assert "Baraka" in inbox.text and "Amina" not in inbox.text
+
+
+async def test_a_coordinator_exports_their_groups_only(console: Console) -> None:
+    for address in (KIBERA_MEMBER, OTHER_MEMBER):
+        for line in ("checkin", "2500"):
+            await console.runtime.service.receive_from("console", address, Reply(text=line))
+    await sign_in(console.client, "juan@example.org")
+    answers = await console.client.get("/console/export/answers.csv")
+    assert answers.status_code == 200 and answers.headers["content-type"].startswith("text/csv")
+    assert "Amina" in answers.text and "Baraka" not in answers.text
+    other = await console.client.get(
+        "/console/export/answers.csv", params={"group": str(console.program.other_group)}
+    )
+    assert other.status_code == 200 and "Baraka" not in other.text
+    assert (await console.client.get("/console/export/help.csv")).status_code == 200
+    assert (await console.client.get("/console/export/secrets.csv")).status_code == 404
+    actions = [action for _, action, _ in await _audit(console)]
+    assert actions.count("export_answers") == 2 and actions.count("export_help") == 1
+    console.client.cookies.clear()
+    await sign_in(console.client, "grace@example.org")
+    everything = await console.client.get("/console/export/answers.csv")
+    assert "Amina" in everything.text and "Baraka" in everything.text
