@@ -22,7 +22,6 @@ from storage.unit_of_work import UnitOfWork
 
 TRANSCRIPT_LINES: Final = 200
 MAX_NOTE_LENGTH: Final = 4000
-MEDIA_KINDS: Final = ("photo", "location", "contact", "media_kind")
 
 
 def _int(value: str | None) -> int | None:
