@@ -147,7 +147,7 @@ async def test_take_over_reply_hand_back_with_live_updates(
     transcript = page.get_by_role("list", name="Conversation")
     await expect(transcript).to_contain_text("agent")
 
-    # A new line appears without reloading (the page polls every 1.5 s; the bound here is
+    # A new line appears without reloading (the page polls every second; the bound here is
     # generous because a shared test machine is slow, not a measure of speed).
     await stack.member_says(9, chat, "is anyone there?")
     await expect(transcript).to_contain_text("is anyone there?", timeout=5000)
