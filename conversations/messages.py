@@ -39,6 +39,7 @@ STALE_BUTTON = N_("That button was for an earlier question. Here is the current 
 ALREADY_IN = N_("We are already doing this one. Here is the question again:")
 REMINDER = N_("A friendly reminder: your {{ title }} is waiting for you.")
 PERSON_WILL_ANSWER = N_("Thank you. A coordinator will answer you here soon.")
+BOT_IS_BACK = N_("You are talking with the journal bot again. Send HELP to see what you can do.")
 EXPIRED = N_("Your {{ title }} has closed. Thank you for what you shared!")
 
 EMPTY = N_("I didn't get any text. Please type your answer.")

@@ -293,7 +293,11 @@ class ConversationService:
                 # a coordinator answers this member: stored and shown, no engine turn, no nudge
                 appliers.append(_Aside([]))
                 continue
-            if turn.said and self._handover.asks_for_person(turn.inbound.reply):
+            if (
+                turn.said
+                and self._handover.asks_for_person(turn.inbound.reply)
+                and not self._expects_text(records.get(member.id))
+            ):
                 await uow.conversations.ask_for_person(member.id, now)
                 aside = _Aside([])
                 writes.say(aside.outbound, self._person_will_answer(member, turn.inbound, now))
@@ -379,6 +383,17 @@ class ConversationService:
             group_members=members,
             groups_by_code=groups_by_code,
         )
+
+    def _expects_text(self, record: SessionRecord | None) -> bool:
+        """Whether the member's running check-in waits for free text: there, "agent" is an
+        answer (a mobile-money agent is a business), not a request for a person."""
+        if record is None:
+            return False
+        session = from_json(record.state)
+        checkin = self.checkins.library.get(session.checkin_id)
+        if checkin is None or not checkin.has_step(session.step_id):
+            return False
+        return checkin.step(session.step_id).type is AnswerType.TEXT
 
     def _expects_join_code(self, session: SessionState | None) -> bool:
         if session is None:

@@ -41,14 +41,16 @@ from storage.repositories.mapping import message_record
 FIRST_WINDOW = 2_000
 """The newest lines `ConversationRepository._inbox_everyone` reads first (at least)."""
 
-ConversationState = Literal["waiting", "taken_over", "opted_out", "checkin", "idle"]
+ConversationState = Literal["waiting", "taken_over", "opted_out", "checkin", "stuck", "idle"]
 CONVERSATION_STATES: tuple[ConversationState, ...] = (
     "waiting",
     "taken_over",
     "opted_out",
     "checkin",
+    "stuck",
     "idle",
 )
+"""`stuck`: the member's last check-in expired unfinished (and none runs since)."""
 
 FEW: tuple[ConversationState, ...] = ("waiting", "taken_over", "opted_out")
 """States only a few members are in at a time."""
@@ -126,6 +128,14 @@ _CURRENT = and_(Membership.member_id == Member.id, Membership.left_at.is_(None))
 _ACTIVE_SESSION = exists().where(
     CheckinSession.member_id == Member.id, CheckinSession.status == "active"
 )
+_LAST_SESSION_STATUS = (
+    select(CheckinSession.status)
+    .where(CheckinSession.member_id == Member.id)
+    .order_by(CheckinSession.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+_STUCK = func.coalesce(_LAST_SESSION_STATUS, "") == "expired"
 
 
 def _like(words: str) -> str:
@@ -146,7 +156,9 @@ def _state(row: Any) -> ConversationState:
         return "waiting"
     if row.opted_out:
         return "opted_out"
-    return "checkin" if row.in_checkin else "idle"
+    if row.in_checkin:
+        return "checkin"
+    return "stuck" if row.stuck else "idle"
 
 
 def _state_filter(state: ConversationState) -> ColumnElement[bool]:
@@ -168,12 +180,20 @@ def _state_filter(state: ConversationState) -> ColumnElement[bool]:
                 Member.opted_out.is_(False),
                 _ACTIVE_SESSION,
             )
+        case "stuck":
+            return and_(
+                Member.taken_over_by_id.is_(None),
+                Member.waiting_since.is_(None),
+                Member.opted_out.is_(False),
+                _STUCK,
+            )
         case "idle":
             return and_(
                 Member.taken_over_by_id.is_(None),
                 Member.waiting_since.is_(None),
                 Member.opted_out.is_(False),
                 ~_ACTIVE_SESSION,
+                ~_STUCK,
             )
 
 
@@ -270,6 +290,7 @@ class ConversationRepository:
                 Member.taken_over_by_id,
                 Member.waiting_since,
                 _ACTIVE_SESSION.label("in_checkin"),
+                _STUCK.label("stuck"),
                 Group.name.label("group_name"),
                 Group.timezone,
                 Message.channel,

@@ -4,7 +4,7 @@ three staff users (an admin, a coordinator of one group, a `staff`), each with a
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -26,7 +26,6 @@ class Clock:
     """A clock the tests move."""
 
     now: datetime = START
-    ticks: list[datetime] = field(default_factory=list)
 
     def __call__(self) -> datetime:
         return self.now

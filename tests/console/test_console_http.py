@@ -12,7 +12,7 @@ from sqlalchemy import select
 from conversations.inputs import Reply
 from storage.models import AuditEntry, Message
 from tests.console.conftest import Console
-from tests.console.seed import KIBERA_MEMBER, PASSWORD, csrf_of, sign_in
+from tests.console.seed import KIBERA_MEMBER, OTHER_MEMBER, PASSWORD, csrf_of, sign_in
 
 
 def _session_cookie(console: Console) -> dict[str, object]:
@@ -224,6 +224,15 @@ async def test_take_over_reply_and_hand_back(console: Console) -> None:
         f"/console/members/{member_id}/hand-back", data={"csrf_token": token}
     )
     assert back.status_code == 303
+    async with runtime.database.read() as uow:
+        told = await uow.conversations.transcript(member_id, limit=1)
+    assert [(line.direction, line.status, line.text) for line in told] == [
+        (
+            "out",
+            "queued",
+            "You are talking with the journal bot again. Send HELP to see what you can do.",
+        )
+    ]
     assert await runtime.service.receive_from("console", KIBERA_MEMBER, Reply(text="help")) != []
     actions = [
         action
@@ -335,3 +344,50 @@ async def test_private_notes_are_kept_for_staff_and_audited(console: Console) ->
     async with console.runtime.database.read() as uow:
         lines = await uow.conversations.transcript(member_id)
     assert all("Prefers calls" not in line.text for line in lines)
+
+
+async def test_an_admin_sets_a_coordinators_groups_in_the_console(console: Console) -> None:
+    program = console.program
+    await sign_in(console.client, "juan@example.org")
+    assert (await console.client.get("/console/staff")).status_code == 403
+    console.client.cookies.clear()
+    await sign_in(console.client, "grace@example.org")
+    page = await console.client.get("/console/staff")
+    assert page.status_code == 200 and "Groups of Juan" in page.text
+    saved = await console.client.post(
+        f"/console/staff/{program.coordinator}/groups",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "group": [str(program.other_group), "999999"],
+        },
+    )
+    assert saved.status_code == 303
+    async with console.runtime.database.read() as uow:
+        assert await uow.staff.group_ids(program.coordinator) == {program.other_group}
+    assert (program.admin, "staff_groups", None) in await _audit(console)
+    console.client.cookies.clear()
+    await sign_in(console.client, "juan@example.org")
+    inbox = await console.client.get("/console/")
+    assert "Baraka" in inbox.text and "Amina" not in inbox.text
+
+
+async def test_a_coordinator_exports_their_groups_only(console: Console) -> None:
+    for address in (KIBERA_MEMBER, OTHER_MEMBER):
+        for line in ("checkin", "2500"):
+            await console.runtime.service.receive_from("console", address, Reply(text=line))
+    await sign_in(console.client, "juan@example.org")
+    answers = await console.client.get("/console/export/answers.csv")
+    assert answers.status_code == 200 and answers.headers["content-type"].startswith("text/csv")
+    assert "Amina" in answers.text and "Baraka" not in answers.text
+    other = await console.client.get(
+        "/console/export/answers.csv", params={"group": str(console.program.other_group)}
+    )
+    assert other.status_code == 200 and "Baraka" not in other.text
+    assert (await console.client.get("/console/export/help.csv")).status_code == 200
+    assert (await console.client.get("/console/export/secrets.csv")).status_code == 404
+    actions = [action for _, action, _ in await _audit(console)]
+    assert actions.count("export_answers") == 2 and actions.count("export_help") == 1
+    console.client.cookies.clear()
+    await sign_in(console.client, "grace@example.org")
+    everything = await console.client.get("/console/export/answers.csv")
+    assert "Amina" in everything.text and "Baraka" in everything.text

@@ -86,13 +86,23 @@ async def test_states_few_members_are_in_are_listed_in_order(database: Database)
             await uow.conversations.ask_for_person(members[index], NOW)
         await uow.conversations.take_over(members[4], staff.id, NOW)
         await uow.members.update(members[3], at=NOW, opted_out=True)
+        expired = await uow.sessions.start(members[1], "weekly_checkin", 1, "sales", {}, NOW)
+        await uow.sessions.save(expired.id, None, "expired", {}, NOW, end_reason="expired")
+        done = await uow.sessions.start(members[2], "weekly_checkin", 1, "sales", {}, NOW)
+        await uow.sessions.save(done.id, None, "expired", {}, NOW, end_reason="expired")
+        await uow.sessions.start(members[2], "weekly_checkin", 1, "sales", {}, NOW)
     expected = {
         "waiting": [members[6], members[0]],
         "taken_over": [members[4]],
         "opted_out": [members[3]],
-        "idle": [members[2], members[1]],
+        "stuck": [members[1]],
+        "checkin": [members[2]],
+        "idle": [],
     }
     for state, wanted in expected.items():
         filters = InboxFilters(state=state)  # type: ignore[arg-type]
         assert await _pages(database, None, filters, 1) == wanted, state
         assert await _pages(database, frozenset(groups), filters, 1) == wanted, state
+        async with database.read() as uow:
+            rows = await uow.conversations.inbox(None, InboxFilters(), offset=0, limit=50)
+        assert {row.member_id for row in rows if row.state == state} == set(wanted), state

@@ -116,3 +116,15 @@ async def test_asking_for_a_person_waits_for_one_in_the_members_language(
         assert await uow.conversations.waiting_count(None) == 1
         member = await uow.members.get(member_id)
     assert member is not None and member.waiting_since == NOW
+
+
+async def test_agent_is_an_answer_where_a_check_in_asks_for_free_text(database: Database) -> None:
+    svc = service(database)
+    for line in ("hi", "1", "yes"):  # onboarding now asks for a name (free text)
+        await svc.receive_from("console", ADDRESS, Reply(text=line))
+    said = await svc.receive_from("console", ADDRESS, Reply(text="Agent"))
+    assert all("coordinator will answer" not in line.text for line in said)
+    async with database.read() as uow:
+        member = await uow.members.by_address("console", ADDRESS)
+        assert await uow.conversations.waiting_count(None) == 0
+    assert member is not None and member.name == "Agent" and member.waiting_since is None

@@ -33,6 +33,7 @@ class Permission(StrEnum):
     SIGNED_IN = "signed in"
     READ_CONVERSATIONS = "read conversations"  # read, search, reply, take over
     AUDIT = "audit"
+    MANAGE_STAFF = "manage staff"
 
 
 ROLE_PERMISSIONS: Final[dict[str, frozenset[Permission]]] = {

@@ -16,7 +16,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from bot.runtime import Runtime
-from bot.web.console import audit, inbox, member, signin
+from bot.web.console import accounts, audit, exports, inbox, member, signin
 from bot.web.console.access import Gate
 from bot.web.console.context import ConsoleContext
 from bot.web.console.headers import SecurityHeaders
@@ -62,6 +62,8 @@ def console_app(runtime: Runtime) -> Starlette:
             *inbox.routes(console),
             *member.routes(console),
             *audit.routes(console),
+            *accounts.routes(console),
+            *exports.routes(console),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[

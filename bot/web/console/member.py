@@ -5,6 +5,7 @@ line to the audit log."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Final
 
 from starlette.requests import Request
@@ -14,13 +15,13 @@ from starlette.routing import Route
 from bot.web.console.access import Permission, Viewer
 from bot.web.console.context import ConsoleContext
 from bot.web.console.replies import NOT_TAKEN_OVER, ReplyRefused, queue_reply
+from conversations.messages import BOT_IS_BACK
 from storage.records import MessageRecord
 from storage.repositories.conversations import TranscriptNote
 from storage.unit_of_work import UnitOfWork
 
 TRANSCRIPT_LINES: Final = 200
 MAX_NOTE_LENGTH: Final = 4000
-MEDIA_KINDS: Final = ("photo", "location", "contact", "media_kind")
 
 
 def _int(value: str | None) -> int | None:
@@ -155,6 +156,13 @@ def routes(console: ConsoleContext) -> list[Route]:
             await gate.member_in_scope(uow, viewer, member_id)
             await uow.conversations.hand_back(member_id)
             await uow.audit.record(viewer.staff.id, "hand_back", at=now, member_id=member_id)
+            member = await uow.members.get(member_id)
+            assert member is not None
+            text = console.pages.catalogs.gettext(member.locale, BOT_IS_BACK)
+            # Tell the member what to send next, where the channel allows a message now.
+            with contextlib.suppress(ReplyRefused):
+                await queue_reply(uow, member_id, member.locale, text, now)
+        await console.wake_sender()
         return RedirectResponse(f"/console/members/{member_id}", status_code=303)
 
     @gate.guard(Permission.READ_CONVERSATIONS)

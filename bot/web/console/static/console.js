@@ -1,5 +1,5 @@
 // Live transcript: new lines appear without reloading. The page works without this script;
-// it polls the server's /since fragment (rendered and escaped there) every 1.5 seconds.
+// it polls the server's /since fragment (rendered and escaped there) every second.
 (function () {
   "use strict";
   var list = document.getElementById("transcript");
@@ -22,5 +22,5 @@
       .catch(function () { /* the next poll tries again */ })
       .then(function () { busy = false; });
   }
-  window.setInterval(poll, 1500);
+  window.setInterval(poll, 1000);
 })();
