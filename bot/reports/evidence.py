@@ -1,0 +1,467 @@
+"""The evidence a program can show: participation, business and household change per currency,
+and the help members exchanged, each figure with the method that computed it.
+
+`build_report` is the one call: a command prints its result, a web page renders it. The result
+is plain frozen dataclasses (numbers as `Decimal`, weeks as ISO labels like `2026-W48`), so a
+caller needs no database or session to use it.
+
+How the numbers are made (the `method` strings say the same beside each figure):
+
+- Weeks run Monday to Sunday in UTC. A weekly check-in counts when completed; a member who
+  completed it more than once in a week counts once, with the last; a step answered twice in a
+  check-in counts with the last answer; a skipped step has no value.
+- Change is per member and per currency, never summed across currencies: baseline = the median
+  of the member's first four weekly check-ins, now = the median of their last four (medians of
+  the check-ins that answered that question). A member needs eight check-in weeks in that
+  currency so the two ends are different weeks; fewer, and they are counted apart as "too few".
+  The group's figures are the medians over its members and the share whose now is above their
+  baseline.
+- Medians are computed here, in Python, from the narrow rows `EvidenceRepository` streams
+  (ordered by member; never more than eight check-ins a member): one method on SQLite and
+  PostgreSQL alike, exact in `Decimal`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from statistics import median
+from typing import TypeVar
+
+from storage.repositories.evidence import JournalValue, Scope, WeeklyValue
+from storage.unit_of_work import UnitOfWork
+
+ENDS = 4
+"""Check-ins at each end of a member's series: the baseline and now are medians of four."""
+ACTIVE_DAYS = 28
+WEEKLY_STEPS = ("sales", "costs", "saved")
+MEASURES = ("sales", "costs", "profit", "savings")
+JOURNAL_STEPS = ("household_income", "savings_balance")
+_EPOCH_MONDAY = date(1970, 1, 5)
+_SHARE = Decimal("0.0001")
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+WEEK_METHOD = "Weeks run Monday to Sunday, in UTC."
+ENROLLED_METHOD = (
+    "Members with a membership of the group (of any group, for the whole program) that lasted "
+    "into the period; current: still members; left: no longer."
+)
+ACTIVE_METHOD = (
+    f"Members who answered at least one question in the last {ACTIVE_DAYS} days (in the group, "
+    "for a group)."
+)
+COMPLETED_METHOD = (
+    "Members who completed the weekly check-in that week (one per member and week). " + WEEK_METHOD
+)
+INVITED_METHOD = (
+    "Members the bot sent a weekly check-in invitation that week (failed sends left out); for a "
+    "group, those who belonged to it when it was sent."
+)
+RATE_METHOD = (
+    "Completed divided by invited. A member may also start a check-in without an invitation, "
+    "so a week can exceed 100%."
+)
+REMINDERS_METHOD = (
+    "Reminders the bot sent about an unfinished check-in (failed sends left out; a reminder cut "
+    "into several messages counts once)."
+)
+HELP_METHOD = (
+    "Help records: each time a member said in a check-in that they helped someone or that "
+    "someone helped them. Reported by giver / by receiver says who told it; one act of help "
+    "both sides reported is two records. " + WEEK_METHOD
+)
+RECIPROCITY_METHOD = (
+    "Members who gave help at least once and also received it at least once, out of the "
+    "members who appear in any help record."
+)
+NETWORK_METHOD = (
+    "Each line: in a group, a giver, a receiver, the number of help records between them in "
+    "that direction, and the ways they helped."
+)
+
+
+def _change_method(measure: str) -> str:
+    what = {
+        "sales": "the weekly sales answer",
+        "costs": "the weekly costs answer",
+        "profit": "sales minus costs of the same check-in (both answered)",
+        "savings": "the weekly amount saved",
+    }[measure]
+    return (
+        f"Per member and currency, from {what}: baseline = median of the member's first "
+        f"{ENDS} weekly check-ins, now = median of their last {ENDS} (one check-in per week, the "
+        "last completed; steps answered twice count with the last answer). Change = now minus "
+        f"baseline. Members with fewer than {2 * ENDS} check-in weeks in that currency (the two "
+        "ends would share weeks) are counted as too few and left out of the medians. Group "
+        "figures: medians over members, and the share of members whose change is above zero. "
+        "Never summed across currencies."
+    )
+
+
+def _journal_method(step: str) -> str:
+    what = {
+        "household_income": "household income of the month",
+        "savings_balance": "total savings balance",
+    }[step]
+    return (
+        f"Per member and currency, the {what} from the monthly journal: their first completed "
+        "journal against their latest. Members with fewer than two journals answering it are "
+        "counted as too few. Group figures: medians over members and the share whose latest is "
+        "above their first. Never summed across currencies."
+    )
+
+
+def iso_week(index: int) -> str:
+    """The ISO week label (`2026-W48`) of a week index (weeks since Monday 1970-01-05)."""
+    year, week, _ = (_EPOCH_MONDAY + timedelta(weeks=index)).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    """One counted figure, with how it is counted."""
+
+    key: str
+    label: str
+    value: int
+    method: str
+
+
+@dataclass(frozen=True, slots=True)
+class WeekParticipation:
+    week: str
+    invited: int
+    completed: int
+    reminders: int
+    response_rate: Decimal | None
+    """completed / invited, to four decimals; None when nobody was invited that week."""
+
+
+@dataclass(frozen=True, slots=True)
+class Participation:
+    counts: tuple[Count, ...]
+    weeks: tuple[WeekParticipation, ...]
+    weeks_method: str = (
+        f"Completed: {COMPLETED_METHOD} Invited: {INVITED_METHOD} "
+        f"Response rate: {RATE_METHOD} Reminders: {REMINDERS_METHOD}"
+    )
+
+    def count(self, key: str) -> int:
+        return next(count.value for count in self.counts if count.key == key)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A measure's change in one currency over the members who have both ends.
+
+    `changes` is every counted member's change, sorted (the distribution, with no member
+    named); `too_few` members had a value in this currency but not enough check-ins."""
+
+    measure: str
+    currency: str
+    members: int
+    too_few: int
+    baseline_median: Decimal | None
+    now_median: Decimal | None
+    median_change: Decimal | None
+    improved: int
+    share_improved: Decimal | None
+    changes: tuple[Decimal, ...]
+    method: str
+
+
+@dataclass(frozen=True, slots=True)
+class HelpWeek:
+    week: str
+    kind: str
+    records: int
+    reported_by_giver: int
+    reported_by_receiver: int
+
+
+@dataclass(frozen=True, slots=True)
+class HelpKindTotal:
+    kind: str
+    records: int
+    reported_by_giver: int
+    reported_by_receiver: int
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkEdge:
+    group: str | None
+    giver_id: int
+    giver: str | None
+    receiver_id: int
+    receiver: str | None
+    records: int
+    kinds: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Mutuality:
+    weeks: tuple[HelpWeek, ...]
+    totals: tuple[HelpKindTotal, ...]
+    reciprocity: tuple[Count, ...]
+    network: tuple[NetworkEdge, ...]
+    help_method: str = HELP_METHOD
+    network_method: str = NETWORK_METHOD
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceReport:
+    """Everything the report shows for one group (`group` None: the whole program)."""
+
+    group: str | None
+    since: date | None
+    generated_at: datetime
+    participation: Participation
+    business: tuple[Change, ...]
+    household: tuple[Change, ...]
+    mutuality: Mutuality
+    notes: tuple[str, ...] = field(default=())
+
+
+async def build_report(
+    uow: UnitOfWork,
+    *,
+    group_id: int | None = None,
+    group_name: str | None = None,
+    since: date | None = None,
+    now: datetime,
+) -> EvidenceReport:
+    """The evidence report for a group (or the program), from `since` (a date, UTC midnight)
+    to `now`. Runs read-only queries in the caller's unit of work; never loads a table whole."""
+    start = datetime(since.year, since.month, since.day, tzinfo=UTC) if since else None
+    scope = Scope(group_id, start, now)
+    return EvidenceReport(
+        group=group_name,
+        since=since,
+        generated_at=now,
+        participation=await _participation(uow, scope),
+        business=await _business(uow, scope),
+        household=await _household(uow, scope),
+        mutuality=await _mutuality(uow, scope),
+        notes=(WEEK_METHOD, "Amounts are never added across currencies."),
+    )
+
+
+async def _participation(uow: UnitOfWork, scope: Scope) -> Participation:
+    evidence = uow.evidence
+    enrolment = await evidence.enrolment(scope)
+    active_since = scope.until - timedelta(days=ACTIVE_DAYS)
+    active = await evidence.active_members(scope, active_since)
+    completed = {c.week: c.count for c in await evidence.completed_per_week(scope)}
+    invited = {
+        c.week: c.count
+        for c in await evidence.nudges_per_week(scope, "checkin_invitation", members=True)
+    }
+    reminders = {
+        c.week: c.count for c in await evidence.nudges_per_week(scope, "reminder", members=False)
+    }
+    weeks = tuple(
+        WeekParticipation(
+            iso_week(week),
+            invited.get(week, 0),
+            completed.get(week, 0),
+            reminders.get(week, 0),
+            _share(completed.get(week, 0), invited.get(week, 0)),
+        )
+        for week in sorted(set(completed) | set(invited) | set(reminders))
+    )
+    total_completed, total_invited = sum(completed.values()), sum(invited.values())
+    counts = (
+        Count("enrolled", "members enrolled", enrolment.enrolled, ENROLLED_METHOD),
+        Count("current", "still members", enrolment.current, ENROLLED_METHOD),
+        Count("left", "members who left", enrolment.left, ENROLLED_METHOD),
+        Count("active", f"active (last {ACTIVE_DAYS} days)", active, ACTIVE_METHOD),
+        Count("completed", "weekly check-ins completed", total_completed, COMPLETED_METHOD),
+        Count("invited", "weekly invitations", total_invited, INVITED_METHOD),
+        Count("reminders", "reminders sent", sum(reminders.values()), REMINDERS_METHOD),
+    )
+    return Participation(counts, weeks)
+
+
+def _share(part: int, whole: int) -> Decimal | None:
+    if not whole:
+        return None
+    return (Decimal(part) / Decimal(whole)).quantize(_SHARE)
+
+
+@dataclass
+class _Ends:
+    """One measure of one member in one currency: the values at each end."""
+
+    first: list[Decimal] = field(default_factory=list)
+    last: list[Decimal] = field(default_factory=list)
+
+
+@dataclass
+class _Tally:
+    """One measure in one currency, filled member by member."""
+
+    baselines: list[Decimal] = field(default_factory=list)
+    nows: list[Decimal] = field(default_factory=list)
+    changes: list[Decimal] = field(default_factory=list)
+    too_few: int = 0
+
+    def add(self, first: list[Decimal], last: list[Decimal], enough: bool) -> None:
+        if not enough or not first or not last:
+            self.too_few += 1
+            return
+        baseline, now = median(first), median(last)
+        self.baselines.append(baseline)
+        self.nows.append(now)
+        self.changes.append(now - baseline)
+
+    def figure(self, measure: str, currency: str, method: str) -> Change:
+        improved = sum(1 for change in self.changes if change > 0)
+        members = len(self.changes)
+        return Change(
+            measure=measure,
+            currency=currency,
+            members=members,
+            too_few=self.too_few,
+            baseline_median=median(self.baselines) if members else None,
+            now_median=median(self.nows) if members else None,
+            median_change=median(self.changes) if members else None,
+            improved=improved,
+            share_improved=_share(improved, members),
+            changes=tuple(sorted(self.changes)),
+            method=method,
+        )
+
+
+async def _by_member(
+    rows: AsyncIterator[V], key: Callable[[V], K]
+) -> AsyncIterator[tuple[K, list[V]]]:
+    """Consecutive rows with the same key, as one list: the rows of one member at a time."""
+    current: list[V] = []
+    current_key: K | None = None
+    async for row in rows:
+        row_key = key(row)
+        if current and row_key != current_key:
+            yield current_key, current  # type: ignore[misc]
+            current = []
+        current_key = row_key
+        current.append(row)
+    if current:
+        yield current_key, current  # type: ignore[misc]
+
+
+def _member_measures(rows: Iterable[WeeklyValue]) -> tuple[dict[str, _Ends], bool]:
+    """One member's values in one currency, at each end, per measure; and whether the member
+    has the weeks for both ends."""
+    weeks: dict[int, dict[str, Decimal]] = {}
+    enough = False
+    for row in rows:
+        weeks.setdefault(row.week, {})[row.step_id] = row.value
+        enough = row.from_first + row.from_last - 1 >= 2 * ENDS
+    ends = {measure: _Ends() for measure in MEASURES}
+    ranked = sorted(weeks)
+    for position, week in enumerate(ranked):
+        answers = weeks[week]
+        values = {
+            "sales": answers.get("sales"),
+            "costs": answers.get("costs"),
+            "savings": answers.get("saved"),
+            "profit": (
+                answers["sales"] - answers["costs"]
+                if "sales" in answers and "costs" in answers
+                else None
+            ),
+        }
+        at_first = position < ENDS
+        at_last = position >= len(ranked) - ENDS
+        for measure, value in values.items():
+            if value is None:
+                continue
+            if at_first:
+                ends[measure].first.append(value)
+            if at_last:
+                ends[measure].last.append(value)
+    return ends, enough
+
+
+async def _business(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
+    tallies: dict[tuple[str, str], _Tally] = {}
+    rows = uow.evidence.weekly_values(scope, WEEKLY_STEPS, ENDS)
+    async for (_, currency), member_rows in _by_member(rows, lambda r: (r.member_id, r.currency)):
+        ends, enough = _member_measures(member_rows)
+        for measure, values in ends.items():
+            if not values.first and not values.last:
+                continue  # never answered it: nothing to count, not even as too few
+            tally = tallies.setdefault((measure, currency), _Tally())
+            tally.add(values.first, values.last, enough)
+    return tuple(
+        tallies[key].figure(key[0], key[1], _change_method(key[0]))
+        for key in sorted(tallies, key=lambda k: (k[1], MEASURES.index(k[0])))
+    )
+
+
+async def _household(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
+    tallies: dict[tuple[str, str], _Tally] = {}
+    rows = uow.evidence.journal_values(scope, JOURNAL_STEPS)
+    key: Callable[[JournalValue], tuple[int, str, str]] = lambda r: (  # noqa: E731
+        r.member_id,
+        r.currency,
+        r.step_id,
+    )
+    async for (_, currency, step), series in _by_member(rows, key):
+        first = [row.value for row in series if row.from_first == 1]
+        last = [row.value for row in series if row.from_last == 1]
+        tally = tallies.setdefault((step, currency), _Tally())
+        tally.add(first, last, series[0].journals >= 2)
+    return tuple(
+        tallies[k].figure(k[0], k[1], _journal_method(k[0]))
+        for k in sorted(tallies, key=lambda k: (k[1], JOURNAL_STEPS.index(k[0])))
+    )
+
+
+async def _mutuality(uow: UnitOfWork, scope: Scope) -> Mutuality:
+    evidence = uow.evidence
+    counts = await evidence.help_per_week(scope)
+    weeks = tuple(
+        HelpWeek(iso_week(c.week), c.kind, c.records, c.reported_by_giver, c.reported_by_receiver)
+        for c in counts
+    )
+    totals: dict[str, list[int]] = {}
+    for c in counts:
+        total = totals.setdefault(c.kind, [0, 0, 0])
+        total[0] += c.records
+        total[1] += c.reported_by_giver
+        total[2] += c.reported_by_receiver
+    reciprocity = await evidence.reciprocity(scope)
+    network = tuple(
+        [
+            NetworkEdge(
+                edge.group_name,
+                edge.giver_id,
+                edge.giver_name,
+                edge.receiver_id,
+                edge.receiver_name,
+                edge.records,
+                edge.kinds,
+            )
+            async for edge in evidence.help_edges(scope)
+        ]
+    )
+    return Mutuality(
+        weeks=weeks,
+        totals=tuple(HelpKindTotal(kind, *totals[kind]) for kind in sorted(totals)),
+        reciprocity=(
+            Count("gave", "members who gave help", reciprocity.gave, RECIPROCITY_METHOD),
+            Count(
+                "received", "members who received help", reciprocity.received, RECIPROCITY_METHOD
+            ),
+            Count("both", "members who gave and received", reciprocity.both, RECIPROCITY_METHOD),
+            Count(
+                "involved", "members in any help record", reciprocity.involved, RECIPROCITY_METHOD
+            ),
+        ),
+        network=network,
+    )

@@ -1,0 +1,517 @@
+"""The evidence report's queries: narrow rows the database has already cut down to what a figure
+needs, so no table is ever read whole into memory.
+
+Weeks are numbered from Monday 5 January 1970 (UTC), `week_index`; `bot.reports.evidence` turns
+a number into an ISO week label. Every query takes an optional group (a check-in, an answer or a
+help record belongs to the group its answers were given in, which is the member's group at the
+time: a member who left a group keeps what they said while in it there) and an optional start
+(`since`: only what was said from then on).
+
+Medians are left to the caller: PostgreSQL has `percentile_cont` but SQLite has no median, and
+one method on both backends gives the same figure to the cent. The queries instead rank each
+member's check-ins with window functions and return only the first and last few per member,
+ordered by member, so the caller folds them one member at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    cast,
+    distinct,
+    exists,
+    extract,
+    func,
+    literal_column,
+    or_,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from storage.models import Answer, CheckinSession, Group, HelpRecord, Member, Membership, Message
+
+WEEKLY_CHECKIN = "weekly_checkin"
+MONTHLY_JOURNAL = "monthly_journal"
+_EPOCH_MONDAY_SECONDS = 4 * 86400
+"""1970-01-05, the first Monday after the Unix epoch, in seconds since the epoch."""
+_WEEK_SECONDS = 7 * 86400
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a report covers: one group (None: the whole program), from `since` (None: always)
+    up to `until` (the moment the report is made)."""
+
+    group_id: int | None
+    since: datetime | None
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WeeklyValue:
+    """One answer of a member's weekly check-in: `week` is the check-in's week index;
+    `from_first`/`from_last` its rank among the member's check-in weeks in that currency
+    (1 = the first / the last), so the member has `from_first + from_last - 1` weeks."""
+
+    member_id: int
+    currency: str
+    week: int
+    step_id: str
+    value: Decimal
+    from_first: int
+    from_last: int
+
+
+@dataclass(frozen=True, slots=True)
+class JournalValue:
+    """A member's first (`from_first == 1`) or latest (`from_last == 1`) monthly journal answer
+    at a step, in one currency; `journals` is how many journals answered that step."""
+
+    member_id: int
+    currency: str
+    step_id: str
+    value: Decimal
+    from_first: int
+    from_last: int
+    journals: int
+
+
+@dataclass(frozen=True, slots=True)
+class WeekCount:
+    week: int
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    """Members with a membership in scope: `current` still belong, `left` no longer do."""
+
+    enrolled: int
+    current: int
+    left: int
+
+
+@dataclass(frozen=True, slots=True)
+class HelpCount:
+    """Help records of a week and kind: all of them, those the giver reported and those the
+    receiver reported."""
+
+    week: int
+    kind: str
+    records: int
+    reported_by_giver: int
+    reported_by_receiver: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reciprocity:
+    gave: int
+    received: int
+    both: int
+    involved: int
+
+
+@dataclass(frozen=True, slots=True)
+class HelpEdge:
+    """Who helped whom in a group, how often, and in which ways (kinds, sorted)."""
+
+    group_id: int | None
+    group_name: str | None
+    giver_id: int
+    giver_name: str | None
+    receiver_id: int
+    receiver_name: str | None
+    records: int
+    kinds: tuple[str, ...]
+
+
+def week_index(moment: Any, dialect: str) -> ColumnElement[int]:
+    """The week (Monday to Sunday, UTC) of a timestamp column, as a number of weeks since
+    1970-01-05. Written with literal numbers, so the same expression can be grouped and
+    partitioned by on PostgreSQL (bound parameters would make each use a different one)."""
+    monday: ColumnElement[int] = literal_column(str(_EPOCH_MONDAY_SECONDS), Integer)
+    week: ColumnElement[int] = literal_column(str(_WEEK_SECONDS), Integer)
+    if dialect == "sqlite":
+        # integer seconds (exact: no julian-day float at a Monday's midnight), integer division
+        seconds = cast(func.strftime(literal_column("'%s'"), moment), Integer)
+        return (seconds - monday).self_group().op("/", return_type=Integer)(week)
+    return cast(func.floor((extract("epoch", moment) - monday) / week), Integer)
+
+
+class EvidenceRepository:
+    """Read-only queries for the evidence report (see the module's docstring)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    @property
+    def _dialect(self) -> str:
+        return self._session.get_bind().dialect.name
+
+    def _week(self, moment: Any) -> ColumnElement[int]:
+        return week_index(moment, self._dialect)
+
+    def _completed(self, checkin_id: str, scope: Scope) -> list[ColumnElement[bool]]:
+        """Completed sessions of a check-in in scope (a session is in a group when it holds
+        an answer given in that group)."""
+        where: list[ColumnElement[bool]] = [
+            CheckinSession.checkin_id == checkin_id,
+            CheckinSession.status == "completed",
+            CheckinSession.ended_at <= scope.until,
+        ]
+        if scope.since is not None:
+            where.append(CheckinSession.ended_at >= scope.since)
+        if scope.group_id is not None:
+            where.append(
+                exists().where(
+                    Answer.session_id == CheckinSession.id, Answer.group_id == scope.group_id
+                )
+            )
+        return where
+
+    def _latest_answers(
+        self, sessions: Any, steps: tuple[str, ...], scope: Scope, *columns: Any
+    ) -> Any:
+        """The answers at `steps` of `sessions` (a subquery with `id`), with a number and a
+        currency, and `latest == 1` on the last answer of each session and step (a member who
+        corrects an amount answers again; the correction counts)."""
+        latest = func.row_number().over(
+            partition_by=(Answer.session_id, Answer.step_id), order_by=Answer.id.desc()
+        )
+        statement = (
+            select(
+                Answer.member_id,
+                Answer.currency,
+                Answer.step_id,
+                Answer.value_number,
+                latest.label("latest"),
+                *columns,
+            )
+            .join(sessions, sessions.c.id == Answer.session_id)
+            .where(
+                Answer.step_id.in_(steps),
+                Answer.skipped.is_(False),
+                Answer.value_number.is_not(None),
+                Answer.currency.is_not(None),
+            )
+        )
+        if scope.group_id is not None:
+            statement = statement.where(Answer.group_id == scope.group_id)
+        return statement
+
+    async def weekly_values(
+        self, scope: Scope, steps: tuple[str, ...], ends: int = 4
+    ) -> AsyncIterator[WeeklyValue]:
+        """The answers at `steps` of each member's first `ends` and last `ends` weekly
+        check-ins in each currency, ordered by member, currency and week. One check-in counts
+        per member and week: the last completed one."""
+        week = self._week(CheckinSession.ended_at)
+        nth = func.row_number().over(
+            partition_by=(CheckinSession.member_id, week),
+            order_by=(CheckinSession.ended_at.desc(), CheckinSession.id.desc()),
+        )
+        ranked_sessions = (
+            select(CheckinSession.id, week.label("week"), nth.label("nth"))
+            .where(*self._completed(WEEKLY_CHECKIN, scope))
+            .subquery("ranked_sessions")
+        )
+        sessions = (
+            select(ranked_sessions.c.id, ranked_sessions.c.week)
+            .where(ranked_sessions.c.nth == 1)
+            .subquery("weekly_sessions")
+        )
+        values = self._latest_answers(sessions, steps, scope, sessions.c.week).subquery("values")
+        member_currency = (values.c.member_id, values.c.currency)
+        from_first = func.dense_rank().over(partition_by=member_currency, order_by=values.c.week)
+        from_last = func.dense_rank().over(
+            partition_by=member_currency, order_by=values.c.week.desc()
+        )
+        ranked = (
+            select(
+                values.c.member_id,
+                values.c.currency,
+                values.c.week,
+                values.c.step_id,
+                values.c.value_number,
+                from_first.label("from_first"),
+                from_last.label("from_last"),
+            )
+            .where(values.c.latest == 1)
+            .subquery("ranked")
+        )
+        statement = (
+            select(ranked)
+            .where(or_(ranked.c.from_first <= ends, ranked.c.from_last <= ends))
+            .order_by(ranked.c.member_id, ranked.c.currency, ranked.c.week, ranked.c.step_id)
+        )
+        result = await self._session.stream(statement)
+        async for row in result:
+            yield WeeklyValue(
+                row.member_id,
+                row.currency,
+                int(row.week),
+                row.step_id,
+                row.value_number,
+                int(row.from_first),
+                int(row.from_last),
+            )
+
+    async def journal_values(
+        self, scope: Scope, steps: tuple[str, ...]
+    ) -> AsyncIterator[JournalValue]:
+        """Each member's first and latest monthly journal answer at each of `steps`, per
+        currency, ordered by member, currency and step (first before latest)."""
+        sessions = (
+            select(
+                CheckinSession.id,
+                CheckinSession.ended_at.label("ended_at"),
+            )
+            .where(*self._completed(MONTHLY_JOURNAL, scope))
+            .subquery("journals")
+        )
+        values = self._latest_answers(
+            sessions, steps, scope, sessions.c.ended_at, sessions.c.id.label("session_id")
+        ).subquery("values")
+        series = (values.c.member_id, values.c.currency, values.c.step_id)
+        from_first = func.row_number().over(
+            partition_by=series, order_by=(values.c.ended_at, values.c.session_id)
+        )
+        from_last = func.row_number().over(
+            partition_by=series, order_by=(values.c.ended_at.desc(), values.c.session_id.desc())
+        )
+        ranked = (
+            select(
+                values.c.member_id,
+                values.c.currency,
+                values.c.step_id,
+                values.c.value_number,
+                from_first.label("from_first"),
+                from_last.label("from_last"),
+            )
+            .where(values.c.latest == 1)
+            .subquery("ranked")
+        )
+        statement = (
+            select(ranked)
+            .where(or_(ranked.c.from_first == 1, ranked.c.from_last == 1))
+            .order_by(ranked.c.member_id, ranked.c.currency, ranked.c.step_id, ranked.c.from_first)
+        )
+        result = await self._session.stream(statement)
+        async for row in result:
+            first, last = int(row.from_first), int(row.from_last)
+            yield JournalValue(
+                row.member_id,
+                row.currency,
+                row.step_id,
+                row.value_number,
+                first,
+                last,
+                first + last - 1,
+            )
+
+    async def enrolment(self, scope: Scope) -> Enrolment:
+        """Members with a membership (of the group, or of any group) that lasted into the
+        scope's time; `current`: of them, those with a membership not ended."""
+        where: list[ColumnElement[bool]] = [Membership.joined_at <= scope.until]
+        if scope.group_id is not None:
+            where.append(Membership.group_id == scope.group_id)
+        if scope.since is not None:
+            where.append(or_(Membership.left_at.is_(None), Membership.left_at >= scope.since))
+        current = func.max(func.coalesce(cast(Membership.left_at.is_(None), Integer), 0))
+        per_member = (
+            select(Membership.member_id, current.label("current"))
+            .where(*where)
+            .group_by(Membership.member_id)
+            .subquery("enrolled")
+        )
+        row = (
+            await self._session.execute(
+                select(func.count(), func.coalesce(func.sum(per_member.c.current), 0))
+            )
+        ).one()
+        enrolled, still = int(row[0]), int(row[1])
+        return Enrolment(enrolled, still, enrolled - still)
+
+    async def active_members(self, scope: Scope, since: datetime) -> int:
+        """Members who gave at least one answer in scope from `since` on."""
+        statement = select(func.count(distinct(Answer.member_id))).where(
+            Answer.created_at >= since, Answer.created_at <= scope.until
+        )
+        if scope.group_id is not None:
+            statement = statement.where(Answer.group_id == scope.group_id)
+        return int((await self._session.execute(statement)).scalar_one())
+
+    async def completed_per_week(self, scope: Scope) -> list[WeekCount]:
+        """Members who completed a weekly check-in, per week (a member counts once a week)."""
+        week = self._week(CheckinSession.ended_at)
+        per_member = (
+            select(week.label("week"), CheckinSession.member_id)
+            .where(*self._completed(WEEKLY_CHECKIN, scope))
+            .group_by(week, CheckinSession.member_id)
+            .subquery("per_member")
+        )
+        return await self._week_counts(
+            select(per_member.c.week, func.count())
+            .group_by(per_member.c.week)
+            .order_by(per_member.c.week)
+        )
+
+    async def nudges_per_week(self, scope: Scope, nudge: str, *, members: bool) -> list[WeekCount]:
+        """Proactive lines of a nudge kind (`checkin_invitation`, `reminder`) the bot wrote
+        to the outbox, per week: the members who got one (`members`), or the nudges (a nudge
+        cut into several parts for its channel counts once). Failed sends are left out. In a
+        group: lines to members who belonged to it at the time."""
+        week = self._week(Message.created_at)
+        where: list[ColumnElement[bool]] = [
+            Message.direction == "out",
+            Message.member_id.is_not(None),
+            Message.payload["nudge"].as_string() == nudge,
+            Message.status.not_in(("failed", "undelivered")),
+            Message.created_at <= scope.until,
+        ]
+        if scope.since is not None:
+            where.append(Message.created_at >= scope.since)
+        if scope.group_id is not None:
+            where.append(
+                exists().where(
+                    Membership.member_id == Message.member_id,
+                    Membership.group_id == scope.group_id,
+                    Membership.joined_at <= Message.created_at,
+                    or_(Membership.left_at.is_(None), Membership.left_at > Message.created_at),
+                )
+            )
+        keys: tuple[Any, ...] = (week, Message.member_id)
+        if not members:
+            keys = (*keys, Message.created_at)  # the parts of one nudge share their moment
+        distinct_nudges = (
+            select(week.label("week")).where(*where).group_by(*keys).subquery("nudges")
+        )
+        return await self._week_counts(
+            select(distinct_nudges.c.week, func.count())
+            .group_by(distinct_nudges.c.week)
+            .order_by(distinct_nudges.c.week)
+        )
+
+    async def _week_counts(self, statement: Select[Any]) -> list[WeekCount]:
+        rows = await self._session.execute(statement)
+        return [WeekCount(int(week), int(count)) for week, count in rows]
+
+    def _help_where(self, scope: Scope) -> list[ColumnElement[bool]]:
+        where: list[ColumnElement[bool]] = [HelpRecord.created_at <= scope.until]
+        if scope.group_id is not None:
+            where.append(HelpRecord.group_id == scope.group_id)
+        if scope.since is not None:
+            where.append(HelpRecord.created_at >= scope.since)
+        return where
+
+    async def help_per_week(self, scope: Scope) -> list[HelpCount]:
+        """Help records per week and kind, with who reported them."""
+        week = self._week(HelpRecord.created_at)
+        by_giver = func.sum(cast(HelpRecord.reported_by_id == HelpRecord.giver_id, Integer))
+        by_receiver = func.sum(cast(HelpRecord.reported_by_id == HelpRecord.receiver_id, Integer))
+        statement = (
+            select(week, HelpRecord.kind, func.count(), by_giver, by_receiver)
+            .where(*self._help_where(scope))
+            .group_by(week, HelpRecord.kind)
+            .order_by(week, HelpRecord.kind)
+        )
+        return [
+            HelpCount(int(w), kind, int(n), int(g or 0), int(r or 0))
+            for w, kind, n, g, r in await self._session.execute(statement)
+        ]
+
+    async def reciprocity(self, scope: Scope) -> Reciprocity:
+        """Members who gave help, who received it, both, and either."""
+        where = self._help_where(scope)
+        givers = select(HelpRecord.giver_id.label("member_id")).where(*where).distinct()
+        receivers = select(HelpRecord.receiver_id.label("member_id")).where(*where).distinct()
+        gave = givers.subquery("gave")
+        received = receivers.subquery("received")
+        both = select(func.count()).select_from(
+            gave.join(received, gave.c.member_id == received.c.member_id)
+        )
+        involved = select(func.count()).select_from(givers.union(receivers).subquery("involved"))
+        row = (
+            await self._session.execute(
+                select(
+                    select(func.count()).select_from(gave).scalar_subquery(),
+                    select(func.count()).select_from(received).scalar_subquery(),
+                    both.scalar_subquery(),
+                    involved.scalar_subquery(),
+                )
+            )
+        ).one()
+        return Reciprocity(*(int(value) for value in row))
+
+    async def help_edges(self, scope: Scope) -> AsyncIterator[HelpEdge]:
+        """Who helped whom, per group, with the number of records and their kinds, ordered by
+        group, giver and receiver."""
+        giver = aliased(Member, name="giver")
+        receiver = aliased(Member, name="receiver")
+        statement = (
+            select(
+                HelpRecord.group_id,
+                Group.name,
+                HelpRecord.giver_id,
+                giver.name,
+                HelpRecord.receiver_id,
+                receiver.name,
+                HelpRecord.kind,
+                func.count(),
+            )
+            .join(giver, giver.id == HelpRecord.giver_id)
+            .join(receiver, receiver.id == HelpRecord.receiver_id)
+            .outerjoin(Group, Group.id == HelpRecord.group_id)
+            .where(*self._help_where(scope))
+            .group_by(
+                HelpRecord.group_id,
+                Group.name,
+                HelpRecord.giver_id,
+                giver.name,
+                HelpRecord.receiver_id,
+                receiver.name,
+                HelpRecord.kind,
+            )
+            .order_by(
+                HelpRecord.group_id, HelpRecord.giver_id, HelpRecord.receiver_id, HelpRecord.kind
+            )
+        )
+        pending: HelpEdge | None = None
+        async for row in await self._session.stream(statement):
+            group_id, group_name, giver_id, giver_name, receiver_id, receiver_name, kind, n = row
+            if pending is not None and (
+                pending.group_id,
+                pending.giver_id,
+                pending.receiver_id,
+            ) == (
+                group_id,
+                giver_id,
+                receiver_id,
+            ):
+                pending = replace(
+                    pending, records=pending.records + int(n), kinds=(*pending.kinds, kind)
+                )
+                continue
+            if pending is not None:
+                yield pending
+            pending = HelpEdge(
+                group_id,
+                group_name,
+                giver_id,
+                giver_name,
+                receiver_id,
+                receiver_name,
+                int(n),
+                (kind,),
+            )
+        if pending is not None:
+            yield pending
