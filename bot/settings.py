@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from storage.engines import DEFAULT_POOL_SIZE
@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     checkins_path: Path | None = Field(default=None, alias="CHECKINS_PATH")
     locales_path: Path | None = Field(default=None, alias="LOCALES_PATH")
     templates_path: Path | None = Field(default=None, alias="TEMPLATES_PATH")
+    research_export_key: SecretStr | None = Field(default=None, alias="RESEARCH_EXPORT_KEY")
 
     telegram_bot_token: str | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
     telegram_api_url: str = Field(default="https://api.telegram.org", alias="TELEGRAM_API_URL")
@@ -63,6 +64,7 @@ class Settings(BaseSettings):
         "twilio_auth_token",
         "twilio_whatsapp_from",
         "twilio_sms_from",
+        "research_export_key",
         mode="before",
     )
     @classmethod

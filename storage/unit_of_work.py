@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.repositories.answers import AnswerRepository
 from storage.repositories.broadcasts import BroadcastRepository
 from storage.repositories.evidence import EvidenceRepository
-from storage.repositories.exports import ExportRepository
+from storage.repositories.exports import ExportRepository, StreamingExportRepository
 from storage.repositories.group_chats import GroupChatRepository
 from storage.repositories.groups import GroupRepository
 from storage.repositories.help import HelpRepository
@@ -40,6 +40,7 @@ class UnitOfWork:
         self.stories = StoryRepository(session)
         self.exports = ExportRepository(session)
         self.evidence = EvidenceRepository(session)
+        self.streams = StreamingExportRepository(session)
         self.inbox = InboxRepository(session)
         self.group_chats = GroupChatRepository(session)
         self.broadcasts = BroadcastRepository(session)
