@@ -10,15 +10,16 @@ How the numbers are made (the `method` strings say the same beside each figure):
 - Weeks run Monday to Sunday in UTC. A weekly check-in counts when completed; a member who
   completed it more than once in a week counts once, with the last; a step answered twice in a
   check-in counts with the last answer; a skipped step has no value.
-- Change is per member and per currency, never summed across currencies: baseline = the median
+- Change is per member, in one currency, never summed across currencies: baseline = the median
   of the member's first four weekly check-ins, now = the median of their last four (medians of
-  the check-ins that answered that question). A member needs eight check-in weeks in that
-  currency so the two ends are different weeks; fewer, and they are counted apart as "too few".
-  The group's figures are the medians over its members and the share whose now is above their
-  baseline.
-- Medians are computed here, in Python, from the narrow rows `EvidenceRepository` streams
-  (ordered by member; never more than eight check-ins a member): one method on SQLite and
-  PostgreSQL alike, exact in `Decimal`.
+  the check-ins that answered that question). A member needs eight check-in weeks so the two
+  ends are different weeks; fewer, and they are counted apart as "too few"; values at the ends
+  in more than one currency are counted apart as "mixed currency". The group's figures are the
+  medians over its members and the share whose now is above their baseline.
+- Medians are computed here, in Python, exact in `Decimal`, one method on SQLite and PostgreSQL
+  alike. The database hands over only each member's sessions at the two ends (on PostgreSQL an
+  index walk per member from each end, see `EvidenceRepository.session_ends`) and then the
+  amounts of those sessions, `MEMBERS_AT_ONCE` members at a time: never a table whole.
 """
 
 from __future__ import annotations
@@ -30,7 +31,13 @@ from decimal import Decimal
 from statistics import median
 from typing import TypeVar
 
-from storage.repositories.evidence import JournalValue, Scope, WeeklyValue
+from storage.repositories.evidence import (
+    MONTHLY_JOURNAL,
+    WEEKLY_CHECKIN,
+    Amount,
+    Scope,
+    SessionEnd,
+)
 from storage.unit_of_work import UnitOfWork
 
 ENDS = 4
@@ -88,17 +95,19 @@ def _change_method(measure: str) -> str:
     what = {
         "sales": "the weekly sales answer",
         "costs": "the weekly costs answer",
-        "profit": "sales minus costs of the same check-in (both answered)",
+        "profit": "sales minus costs of the same check-in (both answered, in one currency)",
         "savings": "the weekly amount saved",
     }[measure]
     return (
-        f"Per member and currency, from {what}: baseline = median of the member's first "
-        f"{ENDS} weekly check-ins, now = median of their last {ENDS} (one check-in per week, the "
-        "last completed; steps answered twice count with the last answer). Change = now minus "
-        f"baseline. Members with fewer than {2 * ENDS} check-in weeks in that currency (the two "
-        "ends would share weeks) are counted as too few and left out of the medians. Group "
-        "figures: medians over members, and the share of members whose change is above zero. "
-        "Never summed across currencies."
+        f"Per member, from {what}: baseline = median of the member's first {ENDS} weekly "
+        f"check-ins, now = median of their last {ENDS} (one check-in per week, the last "
+        "completed; a step answered twice counts with the last answer; check-ins that skipped "
+        f"it left out). Change = now minus baseline. Members with fewer than {2 * ENDS} "
+        "check-in weeks (the two ends would share weeks), or no value at one end, are counted "
+        "as too few; members whose values at the ends are not all in one currency are counted "
+        "as mixed currency; both are left out of the medians. A member counts in the currency "
+        "of their latest value. Group figures: medians over members, and the share of members "
+        "whose change is above zero. Never summed across currencies."
     )
 
 
@@ -108,10 +117,11 @@ def _journal_method(step: str) -> str:
         "savings_balance": "total savings balance",
     }[step]
     return (
-        f"Per member and currency, the {what} from the monthly journal: their first completed "
-        "journal against their latest. Members with fewer than two journals answering it are "
-        "counted as too few. Group figures: medians over members and the share whose latest is "
-        "above their first. Never summed across currencies."
+        f"Per member, the {what} from the monthly journal: their first completed journal "
+        "against their latest. Members with one journal, or without this answer in either, are "
+        "counted as too few; answers in two currencies as mixed currency. Group figures: "
+        "medians over members and the share whose latest is above their first. Never summed "
+        "across currencies."
     )
 
 
@@ -159,12 +169,15 @@ class Change:
     """A measure's change in one currency over the members who have both ends.
 
     `changes` is every counted member's change, sorted (the distribution, with no member
-    named); `too_few` members had a value in this currency but not enough check-ins."""
+    named); `too_few` members had a value in this currency but not enough check-ins (or no
+    value at one end); `mixed_currency` members answered in more than one currency at the ends.
+    A member counts in the currency of their latest value."""
 
     measure: str
     currency: str
     members: int
     too_few: int
+    mixed_currency: int
     baseline_median: Decimal | None
     now_median: Decimal | None
     median_change: Decimal | None
@@ -292,12 +305,11 @@ def _share(part: int, whole: int) -> Decimal | None:
     return (Decimal(part) / Decimal(whole)).quantize(_SHARE)
 
 
-@dataclass
-class _Ends:
-    """One measure of one member in one currency: the values at each end."""
-
-    first: list[Decimal] = field(default_factory=list)
-    last: list[Decimal] = field(default_factory=list)
+FETCH = 3 * ENDS
+"""Sessions read from each end of a member's series: more than the ends need, so a member who
+completed the check-in twice in a week still has four weeks at each end."""
+MEMBERS_AT_ONCE = 2000
+"""Members whose amounts are read in one round: memory stays bounded on any program size."""
 
 
 @dataclass
@@ -308,11 +320,9 @@ class _Tally:
     nows: list[Decimal] = field(default_factory=list)
     changes: list[Decimal] = field(default_factory=list)
     too_few: int = 0
+    mixed: int = 0
 
-    def add(self, first: list[Decimal], last: list[Decimal], enough: bool) -> None:
-        if not enough or not first or not last:
-            self.too_few += 1
-            return
+    def add(self, first: list[Decimal], last: list[Decimal]) -> None:
         baseline, now = median(first), median(last)
         self.baselines.append(baseline)
         self.nows.append(now)
@@ -326,6 +336,7 @@ class _Tally:
             currency=currency,
             members=members,
             too_few=self.too_few,
+            mixed_currency=self.mixed,
             baseline_median=median(self.baselines) if members else None,
             now_median=median(self.nows) if members else None,
             median_change=median(self.changes) if members else None,
@@ -334,6 +345,72 @@ class _Tally:
             changes=tuple(sorted(self.changes)),
             method=method,
         )
+
+
+Valued = tuple[Decimal, str]
+"""An amount and its currency."""
+
+
+class _Tallies:
+    def __init__(self) -> None:
+        self.by_key: dict[tuple[str, str], _Tally] = {}
+
+    def add(self, measure: str, first: list[Valued], last: list[Valued], enough: bool) -> None:
+        """One member's values of a measure at each end (oldest first). Tallied in the
+        currency of their latest value; counted apart when the ends share check-ins or lack a
+        value (too few), or when not all in one currency (mixed)."""
+        if not first and not last:
+            return
+        currency = (last or first)[-1][1]
+        tally = self.by_key.setdefault((measure, currency), _Tally())
+        if not enough or not first or not last:
+            tally.too_few += 1
+        elif any(c != currency for _, c in (*first, *last)):
+            tally.mixed += 1
+        else:
+            tally.add([v for v, _ in first], [v for v, _ in last])
+
+    def figures(self, order: tuple[str, ...], method: Callable[[str], str]) -> tuple[Change, ...]:
+        keys = sorted(self.by_key, key=lambda k: (k[1], order.index(k[0])))
+        return tuple(self.by_key[k].figure(k[0], k[1], method(k[0])) for k in keys)
+
+
+def week_of(moment: datetime) -> int:
+    """The week index (see `iso_week`) of a moment, Monday to Sunday in UTC."""
+    return (moment.date() - _EPOCH_MONDAY).days // 7
+
+
+def _settled(side: list[SessionEnd], weeks_needed: int) -> bool:
+    """Whether one end's sessions settle its weeks: fewer than were fetched (the member has no
+    more), or enough distinct weeks that no week at the end can have been cut."""
+    return len(side) < FETCH or len({week_of(s.ended_at) for s in side}) >= weeks_needed
+
+
+def _ends(sessions: Iterable[SessionEnd]) -> tuple[list[int], list[int]]:
+    """The sessions of the first and last `ENDS` weeks (the last session of each week)."""
+    latest: dict[int, SessionEnd] = {}
+    for s in sessions:
+        week = week_of(s.ended_at)
+        known = latest.get(week)
+        if known is None or (s.ended_at, s.session_id) > (known.ended_at, known.session_id):
+            latest[week] = s
+    weeks = sorted(latest)
+    return (
+        [latest[w].session_id for w in weeks[:ENDS]],
+        [latest[w].session_id for w in weeks[-ENDS:]],
+    )
+
+
+def _weekly_values(amounts: dict[str, Amount]) -> dict[str, Valued]:
+    """A check-in's value of each measure (profit only from sales and costs in one currency)."""
+    values = {
+        measure: (amounts[step].value, amounts[step].currency)
+        for measure, step in (("sales", "sales"), ("costs", "costs"), ("savings", "saved"))
+        if step in amounts
+    }
+    if "sales" in values and "costs" in values and values["sales"][1] == values["costs"][1]:
+        values["profit"] = (values["sales"][0] - values["costs"][0], values["sales"][1])
+    return values
 
 
 async def _by_member(
@@ -353,73 +430,77 @@ async def _by_member(
         yield current_key, current  # type: ignore[misc]
 
 
-def _member_measures(rows: Iterable[WeeklyValue]) -> tuple[dict[str, _Ends], bool]:
-    """One member's values in one currency, at each end, per measure; and whether the member
-    has the weeks for both ends."""
-    weeks: dict[int, dict[str, Decimal]] = {}
-    enough = False
-    for row in rows:
-        weeks.setdefault(row.week, {})[row.step_id] = row.value
-        enough = row.from_first + row.from_last - 1 >= 2 * ENDS
-    ends = {measure: _Ends() for measure in MEASURES}
-    ranked = sorted(weeks)
-    for position, week in enumerate(ranked):
-        answers = weeks[week]
-        values = {
-            "sales": answers.get("sales"),
-            "costs": answers.get("costs"),
-            "savings": answers.get("saved"),
-            "profit": (
-                answers["sales"] - answers["costs"]
-                if "sales" in answers and "costs" in answers
-                else None
-            ),
-        }
-        at_first = position < ENDS
-        at_last = position >= len(ranked) - ENDS
-        for measure, value in values.items():
-            if value is None:
-                continue
-            if at_first:
-                ends[measure].first.append(value)
-            if at_last:
-                ends[measure].last.append(value)
-    return ends, enough
+async def _settle(
+    uow: UnitOfWork, scope: Scope, checkin_id: str, member_id: int, rows: list[SessionEnd]
+) -> list[SessionEnd]:
+    first = [r for r in rows if r.from_start]
+    last = [r for r in rows if not r.from_start]
+    if _settled(first, ENDS + 1) and _settled(last, ENDS):
+        return rows
+    return await uow.evidence.member_sessions(scope, checkin_id, member_id)
 
 
 async def _business(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
-    tallies: dict[tuple[str, str], _Tally] = {}
-    rows = uow.evidence.weekly_values(scope, WEEKLY_STEPS, ENDS)
-    async for (_, currency), member_rows in _by_member(rows, lambda r: (r.member_id, r.currency)):
-        ends, enough = _member_measures(member_rows)
-        for measure, values in ends.items():
-            if not values.first and not values.last:
-                continue  # never answered it: nothing to count, not even as too few
-            tally = tallies.setdefault((measure, currency), _Tally())
-            tally.add(values.first, values.last, enough)
-    return tuple(
-        tallies[key].figure(key[0], key[1], _change_method(key[0]))
-        for key in sorted(tallies, key=lambda k: (k[1], MEASURES.index(k[0])))
-    )
+    tallies = _Tallies()
+    pending: list[tuple[list[int], list[int]]] = []
+
+    async def flush() -> None:
+        ids = sorted({i for first, last in pending for i in (*first, *last)})
+        by_session: dict[int, dict[str, Amount]] = {}
+        for amount in await uow.evidence.amounts(ids, WEEKLY_STEPS, scope):
+            by_session.setdefault(amount.session_id, {})[amount.step_id] = amount
+        for first, last in pending:
+            enough = not set(first) & set(last) and len(first) == len(last) == ENDS
+            at_first = [_weekly_values(by_session.get(i, {})) for i in first]
+            at_last = [_weekly_values(by_session.get(i, {})) for i in last]
+            for measure in MEASURES:
+                tallies.add(
+                    measure,
+                    [v[measure] for v in at_first if measure in v],
+                    [v[measure] for v in at_last if measure in v],
+                    enough,
+                )
+        pending.clear()
+
+    rows = uow.evidence.session_ends(scope, WEEKLY_CHECKIN, FETCH)
+    async for member_id, ends in _by_member(rows, lambda r: r.member_id):
+        settled = await _settle(uow, scope, WEEKLY_CHECKIN, member_id, ends)
+        pending.append(_ends(settled))
+        if len(pending) >= MEMBERS_AT_ONCE:
+            await flush()
+    await flush()
+    return tallies.figures(MEASURES, _change_method)
 
 
 async def _household(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
-    tallies: dict[tuple[str, str], _Tally] = {}
-    rows = uow.evidence.journal_values(scope, JOURNAL_STEPS)
-    key: Callable[[JournalValue], tuple[int, str, str]] = lambda r: (  # noqa: E731
-        r.member_id,
-        r.currency,
-        r.step_id,
-    )
-    async for (_, currency, step), series in _by_member(rows, key):
-        first = [row.value for row in series if row.from_first == 1]
-        last = [row.value for row in series if row.from_last == 1]
-        tally = tallies.setdefault((step, currency), _Tally())
-        tally.add(first, last, series[0].journals >= 2)
-    return tuple(
-        tallies[k].figure(k[0], k[1], _journal_method(k[0]))
-        for k in sorted(tallies, key=lambda k: (k[1], JOURNAL_STEPS.index(k[0])))
-    )
+    tallies = _Tallies()
+    pending: list[tuple[int, int]] = []
+
+    async def flush() -> None:
+        ids = sorted({i for pair in pending for i in pair})
+        by_session: dict[int, dict[str, Amount]] = {}
+        for amount in await uow.evidence.amounts(ids, JOURNAL_STEPS, scope):
+            by_session.setdefault(amount.session_id, {})[amount.step_id] = amount
+        for first, last in pending:
+            for step in JOURNAL_STEPS:
+                values = [by_session.get(i, {}).get(step) for i in (first, last)]
+                tallies.add(
+                    step,
+                    [(values[0].value, values[0].currency)] if values[0] else [],
+                    [(values[1].value, values[1].currency)] if values[1] else [],
+                    first != last,
+                )
+        pending.clear()
+
+    rows = uow.evidence.session_ends(scope, MONTHLY_JOURNAL, 1)
+    async for _, ends in _by_member(rows, lambda r: r.member_id):
+        first = next(r.session_id for r in ends if r.from_start)
+        last = next(r.session_id for r in ends if not r.from_start)
+        pending.append((first, last))
+        if len(pending) >= MEMBERS_AT_ONCE:
+            await flush()
+    await flush()
+    return tallies.figures(JOURNAL_STEPS, _journal_method)
 
 
 async def _mutuality(uow: UnitOfWork, scope: Scope) -> Mutuality:

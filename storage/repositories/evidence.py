@@ -44,6 +44,10 @@ MONTHLY_JOURNAL = "monthly_journal"
 _EPOCH_MONDAY_SECONDS = 4 * 86400
 """1970-01-05, the first Monday after the Unix epoch, in seconds since the epoch."""
 _WEEK_SECONDS = 7 * 86400
+_BATCH = 5000
+"""Rows fetched at a time when streaming."""
+_IDS_AT_ONCE = 5000
+"""Session ids in one query's IN list."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,32 +61,22 @@ class Scope:
 
 
 @dataclass(frozen=True, slots=True)
-class WeeklyValue:
-    """One answer of a member's weekly check-in: `week` is the check-in's week index;
-    `from_first`/`from_last` its rank among the member's check-in weeks in that currency
-    (1 = the first / the last), so the member has `from_first + from_last - 1` weeks."""
+class SessionEnd:
+    """A completed session at one end of a member's series (`from_start`: counted from the
+    first; else from the last)."""
 
     member_id: int
-    currency: str
-    week: int
-    step_id: str
-    value: Decimal
-    from_first: int
-    from_last: int
+    session_id: int
+    ended_at: datetime
+    from_start: bool
 
 
 @dataclass(frozen=True, slots=True)
-class JournalValue:
-    """A member's first (`from_first == 1`) or latest (`from_last == 1`) monthly journal answer
-    at a step, in one currency; `journals` is how many journals answered that step."""
-
-    member_id: int
-    currency: str
+class Amount:
+    session_id: int
     step_id: str
     value: Decimal
-    from_first: int
-    from_last: int
-    journals: int
+    currency: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,145 +172,121 @@ class EvidenceRepository:
             )
         return where
 
-    def _latest_answers(
-        self, sessions: Any, steps: tuple[str, ...], scope: Scope, *columns: Any
-    ) -> Any:
-        """The answers at `steps` of `sessions` (a subquery with `id`), with a number and a
-        currency, and `latest == 1` on the last answer of each session and step (a member who
-        corrects an amount answers again; the correction counts)."""
-        latest = func.row_number().over(
-            partition_by=(Answer.session_id, Answer.step_id), order_by=Answer.id.desc()
-        )
-        statement = (
-            select(
-                Answer.member_id,
-                Answer.currency,
-                Answer.step_id,
-                Answer.value_number,
-                latest.label("latest"),
-                *columns,
+    async def session_ends(
+        self, scope: Scope, checkin_id: str, fetch: int
+    ) -> AsyncIterator[SessionEnd]:
+        """Each member's first `fetch` and last `fetch` completed sessions of a check-in in
+        scope, ordered by member (a session may come twice, once from each end). On
+        PostgreSQL a lateral join per member walks the (member, check-in, end) index from both
+        ends; SQLite numbers each member's sessions with window functions."""
+        completed = self._completed(checkin_id, scope)
+        if self._dialect == "postgresql":
+            members = select(Member.id.label("member_id"))
+            if scope.group_id is not None:
+                members = members.where(
+                    exists().where(
+                        Membership.member_id == Member.id, Membership.group_id == scope.group_id
+                    )
+                )
+            people = members.subquery("people")
+            parts = []
+            for from_start in (True, False):
+                ordering = (
+                    (CheckinSession.ended_at, CheckinSession.id)
+                    if from_start
+                    else (CheckinSession.ended_at.desc(), CheckinSession.id.desc())
+                )
+                side = (
+                    select(CheckinSession.id, CheckinSession.ended_at)
+                    .where(CheckinSession.member_id == people.c.member_id, *completed)
+                    .order_by(*ordering)
+                    .limit(fetch)
+                    .lateral("first" if from_start else "last")
+                )
+                parts.append(
+                    select(
+                        people.c.member_id,
+                        side.c.id,
+                        side.c.ended_at,
+                        literal_column("true" if from_start else "false").label("from_start"),
+                    ).select_from(people.join(side, literal_column("true")))
+                )
+            union = parts[0].union_all(parts[1]).subquery("ends")
+            statement: Select[Any] = select(union).order_by(union.c.member_id)
+        else:
+            member = CheckinSession.member_id
+            first = func.row_number().over(
+                partition_by=member, order_by=(CheckinSession.ended_at, CheckinSession.id)
             )
-            .join(sessions, sessions.c.id == Answer.session_id)
-            .where(
-                Answer.step_id.in_(steps),
-                Answer.skipped.is_(False),
-                Answer.value_number.is_not(None),
-                Answer.currency.is_not(None),
+            last = func.row_number().over(
+                partition_by=member,
+                order_by=(CheckinSession.ended_at.desc(), CheckinSession.id.desc()),
             )
-        )
-        if scope.group_id is not None:
-            statement = statement.where(Answer.group_id == scope.group_id)
-        return statement
-
-    async def weekly_values(
-        self, scope: Scope, steps: tuple[str, ...], ends: int = 4
-    ) -> AsyncIterator[WeeklyValue]:
-        """The answers at `steps` of each member's first `ends` and last `ends` weekly
-        check-ins in each currency, ordered by member, currency and week. One check-in counts
-        per member and week: the last completed one."""
-        week = self._week(CheckinSession.ended_at)
-        nth = func.row_number().over(
-            partition_by=(CheckinSession.member_id, week),
-            order_by=(CheckinSession.ended_at.desc(), CheckinSession.id.desc()),
-        )
-        ranked_sessions = (
-            select(CheckinSession.id, week.label("week"), nth.label("nth"))
-            .where(*self._completed(WEEKLY_CHECKIN, scope))
-            .subquery("ranked_sessions")
-        )
-        sessions = (
-            select(ranked_sessions.c.id, ranked_sessions.c.week)
-            .where(ranked_sessions.c.nth == 1)
-            .subquery("weekly_sessions")
-        )
-        values = self._latest_answers(sessions, steps, scope, sessions.c.week).subquery("values")
-        member_currency = (values.c.member_id, values.c.currency)
-        from_first = func.dense_rank().over(partition_by=member_currency, order_by=values.c.week)
-        from_last = func.dense_rank().over(
-            partition_by=member_currency, order_by=values.c.week.desc()
-        )
-        ranked = (
-            select(
-                values.c.member_id,
-                values.c.currency,
-                values.c.week,
-                values.c.step_id,
-                values.c.value_number,
-                from_first.label("from_first"),
-                from_last.label("from_last"),
+            ranked = (
+                select(
+                    member.label("member_id"),
+                    CheckinSession.id,
+                    CheckinSession.ended_at,
+                    first.label("first"),
+                    last.label("last"),
+                )
+                .where(*completed)
+                .subquery("ranked")
             )
-            .where(values.c.latest == 1)
-            .subquery("ranked")
-        )
-        statement = (
-            select(ranked)
-            .where(or_(ranked.c.from_first <= ends, ranked.c.from_last <= ends))
-            .order_by(ranked.c.member_id, ranked.c.currency, ranked.c.week, ranked.c.step_id)
-        )
-        result = await self._session.stream(statement)
+            statement = (
+                select(ranked)
+                .where(or_(ranked.c.first <= fetch, ranked.c.last <= fetch))
+                .order_by(ranked.c.member_id)
+            )
+        result = await self._session.stream(statement.execution_options(yield_per=_BATCH))
         async for row in result:
-            yield WeeklyValue(
-                row.member_id,
-                row.currency,
-                int(row.week),
-                row.step_id,
-                row.value_number,
-                int(row.from_first),
-                int(row.from_last),
-            )
+            if self._dialect == "postgresql":
+                yield SessionEnd(row.member_id, row.id, row.ended_at, bool(row.from_start))
+                continue
+            if row.first <= fetch:
+                yield SessionEnd(row.member_id, row.id, row.ended_at, True)
+            if row.last <= fetch:
+                yield SessionEnd(row.member_id, row.id, row.ended_at, False)
 
-    async def journal_values(
-        self, scope: Scope, steps: tuple[str, ...]
-    ) -> AsyncIterator[JournalValue]:
-        """Each member's first and latest monthly journal answer at each of `steps`, per
-        currency, ordered by member, currency and step (first before latest)."""
-        sessions = (
-            select(
-                CheckinSession.id,
-                CheckinSession.ended_at.label("ended_at"),
-            )
-            .where(*self._completed(MONTHLY_JOURNAL, scope))
-            .subquery("journals")
-        )
-        values = self._latest_answers(
-            sessions, steps, scope, sessions.c.ended_at, sessions.c.id.label("session_id")
-        ).subquery("values")
-        series = (values.c.member_id, values.c.currency, values.c.step_id)
-        from_first = func.row_number().over(
-            partition_by=series, order_by=(values.c.ended_at, values.c.session_id)
-        )
-        from_last = func.row_number().over(
-            partition_by=series, order_by=(values.c.ended_at.desc(), values.c.session_id.desc())
-        )
-        ranked = (
-            select(
-                values.c.member_id,
-                values.c.currency,
-                values.c.step_id,
-                values.c.value_number,
-                from_first.label("from_first"),
-                from_last.label("from_last"),
-            )
-            .where(values.c.latest == 1)
-            .subquery("ranked")
-        )
+    async def member_sessions(
+        self, scope: Scope, checkin_id: str, member_id: int
+    ) -> list[SessionEnd]:
+        """All of one member's completed sessions of a check-in in scope, oldest first (for a
+        member whose ends `session_ends` could not settle: many sessions in few weeks)."""
         statement = (
-            select(ranked)
-            .where(or_(ranked.c.from_first == 1, ranked.c.from_last == 1))
-            .order_by(ranked.c.member_id, ranked.c.currency, ranked.c.step_id, ranked.c.from_first)
+            select(CheckinSession.id, CheckinSession.ended_at)
+            .where(CheckinSession.member_id == member_id, *self._completed(checkin_id, scope))
+            .order_by(CheckinSession.ended_at, CheckinSession.id)
         )
-        result = await self._session.stream(statement)
-        async for row in result:
-            first, last = int(row.from_first), int(row.from_last)
-            yield JournalValue(
-                row.member_id,
-                row.currency,
-                row.step_id,
-                row.value_number,
-                first,
-                last,
-                first + last - 1,
+        rows = await self._session.execute(statement)
+        return [SessionEnd(member_id, row.id, row.ended_at, True) for row in rows]
+
+    async def amounts(
+        self, session_ids: list[int], steps: tuple[str, ...], scope: Scope
+    ) -> list[Amount]:
+        """The amounts answered at `steps` in these sessions: the last answer of each session
+        and step (a correction is a new answer); skipped ones and those without a currency
+        left out."""
+        found: dict[tuple[int, str], Amount] = {}
+        for start in range(0, len(session_ids), _IDS_AT_ONCE):
+            chunk = session_ids[start : start + _IDS_AT_ONCE]
+            statement = (
+                select(Answer.session_id, Answer.step_id, Answer.value_number, Answer.currency)
+                .where(
+                    Answer.session_id.in_(chunk),
+                    Answer.step_id.in_(steps),
+                    Answer.skipped.is_(False),
+                    Answer.value_number.is_not(None),
+                    Answer.currency.is_not(None),
+                )
+                .order_by(Answer.session_id, Answer.id)
             )
+            if scope.group_id is not None:
+                statement = statement.where(Answer.group_id == scope.group_id)
+            for session_id, step_id, value, currency in await self._session.execute(statement):
+                if value is not None and currency is not None:  # as the query asks
+                    found[(session_id, step_id)] = Amount(session_id, step_id, value, currency)
+        return list(found.values())
 
     async def enrolment(self, scope: Scope) -> Enrolment:
         """Members with a membership (of the group, or of any group) that lasted into the

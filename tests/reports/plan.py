@@ -4,7 +4,8 @@ The tests compute the figures they expect from this plan with their own plain Py
 from the database, and compare them with what the report computed in SQL.
 
 Two groups in KES: Kibera (amina, baraka, chausiku, diego in USD, esther until week 5) and
-Mombasa (esther from week 5, fatuma). Gaps, a skipped answer, a corrected answer, a second
+Mombasa (esther from week 5, fatuma, grace who changed currency, hassan who checks in five
+times a week). Gaps, a skipped answer, a corrected answer, a second
 check-in in one week, expired and active sessions, several currencies, a member who left.
 """
 
@@ -99,6 +100,8 @@ def program() -> Plan:
     for who in ("amina", "baraka", "chausiku", "diego", "esther"):
         plan.joins.append((who, "Kibera", joined))
     plan.joins.append(("fatuma", "Mombasa", joined))
+    plan.joins.append(("grace", "Mombasa", joined))
+    plan.joins.append(("hassan", "Mombasa", joined))
     moved = WEEK0 + timedelta(weeks=5)
     plan.joins.append(("esther", "Mombasa", moved))
 
@@ -129,6 +132,15 @@ def program() -> Plan:
         add(weekly("esther", week, group, str(500 + 25 * week), "200", str(10 + week % 3)))
     for week in range(10):
         add(weekly("fatuma", week, "Mombasa", "800", "900", "0"))
+    for week in range(10):  # five times a week: more sessions than the report reads at first
+        for day, bump in ((0, 0), (1, 3), (2, 7), (3, 5), (4, 11)):  # the Friday one counts
+            ended = WEEK0 + timedelta(weeks=week, days=day, hours=16)
+            sales = str(400 + 10 * week + bump)
+            add(weekly("hassan", week, "Mombasa", sales, "100", str(bump), ended=ended.isoformat()))
+    for week in range(8):  # changed currency half way: her ends are in two currencies
+        add(
+            weekly("grace", week, "Mombasa", "70", "20", "5", currency="KES" if week < 4 else "USD")
+        )
 
     add(journal("amina", 0, "Kibera", "1000", "100"))
     add(journal("amina", 1, "Kibera", "1200", "150"))

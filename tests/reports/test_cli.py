@@ -39,8 +39,8 @@ def test_json_carries_every_figure_with_its_method(tmp_path: Path) -> None:
     report = json.loads(result.stdout)
     assert report["group"] == "Kibera"
     sales = next(c for c in report["business"] if (c["currency"], c["measure"]) == ("KES", "sales"))
-    assert (sales["members"], sales["too_few"], sales["median_change"]) == (2, 2, "187.5")
-    assert sales["method"].startswith("Per member and currency")
+    assert (sales["members"], sales["too_few"], sales["median_change"]) == (2, 1, "187.5")
+    assert sales["method"].startswith("Per member, from the weekly sales answer")
     counts = {c["key"]: c["value"] for c in report["participation"]["counts"]}
     assert (counts["enrolled"], counts["left"]) == (5, 1)
     assert {e["giver"] for e in report["mutuality"]["network"]} == {
@@ -67,7 +67,7 @@ def test_text_and_xlsx(tmp_path: Path) -> None:
     assert text.stdout.startswith("Evidence for the whole program (made ")
     for heading in ("PARTICIPATION", "BUSINESS CHANGE", "HOUSEHOLD CHANGE", "MUTUALITY"):
         assert heading in text.stdout
-    assert "How (profit): Per member and currency, from sales minus costs" in text.stdout
+    assert "How (profit): Per member, from sales minus costs" in text.stdout
 
     output = tmp_path / "evidence.xlsx"
     written = runner.invoke(
@@ -82,8 +82,8 @@ def test_text_and_xlsx(tmp_path: Path) -> None:
     business = list(workbook["business"].iter_rows(values_only=True))
     header, rows = business[0], business[1:]
     kes_sales = next(r for r in rows if r[:2] == ("KES", "sales"))
-    assert kes_sales[header.index("members")] == 4
-    assert kes_sales[header.index("how it is computed")].startswith("Per member and currency")
+    assert kes_sales[header.index("members")] == 5
+    assert kes_sales[header.index("how it is computed")].startswith("Per member, from")
     assert isinstance(kes_sales[header.index("median change")], int | float)
 
 

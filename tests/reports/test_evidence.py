@@ -14,7 +14,7 @@ import pytest
 from bot.reports.evidence import EvidenceReport, build_report
 from storage import Database
 
-from .plan import NOW, SKIP, Amount, Plan, program, seed
+from .plan import NOW, SKIP, Amount, Checkin, Plan, program, seed
 
 pytestmark = pytest.mark.asyncio
 
@@ -43,41 +43,29 @@ def _in_scope(plan: Plan, group: str | None, since: datetime | None, checkin_id:
     ]
 
 
-def expected_business(plan: Plan, group: str | None, since: datetime | None) -> dict:
-    """{(currency, measure): (members, too_few, baseline, now, median change, improved)}."""
-    series: dict[tuple[str, str], dict[str, object]] = defaultdict(dict)
-    for c in sorted(_in_scope(plan, group, since, "weekly_checkin"), key=lambda c: c.ended):
-        values = {step: _value(c.steps[step]) for step in ("sales", "costs", "saved")}
-        if all(v is None for v in values.values()):
-            continue
-        series[(c.member, c.currency)][_week(c.ended)] = values  # the later one wins
-    tallies: dict[tuple[str, str], list] = defaultdict(lambda: [[], 0])
-    for (_, currency), weeks in series.items():
-        ordered = [weeks[w] for w in sorted(weeks)]
-        for measure in ("sales", "costs", "profit", "savings"):
+def _tally(tallies: dict, measure: str, first: list, last: list, enough: bool) -> None:
+    """A member's values of a measure at each end, as (value, currency), into `tallies`:
+    {(currency, measure): [pairs, too_few, mixed]}."""
+    if not first and not last:
+        return
+    currency = (last or first)[-1][1]
+    tally = tallies[(currency, measure)]
+    if not enough or not first or not last:
+        tally[1] += 1
+    elif any(c != currency for _, c in first + last):
+        tally[2] += 1
+    else:
+        tally[0].append((median(v for v, _ in first), median(v for v, _ in last)))
 
-            def pick(v: dict, measure: str = measure) -> Decimal | None:
-                if measure == "profit":
-                    if v["sales"] is None or v["costs"] is None:
-                        return None
-                    return v["sales"] - v["costs"]
-                return v["saved" if measure == "savings" else measure]
 
-            first = [pick(v) for v in ordered[:4] if pick(v) is not None]
-            last = [pick(v) for v in ordered[-4:] if pick(v) is not None]
-            if not first and not last:
-                continue
-            tally = tallies[(currency, measure)]
-            if len(ordered) < 8 or not first or not last:
-                tally[1] += 1
-            else:
-                tally[0].append((median(first), median(last)))
+def _expected(tallies: dict) -> dict:
     expected = {}
-    for key, (pairs, too_few) in tallies.items():
+    for key, (pairs, too_few, mixed) in tallies.items():
         changes = [now - base for base, now in pairs]
         expected[key] = (
             len(pairs),
             too_few,
+            mixed,
             median([b for b, _ in pairs]) if pairs else None,
             median([n for _, n in pairs]) if pairs else None,
             median(changes) if changes else None,
@@ -86,31 +74,42 @@ def expected_business(plan: Plan, group: str | None, since: datetime | None) -> 
     return expected
 
 
+def expected_business(plan: Plan, group: str | None, since: datetime | None) -> dict:
+    """{(currency, measure): (members, too_few, mixed, baseline, now, median change, improved)}."""
+    weeks: dict[str, dict[str, object]] = defaultdict(dict)
+    for c in sorted(_in_scope(plan, group, since, "weekly_checkin"), key=lambda c: c.ended):
+        weeks[c.member][_week(c.ended)] = c  # the later one in a week wins
+    tallies: dict[tuple[str, str], list] = defaultdict(lambda: [[], 0, 0])
+    for member_weeks in weeks.values():
+        ordered = [member_weeks[w] for w in sorted(member_weeks)]
+        for measure in ("sales", "costs", "profit", "savings"):
+
+            def pick(c: Checkin, measure: str = measure) -> tuple[Decimal, str] | None:
+                sales, costs = _value(c.steps["sales"]), _value(c.steps["costs"])
+                if measure == "profit":
+                    return None if sales is None or costs is None else (sales - costs, c.currency)
+                value = _value(c.steps["saved" if measure == "savings" else measure])
+                return None if value is None else (value, c.currency)
+
+            first = [p for p in map(pick, ordered[:4]) if p is not None]
+            last = [p for p in map(pick, ordered[-4:]) if p is not None]
+            _tally(tallies, measure, first, last, len(ordered) >= 8)
+    return _expected(tallies)
+
+
 def expected_household(plan: Plan, group: str | None, since: datetime | None) -> dict:
-    journals: dict[tuple[str, str, str], list[Decimal]] = defaultdict(list)
+    journals: dict[str, list[Checkin]] = defaultdict(list)
     for c in sorted(_in_scope(plan, group, since, "monthly_journal"), key=lambda c: c.ended):
+        journals[c.member].append(c)
+    tallies: dict[tuple[str, str], list] = defaultdict(lambda: [[], 0, 0])
+    for series in journals.values():
         for step in ("household_income", "savings_balance"):
-            value = _value(c.steps[step])
-            if value is not None:
-                journals[(c.member, c.currency, step)].append(value)
-    tallies: dict[tuple[str, str], list] = defaultdict(lambda: [[], 0])
-    for (_, currency, step), values in journals.items():
-        tally = tallies[(currency, step)]
-        if len(values) < 2:
-            tally[1] += 1
-        else:
-            tally[0].append((values[0], values[-1]))
-    return {
-        key: (
-            len(pairs),
-            too_few,
-            median([b for b, _ in pairs]) if pairs else None,
-            median([n for _, n in pairs]) if pairs else None,
-            median([n - b for b, n in pairs]) if pairs else None,
-            sum(1 for b, n in pairs if n > b),
-        )
-        for key, (pairs, too_few) in tallies.items()
-    }
+            ends = []
+            for c in (series[0], series[-1]):
+                value = _value(c.steps[step])
+                ends.append([] if value is None else [(value, c.currency)])
+            _tally(tallies, step, ends[0], ends[1], len(series) >= 2)
+    return _expected(tallies)
 
 
 def expected_weeks(plan: Plan, group: str | None, since: datetime | None) -> dict:
@@ -168,6 +167,7 @@ def _figures(changes: tuple) -> dict:
         (c.currency, c.measure): (
             c.members,
             c.too_few,
+            c.mixed_currency,
             c.baseline_median,
             c.now_median,
             c.median_change,
@@ -237,9 +237,9 @@ async def test_the_plan_exercises_what_it_claims(database: Database) -> None:
         groups, _ = await seed(uow, plan)
     kibera = await _report(database, groups["Kibera"], "Kibera", None)
     business = _figures(kibera.business)
-    assert business[("KES", "sales")][:2] == (2, 2)  # amina, baraka; chausiku and esther too few
-    assert business[("USD", "sales")][:2] == (1, 1)  # diego; chausiku's one USD check-in
-    assert business[("KES", "sales")][2:] == (
+    assert business[("KES", "sales")][:3] == (2, 1, 0)  # amina, baraka; esther too few
+    assert business[("USD", "sales")][:3] == (1, 1, 0)  # diego; chausiku (latest in USD)
+    assert business[("KES", "sales")][3:] == (
         # amina: 1150 then 1750 (week 3's later check-in, week 5's corrected answer);
         # baraka: 1900 (week 1 skipped) then 1675: medians of the two
         Decimal("1525"),
@@ -250,8 +250,10 @@ async def test_the_plan_exercises_what_it_claims(database: Database) -> None:
     assert kibera.participation.count("enrolled") == 5
     assert (kibera.participation.count("current"), kibera.participation.count("left")) == (4, 1)
     program_wide = await _report(database, None, None, None)
-    assert _figures(program_wide.business)[("KES", "sales")][:2] == (4, 1)  # esther counts now
-    assert program_wide.participation.count("enrolled") == 6
+    program_business = _figures(program_wide.business)
+    assert program_business[("KES", "sales")][:3] == (5, 0, 0)  # esther counts now, hassan too
+    assert program_business[("USD", "sales")][:3] == (1, 1, 1)  # grace: KES, then USD
+    assert program_wide.participation.count("enrolled") == 8
     assert program_wide.participation.count("left") == 0
 
 

@@ -113,4 +113,4 @@ def test_one_group_only(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     _, rows = _read(out, "weekly_checkin")
     contacts = {row["contact_id"] for row in rows}
-    assert len(contacts) == 2  # esther (after she moved) and fatuma
+    assert len(contacts) == 4  # esther (after she moved), fatuma, grace, hassan

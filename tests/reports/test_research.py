@@ -81,13 +81,14 @@ def test_nothing_identifying_and_small_cells_merged_or_left_out(tmp_path: Path) 
     answers = _csv(files["answers.csv"])
     kibera = keyed_id(KEY.encode(), "g", groups["Kibera"])
     mombasa = keyed_id(KEY.encode(), "g", groups["Mombasa"])
-    # Kibera had five members answering; Mombasa two, and no other small group to merge with
+    # Kibera had five members answering; Mombasa four, and no other small group to merge with
     assert {row["group"] for row in answers} == {kibera}
     assert _csv(files["suppressed.csv"]) == [
-        {"what": "group", "which": mombasa, "members": "2", "action": "left out"},
+        {"what": "group", "which": mombasa, "members": "4", "action": "left out"},
+        {"what": "business type", "which": "(none)", "members": "2", "action": "left blank"},
         {"what": "business type", "which": "retail", "members": "1", "action": "left blank"},
     ]
-    assert f"group {mombasa}: 2 members, left out" in files["README.txt"]
+    assert f"group {mombasa}: 4 members, left out" in files["README.txt"]
     amina = keyed_id(KEY.encode(), "m", members["amina"])
     assert re.fullmatch(r"m-[0-9a-f]{16}", amina)
     assert {row["business_type"] for row in answers} == {"food"}
