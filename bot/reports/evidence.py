@@ -24,7 +24,7 @@ How the numbers are made (the `method` strings say the same beside each figure):
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -43,6 +43,8 @@ from storage.unit_of_work import UnitOfWork
 ENDS = 4
 """Check-ins at each end of a member's series: the baseline and now are medians of four."""
 ACTIVE_DAYS = 28
+INVITATION = "checkin_invitation"
+REMINDER = "reminder"
 WEEKLY_STEPS = ("sales", "costs", "saved")
 MEASURES = ("sales", "costs", "profit", "savings")
 JOURNAL_STEPS = ("household_income", "savings_balance")
@@ -269,13 +271,13 @@ async def _participation(uow: UnitOfWork, scope: Scope) -> Participation:
     active_since = scope.until - timedelta(days=ACTIVE_DAYS)
     active = await evidence.active_members(scope, active_since)
     completed = {c.week: c.count for c in await evidence.completed_per_week(scope)}
-    invited = {
-        c.week: c.count
-        for c in await evidence.nudges_per_week(scope, "checkin_invitation", members=True)
-    }
-    reminders = {
-        c.week: c.count for c in await evidence.nudges_per_week(scope, "reminder", members=False)
-    }
+    invited: dict[int, int] = {}
+    reminders: dict[int, int] = {}
+    for c in await evidence.nudges_per_week(scope, (INVITATION, REMINDER)):
+        if c.kind == INVITATION:
+            invited[c.week] = c.members
+        else:
+            reminders[c.week] = c.nudges
     weeks = tuple(
         WeekParticipation(
             iso_week(week),
@@ -375,30 +377,20 @@ class _Tallies:
         return tuple(self.by_key[k].figure(k[0], k[1], method(k[0])) for k in keys)
 
 
-def week_of(moment: datetime) -> int:
-    """The week index (see `iso_week`) of a moment, Monday to Sunday in UTC."""
-    return (moment.date() - _EPOCH_MONDAY).days // 7
-
-
 def _settled(side: list[SessionEnd], weeks_needed: int) -> bool:
     """Whether one end's sessions settle its weeks: fewer than were fetched (the member has no
     more), or enough distinct weeks that no week at the end can have been cut."""
-    return len(side) < FETCH or len({week_of(s.ended_at) for s in side}) >= weeks_needed
+    return len(side) < FETCH or len({s.week for s in side}) >= weeks_needed
 
 
 def _ends(sessions: Iterable[SessionEnd]) -> tuple[list[int], list[int]]:
-    """The sessions of the first and last `ENDS` weeks (the last session of each week)."""
-    latest: dict[int, SessionEnd] = {}
+    """The sessions of the first and last `ENDS` weeks (the last session of each week), from
+    a member's sessions in the order they ended."""
+    latest: dict[int, int] = {}
     for s in sessions:
-        week = week_of(s.ended_at)
-        known = latest.get(week)
-        if known is None or (s.ended_at, s.session_id) > (known.ended_at, known.session_id):
-            latest[week] = s
+        latest[s.week] = s.session_id
     weeks = sorted(latest)
-    return (
-        [latest[w].session_id for w in weeks[:ENDS]],
-        [latest[w].session_id for w in weeks[-ENDS:]],
-    )
+    return [latest[w] for w in weeks[:ENDS]], [latest[w] for w in weeks[-ENDS:]]
 
 
 def _weekly_values(amounts: dict[str, Amount]) -> dict[str, Valued]:
@@ -413,23 +405,6 @@ def _weekly_values(amounts: dict[str, Amount]) -> dict[str, Valued]:
     return values
 
 
-async def _by_member(
-    rows: AsyncIterator[V], key: Callable[[V], K]
-) -> AsyncIterator[tuple[K, list[V]]]:
-    """Consecutive rows with the same key, as one list: the rows of one member at a time."""
-    current: list[V] = []
-    current_key: K | None = None
-    async for row in rows:
-        row_key = key(row)
-        if current and row_key != current_key:
-            yield current_key, current  # type: ignore[misc]
-            current = []
-        current_key = row_key
-        current.append(row)
-    if current:
-        yield current_key, current  # type: ignore[misc]
-
-
 async def _settle(
     uow: UnitOfWork, scope: Scope, checkin_id: str, member_id: int, rows: list[SessionEnd]
 ) -> list[SessionEnd]:
@@ -440,16 +415,35 @@ async def _settle(
     return await uow.evidence.member_sessions(scope, checkin_id, member_id)
 
 
+def _members_of(ends: list[SessionEnd]) -> dict[int, list[SessionEnd]]:
+    by_member: dict[int, list[SessionEnd]] = {}
+    for end in ends:
+        by_member.setdefault(end.member_id, []).append(end)
+    return by_member
+
+
+async def _amounts(
+    uow: UnitOfWork, scope: Scope, ids: Iterable[int], steps: tuple[str, ...]
+) -> dict[int, dict[str, Amount]]:
+    by_session: dict[int, dict[str, Amount]] = {}
+    for amount in await uow.evidence.amounts(sorted(set(ids)), steps, scope):
+        by_session.setdefault(amount.session_id, {})[amount.step_id] = amount
+    return by_session
+
+
 async def _business(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
     tallies = _Tallies()
-    pending: list[tuple[list[int], list[int]]] = []
-
-    async def flush() -> None:
-        ids = sorted({i for first, last in pending for i in (*first, *last)})
-        by_session: dict[int, dict[str, Amount]] = {}
-        for amount in await uow.evidence.amounts(ids, WEEKLY_STEPS, scope):
-            by_session.setdefault(amount.session_id, {})[amount.step_id] = amount
-        for first, last in pending:
+    members = await uow.evidence.members(scope)
+    for start in range(0, len(members), MEMBERS_AT_ONCE):
+        chunk = members[start : start + MEMBERS_AT_ONCE]
+        ends = await uow.evidence.session_ends(scope, WEEKLY_CHECKIN, FETCH, chunk)
+        chosen = [
+            _ends(await _settle(uow, scope, WEEKLY_CHECKIN, member_id, rows))
+            for member_id, rows in _members_of(ends).items()
+        ]
+        ids = (i for first, last in chosen for i in (*first, *last))
+        by_session = await _amounts(uow, scope, ids, WEEKLY_STEPS)
+        for first, last in chosen:
             enough = not set(first) & set(last) and len(first) == len(last) == ENDS
             at_first = [_weekly_values(by_session.get(i, {})) for i in first]
             at_last = [_weekly_values(by_session.get(i, {})) for i in last]
@@ -460,28 +454,24 @@ async def _business(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
                     [v[measure] for v in at_last if measure in v],
                     enough,
                 )
-        pending.clear()
-
-    rows = uow.evidence.session_ends(scope, WEEKLY_CHECKIN, FETCH)
-    async for member_id, ends in _by_member(rows, lambda r: r.member_id):
-        settled = await _settle(uow, scope, WEEKLY_CHECKIN, member_id, ends)
-        pending.append(_ends(settled))
-        if len(pending) >= MEMBERS_AT_ONCE:
-            await flush()
-    await flush()
     return tallies.figures(MEASURES, _change_method)
 
 
 async def _household(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
     tallies = _Tallies()
-    pending: list[tuple[int, int]] = []
-
-    async def flush() -> None:
-        ids = sorted({i for pair in pending for i in pair})
-        by_session: dict[int, dict[str, Amount]] = {}
-        for amount in await uow.evidence.amounts(ids, JOURNAL_STEPS, scope):
-            by_session.setdefault(amount.session_id, {})[amount.step_id] = amount
-        for first, last in pending:
+    members = await uow.evidence.members(scope)
+    for start in range(0, len(members), MEMBERS_AT_ONCE):
+        chunk = members[start : start + MEMBERS_AT_ONCE]
+        ends = await uow.evidence.session_ends(scope, MONTHLY_JOURNAL, 1, chunk)
+        pairs = [
+            (
+                next(r.session_id for r in rows if r.from_start),
+                next(r.session_id for r in rows if not r.from_start),
+            )
+            for rows in _members_of(ends).values()
+        ]
+        by_session = await _amounts(uow, scope, (i for p in pairs for i in p), JOURNAL_STEPS)
+        for first, last in pairs:
             for step in JOURNAL_STEPS:
                 values = [by_session.get(i, {}).get(step) for i in (first, last)]
                 tallies.add(
@@ -490,16 +480,6 @@ async def _household(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
                     [(values[1].value, values[1].currency)] if values[1] else [],
                     first != last,
                 )
-        pending.clear()
-
-    rows = uow.evidence.session_ends(scope, MONTHLY_JOURNAL, 1)
-    async for _, ends in _by_member(rows, lambda r: r.member_id):
-        first = next(r.session_id for r in ends if r.from_start)
-        last = next(r.session_id for r in ends if not r.from_start)
-        pending.append((first, last))
-        if len(pending) >= MEMBERS_AT_ONCE:
-            await flush()
-    await flush()
     return tallies.figures(JOURNAL_STEPS, _journal_method)
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    String,
     cast,
     distinct,
     exists,
@@ -37,7 +38,17 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage.models import Answer, CheckinSession, Group, HelpRecord, Member, Membership, Message
+from storage.models import (
+    NUDGE_POSTGRESQL,
+    NUDGE_SQLITE,
+    Answer,
+    CheckinSession,
+    Group,
+    HelpRecord,
+    Member,
+    Membership,
+    Message,
+)
 
 WEEKLY_CHECKIN = "weekly_checkin"
 MONTHLY_JOURNAL = "monthly_journal"
@@ -62,12 +73,12 @@ class Scope:
 
 @dataclass(frozen=True, slots=True)
 class SessionEnd:
-    """A completed session at one end of a member's series (`from_start`: counted from the
-    first; else from the last)."""
+    """A completed session at one end of a member's series: the week it ended in (a week
+    index) and `from_start` (counted from the first; else from the last)."""
 
     member_id: int
     session_id: int
-    ended_at: datetime
+    week: int
     from_start: bool
 
 
@@ -83,6 +94,16 @@ class Amount:
 class WeekCount:
     week: int
     count: int
+
+
+@dataclass(frozen=True, slots=True)
+class NudgeCount:
+    """Nudges of one kind in a week: the members who got one, and how many were sent."""
+
+    week: int
+    kind: str
+    members: int
+    nudges: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,23 +193,34 @@ class EvidenceRepository:
             )
         return where
 
-    async def session_ends(
-        self, scope: Scope, checkin_id: str, fetch: int
-    ) -> AsyncIterator[SessionEnd]:
-        """Each member's first `fetch` and last `fetch` completed sessions of a check-in in
-        scope, ordered by member (a session may come twice, once from each end). On
-        PostgreSQL a lateral join per member walks the (member, check-in, end) index from both
-        ends; SQLite numbers each member's sessions with window functions."""
-        completed = self._completed(checkin_id, scope)
-        if self._dialect == "postgresql":
-            members = select(Member.id.label("member_id"))
-            if scope.group_id is not None:
-                members = members.where(
-                    exists().where(
-                        Membership.member_id == Member.id, Membership.group_id == scope.group_id
-                    )
+    async def members(self, scope: Scope) -> list[int]:
+        """The ids of the members a report covers: every member, or those who ever belonged
+        to the group; in id order."""
+        statement = select(Member.id).order_by(Member.id)
+        if scope.group_id is not None:
+            statement = statement.where(
+                exists().where(
+                    Membership.member_id == Member.id, Membership.group_id == scope.group_id
                 )
-            people = members.subquery("people")
+            )
+        return list((await self._session.scalars(statement)).all())
+
+    async def session_ends(
+        self, scope: Scope, checkin_id: str, fetch: int, member_ids: list[int]
+    ) -> list[SessionEnd]:
+        """The first `fetch` and last `fetch` completed sessions of a check-in in scope of each
+        of `member_ids`, by member and then in the order they ended (a session may come twice,
+        once from each end). On PostgreSQL a lateral join per member walks the (member,
+        check-in, end) index from both ends; SQLite numbers each member's sessions with window
+        functions."""
+        completed = self._completed(checkin_id, scope)
+        week = self._week(CheckinSession.ended_at)
+        if self._dialect == "postgresql":
+            people = (
+                select(Member.id.label("member_id"))
+                .where(Member.id.in_(member_ids))
+                .subquery("people")
+            )
             parts = []
             for from_start in (True, False):
                 ordering = (
@@ -197,7 +229,7 @@ class EvidenceRepository:
                     else (CheckinSession.ended_at.desc(), CheckinSession.id.desc())
                 )
                 side = (
-                    select(CheckinSession.id, CheckinSession.ended_at)
+                    select(CheckinSession.id, CheckinSession.ended_at, week.label("week"))
                     .where(CheckinSession.member_id == people.c.member_id, *completed)
                     .order_by(*ordering)
                     .limit(fetch)
@@ -208,58 +240,64 @@ class EvidenceRepository:
                         people.c.member_id,
                         side.c.id,
                         side.c.ended_at,
+                        side.c.week,
                         literal_column("true" if from_start else "false").label("from_start"),
                     ).select_from(people.join(side, literal_column("true")))
                 )
-            union = parts[0].union_all(parts[1]).subquery("ends")
-            statement: Select[Any] = select(union).order_by(union.c.member_id)
-        else:
-            member = CheckinSession.member_id
-            first = func.row_number().over(
-                partition_by=member, order_by=(CheckinSession.ended_at, CheckinSession.id)
+            ends = parts[0].union_all(parts[1]).subquery("ends")
+            statement = select(ends.c.member_id, ends.c.id, ends.c.week, ends.c.from_start)
+            statement = statement.order_by(ends.c.member_id, ends.c.ended_at, ends.c.id)
+            return [
+                SessionEnd(member_id, session_id, int(w), bool(from_start))
+                for member_id, session_id, w, from_start in await self._session.execute(statement)
+            ]
+        member = CheckinSession.member_id
+        first = func.row_number().over(
+            partition_by=member, order_by=(CheckinSession.ended_at, CheckinSession.id)
+        )
+        last = func.row_number().over(
+            partition_by=member,
+            order_by=(CheckinSession.ended_at.desc(), CheckinSession.id.desc()),
+        )
+        ranked = (
+            select(
+                member.label("member_id"),
+                CheckinSession.id,
+                CheckinSession.ended_at,
+                week.label("week"),
+                first.label("first"),
+                last.label("last"),
             )
-            last = func.row_number().over(
-                partition_by=member,
-                order_by=(CheckinSession.ended_at.desc(), CheckinSession.id.desc()),
-            )
-            ranked = (
-                select(
-                    member.label("member_id"),
-                    CheckinSession.id,
-                    CheckinSession.ended_at,
-                    first.label("first"),
-                    last.label("last"),
-                )
-                .where(*completed)
-                .subquery("ranked")
-            )
-            statement = (
-                select(ranked)
-                .where(or_(ranked.c.first <= fetch, ranked.c.last <= fetch))
-                .order_by(ranked.c.member_id)
-            )
-        result = await self._session.stream(statement.execution_options(yield_per=_BATCH))
-        async for row in result:
-            if self._dialect == "postgresql":
-                yield SessionEnd(row.member_id, row.id, row.ended_at, bool(row.from_start))
-                continue
+            .where(member.in_(member_ids), *completed)
+            .subquery("ranked")
+        )
+        statement = (
+            select(ranked.c.member_id, ranked.c.id, ranked.c.week, ranked.c.first, ranked.c.last)
+            .where(or_(ranked.c.first <= fetch, ranked.c.last <= fetch))
+            .order_by(ranked.c.member_id, ranked.c.ended_at, ranked.c.id)
+        )
+        found = []
+        for row in await self._session.execute(statement):
             if row.first <= fetch:
-                yield SessionEnd(row.member_id, row.id, row.ended_at, True)
+                found.append(SessionEnd(row.member_id, row.id, int(row.week), True))
             if row.last <= fetch:
-                yield SessionEnd(row.member_id, row.id, row.ended_at, False)
+                found.append(SessionEnd(row.member_id, row.id, int(row.week), False))
+        return found
 
     async def member_sessions(
         self, scope: Scope, checkin_id: str, member_id: int
     ) -> list[SessionEnd]:
-        """All of one member's completed sessions of a check-in in scope, oldest first (for a
-        member whose ends `session_ends` could not settle: many sessions in few weeks)."""
+        """All of one member's completed sessions of a check-in in scope, in the order they
+        ended (for a member whose ends `session_ends` could not settle: many sessions in few
+        weeks)."""
+        week = self._week(CheckinSession.ended_at)
         statement = (
-            select(CheckinSession.id, CheckinSession.ended_at)
+            select(CheckinSession.id, week)
             .where(CheckinSession.member_id == member_id, *self._completed(checkin_id, scope))
             .order_by(CheckinSession.ended_at, CheckinSession.id)
         )
         rows = await self._session.execute(statement)
-        return [SessionEnd(member_id, row.id, row.ended_at, True) for row in rows]
+        return [SessionEnd(member_id, session_id, int(w), True) for session_id, w in rows]
 
     async def amounts(
         self, session_ids: list[int], steps: tuple[str, ...], scope: Scope
@@ -335,16 +373,20 @@ class EvidenceRepository:
             .order_by(per_member.c.week)
         )
 
-    async def nudges_per_week(self, scope: Scope, nudge: str, *, members: bool) -> list[WeekCount]:
-        """Proactive lines of a nudge kind (`checkin_invitation`, `reminder`) the bot wrote
-        to the outbox, per week: the members who got one (`members`), or the nudges (a nudge
-        cut into several parts for its channel counts once). Failed sends are left out. In a
-        group: lines to members who belonged to it at the time."""
+    async def nudges_per_week(self, scope: Scope, kinds: tuple[str, ...]) -> list[NudgeCount]:
+        """Proactive lines of the nudge kinds (`checkin_invitation`, `reminder`…) the bot wrote
+        to the outbox, per week and kind: the members who got one, and the nudges (a nudge cut
+        into several parts for its channel counts once). Failed sends are left out. In a group:
+        lines to members who belonged to it at the time. One pass over the partial index of
+        proactive lines (`ix_messages_nudges`), whose expression this query repeats."""
+        nudge: ColumnElement[str] = literal_column(
+            NUDGE_SQLITE if self._dialect == "sqlite" else NUDGE_POSTGRESQL, String
+        )
         week = self._week(Message.created_at)
         where: list[ColumnElement[bool]] = [
             Message.direction == "out",
+            nudge.in_(kinds),
             Message.member_id.is_not(None),
-            Message.payload["nudge"].as_string() == nudge,
             Message.status.not_in(("failed", "undelivered")),
             Message.created_at <= scope.until,
         ]
@@ -359,17 +401,31 @@ class EvidenceRepository:
                     or_(Membership.left_at.is_(None), Membership.left_at > Message.created_at),
                 )
             )
-        keys: tuple[Any, ...] = (week, Message.member_id)
-        if not members:
-            keys = (*keys, Message.created_at)  # the parts of one nudge share their moment
-        distinct_nudges = (
-            select(week.label("week")).where(*where).group_by(*keys).subquery("nudges")
+        # the parts of one nudge share their member and moment
+        nudges = (
+            select(
+                week.label("week"),
+                nudge.label("kind"),
+                Message.member_id.label("member_id"),
+            )
+            .where(*where)
+            .group_by(week, nudge, Message.member_id, Message.created_at)
+            .subquery("nudges")
         )
-        return await self._week_counts(
-            select(distinct_nudges.c.week, func.count())
-            .group_by(distinct_nudges.c.week)
-            .order_by(distinct_nudges.c.week)
+        statement = (
+            select(
+                nudges.c.week,
+                nudges.c.kind,
+                func.count(distinct(nudges.c.member_id)),
+                func.count(),
+            )
+            .group_by(nudges.c.week, nudges.c.kind)
+            .order_by(nudges.c.week, nudges.c.kind)
         )
+        return [
+            NudgeCount(int(w), str(kind), int(members), int(count))
+            for w, kind, members, count in await self._session.execute(statement)
+        ]
 
     async def _week_counts(self, statement: Select[Any]) -> list[WeekCount]:
         rows = await self._session.execute(statement)
@@ -456,7 +512,7 @@ class EvidenceRepository:
             )
         )
         pending: HelpEdge | None = None
-        async for row in await self._session.stream(statement):
+        for row in await self._session.execute(statement):
             group_id, group_name, giver_id, giver_name, receiver_id, receiver_name, kind, n = row
             if pending is not None and (
                 pending.group_id,
