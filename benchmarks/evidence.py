@@ -9,8 +9,9 @@ in groups of seven, 10% of them in USD and the rest in KES, 2% having left their
 yes/no, a text), a monthly journal (three amounts), a help record in 30% of check-ins,
 an invitation every week, a reminder in 20% of check-ins, and the message log of the check-ins
 (one line in and one out per answer) so that the nudge queries scan a log of realistic size.
-Then `ANALYZE`, and it runs the report `--runs` times (default 3) for the whole program and once
-for one group, printing the wall time of each and the process's peak RSS
+Then `ANALYZE`, and it runs the report `--runs` times (default 3) for the whole program, its four
+parts once more one by one, and the report once for one group, printing the wall time of each
+and the process's peak RSS
 (`resource.getrusage`, which includes the interpreter and the imports: the RSS before the first
 report is printed too).
 
@@ -42,8 +43,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bot.reports import evidence  # noqa: E402
 from bot.reports.evidence import build_report  # noqa: E402
 from storage import Database  # noqa: E402
+from storage.repositories.evidence import Scope  # noqa: E402
 from storage.urls import async_url  # noqa: E402
 
 START = datetime(2025, 12, 1, tzinfo=UTC)  # a Monday
@@ -263,6 +266,19 @@ async def measure(url: str, runs: int, now: datetime) -> dict[str, object]:
                 report = await build_report(uow, now=now)
             times.append(time.perf_counter() - started)
             log(f"program-wide report: {times[-1]:.2f} s")
+        parts = {}
+        async with database.read() as uow:
+            scope = Scope(None, None, now)
+            for part, compute in (
+                ("participation", evidence._participation),
+                ("business", evidence._business),
+                ("household", evidence._household),
+                ("mutuality", evidence._mutuality),
+            ):
+                started = time.perf_counter()
+                await compute(uow, scope)
+                parts[part] = round(time.perf_counter() - started, 3)
+        log(f"the parts, once more: {parts}")
         started = time.perf_counter()
         async with database.read() as uow:
             await build_report(uow, group_id=1, group_name="Group 1", now=now)
@@ -274,6 +290,7 @@ async def measure(url: str, runs: int, now: datetime) -> dict[str, object]:
             "runs_seconds": [round(t, 3) for t in times],
             "median_seconds": round(statistics.median(times), 3),
             "group_seconds": round(group_seconds, 3),
+            "parts_seconds": parts,
             "rss_before_mib": round(rss_before, 1),
             "peak_rss_mib": round(peak_rss_mib(), 1),
             "weeks_in_report": len(report.participation.weeks),

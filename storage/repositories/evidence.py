@@ -23,13 +23,13 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
     Integer,
     Select,
     String,
     cast,
     distinct,
     exists,
-    extract,
     func,
     literal_column,
     or_,
@@ -159,7 +159,10 @@ def week_index(moment: Any, dialect: str) -> ColumnElement[int]:
         # integer seconds (exact: no julian-day float at a Monday's midnight), integer division
         seconds = cast(func.strftime(literal_column("'%s'"), moment), Integer)
         return (seconds - monday).self_group().op("/", return_type=Integer)(week)
-    return cast(func.floor((extract("epoch", moment) - monday) / week), Integer)
+    # days as integers (a date difference), not EXTRACT's numeric: several times cheaper per row
+    day = cast(func.timezone(literal_column("'UTC'"), moment), Date)
+    days = day.op("-", return_type=Integer)(literal_column("DATE '1970-01-05'"))
+    return days.self_group().op("/", return_type=Integer)(literal_column("7"))
 
 
 class EvidenceRepository:
