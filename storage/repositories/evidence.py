@@ -27,6 +27,8 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    any_,
+    bindparam,
     cast,
     distinct,
     exists,
@@ -35,6 +37,7 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -175,6 +178,13 @@ class EvidenceRepository:
     def _dialect(self) -> str:
         return self._session.get_bind().dialect.name
 
+    def _among(self, column: Any, ids: list[int]) -> ColumnElement[bool]:
+        """`column` is one of `ids`: on PostgreSQL one array parameter (`= ANY`), which is
+        prepared once whatever the number of ids; elsewhere an IN list."""
+        if self._dialect == "postgresql":
+            return column == any_(bindparam("ids", ids, type_=ARRAY(Integer)))
+        return column.in_(ids)
+
     def _week(self, moment: Any) -> ColumnElement[int]:
         return week_index(moment, self._dialect)
 
@@ -221,7 +231,7 @@ class EvidenceRepository:
         if self._dialect == "postgresql":
             people = (
                 select(Member.id.label("member_id"))
-                .where(Member.id.in_(member_ids))
+                .where(self._among(Member.id, member_ids))
                 .subquery("people")
             )
             parts = []
@@ -314,7 +324,7 @@ class EvidenceRepository:
             statement = (
                 select(Answer.session_id, Answer.step_id, Answer.value_number, Answer.currency)
                 .where(
-                    Answer.session_id.in_(chunk),
+                    self._among(Answer.session_id, chunk),
                     Answer.step_id.in_(steps),
                     Answer.skipped.is_(False),
                     Answer.value_number.is_not(None),
