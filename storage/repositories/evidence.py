@@ -178,6 +178,17 @@ class EvidenceRepository:
     def _dialect(self) -> str:
         return self._session.get_bind().dialect.name
 
+    async def _core(self, statement: Any) -> Any:
+        """Run a read on the session's connection, without the ORM: these queries return plain
+        rows by the hundred thousand, and the ORM's result machinery costs more than the
+        query."""
+        connection = await self._session.connection()
+        return await connection.execute(statement)
+
+    async def _rows(self, statement: Any) -> list[Any]:
+        """`_core`, all rows fetched at once (row by row costs more than the query here)."""
+        return list((await self._core(statement)).all())
+
     def _among(self, column: Any, ids: list[int]) -> ColumnElement[bool]:
         """`column` is one of `ids`: on PostgreSQL one array parameter (`= ANY`), which is
         prepared once whatever the number of ids; elsewhere an IN list."""
@@ -262,7 +273,7 @@ class EvidenceRepository:
             statement = statement.order_by(ends.c.member_id, ends.c.ended_at, ends.c.id)
             return [
                 SessionEnd(member_id, session_id, int(w), bool(from_start))
-                for member_id, session_id, w, from_start in await self._session.execute(statement)
+                for member_id, session_id, w, from_start in await self._rows(statement)
             ]
         member = CheckinSession.member_id
         first = func.row_number().over(
@@ -290,7 +301,7 @@ class EvidenceRepository:
             .order_by(ranked.c.member_id, ranked.c.ended_at, ranked.c.id)
         )
         found = []
-        for row in await self._session.execute(statement):
+        for row in await self._rows(statement):
             if row.first <= fetch:
                 found.append(SessionEnd(row.member_id, row.id, int(row.week), True))
             if row.last <= fetch:
@@ -309,7 +320,7 @@ class EvidenceRepository:
             .where(CheckinSession.member_id == member_id, *self._completed(checkin_id, scope))
             .order_by(CheckinSession.ended_at, CheckinSession.id)
         )
-        rows = await self._session.execute(statement)
+        rows = await self._rows(statement)
         return [SessionEnd(member_id, session_id, int(w), True) for session_id, w in rows]
 
     async def amounts(
@@ -334,7 +345,7 @@ class EvidenceRepository:
             )
             if scope.group_id is not None:
                 statement = statement.where(Answer.group_id == scope.group_id)
-            for session_id, step_id, value, currency in await self._session.execute(statement):
+            for session_id, step_id, value, currency in await self._rows(statement):
                 if value is not None and currency is not None:  # as the query asks
                     found[(session_id, step_id)] = Amount(session_id, step_id, value, currency)
         return list(found.values())
@@ -369,7 +380,7 @@ class EvidenceRepository:
         )
         if scope.group_id is not None:
             statement = statement.where(Answer.group_id == scope.group_id)
-        return int((await self._session.execute(statement)).scalar_one())
+        return int((await self._core(statement)).scalar_one())
 
     async def completed_per_week(self, scope: Scope) -> list[WeekCount]:
         """Members who completed a weekly check-in, per week (a member counts once a week)."""
@@ -437,11 +448,11 @@ class EvidenceRepository:
         )
         return [
             NudgeCount(int(w), str(kind), int(members), int(count))
-            for w, kind, members, count in await self._session.execute(statement)
+            for w, kind, members, count in await self._rows(statement)
         ]
 
     async def _week_counts(self, statement: Select[Any]) -> list[WeekCount]:
-        rows = await self._session.execute(statement)
+        rows = await self._rows(statement)
         return [WeekCount(int(week), int(count)) for week, count in rows]
 
     def _help_where(self, scope: Scope) -> list[ColumnElement[bool]]:
@@ -465,7 +476,7 @@ class EvidenceRepository:
         )
         return [
             HelpCount(int(w), kind, int(n), int(g or 0), int(r or 0))
-            for w, kind, n, g, r in await self._session.execute(statement)
+            for w, kind, n, g, r in await self._rows(statement)
         ]
 
     async def reciprocity(self, scope: Scope) -> Reciprocity:
@@ -494,38 +505,41 @@ class EvidenceRepository:
     async def help_edges(self, scope: Scope) -> AsyncIterator[HelpEdge]:
         """Who helped whom, per group, with the number of records and their kinds, ordered by
         group, giver and receiver."""
+        # count first, over ids only; then name the (far fewer) pairs
+        counted = (
+            select(
+                HelpRecord.group_id,
+                HelpRecord.giver_id,
+                HelpRecord.receiver_id,
+                HelpRecord.kind,
+                func.count().label("records"),
+            )
+            .where(*self._help_where(scope))
+            .group_by(
+                HelpRecord.group_id, HelpRecord.giver_id, HelpRecord.receiver_id, HelpRecord.kind
+            )
+            .subquery("counted")
+        )
         giver = aliased(Member, name="giver")
         receiver = aliased(Member, name="receiver")
         statement = (
             select(
-                HelpRecord.group_id,
+                counted.c.group_id,
                 Group.name,
-                HelpRecord.giver_id,
+                counted.c.giver_id,
                 giver.name,
-                HelpRecord.receiver_id,
+                counted.c.receiver_id,
                 receiver.name,
-                HelpRecord.kind,
-                func.count(),
+                counted.c.kind,
+                counted.c.records,
             )
-            .join(giver, giver.id == HelpRecord.giver_id)
-            .join(receiver, receiver.id == HelpRecord.receiver_id)
-            .outerjoin(Group, Group.id == HelpRecord.group_id)
-            .where(*self._help_where(scope))
-            .group_by(
-                HelpRecord.group_id,
-                Group.name,
-                HelpRecord.giver_id,
-                giver.name,
-                HelpRecord.receiver_id,
-                receiver.name,
-                HelpRecord.kind,
-            )
-            .order_by(
-                HelpRecord.group_id, HelpRecord.giver_id, HelpRecord.receiver_id, HelpRecord.kind
-            )
+            .join(giver, giver.id == counted.c.giver_id)
+            .join(receiver, receiver.id == counted.c.receiver_id)
+            .outerjoin(Group, Group.id == counted.c.group_id)
+            .order_by(counted.c.group_id, counted.c.giver_id, counted.c.receiver_id, counted.c.kind)
         )
         pending: HelpEdge | None = None
-        for row in await self._session.execute(statement):
+        for row in await self._rows(statement):
             group_id, group_name, giver_id, giver_name, receiver_id, receiver_name, kind, n = row
             if pending is not None and (
                 pending.group_id,
