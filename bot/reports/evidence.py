@@ -307,9 +307,10 @@ def _share(part: int, whole: int) -> Decimal | None:
     return (Decimal(part) / Decimal(whole)).quantize(_SHARE)
 
 
-FETCH = 3 * ENDS
-"""Sessions read from each end of a member's series: more than the ends need, so a member who
-completed the check-in twice in a week still has four weeks at each end."""
+FETCH = ENDS + 1
+"""Sessions read from each end of a member's series: one more than the ends need, which shows
+that the first four weeks are whole (a fifth week began). A member who completed the check-in
+more than once in a week at one end has their sessions read in full instead (`_settle`)."""
 MEMBERS_AT_ONCE = 2000
 """Members whose amounts are read in one round: memory stays bounded on any program size."""
 
