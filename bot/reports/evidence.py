@@ -426,10 +426,7 @@ def _members_of(ends: list[SessionEnd]) -> dict[int, list[SessionEnd]]:
 async def _amounts(
     uow: UnitOfWork, scope: Scope, ids: Iterable[int], steps: tuple[str, ...]
 ) -> dict[int, dict[str, Amount]]:
-    by_session: dict[int, dict[str, Amount]] = {}
-    for amount in await uow.evidence.amounts(sorted(set(ids)), steps, scope):
-        by_session.setdefault(amount.session_id, {})[amount.step_id] = amount
-    return by_session
+    return await uow.evidence.amounts(sorted(set(ids)), steps, scope)
 
 
 async def _business(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:

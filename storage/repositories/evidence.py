@@ -325,11 +325,11 @@ class EvidenceRepository:
 
     async def amounts(
         self, session_ids: list[int], steps: tuple[str, ...], scope: Scope
-    ) -> list[Amount]:
-        """The amounts answered at `steps` in these sessions: the last answer of each session
-        and step (a correction is a new answer); skipped ones and those without a currency
-        left out."""
-        found: dict[tuple[int, str], Amount] = {}
+    ) -> dict[int, dict[str, Amount]]:
+        """The amounts answered at `steps` in these sessions, by session and step: the last
+        answer of each session and step (a correction is a new answer); skipped ones and those
+        without a currency left out."""
+        found: dict[int, dict[str, Amount]] = {}
         for start in range(0, len(session_ids), _IDS_AT_ONCE):
             chunk = session_ids[start : start + _IDS_AT_ONCE]
             statement = (
@@ -347,8 +347,9 @@ class EvidenceRepository:
                 statement = statement.where(Answer.group_id == scope.group_id)
             for session_id, step_id, value, currency in await self._rows(statement):
                 if value is not None and currency is not None:  # as the query asks
-                    found[(session_id, step_id)] = Amount(session_id, step_id, value, currency)
-        return list(found.values())
+                    amount = Amount(session_id, step_id, value, currency)
+                    found.setdefault(session_id, {})[step_id] = amount
+        return found
 
     async def enrolment(self, scope: Scope) -> Enrolment:
         """Members with a membership (of the group, or of any group) that lasted into the
