@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from statistics import median
-from typing import TypeVar
 
 from storage.repositories.evidence import (
     MONTHLY_JOURNAL,
@@ -51,8 +50,6 @@ JOURNAL_STEPS = ("household_income", "savings_balance")
 _EPOCH_MONDAY = date(1970, 1, 5)
 _SHARE = Decimal("0.0001")
 
-K = TypeVar("K")
-V = TypeVar("V")
 
 WEEK_METHOD = "Weeks run Monday to Sunday, in UTC."
 ENROLLED_METHOD = (

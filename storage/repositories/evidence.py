@@ -8,9 +8,14 @@ time: a member who left a group keeps what they said while in it there) and an o
 (`since`: only what was said from then on).
 
 Medians are left to the caller: PostgreSQL has `percentile_cont` but SQLite has no median, and
-one method on both backends gives the same figure to the cent. The queries instead rank each
-member's check-ins with window functions and return only the first and last few per member,
-ordered by member, so the caller folds them one member at a time.
+one method on both backends gives the same figure to the cent. The queries instead hand over
+only what the medians need, for a chunk of members at a time: each member's first and last few
+completed sessions (`session_ends`: a lateral walk of an index from both ends on PostgreSQL,
+window functions on SQLite), then the amounts of those sessions (`amounts`).
+
+The bulkiest queries run on the session's connection without the ORM and fetch their rows at
+once (`_rows`): at a hundred thousand rows the ORM's result machinery, or fetching row by row,
+costs more than the query.
 """
 
 from __future__ import annotations
@@ -58,8 +63,6 @@ MONTHLY_JOURNAL = "monthly_journal"
 _EPOCH_MONDAY_SECONDS = 4 * 86400
 """1970-01-05, the first Monday after the Unix epoch, in seconds since the epoch."""
 _WEEK_SECONDS = 7 * 86400
-_BATCH = 5000
-"""Rows fetched at a time when streaming."""
 _IDS_AT_ONCE = 5000
 """Session ids in one query's IN list."""
 
