@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from storage.engines import DEFAULT_POOL_SIZE
@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     templates_path: Path | None = Field(default=None, alias="TEMPLATES_PATH")
     console_secret: str | None = Field(default=None, alias="CONSOLE_SECRET")
     console_idle_minutes: int = Field(default=480, ge=1, alias="CONSOLE_IDLE_MINUTES")
+    research_export_key: SecretStr | None = Field(default=None, alias="RESEARCH_EXPORT_KEY")
 
     telegram_bot_token: str | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
     telegram_api_url: str = Field(default="https://api.telegram.org", alias="TELEGRAM_API_URL")
@@ -67,6 +68,7 @@ class Settings(BaseSettings):
         "twilio_whatsapp_from",
         "twilio_sms_from",
         "console_secret",
+        "research_export_key",
         mode="before",
     )
     @classmethod

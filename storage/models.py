@@ -51,6 +51,12 @@ def _one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({quoted})"
 
 
+NUDGE_SQLITE = "json_extract(payload, '$.nudge')"
+NUDGE_POSTGRESQL = "(payload ->> 'nudge')"
+"""The nudge kind of a proactive line, as each backend writes it: queries that count nudges use
+these very expressions, so the partial index on them serves the query."""
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -168,6 +174,7 @@ class CheckinSession(Base):
             sqlite_where=sql_text("status = 'active'"),
             postgresql_where=sql_text("status = 'active'"),
         ),
+        Index("ix_sessions_member_checkin_ended", "member_id", "checkin_id", "ended_at"),
         CheckConstraint(_one_of("status", SESSION_STATUSES), name="status"),
     )
 
@@ -252,6 +259,12 @@ class Message(Base):
             "id",
             sqlite_where=sql_text("status = 'queued' AND direction = 'out'"),
             postgresql_where=sql_text("status = 'queued' AND direction = 'out'"),
+        ),
+        Index(
+            "ix_messages_nudges",
+            "created_at",
+            sqlite_where=sql_text(f"direction = 'out' AND {NUDGE_SQLITE} IS NOT NULL"),
+            postgresql_where=sql_text(f"direction = 'out' AND {NUDGE_POSTGRESQL} IS NOT NULL"),
         ),
         CheckConstraint(_one_of("channel", CHANNELS), name="channel"),
         CheckConstraint(_one_of("direction", MESSAGE_DIRECTIONS), name="direction"),

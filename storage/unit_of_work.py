@@ -9,7 +9,8 @@ from storage.repositories.audit import AuditRepository
 from storage.repositories.broadcasts import BroadcastRepository
 from storage.repositories.conversations import ConversationRepository
 from storage.repositories.early_statuses import EarlyStatusRepository
-from storage.repositories.exports import ExportRepository
+from storage.repositories.evidence import EvidenceRepository
+from storage.repositories.exports import ExportRepository, StreamingExportRepository
 from storage.repositories.group_chats import GroupChatRepository
 from storage.repositories.groups import GroupRepository
 from storage.repositories.help import HelpRepository
@@ -42,6 +43,8 @@ class UnitOfWork:
         self.messages = MessageRepository(session)
         self.stories = StoryRepository(session)
         self.exports = ExportRepository(session)
+        self.evidence = EvidenceRepository(session)
+        self.streams = StreamingExportRepository(session)
         self.inbox = InboxRepository(session)
         self.early_statuses = EarlyStatusRepository(session)
         self.group_chats = GroupChatRepository(session)

@@ -16,6 +16,7 @@ from bot.cli.groups import groups
 from bot.cli.highlights import highlights
 from bot.cli.i18n import i18n
 from bot.cli.members import members
+from bot.cli.report import report
 from bot.cli.serve import chat, clock, run, web, worker
 from bot.cli.staff import staff
 from bot.cli.stories import stories
@@ -41,6 +42,6 @@ def main(ctx: click.Context, traceback: bool) -> None:
 
 for command in (
     chat, run, web, worker, clock, groups, export, checkins, i18n, db,
-    highlights, members, staff, stories, broadcast, whatsapp,
+    highlights, members, staff, stories, broadcast, whatsapp, report,
 ):  # fmt: skip
     main.add_command(command)

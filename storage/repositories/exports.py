@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -211,3 +213,116 @@ class ExportRepository:
                 created_at,
             ) in await self._session.execute(statement)
         ]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    """One answer as stored, column by column, for exports that write each type their own way
+    (the Flow Results package, the research export)."""
+
+    id: int
+    session_id: int
+    member_id: int
+    group_id: int | None
+    checkin_id: str
+    step_id: str
+    answer_type: str
+    number: Decimal | None
+    currency: str | None
+    text: str | None
+    choice: str | None
+    value_date: date | None
+    json_value: Any | None
+    skipped: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredHelp:
+    giver_id: int
+    receiver_id: int
+    group_id: int | None
+    kind: str
+    note: str | None
+    created_at: datetime
+
+
+_STREAM_BATCH = 2000
+"""Rows fetched at a time when streaming: an export of millions of answers holds this many."""
+
+
+class StreamingExportRepository:
+    """Exports too large to hold: rows are streamed from the database in batches, in id order,
+    and written as they come."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def answers(
+        self, *, checkin_id: str | None = None, group_id: int | None = None
+    ) -> AsyncIterator[StoredAnswer]:
+        """Every answer (of one check-in, in one group, when given), oldest id first."""
+        statement = select(
+            Answer.id,
+            Answer.session_id,
+            Answer.member_id,
+            Answer.group_id,
+            Answer.checkin_id,
+            Answer.step_id,
+            Answer.answer_type,
+            Answer.value_number,
+            Answer.currency,
+            Answer.value_text,
+            Answer.value_choice,
+            Answer.value_date,
+            Answer.value_json,
+            Answer.skipped,
+            Answer.created_at,
+        ).order_by(Answer.id)
+        if checkin_id is not None:
+            statement = statement.where(Answer.checkin_id == checkin_id)
+        if group_id is not None:
+            statement = statement.where(Answer.group_id == group_id)
+        result = await self._session.stream(statement.execution_options(yield_per=_STREAM_BATCH))
+        async for row in result:
+            yield StoredAnswer(*tuple(row))
+
+    async def help(self, *, group_id: int | None = None) -> AsyncIterator[StoredHelp]:
+        """Every help record (in one group, when given), oldest id first."""
+        statement = select(
+            HelpRecord.giver_id,
+            HelpRecord.receiver_id,
+            HelpRecord.group_id,
+            HelpRecord.kind,
+            HelpRecord.note,
+            HelpRecord.created_at,
+        ).order_by(HelpRecord.id)
+        if group_id is not None:
+            statement = statement.where(HelpRecord.group_id == group_id)
+        result = await self._session.stream(statement.execution_options(yield_per=_STREAM_BATCH))
+        async for row in result:
+            yield StoredHelp(*row)
+
+    async def checkin_ids(self, group_id: int | None = None) -> list[str]:
+        """The check-ins that have answers (in one group, when given)."""
+        statement = select(Answer.checkin_id).distinct().order_by(Answer.checkin_id)
+        if group_id is not None:
+            statement = statement.where(Answer.group_id == group_id)
+        return list((await self._session.scalars(statement)).all())
+
+    async def members_per_group(self, group_id: int | None = None) -> dict[int | None, int]:
+        """How many members answered in each group (None: answers given outside any)."""
+        statement = select(Answer.group_id, func.count(func.distinct(Answer.member_id))).group_by(
+            Answer.group_id
+        )
+        if group_id is not None:
+            statement = statement.where(Answer.group_id == group_id)
+        return {group: int(count) for group, count in await self._session.execute(statement)}
+
+    async def business_types(self, group_id: int | None = None) -> dict[int, str | None]:
+        """The business type of every member with an answer (in one group, when given)."""
+        answered = select(Answer.member_id)
+        if group_id is not None:
+            answered = answered.where(Answer.group_id == group_id)
+        statement = select(Member.id, Member.business_type).where(Member.id.in_(answered))
+        return {member_id: kind for member_id, kind in await self._session.execute(statement)}

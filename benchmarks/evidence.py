@@ -1,0 +1,341 @@
+"""The program-wide evidence report over a year of a large program, on PostgreSQL: time and peak
+memory of `bot.reports.evidence.build_report`.
+
+In a scratch database (created here, dropped at the end) it seeds, with INSERT … SELECT over
+`generate_series` (server-side, no row crosses the wire), `--members` members (default 10,000)
+in groups of seven, 10% of them in USD and the rest in KES, 2% having left their group half way;
+`--weeks` (default 52) weeks in which each member completes the weekly check-in 80% of weeks
+(gaps spread by a hash of member and week), with six answers each (sales, costs, saved, two
+yes/no, a text), a monthly journal (three amounts), a help record in 30% of check-ins,
+an invitation every week, a reminder in 20% of check-ins, and the message log of the check-ins
+(one line in and one out per answer) so that the nudge queries scan a log of realistic size.
+Then `ANALYZE`, and it runs the report `--runs` times (default 3) for the whole program, its four
+parts once more one by one, and the report once for one group, printing the wall time of each
+and the process's peak RSS
+(`resource.getrusage`, which includes the interpreter and the imports: the RSS before the first
+report is printed too).
+
+    python benchmarks/evidence.py                               # 10,000 members, a year
+    python benchmarks/evidence.py --members 1000 --weeks 20     # a quick look
+    python benchmarks/evidence.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
+
+The server is `--database-url` (default: TEST_DATABASE_URL, else the local postgres database);
+the scratch database is created next to it and always dropped, on errors and Ctrl-C too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bot.reports import evidence  # noqa: E402
+from bot.reports.evidence import build_report  # noqa: E402
+from storage import Database  # noqa: E402
+from storage.repositories.evidence import Scope  # noqa: E402
+from storage.urls import async_url  # noqa: E402
+
+START = datetime(2025, 12, 1, tzinfo=UTC)  # a Monday
+GROUP_SIZE = 7
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def current_rss_mib() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+SEED = [
+    # placeholders are filled with numbers and a timestamp this script makes (str.format)
+    (
+        "groups",
+        """
+        INSERT INTO groups (id, name, name_key, join_code, timezone, language, currency,
+                            created_at)
+        SELECT g, 'Group ' || g, 'group ' || g, upper(lpad(to_hex(g), 6, 'G')),
+               'Africa/Nairobi', 'en', 'KES', {start}
+        FROM generate_series(1, ceil({members}::numeric / {group})::int) AS g
+        """,
+    ),
+    (
+        "members",
+        """
+        INSERT INTO members (id, name, locale, currency, business_type, consent, opted_out,
+                             created_at, updated_at)
+        SELECT m, 'Member ' || m, 'en', CASE WHEN m % 10 = 0 THEN 'USD' ELSE 'KES' END,
+               (ARRAY['food','retail','services','farming','making','other'])[1 + m % 6],
+               true, false, {start}, {start}
+        FROM generate_series(1, {members}) AS m
+        """,
+    ),
+    (
+        "memberships",
+        """
+        INSERT INTO memberships (member_id, group_id, joined_at, left_at)
+        SELECT m, 1 + (m - 1) / {group}, {start},
+               CASE WHEN m % 50 = 0 THEN {start} + interval '26 weeks' END
+        FROM generate_series(1, {members}) AS m
+        """,
+    ),
+    (
+        "weekly sessions",
+        """
+        INSERT INTO sessions (member_id, checkin_id, checkin_version, status, state,
+                              started_at, updated_at, ended_at)
+        SELECT m, 'weekly_checkin', 1,
+               CASE WHEN (m * 7 + w * 13) % 20 = 0 THEN 'expired' ELSE 'completed' END, '{{}}',
+               t - interval '5 minutes', t, t
+        FROM generate_series(1, {members}) AS m, generate_series(0, {weeks} - 1) AS w,
+             LATERAL (SELECT {start} + w * interval '1 week' + interval '2 days'
+                             + (m % 600) * interval '1 minute' AS t) AS moment
+        WHERE (m * 31 + w * 17) % 10 < 8
+          AND (m % 50 <> 0 OR w < 26)
+        """,
+    ),
+    (
+        "monthly sessions",
+        """
+        INSERT INTO sessions (member_id, checkin_id, checkin_version, status, state,
+                              started_at, updated_at, ended_at)
+        SELECT m, 'monthly_journal', 1, 'completed', '{{}}', t - interval '5 minutes', t, t
+        FROM generate_series(1, {members}) AS m, generate_series(0, {weeks} - 1, 4) AS w,
+             LATERAL (SELECT {start} + w * interval '1 week' + interval '3 days'
+                             + (m % 600) * interval '1 minute' AS t) AS moment
+        WHERE m % 50 <> 0 OR w < 26
+        """,
+    ),
+    (
+        "weekly answers",
+        """
+        INSERT INTO answers (session_id, member_id, group_id, checkin_id, step_id, answer_type,
+                             value_number, currency, value_choice, value_text, skipped,
+                             created_at)
+        SELECT s.id, s.member_id, ms.group_id, 'weekly_checkin', step.id, step.kind,
+               CASE step.id
+                 WHEN 'sales' THEN 1000 + s.member_id % 500 + (s.id % 97) * 3
+                 WHEN 'costs' THEN 600 + s.member_id % 300 + s.id % 61
+                 WHEN 'saved' THEN 50 + s.id % 40
+               END,
+               CASE WHEN step.kind = 'money'
+                    THEN CASE WHEN s.member_id % 10 = 0 THEN 'USD' ELSE 'KES' END END,
+               CASE WHEN step.kind = 'yes_no'
+                    THEN CASE WHEN s.id % 3 = 0 THEN 'yes' ELSE 'no' END END,
+               CASE WHEN step.kind = 'text' THEN 'Sell more at the market' END,
+               false, s.ended_at - interval '1 minute'
+        FROM sessions s
+        JOIN memberships ms ON ms.member_id = s.member_id
+        CROSS JOIN (VALUES ('sales', 'money'), ('costs', 'money'), ('saved', 'money'),
+                           ('gave_help', 'yes_no'), ('got_help', 'yes_no'), ('goal', 'text'))
+                   AS step(id, kind)
+        WHERE s.checkin_id = 'weekly_checkin'
+        """,
+    ),
+    (
+        "journal answers",
+        """
+        INSERT INTO answers (session_id, member_id, group_id, checkin_id, step_id, answer_type,
+                             value_number, currency, skipped, created_at)
+        SELECT s.id, s.member_id, ms.group_id, 'monthly_journal', step.id, 'money',
+               4000 + s.member_id % 900 + s.id % 211,
+               CASE WHEN s.member_id % 10 = 0 THEN 'USD' ELSE 'KES' END,
+               false, s.ended_at - interval '1 minute'
+        FROM sessions s
+        JOIN memberships ms ON ms.member_id = s.member_id
+        CROSS JOIN (VALUES ('household_income'), ('savings_balance'), ('debts')) AS step(id)
+        WHERE s.checkin_id = 'monthly_journal'
+        """,
+    ),
+    (
+        "help records",
+        """
+        INSERT INTO help_records (giver_id, receiver_id, group_id, kind, reported_by_id,
+                                  created_at)
+        SELECT s.member_id, receiver, ms.group_id,
+               (ARRAY['advice','money','goods','customers','work','other'])[1 + s.id % 6],
+               s.member_id, s.ended_at
+        FROM sessions s
+        JOIN memberships ms ON ms.member_id = s.member_id,
+             LATERAL (SELECT least((ms.group_id - 1) * {group} + 1
+                                   + (s.member_id + s.id) % {group}, {members}) AS receiver) AS r
+        WHERE s.checkin_id = 'weekly_checkin' AND s.status = 'completed' AND s.id % 10 < 3
+          AND receiver <> s.member_id
+        """,
+    ),
+    (
+        "invitations",
+        """
+        INSERT INTO messages (member_id, channel, address_value, direction, text, payload,
+                              status, created_at, updated_at)
+        SELECT m, 'whatsapp', '+2547' || lpad(m::text, 8, '0'), 'out', 'Time for your check-in',
+               '{{"nudge": "checkin_invitation", "template": {{}}, "locale": "en"}}',
+               'delivered', t, t
+        FROM generate_series(1, {members}) AS m, generate_series(0, {weeks} - 1) AS w,
+             LATERAL (SELECT {start} + w * interval '1 week' + interval '2 days' AS t) AS moment
+        WHERE m % 50 <> 0 OR w < 26
+        """,
+    ),
+    (
+        "reminders",
+        """
+        INSERT INTO messages (member_id, channel, address_value, direction, text, payload,
+                              status, created_at, updated_at)
+        SELECT s.member_id, 'whatsapp', '+2547' || lpad(s.member_id::text, 8, '0'), 'out',
+               'A reminder', '{{"nudge": "reminder", "template": {{}}, "locale": "en"}}',
+               'delivered', s.started_at - interval '1 hour', s.started_at - interval '1 hour'
+        FROM sessions s WHERE s.checkin_id = 'weekly_checkin' AND s.id % 5 = 0
+        """,
+    ),
+    (
+        "message log",
+        """
+        INSERT INTO messages (member_id, channel, address_value, direction, text, payload,
+                              status, created_at, updated_at)
+        SELECT a.member_id, 'whatsapp', '+2547' || lpad(a.member_id::text, 8, '0'), d.direction,
+               'a line of the check-in', NULL,
+               CASE d.direction WHEN 'in' THEN 'received' ELSE 'delivered' END,
+               a.created_at, a.created_at
+        FROM answers a CROSS JOIN (VALUES ('in'), ('out')) AS d(direction)
+        """,
+    ),
+]
+
+
+async def seed(dsn: str, members: int, weeks: int) -> dict[str, int]:
+    connection = await asyncpg.connect(dsn)
+    try:
+        values = {
+            "start": f"'{START.isoformat()}'::timestamptz",
+            "members": members,
+            "group": GROUP_SIZE,
+            "weeks": weeks,
+        }
+        for what, statement in SEED:
+            started = time.perf_counter()
+            count = await connection.execute(statement.format(**values))
+            log(f"seeded {what}: {count.split()[-1]} rows in {time.perf_counter() - started:.1f} s")
+        for table in ("groups", "members", "sessions"):
+            await connection.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT max(id) FROM {table}))"
+            )
+        started = time.perf_counter()
+        await connection.execute("ANALYZE")
+        log(f"ANALYZE in {time.perf_counter() - started:.1f} s")
+        counts = {}
+        for table in ("members", "sessions", "answers", "help_records", "messages"):
+            counts[table] = int(await connection.fetchval(f"SELECT count(*) FROM {table}"))
+        return counts
+    finally:
+        await connection.close()
+
+
+async def measure(url: str, runs: int, now: datetime) -> dict[str, object]:
+    database = Database(url)
+    try:
+        await database.upgrade()
+        rss_before = current_rss_mib()
+        times = []
+        report = None
+        for _ in range(runs):
+            started = time.perf_counter()
+            async with database.read() as uow:
+                report = await build_report(uow, now=now)
+            times.append(time.perf_counter() - started)
+            log(f"program-wide report: {times[-1]:.2f} s")
+        parts = {}
+        async with database.read() as uow:
+            scope = Scope(None, None, now)
+            for part, compute in (
+                ("participation", evidence._participation),
+                ("business", evidence._business),
+                ("household", evidence._household),
+                ("mutuality", evidence._mutuality),
+            ):
+                started = time.perf_counter()
+                await compute(uow, scope)
+                parts[part] = round(time.perf_counter() - started, 3)
+        log(f"the parts, once more: {parts}")
+        started = time.perf_counter()
+        async with database.read() as uow:
+            await build_report(uow, group_id=1, group_name="Group 1", now=now)
+        group_seconds = time.perf_counter() - started
+        log(f"one group's report: {group_seconds:.3f} s")
+        assert report is not None
+        sales = [c for c in report.business if c.measure == "sales"]
+        return {
+            "runs_seconds": [round(t, 3) for t in times],
+            "median_seconds": round(statistics.median(times), 3),
+            "group_seconds": round(group_seconds, 3),
+            "parts_seconds": parts,
+            "rss_before_mib": round(rss_before, 1),
+            "peak_rss_mib": round(peak_rss_mib(), 1),
+            "weeks_in_report": len(report.participation.weeks),
+            "sales_members": {c.currency: c.members for c in sales},
+            "sales_too_few": {c.currency: c.too_few for c in sales},
+            "network_edges": len(report.mutuality.network),
+        }
+    finally:
+        await database.dispose()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=10_000)
+    parser.add_argument("--weeks", type=int, default=52)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("TEST_DATABASE_URL")
+        or "postgresql://postgres@127.0.0.1:5432/postgres",
+    )
+    args = parser.parse_args()
+    admin = async_url(args.database_url)
+    admin_dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"mutuality_bench_{uuid.uuid4().hex[:12]}"
+    connection = await asyncpg.connect(admin_dsn)
+    await connection.execute(f'CREATE DATABASE "{name}"')
+    await connection.close()
+    url = admin.set(database=name).render_as_string(hide_password=False)
+    dsn = admin.set(drivername="postgresql", database=name).render_as_string(hide_password=False)
+    try:
+        database = Database(url)
+        await database.upgrade()
+        await database.dispose()
+        started = time.perf_counter()
+        counts = await seed(dsn, args.members, args.weeks)
+        log(f"seeded in {time.perf_counter() - started:.0f} s: {counts}")
+        now = START + timedelta(weeks=args.weeks)
+        result = await measure(url, args.runs, now)
+        print(json.dumps({"members": args.members, "weeks": args.weeks, **counts, **result}))
+    finally:
+        connection = await asyncpg.connect(admin_dsn)
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,76 @@
+"""`mutuality report evidence`: the figures a program shows, for a group or the whole program."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import click
+
+from bot.cli.app import App, find_group, pass_app
+from bot.reports import evidence_files
+from bot.reports.evidence import EvidenceReport, build_report
+from storage.database import Database
+
+
+@click.group("report")
+def report() -> None:
+    """Reports computed from the stored answers."""
+
+
+@report.command("evidence")
+@click.option("--group", "group_name", help="Only this group (its name or join code).")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Only what was said from this day on (YYYY-MM-DD, UTC).",
+)
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["text", "json", "xlsx"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (default: standard output for text and JSON).",
+)
+@pass_app
+def evidence(
+    app: App,
+    group_name: str | None,
+    since: datetime | None,
+    file_format: str,
+    output: Path | None,
+) -> None:
+    """Participation, business and household change per currency, and the help exchanged,
+    each figure with how it is computed."""
+    if file_format == "xlsx" and output is None:
+        raise click.UsageError("--format xlsx needs --output FILE")
+    since_day: date | None = since.date() if since else None
+
+    async def work(database: Database) -> EvidenceReport:
+        async with database.read() as uow:
+            group_id, name = None, None
+            if group_name:
+                group = await find_group(uow, group_name)
+                group_id, name = group.id, group.name
+            return await build_report(
+                uow, group_id=group_id, group_name=name, since=since_day, now=datetime.now(UTC)
+            )
+
+    result = app.run(work)
+    if file_format == "xlsx":
+        data = evidence_files.to_xlsx(result)
+    elif file_format == "json":
+        data = evidence_files.to_json(result)
+    else:
+        data = evidence_files.to_text(result).encode()
+    if output is None:
+        sys.stdout.buffer.write(data)
+        return
+    output.write_bytes(data)
+    click.echo(f"Wrote the evidence report to {output}", err=True)

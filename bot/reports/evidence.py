@@ -1,0 +1,523 @@
+"""The evidence a program can show: participation, business and household change per currency,
+and the help members exchanged, each figure with the method that computed it.
+
+`build_report` is the one call: a command prints its result, a web page renders it. The result
+is plain frozen dataclasses (numbers as `Decimal`, weeks as ISO labels like `2026-W48`), so a
+caller needs no database or session to use it.
+
+How the numbers are made (the `method` strings say the same beside each figure):
+
+- Weeks run Monday to Sunday in UTC. A weekly check-in counts when completed; a member who
+  completed it more than once in a week counts once, with the last; a step answered twice in a
+  check-in counts with the last answer; a skipped step has no value.
+- Change is per member, in one currency, never summed across currencies: baseline = the median
+  of the member's first four weekly check-ins, now = the median of their last four (medians of
+  the check-ins that answered that question). A member needs eight check-in weeks so the two
+  ends are different weeks; fewer, and they are counted apart as "too few"; values at the ends
+  in more than one currency are counted apart as "mixed currency". The group's figures are the
+  medians over its members and the share whose now is above their baseline.
+- Medians are computed here, in Python, exact in `Decimal`, one method on SQLite and PostgreSQL
+  alike. The database hands over only each member's sessions at the two ends (on PostgreSQL an
+  index walk per member from each end, see `EvidenceRepository.session_ends`) and then the
+  amounts of those sessions, `MEMBERS_AT_ONCE` members at a time: never a table whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from statistics import median
+
+from storage.repositories.evidence import (
+    MONTHLY_JOURNAL,
+    WEEKLY_CHECKIN,
+    Amount,
+    Scope,
+    SessionEnd,
+)
+from storage.unit_of_work import UnitOfWork
+
+ENDS = 4
+"""Check-ins at each end of a member's series: the baseline and now are medians of four."""
+ACTIVE_DAYS = 28
+INVITATION = "checkin_invitation"
+REMINDER = "reminder"
+WEEKLY_STEPS = ("sales", "costs", "saved")
+MEASURES = ("sales", "costs", "profit", "savings")
+JOURNAL_STEPS = ("household_income", "savings_balance")
+_EPOCH_MONDAY = date(1970, 1, 5)
+_SHARE = Decimal("0.0001")
+
+
+WEEK_METHOD = "Weeks run Monday to Sunday, in UTC."
+ENROLLED_METHOD = (
+    "Members with a membership of the group (of any group, for the whole program) that lasted "
+    "into the period; current: still members; left: no longer."
+)
+ACTIVE_METHOD = (
+    f"Members who answered at least one question in the last {ACTIVE_DAYS} days (in the group, "
+    "for a group)."
+)
+COMPLETED_METHOD = (
+    "Members who completed the weekly check-in that week (one per member and week). " + WEEK_METHOD
+)
+INVITED_METHOD = (
+    "Members the bot sent a weekly check-in invitation that week (failed sends left out); for a "
+    "group, those who belonged to it when it was sent."
+)
+RATE_METHOD = (
+    "Completed divided by invited. A member may also start a check-in without an invitation, "
+    "so a week can exceed 100%."
+)
+REMINDERS_METHOD = (
+    "Reminders the bot sent about an unfinished check-in (failed sends left out; a reminder cut "
+    "into several messages counts once)."
+)
+HELP_METHOD = (
+    "Help records: each time a member said in a check-in that they helped someone or that "
+    "someone helped them. Reported by giver / by receiver says who told it; one act of help "
+    "both sides reported is two records. " + WEEK_METHOD
+)
+RECIPROCITY_METHOD = (
+    "Members who gave help at least once and also received it at least once, out of the "
+    "members who appear in any help record."
+)
+NETWORK_METHOD = (
+    "Each line: in a group, a giver, a receiver, the number of help records between them in "
+    "that direction, and the ways they helped."
+)
+
+
+def _change_method(measure: str) -> str:
+    what = {
+        "sales": "the weekly sales answer",
+        "costs": "the weekly costs answer",
+        "profit": "sales minus costs of the same check-in (both answered, in one currency)",
+        "savings": "the weekly amount saved",
+    }[measure]
+    return (
+        f"Per member, from {what}: baseline = median of the member's first {ENDS} weekly "
+        f"check-ins, now = median of their last {ENDS} (one check-in per week, the last "
+        "completed; a step answered twice counts with the last answer; check-ins that skipped "
+        f"it left out). Change = now minus baseline. Members with fewer than {2 * ENDS} "
+        "check-in weeks (the two ends would share weeks), or no value at one end, are counted "
+        "as too few; members whose values at the ends are not all in one currency are counted "
+        "as mixed currency; both are left out of the medians. A member counts in the currency "
+        "of their latest value. Group figures: medians over members, and the share of members "
+        "whose change is above zero. Never summed across currencies."
+    )
+
+
+def _journal_method(step: str) -> str:
+    what = {
+        "household_income": "household income of the month",
+        "savings_balance": "total savings balance",
+    }[step]
+    return (
+        f"Per member, the {what} from the monthly journal: their first completed journal "
+        "against their latest. Members with one journal, or without this answer in either, are "
+        "counted as too few; answers in two currencies as mixed currency. Group figures: "
+        "medians over members and the share whose latest is above their first. Never summed "
+        "across currencies."
+    )
+
+
+def iso_week(index: int) -> str:
+    """The ISO week label (`2026-W48`) of a week index (weeks since Monday 1970-01-05)."""
+    year, week, _ = (_EPOCH_MONDAY + timedelta(weeks=index)).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    """One counted figure, with how it is counted."""
+
+    key: str
+    label: str
+    value: int
+    method: str
+
+
+@dataclass(frozen=True, slots=True)
+class WeekParticipation:
+    week: str
+    invited: int
+    completed: int
+    reminders: int
+    response_rate: Decimal | None
+    """completed / invited, to four decimals; None when nobody was invited that week."""
+
+
+@dataclass(frozen=True, slots=True)
+class Participation:
+    counts: tuple[Count, ...]
+    weeks: tuple[WeekParticipation, ...]
+    weeks_method: str = (
+        f"Completed: {COMPLETED_METHOD} Invited: {INVITED_METHOD} "
+        f"Response rate: {RATE_METHOD} Reminders: {REMINDERS_METHOD}"
+    )
+
+    def count(self, key: str) -> int:
+        return next(count.value for count in self.counts if count.key == key)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A measure's change in one currency over the members who have both ends.
+
+    `changes` is every counted member's change, sorted (the distribution, with no member
+    named); `too_few` members had a value in this currency but not enough check-ins (or no
+    value at one end); `mixed_currency` members answered in more than one currency at the ends.
+    A member counts in the currency of their latest value."""
+
+    measure: str
+    currency: str
+    members: int
+    too_few: int
+    mixed_currency: int
+    baseline_median: Decimal | None
+    now_median: Decimal | None
+    median_change: Decimal | None
+    improved: int
+    share_improved: Decimal | None
+    changes: tuple[Decimal, ...]
+    method: str
+
+
+@dataclass(frozen=True, slots=True)
+class HelpWeek:
+    week: str
+    kind: str
+    records: int
+    reported_by_giver: int
+    reported_by_receiver: int
+
+
+@dataclass(frozen=True, slots=True)
+class HelpKindTotal:
+    kind: str
+    records: int
+    reported_by_giver: int
+    reported_by_receiver: int
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkEdge:
+    group: str | None
+    giver_id: int
+    giver: str | None
+    receiver_id: int
+    receiver: str | None
+    records: int
+    kinds: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Mutuality:
+    weeks: tuple[HelpWeek, ...]
+    totals: tuple[HelpKindTotal, ...]
+    reciprocity: tuple[Count, ...]
+    network: tuple[NetworkEdge, ...]
+    help_method: str = HELP_METHOD
+    network_method: str = NETWORK_METHOD
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceReport:
+    """Everything the report shows for one group (`group` None: the whole program)."""
+
+    group: str | None
+    since: date | None
+    generated_at: datetime
+    participation: Participation
+    business: tuple[Change, ...]
+    household: tuple[Change, ...]
+    mutuality: Mutuality
+    notes: tuple[str, ...] = field(default=())
+
+
+async def build_report(
+    uow: UnitOfWork,
+    *,
+    group_id: int | None = None,
+    group_name: str | None = None,
+    since: date | None = None,
+    now: datetime,
+) -> EvidenceReport:
+    """The evidence report for a group (or the program), from `since` (a date, UTC midnight)
+    to `now`. Runs read-only queries in the caller's unit of work; never loads a table whole."""
+    start = datetime(since.year, since.month, since.day, tzinfo=UTC) if since else None
+    scope = Scope(group_id, start, now)
+    return EvidenceReport(
+        group=group_name,
+        since=since,
+        generated_at=now,
+        participation=await _participation(uow, scope),
+        business=await _business(uow, scope),
+        household=await _household(uow, scope),
+        mutuality=await _mutuality(uow, scope),
+        notes=(WEEK_METHOD, "Amounts are never added across currencies."),
+    )
+
+
+async def _participation(uow: UnitOfWork, scope: Scope) -> Participation:
+    evidence = uow.evidence
+    enrolment = await evidence.enrolment(scope)
+    active_since = scope.until - timedelta(days=ACTIVE_DAYS)
+    active = await evidence.active_members(scope, active_since)
+    completed = {c.week: c.count for c in await evidence.completed_per_week(scope)}
+    invited: dict[int, int] = {}
+    reminders: dict[int, int] = {}
+    for c in await evidence.nudges_per_week(scope, (INVITATION, REMINDER)):
+        if c.kind == INVITATION:
+            invited[c.week] = c.members
+        else:
+            reminders[c.week] = c.nudges
+    weeks = tuple(
+        WeekParticipation(
+            iso_week(week),
+            invited.get(week, 0),
+            completed.get(week, 0),
+            reminders.get(week, 0),
+            _share(completed.get(week, 0), invited.get(week, 0)),
+        )
+        for week in sorted(set(completed) | set(invited) | set(reminders))
+    )
+    total_completed, total_invited = sum(completed.values()), sum(invited.values())
+    counts = (
+        Count("enrolled", "members enrolled", enrolment.enrolled, ENROLLED_METHOD),
+        Count("current", "still members", enrolment.current, ENROLLED_METHOD),
+        Count("left", "members who left", enrolment.left, ENROLLED_METHOD),
+        Count("active", f"active (last {ACTIVE_DAYS} days)", active, ACTIVE_METHOD),
+        Count("completed", "weekly check-ins completed", total_completed, COMPLETED_METHOD),
+        Count("invited", "weekly invitations", total_invited, INVITED_METHOD),
+        Count("reminders", "reminders sent", sum(reminders.values()), REMINDERS_METHOD),
+    )
+    return Participation(counts, weeks)
+
+
+def _share(part: int, whole: int) -> Decimal | None:
+    if not whole:
+        return None
+    return (Decimal(part) / Decimal(whole)).quantize(_SHARE)
+
+
+FETCH = ENDS + 1
+"""Sessions read from each end of a member's series: one more than the ends need, which shows
+that the first four weeks are whole (a fifth week began). A member who completed the check-in
+more than once in a week at one end has their sessions read in full instead (`_settle`)."""
+MEMBERS_AT_ONCE = 2000
+"""Members whose amounts are read in one round: memory stays bounded on any program size."""
+
+
+@dataclass
+class _Tally:
+    """One measure in one currency, filled member by member."""
+
+    baselines: list[Decimal] = field(default_factory=list)
+    nows: list[Decimal] = field(default_factory=list)
+    changes: list[Decimal] = field(default_factory=list)
+    too_few: int = 0
+    mixed: int = 0
+
+    def add(self, first: list[Decimal], last: list[Decimal]) -> None:
+        baseline, now = median(first), median(last)
+        self.baselines.append(baseline)
+        self.nows.append(now)
+        self.changes.append(now - baseline)
+
+    def figure(self, measure: str, currency: str, method: str) -> Change:
+        improved = sum(1 for change in self.changes if change > 0)
+        members = len(self.changes)
+        return Change(
+            measure=measure,
+            currency=currency,
+            members=members,
+            too_few=self.too_few,
+            mixed_currency=self.mixed,
+            baseline_median=median(self.baselines) if members else None,
+            now_median=median(self.nows) if members else None,
+            median_change=median(self.changes) if members else None,
+            improved=improved,
+            share_improved=_share(improved, members),
+            changes=tuple(sorted(self.changes)),
+            method=method,
+        )
+
+
+Valued = tuple[Decimal, str]
+"""An amount and its currency."""
+
+
+class _Tallies:
+    def __init__(self) -> None:
+        self.by_key: dict[tuple[str, str], _Tally] = {}
+
+    def add(self, measure: str, first: list[Valued], last: list[Valued], enough: bool) -> None:
+        """One member's values of a measure at each end (oldest first). Tallied in the
+        currency of their latest value; counted apart when the ends share check-ins or lack a
+        value (too few), or when not all in one currency (mixed)."""
+        if not first and not last:
+            return
+        currency = (last or first)[-1][1]
+        tally = self.by_key.setdefault((measure, currency), _Tally())
+        if not enough or not first or not last:
+            tally.too_few += 1
+        elif any(c != currency for _, c in (*first, *last)):
+            tally.mixed += 1
+        else:
+            tally.add([v for v, _ in first], [v for v, _ in last])
+
+    def figures(self, order: tuple[str, ...], method: Callable[[str], str]) -> tuple[Change, ...]:
+        keys = sorted(self.by_key, key=lambda k: (k[1], order.index(k[0])))
+        return tuple(self.by_key[k].figure(k[0], k[1], method(k[0])) for k in keys)
+
+
+def _settled(side: list[SessionEnd], weeks_needed: int) -> bool:
+    """Whether one end's sessions settle its weeks: fewer than were fetched (the member has no
+    more), or enough distinct weeks that no week at the end can have been cut."""
+    return len(side) < FETCH or len({s.week for s in side}) >= weeks_needed
+
+
+def _ends(sessions: Iterable[SessionEnd]) -> tuple[list[int], list[int]]:
+    """The sessions of the first and last `ENDS` weeks (the last session of each week), from
+    a member's sessions in the order they ended."""
+    latest: dict[int, int] = {}
+    for s in sessions:
+        latest[s.week] = s.session_id
+    weeks = sorted(latest)
+    return [latest[w] for w in weeks[:ENDS]], [latest[w] for w in weeks[-ENDS:]]
+
+
+def _weekly_values(amounts: dict[str, Amount]) -> dict[str, Valued]:
+    """A check-in's value of each measure (profit only from sales and costs in one currency)."""
+    values = {
+        measure: (amounts[step].value, amounts[step].currency)
+        for measure, step in (("sales", "sales"), ("costs", "costs"), ("savings", "saved"))
+        if step in amounts
+    }
+    if "sales" in values and "costs" in values and values["sales"][1] == values["costs"][1]:
+        values["profit"] = (values["sales"][0] - values["costs"][0], values["sales"][1])
+    return values
+
+
+async def _settle(
+    uow: UnitOfWork, scope: Scope, checkin_id: str, member_id: int, rows: list[SessionEnd]
+) -> list[SessionEnd]:
+    first = [r for r in rows if r.from_start]
+    last = [r for r in rows if not r.from_start]
+    if _settled(first, ENDS + 1) and _settled(last, ENDS):
+        return rows
+    return await uow.evidence.member_sessions(scope, checkin_id, member_id)
+
+
+def _members_of(ends: list[SessionEnd]) -> dict[int, list[SessionEnd]]:
+    by_member: dict[int, list[SessionEnd]] = {}
+    for end in ends:
+        by_member.setdefault(end.member_id, []).append(end)
+    return by_member
+
+
+async def _amounts(
+    uow: UnitOfWork, scope: Scope, ids: Iterable[int], steps: tuple[str, ...]
+) -> dict[int, dict[str, Amount]]:
+    return await uow.evidence.amounts(sorted(set(ids)), steps, scope)
+
+
+async def _business(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
+    tallies = _Tallies()
+    members = await uow.evidence.members(scope)
+    for start in range(0, len(members), MEMBERS_AT_ONCE):
+        chunk = members[start : start + MEMBERS_AT_ONCE]
+        ends = await uow.evidence.session_ends(scope, WEEKLY_CHECKIN, FETCH, chunk)
+        chosen = [
+            _ends(await _settle(uow, scope, WEEKLY_CHECKIN, member_id, rows))
+            for member_id, rows in _members_of(ends).items()
+        ]
+        ids = (i for first, last in chosen for i in (*first, *last))
+        by_session = await _amounts(uow, scope, ids, WEEKLY_STEPS)
+        for first, last in chosen:
+            enough = not set(first) & set(last) and len(first) == len(last) == ENDS
+            at_first = [_weekly_values(by_session.get(i, {})) for i in first]
+            at_last = [_weekly_values(by_session.get(i, {})) for i in last]
+            for measure in MEASURES:
+                tallies.add(
+                    measure,
+                    [v[measure] for v in at_first if measure in v],
+                    [v[measure] for v in at_last if measure in v],
+                    enough,
+                )
+    return tallies.figures(MEASURES, _change_method)
+
+
+async def _household(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
+    tallies = _Tallies()
+    members = await uow.evidence.members(scope)
+    for start in range(0, len(members), MEMBERS_AT_ONCE):
+        chunk = members[start : start + MEMBERS_AT_ONCE]
+        ends = await uow.evidence.session_ends(scope, MONTHLY_JOURNAL, 1, chunk)
+        pairs = [
+            (
+                next(r.session_id for r in rows if r.from_start),
+                next(r.session_id for r in rows if not r.from_start),
+            )
+            for rows in _members_of(ends).values()
+        ]
+        by_session = await _amounts(uow, scope, (i for p in pairs for i in p), JOURNAL_STEPS)
+        for first, last in pairs:
+            for step in JOURNAL_STEPS:
+                values = [by_session.get(i, {}).get(step) for i in (first, last)]
+                tallies.add(
+                    step,
+                    [(values[0].value, values[0].currency)] if values[0] else [],
+                    [(values[1].value, values[1].currency)] if values[1] else [],
+                    first != last,
+                )
+    return tallies.figures(JOURNAL_STEPS, _journal_method)
+
+
+async def _mutuality(uow: UnitOfWork, scope: Scope) -> Mutuality:
+    evidence = uow.evidence
+    counts = await evidence.help_per_week(scope)
+    weeks = tuple(
+        HelpWeek(iso_week(c.week), c.kind, c.records, c.reported_by_giver, c.reported_by_receiver)
+        for c in counts
+    )
+    totals: dict[str, list[int]] = {}
+    for c in counts:
+        total = totals.setdefault(c.kind, [0, 0, 0])
+        total[0] += c.records
+        total[1] += c.reported_by_giver
+        total[2] += c.reported_by_receiver
+    reciprocity = await evidence.reciprocity(scope)
+    network = tuple(
+        [
+            NetworkEdge(
+                edge.group_name,
+                edge.giver_id,
+                edge.giver_name,
+                edge.receiver_id,
+                edge.receiver_name,
+                edge.records,
+                edge.kinds,
+            )
+            async for edge in evidence.help_edges(scope)
+        ]
+    )
+    return Mutuality(
+        weeks=weeks,
+        totals=tuple(HelpKindTotal(kind, *totals[kind]) for kind in sorted(totals)),
+        reciprocity=(
+            Count("gave", "members who gave help", reciprocity.gave, RECIPROCITY_METHOD),
+            Count(
+                "received", "members who received help", reciprocity.received, RECIPROCITY_METHOD
+            ),
+            Count("both", "members who gave and received", reciprocity.both, RECIPROCITY_METHOD),
+            Count(
+                "involved", "members in any help record", reciprocity.involved, RECIPROCITY_METHOD
+            ),
+        ),
+        network=network,
+    )
