@@ -225,32 +225,30 @@ def _month_first(code: str) -> bool:
 def _weekdays(code: str) -> dict[str, int]:
     """Folded weekday name -> weekday (Monday 0), for the locale and English; names that would
     mean two different days are left out."""
-    meanings: dict[str, set[int]] = {}
-    for locale in {_locale("en"), _locale(code)}:
-        if locale is None:
-            continue
-        for context in ("format", "stand-alone"):
-            for width in ("wide", "abbreviated"):
-                for weekday, name in locale.days[context][width].items():
-                    if normalize(name):
-                        meanings.setdefault(normalize(name), set()).add(weekday)
-    for name, weekday in _ENGLISH_EXTRAS.items():
-        meanings.setdefault(name, set()).add(weekday)
-    return {name: days.pop() for name, days in meanings.items() if len(days) == 1}
+    return _unambiguous(code, "days", _ENGLISH_EXTRAS)
 
 
 @lru_cache(maxsize=32)
 def _months(code: str) -> dict[str, int]:
     """Folded month name -> month (1-12), wide and abbreviated, for the locale and English;
     names that would mean two different months are left out."""
+    return _unambiguous(code, "months", {})
+
+
+def _unambiguous(code: str, table: str, extras: dict[str, int]) -> dict[str, int]:
+    """Babel's wide and abbreviated names of `table` ("days" or "months") in the locale and in
+    English, folded (with and without an abbreviation's dot), plus `extras`; a name that would
+    mean two things is left out."""
     meanings: dict[str, set[int]] = {}
     for locale in {_locale("en"), _locale(code)}:
         if locale is None:
             continue
         for context in ("format", "stand-alone"):
             for width in ("wide", "abbreviated"):
-                for month, name in locale.months[context][width].items():
+                for number, name in getattr(locale, table)[context][width].items():
                     for key in (normalize(name), normalize(name).rstrip(".")):
                         if key:
-                            meanings.setdefault(key, set()).add(month)
-    return {name: months.pop() for name, months in meanings.items() if len(months) == 1}
+                            meanings.setdefault(key, set()).add(number)
+    for name, number in extras.items():
+        meanings.setdefault(name, set()).add(number)
+    return {name: numbers.pop() for name, numbers in meanings.items() if len(numbers) == 1}
