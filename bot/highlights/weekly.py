@@ -247,8 +247,8 @@ class DeliveryPlan:
     `already_sent`: the week's highlight was recorded before, and nothing was written now
     (`text` is then the recorded one). `group_chats`: bound group chats written to; `members`:
     members written to individually, per channel; `skipped`: the group's other members, by
-    reason ("opted_out", "unreachable", "in_group_chat"). `message_ids` are the outbox rows
-    (a recipient gets more than one only if a channel had to split the text).
+    reason ("opted_out", "no_consent", "unreachable", "in_group_chat"). `message_ids` are the
+    outbox rows (a recipient gets more than one only if a channel had to split the text).
     """
 
     group_id: int
@@ -285,13 +285,13 @@ async def deliver(
     """Record the group's highlight for the ISO week and queue it, in the caller's transaction.
 
     Written to: every group chat bound to the group; then each current member who has not opted
-    out, on their most recently active reachable address (not blocked; Telegram, WhatsApp or
-    SMS), unless the group has a bound chat and the member a reachable Telegram address (they
-    read it in the group). Every row's payload names the nudge ("highlight") and the WhatsApp
-    template's variables ({"1": group name}), for the 24-hour window rule. The quoted stories
-    are marked published (a story rejected meanwhile raises the stories repository's
-    `InvalidTransition`: the whole delivery rolls back, to be composed again). A week already
-    recorded writes nothing at all.
+    out and has recorded consent, on their most recently active reachable address (not
+    blocked; Telegram, WhatsApp or SMS), unless the group has a bound chat and the member a
+    reachable Telegram address (they read it in the group). Every row's payload names the
+    nudge ("highlight") and the WhatsApp template's variables ({"1": group name}), for the
+    24-hour window rule. The quoted stories are marked published (a story rejected meanwhile
+    raises the stories repository's `InvalidTransition`: the whole delivery rolls back, to be
+    composed again). A week already recorded writes nothing at all.
     """
     composed = await compose_highlight(uow, group, year, week, catalogs)
     if not await uow.highlights.record(group.id, composed.week, composed.text, now):
@@ -332,6 +332,9 @@ async def deliver(
     for member in await uow.groups.members(group.id):
         if member.opted_out:
             skipped["opted_out"] += 1
+            continue
+        if member.consent is not True:
+            skipped["no_consent"] += 1
             continue
         reachable = [
             address

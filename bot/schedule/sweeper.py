@@ -5,7 +5,9 @@ database, so only one clock sweeps at a time and a dead clock's lease simply run
 asks the database what has come due and turns each into a timer event in the inbox, where the
 workers handle it like a member's message, in order with everything else the member sends:
 
-- check-in invitations, at each group's own schedule in its own time zone;
+- check-in invitations, at each group's own schedule in its own time zone, to members who
+  said yes to the consent question; a member never asked (imported from a roster) gets the
+  consent question instead, once;
 - reminders and expiries of running check-ins, never inside quiet hours (deferred to their end)
   and never when their moment is long gone (then handled silently: no 3 a.m. messages after an
   outage);
@@ -36,6 +38,7 @@ from bot.channels.base import TimerEvent
 from bot.pipeline.coordination.contracts import WorkQueue
 from bot.pipeline.inbox import dump_event
 from bot.turns.checkins import Checkins
+from conversations.engine import ONBOARDING
 from conversations.nudges import expires_at, next_reminder_at
 from conversations.session import from_json
 from storage.database import Database
@@ -157,6 +160,12 @@ class Sweeper:
                 for checkin_id in self.scheduled:
                     key = f"start:{checkin_id}:{reach.member_id}:{on_time[reach.group_id]}"
                     entries.append(self._timer_entry(reach, key, "start", checkin_id, None))
+            # members never asked (imported): their first contact is the consent question,
+            # once ever (the key has no period)
+            unasked = await uow.schedules.never_asked(list(on_time))
+            for reach in await uow.schedules.reach(member_ids=unasked) if unasked else []:
+                key = f"consent:{reach.member_id}"
+                entries.append(self._timer_entry(reach, key, "consent", ONBOARDING, None))
             stored = await uow.inbox.add_many(entries, now)
         report.invitations += len(stored)
         report.timers.extend(stored)
@@ -195,6 +204,9 @@ class Sweeper:
                 else:
                     moments[record.id] = min(m for m in (ends, remind) if m is not None)
                     continue
+                if not where.consented:
+                    # no recorded consent: the session moves on, silently
+                    kind = {"remind": "skip", "expire": "expire_silent"}.get(kind, kind)
                 if kind in ("remind", "expire"):
                     allowed = next_allowed(now, where.timezone, where.quiet_start, where.quiet_end)
                     if kind == "remind" and now - record.updated_at < ACTIVE_GRACE:

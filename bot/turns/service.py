@@ -83,10 +83,12 @@ class Outbound:
 
 
 NUDGE_KINDS = {
+    "consent": "consent_request",
     "start": "checkin_invitation",
     "remind": "reminder",
     "skip": "reminder",
     "expire": "expiry",
+    "expire_silent": "expiry",
 }
 """Timer kinds and the nudge kind of what they make the bot say (templates are per nudge kind)."""
 
@@ -223,6 +225,8 @@ class ConversationService:
         item: Input
         if event.kind == "start":
             item = Start(event.checkin_id)
+        elif event.kind == "consent":  # an imported member's first contact
+            item = Start(event.checkin_id, step="consent")
         else:
             record = await uow.sessions.active_for(member.id)
             if record is None or record.id != event.session_id:

@@ -61,8 +61,8 @@ def test_send_queues_it_once_and_preview_then_shows_what_was_sent(tmp_path: Path
     assert sent.exit_code == 0, sent.output
     assert sent.stdout.splitlines() == [
         "Queued the 2026-W48 highlight of Kibera Market Peers: telegram 1, whatsapp 4.",
-        "  group chats 1, members 4 (skipped: 0 read the group chat, 0 opted out, 0 unreachable);"
-        " stories published 2",
+        "  group chats 1, members 4 (skipped: 0 read the group chat, 0 opted out,"
+        " 0 without recorded consent, 0 unreachable); stories published 2",
     ]
     again = runner.invoke(main, ["highlights", "send", group.name, "--week", "2026-W48"])
     assert again.exit_code == 0, again.output
