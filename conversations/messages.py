@@ -64,10 +64,15 @@ CONTACT_IN_USE = N_(
     "That phone number is already linked to another member. Please ask your coordinator."
 )
 GROUP_CHAT_HELLO = N_(
-    "Hello everyone! To link this chat to your peer group, send /link and the group's join code."
+    "Hello everyone! To link this chat to your peer group, a coordinator of the group sends "
+    "/link and the group's join code."
 )
 GROUP_CHAT_LINKED = N_(
     "This chat is now linked to {{ group.name }}. The group's weekly highlights will come here."
+)
+GROUP_CHAT_LINK_REFUSED = N_(
+    "Only a coordinator or staff member of the group can link this chat to it. Nothing was "
+    "changed: ask one of them to send /link and the join code here."
 )
 GROUP_CHAT_UNKNOWN_CODE = N_(
     "I don't know the code \"{{ text }}\". Send /link and your group's join code."

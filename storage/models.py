@@ -96,6 +96,9 @@ class Member(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # Set when the member's personal data was erased (at their request): the row stays only so
+    # that numeric answers keep counting in program statistics, under an id nothing links to.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Address(Base):
@@ -347,6 +350,31 @@ class Staff(Base):
     phone: Mapped[str | None] = mapped_column(String(32), unique=True)
     telegram_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StaffGroup(Base):
+    """A group a staff user works with: a coordinator reads the conversations of these groups
+    only; admins see every group whatever is here."""
+
+    __tablename__ = "staff_groups"
+
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), primary_key=True, index=True)
+
+
+class AuditEntry(Base):
+    """One line of the console's audit log: who read which member's conversation, who replied,
+    took over, handed back, exported or changed an account, and when."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_member_id_at", "member_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    detail: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class Broadcast(Base):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.repositories.answers import AnswerRepository
+from storage.repositories.audit import AuditRepository
 from storage.repositories.broadcasts import BroadcastRepository
 from storage.repositories.exports import ExportRepository
 from storage.repositories.group_chats import GroupChatRepository
@@ -43,3 +44,4 @@ class UnitOfWork:
         self.highlights = HighlightRepository(session)
         self.staff = StaffRepository(session)
         self.schedules = ScheduleRepository(session)
+        self.audit = AuditRepository(session)

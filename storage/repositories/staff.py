@@ -7,12 +7,12 @@ import re
 from datetime import datetime
 from typing import Final, cast
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import StorageError
-from storage.models import Staff
+from storage.models import Staff, StaffGroup
 from storage.records import STAFF_ROLES, StaffRecord, StaffRole
 
 MAX_NAME_LENGTH: Final = 120
@@ -94,6 +94,27 @@ class StaffRepository:
             await self._refuse_duplicates(clean_name, phone, telegram_id)
             raise
         return staff_record(row)
+
+    async def group_ids(self, staff_id: int) -> frozenset[int]:
+        """The groups this staff user works with."""
+        rows = await self._session.scalars(
+            select(StaffGroup.group_id).where(StaffGroup.staff_id == staff_id)
+        )
+        return frozenset(rows)
+
+    async def set_groups(self, staff_id: int, group_ids: builtins.list[int]) -> None:
+        """Make these the staff user's groups (replacing any before)."""
+        await self._session.execute(delete(StaffGroup).where(StaffGroup.staff_id == staff_id))
+        if group_ids:
+            await self._session.execute(
+                insert(StaffGroup),
+                [{"staff_id": staff_id, "group_id": group_id} for group_id in set(group_ids)],
+            )
+
+    async def serves(self, staff: StaffRecord, group_id: int) -> bool:
+        """Whether the staff user works with the group: admins with every group, the others
+        with the groups given to them."""
+        return staff.role == "admin" or group_id in await self.group_ids(staff.id)
 
     async def list(self) -> builtins.list[StaffRecord]:
         """Every staff user, in the order they were added."""

@@ -88,7 +88,14 @@ EXPECTED: dict[str, list[InboundEvent]] = {
     "edited_message": [],
     "group_message": [],
     "group_command_link": [
-        GroupChatEvent("telegram", GROUP, "tg:480132013", "Kibera Market Peers", code="4821"),
+        GroupChatEvent(
+            "telegram",
+            GROUP,
+            "tg:480132013",
+            "Kibera Market Peers",
+            code="4821",
+            sender_id="6000000001",
+        ),
     ],
     "my_chat_member_added_to_group": [
         GroupChatEvent("telegram", GROUP, "tg:480132014", "Kibera Market Peers", code=None),
@@ -220,7 +227,16 @@ def test_start_addressed_to_another_bot_is_text() -> None:
     [
         (
             "/link join-4821 ",
-            [GroupChatEvent("telegram", GROUP, "tg:480132013", "Kibera Market Peers", "join-4821")],
+            [
+                GroupChatEvent(
+                    "telegram",
+                    GROUP,
+                    "tg:480132013",
+                    "Kibera Market Peers",
+                    "join-4821",
+                    "6000000001",
+                )
+            ],
         ),
         ("/link@other_bot 4821", []),
         ("/linkage 4821", []),
@@ -388,7 +404,10 @@ FAILURES: list[tuple[str | dict[str, Any], RetryAfter | RecipientGone | Permanen
         {"ok": False, "error_code": 429, "description": "Too Many Requests"},
         RetryAfter(1, scope="chat"),
     ),
-    ("response_403_blocked", RecipientGone("403", "Forbidden: bot was blocked by the user", opted_out=True)),
+    (
+        "response_403_blocked",
+        RecipientGone("403", "Forbidden: bot was blocked by the user", opted_out=True),
+    ),
     ("response_400_chat_not_found", RecipientGone("400", "Bad Request: chat not found")),
     (
         {"ok": False, "error_code": 400, "description": "Bad Request: BUTTON_DATA_INVALID"},
