@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     checkins_path: Path | None = Field(default=None, alias="CHECKINS_PATH")
     locales_path: Path | None = Field(default=None, alias="LOCALES_PATH")
     templates_path: Path | None = Field(default=None, alias="TEMPLATES_PATH")
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    log_format: str = Field(default="text", alias="LOG_FORMAT")
+    log_library_level: str = Field(default="WARNING", alias="LOG_LIBRARY_LEVEL")
 
     telegram_bot_token: str | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
     telegram_api_url: str = Field(default="https://api.telegram.org", alias="TELEGRAM_API_URL")
@@ -98,6 +101,32 @@ class Settings(BaseSettings):
         if self.telegram_webhook_secret and not self.telegram_bot_token:
             found.append("TELEGRAM_WEBHOOK_SECRET is set but TELEGRAM_BOT_TOKEN is not")
         return found
+
+    @field_validator("log_level", "log_library_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("a log level is one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        fmt = value.strip().lower()
+        if fmt not in ("text", "json"):
+            raise ValueError("LOG_FORMAT is text (the default) or json (one object a line)")
+        return fmt
+
+    @property
+    def secrets(self) -> tuple[str | None, ...]:
+        """Values no log line may show (see `bot.logs.PrivacyFilter`)."""
+        return (
+            self.telegram_bot_token,
+            self.telegram_webhook_secret,
+            self.twilio_auth_token,
+            self.twilio_account_sid,
+        )
 
     @field_validator("default_country")
     @classmethod
