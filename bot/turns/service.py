@@ -342,7 +342,10 @@ class ConversationService:
         profile = MemberProfile(
             id=member.id,
             locale=member.locale,
-            default_currency=default_currency_for(address, self.default_country),
+            # joined with a code: the group's currency; else the phone's country's
+            default_currency=(
+                group.currency if group else default_currency_for(address, self.default_country)
+            ),
             name=member.name,
             currency=member.currency,
             business_type=member.business_type,
