@@ -284,6 +284,10 @@ def _command(
                 run.say(messages.IDLE, None)
                 return None
             return _skip(run, session)
+        case Command.MYDATA | Command.DELETE:
+            # they read and erase what is stored: answered before the engine runs
+            # (bot.turns.data_rights), they leave the conversation where it is
+            return session
     return session
 
 

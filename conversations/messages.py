@@ -38,6 +38,27 @@ ALREADY_IN = N_("We are already doing this one. Here is the question again:")
 REMINDER = N_("A friendly reminder: your {{ title }} is waiting for you.")
 EXPIRED = N_("Your {{ title }} has closed. Thank you for what you shared!")
 
+# TRANSLATORS: The answer to MYDATA. {{ addresses }} is like "whatsapp +254712345678";
+# {{ latest }} is one answer a line. Keep DELETE as your "delete" command word.
+MY_DATA = N_(
+    "Here is what I keep about you:\n"
+    "Name: {{ name }}\n"
+    "Group: {{ group }}\n"
+    "Reached at: {{ addresses }}\n"
+    "Check-ins completed: {{ checkins }}, answers: {{ answers }}, messages: {{ messages }}, "
+    "stories: {{ stories }}\n"
+    "Latest answers:\n{{ latest }}\n"
+    "Your coordinator can give you a full copy. Send DELETE to have all of it erased."
+)
+# TRANSLATORS: Stands for a name, a group or answers the member has not given.
+NOT_GIVEN = N_("(none)")
+# TRANSLATORS: The answer to DELETE. {{ code }} is a word of capital letters, like KDBRT.
+DELETE_CONFIRM = N_(
+    "This erases your name, your phone numbers, your messages, your stories and the words of "
+    "your answers, for good; your group and your coordinator will not see them any more. I will "
+    "not write to you again. To confirm, send {{ code }}. To keep everything, send anything else."
+)
+
 EMPTY = N_("I didn't get any text. Please type your answer.")
 TOO_LONG = N_("That is a bit long for me. Please keep it under {{ limit }} characters.")
 TOO_SHORT = N_("Please write a little more (at least {{ limit }} characters).")

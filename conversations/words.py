@@ -35,6 +35,8 @@ class Command(StrEnum):
     LANGUAGE = "language"
     SKIP = "skip"
     RESTART = "restart"
+    MYDATA = "mydata"
+    DELETE = "delete"
 
 
 COMMAND_WORDS: Mapping[Command, tuple[str, str]] = {
@@ -44,6 +46,8 @@ COMMAND_WORDS: Mapping[Command, tuple[str, str]] = {
     Command.LANGUAGE: NP_("command words: language", "language|lang"),
     Command.SKIP: NP_("command words: skip", "skip|pass|next"),
     Command.RESTART: NP_("command words: restart", "restart|start over|again"),
+    Command.MYDATA: NP_("command words: my data", "mydata|my data|my info"),
+    Command.DELETE: NP_("command words: delete my data", "delete|delete me|erase|forget me"),
 }
 
 KEYWORD_CONTEXT = "check-in keywords"

@@ -13,6 +13,7 @@ from storage.repositories.groups import GroupRepository
 from storage.repositories.help import HelpRepository
 from storage.repositories.highlights import HighlightRepository
 from storage.repositories.inbox import InboxRepository
+from storage.repositories.member_data import MemberDataRepository
 from storage.repositories.members import MemberRepository
 from storage.repositories.messages import MessageRepository
 from storage.repositories.schedules import ScheduleRepository
@@ -45,3 +46,4 @@ class UnitOfWork:
         self.staff = StaffRepository(session)
         self.schedules = ScheduleRepository(session)
         self.audit = AuditRepository(session)
+        self.member_data = MemberDataRepository(session)

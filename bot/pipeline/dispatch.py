@@ -56,14 +56,14 @@ class EventHandler:
             case TimerEvent():
                 return await self.service.timer_turn(uow, event, now)
 
-    @staticmethod
-    def batchable(event: InboundEvent) -> bool:
+    def batchable(self, event: InboundEvent) -> bool:
         """Whether `apply_many` takes this event: a member's plain message (no command of the
-        channel's, no staff command)."""
+        channel's, no staff command, nothing that asks for or erases their data)."""
         return (
             isinstance(event, MessageEvent)
             and event.command is None
             and not is_staff_command(event.reply.text)
+            and not self.service.data_rights.may_take(event.reply.text)
         )
 
     async def apply_many(

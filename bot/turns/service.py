@@ -21,6 +21,7 @@ from bot.channels.base import TimerEvent
 from bot.channels.phones import default_currency_for, default_locale_for
 from bot.channels.splitting import outbound_parts
 from bot.turns.checkins import Checkins
+from bot.turns.data_rights import DataRights
 from conversations.answers import (
     AnswerType,
     AnswerValue,
@@ -130,6 +131,7 @@ class ConversationService:
         self.default_country = default_country
         self.clock = clock
         self._locks = _MemberLocks()
+        self.data_rights = DataRights(checkins)
 
     async def receive(self, inbound: Inbound) -> list[Outbound]:
         """Handle one inbound message; returns what to send, already logged as queued."""
@@ -184,6 +186,15 @@ class ConversationService:
             group = await uow.groups.by_code(join_code)
             if group is not None:
                 await uow.members.join_group(member.id, group.id, now)
+        if isinstance(item, Reply):  # mydata, delete: answered before the engine
+            answered = await self.data_rights.answer(uow, member, item, now)
+            if answered is not None:
+                if answered.say is None:
+                    return []
+                rendered = render(answered.say, self.checkins.catalogs)
+                return await queue_outbound(
+                    uow, member.id, inbound.channel, inbound.address, rendered, None, now
+                )
         return await self._turn(uow, member, inbound, item, now)
 
     async def member_for(
