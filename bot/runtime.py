@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.channels.base import ChannelAdapter
 from bot.channels.telegram import TelegramChannel, TelegramPayloadError, parse_update, poll
@@ -28,7 +28,7 @@ from bot.pipeline.dispatch import EventHandler
 from bot.pipeline.inbox import InboxWriter, ingest
 from bot.pipeline.sender import Limits, Sender
 from bot.pipeline.worker import Worker
-from bot.schedule.sweeper import Sweeper
+from bot.schedule.sweeper import Sweeper, SweepPolicy
 from bot.settings import Settings
 from bot.turns.checkins import Checkins, load_checkins
 from bot.turns.service import ConversationService, utc_now
@@ -122,7 +122,8 @@ class Runtime:
             sender = Sender(
                 database, coordination, channels, limits_from(settings), clock, templates=templates
             )
-            ticker = Sweeper(database, checkins, coordination.queue, clock)
+            policy = SweepPolicy(retention=timedelta(days=settings.retention_days))
+            ticker = Sweeper(database, checkins, coordination.queue, clock, policy)
             yield cls(
                 settings,
                 database,

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     checkins_path: Path | None = Field(default=None, alias="CHECKINS_PATH")
     locales_path: Path | None = Field(default=None, alias="LOCALES_PATH")
     templates_path: Path | None = Field(default=None, alias="TEMPLATES_PATH")
+    retention_days: int = Field(default=730, ge=1, alias="RETENTION_DAYS")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     log_format: str = Field(default="text", alias="LOG_FORMAT")
     log_library_level: str = Field(default="WARNING", alias="LOG_LIBRARY_LEVEL")

@@ -11,7 +11,8 @@ workers handle it like a member's message, in order with everything else the mem
 - reminders and expiries of running check-ins, never inside quiet hours (deferred to their end)
   and never when their moment is long gone (then handled silently: no 3 a.m. messages after an
   outage);
-- weekly highlights, and scheduled broadcasts.
+- weekly highlights, and scheduled broadcasts;
+- retention: words older than `RETENTION_DAYS` (message bodies, answers as typed) redacted.
 
 Timer events carry unique keys (kind, member or session, period), so a repeated sweep, a
 restarted clock or a second clock inserts nothing twice.
@@ -58,6 +59,8 @@ class SweepPolicy:
     lease: timedelta = timedelta(seconds=90)
     max_lateness: timedelta = timedelta(hours=12)
     batch: int = 1000
+    retention: timedelta | None = None
+    """Message bodies and raw answer texts older than this are redacted (None: kept)."""
 
 
 @dataclass
@@ -69,6 +72,7 @@ class SweepReport:
     deferred: int = 0
     highlights: int = 0
     broadcasts: int = 0
+    redacted: int = 0
     timers: list[int] = field(default_factory=list)
     more: bool = False
     """A batch was full: more is due right now (sweep again at once)."""
@@ -110,6 +114,7 @@ class Sweeper:
         await self._session_nudges(now, report)
         await self._highlights(now, report)
         await self._broadcasts(now, report)
+        await self._retention(now, report)
         for entry_id in report.timers[:1000]:
             try:
                 await self.queue.push(str(entry_id))
@@ -269,6 +274,20 @@ class Sweeper:
 
         report.broadcasts = await broadcasts.start_due(self.database, now)
 
+    # --- retention ---------------------------------------------------------------------------
+
+    async def _retention(self, now: datetime, report: SweepReport) -> None:
+        """A batch of what has outlived the retention period: its words are redacted (message
+        bodies, answers as typed), the typed answers and the delivery records stay."""
+        if self.policy.retention is None:
+            return
+        async with self.database.transaction() as uow:
+            redacted = await uow.member_data.redact_before(
+                now - self.policy.retention, self.policy.batch
+            )
+        report.redacted = redacted
+        report.more = report.more or redacted >= self.policy.batch
+
 
 async def run_sweeper(clock: Sweeper, stop: asyncio.Event) -> None:
     """Sweep every `interval` seconds with APScheduler until `stop` is set."""
@@ -283,6 +302,8 @@ async def run_sweeper(clock: Sweeper, stop: asyncio.Event) -> None:
                 return
             if report is None:
                 return
+            if report.redacted:
+                log.info("clock: %s rows past the retention period redacted", report.redacted)
             if report.timers or report.highlights or report.broadcasts:
                 log.info(
                     "clock: %s invitations, %s reminders (%s skipped), %s expiries, %s deferred, "

@@ -297,3 +297,32 @@ async def test_the_weekly_highlight_goes_out_once_at_the_groups_hour(world: Worl
     assert highlight.text.startswith("This week in Kibera Market Peers")
     await world.tick(sunday_6pm + timedelta(minutes=5))
     assert len(await world.said_to(world.members[0], nudge="highlight")) == 1
+
+
+async def test_the_clock_redacts_words_past_the_retention_period(world: World) -> None:
+    amina = world.members[0]
+    world.time.at(SUNDAY_NOON)
+    await world.write(amina, "checkin")
+    await world.write(amina, "ksh 2,500")
+    clock = Sweeper(
+        world.database,
+        CHECKINS,
+        world.clock.queue,
+        world.time,
+        SweepPolicy(retention=timedelta(days=730)),
+        holder="clock-a",
+    )
+    await world.tick(SUNDAY_NOON + timedelta(days=729), clock=clock)
+    async with world.database.transaction() as uow:
+        log = await uow.messages.for_member(amina, limit=50)
+        [sales] = [a for a in await uow.exports.answer_rows() if a.step_id == "sales"]
+    assert "ksh 2,500" in [m.text for m in log] and sales.raw_text == "ksh 2,500"
+
+    world.time.at(SUNDAY_NOON + timedelta(days=731))
+    report = await clock.sweep()
+    assert report is not None and report.redacted >= 4
+    async with world.database.transaction() as uow:
+        log = await uow.messages.for_member(amina, limit=50)
+        [sales] = [a for a in await uow.exports.answer_rows() if a.step_id == "sales"]
+    assert {m.text for m in log} == {""}  # every body redacted; the rows (and statuses) stay
+    assert sales.raw_text is None and sales.value == "2500.00" and sales.currency == "KES"
