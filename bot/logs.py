@@ -125,3 +125,14 @@ def setup_logging(
     for name in LIBRARIES:
         logging.getLogger(name).setLevel(quiet)
     return handler
+
+
+def guard_last_resort(secrets: Iterable[str | None] = ()) -> None:
+    """Commands that set up no logging (`mutuality groups`, `export`...) still write warnings
+    through Python's last-resort handler: mask those lines too (once per process)."""
+    handler = logging.lastResort
+    if handler is None:
+        return
+    for old in [f for f in handler.filters if isinstance(f, PrivacyFilter)]:
+        handler.removeFilter(old)
+    handler.addFilter(PrivacyFilter(secrets))

@@ -324,6 +324,18 @@ class MemberDataRepository:
         )
         await self._session.execute(
             update(CheckinSession)
+            .where(CheckinSession.member_id == member_id, CheckinSession.status == "active")
+            .values(
+                status="stopped",
+                ended_at=at,
+                end_reason="erased",
+                next_nudge_at=None,
+                updated_at=at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        await self._session.execute(
+            update(CheckinSession)
             .where(CheckinSession.member_id == member_id)
             .values(state={})
             .execution_options(synchronize_session=False)

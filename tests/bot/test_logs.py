@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.logs import LIBRARIES, mask_addresses, setup_logging
+from bot.logs import LIBRARIES, guard_last_resort, mask_addresses, setup_logging
 from bot.processes import configure_logging
 from bot.settings import Settings
 
@@ -114,3 +114,17 @@ def test_log_settings_are_checked() -> None:
         Settings(_env_file=None, LOG_FORMAT="xml")  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="log level"):
         Settings(_env_file=None, LOG_LEVEL="loud")  # type: ignore[call-arg]
+
+
+def test_commands_without_logging_set_up_mask_their_warnings_too(
+    restore_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    guard_last_resort((TOKEN,))
+    guard_last_resort((TOKEN,))  # a second command in the same process: one filter
+    assert logging.lastResort is not None
+    assert len(logging.lastResort.filters) == 1
+    logging.getLogger("bot.members.roster").warning("row for %s with %s", "+254712345001", TOKEN)
+    assert capsys.readouterr().err == "row for +2547•••••001 with •••\n"
