@@ -47,10 +47,16 @@ _ADDRESS = re.compile(r"(?<!\d)(\+\d{4}|\d{4})(\d{3,11})(\d{3})(?!\d)")
 numbers written without +, as in a URL-encoded `%2B2547...`)."""
 
 
+_TELEGRAM = re.compile(r"(?i)(telegram[: ]-?\d{2})(\d{3,7})(\d{2})(?!\d)")
+"""A shorter Telegram id written as an address (`telegram:123456789`): older accounts' ids have
+fewer than 10 digits."""
+
+
 def mask_addresses(text: str) -> str:
     """`text` with every phone number and chat id masked but for its first 4 and last 3 digits
     (enough to tell a country and a line apart when reading a log, not to reach anyone)."""
-    return _ADDRESS.sub(lambda m: m[1] + MASK * len(m[2]) + m[3], text)
+    text = _ADDRESS.sub(lambda m: m[1] + MASK * len(m[2]) + m[3], text)
+    return _TELEGRAM.sub(lambda m: m[1] + MASK * len(m[2]) + m[3], text)
 
 
 class PrivacyFilter(logging.Filter):

@@ -43,6 +43,7 @@ def restore_logging() -> Iterator[None]:
         ("group -1002233445566", "group -1002••••••566"),
         ("To=whatsapp%3A%2B254712345678&Body=", "To=whatsapp%3A%2B2547•••••678&Body="),
         ("update 480132013, message 302", "update 480132013, message 302"),
+        ("telegram:123456789 is gone (403)", "telegram:12•••••89 is gone (403)"),
     ],
 )
 def test_addresses_are_masked(text: str, masked: str) -> None:
