@@ -49,6 +49,8 @@ from storage.vocabulary import Channel
 log = logging.getLogger(__name__)
 
 LEASE_NAME = "clock"
+RETENTION_EVERY = timedelta(hours=1)
+"""How often the clock looks for words past the retention period."""
 ACTIVE_GRACE = timedelta(hours=1)
 """No reminder within this long of the member's last answer: they are in the middle of it."""
 
@@ -94,6 +96,7 @@ class Sweeper:
         self.clock = clock
         self.policy = policy or SweepPolicy()
         self.holder = holder or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self._next_retention = datetime.min.replace(tzinfo=UTC)
         self.scheduled = [
             checkin.id
             for checkin in checkins.library.checkins.values()
@@ -279,14 +282,17 @@ class Sweeper:
     async def _retention(self, now: datetime, report: SweepReport) -> None:
         """A batch of what has outlived the retention period: its words are redacted (message
         bodies, answers as typed), the typed answers and the delivery records stay."""
-        if self.policy.retention is None:
+        if self.policy.retention is None or now < self._next_retention:
             return
         async with self.database.transaction() as uow:
             redacted = await uow.member_data.redact_before(
                 now - self.policy.retention, self.policy.batch
             )
         report.redacted = redacted
-        report.more = report.more or redacted >= self.policy.batch
+        full = redacted >= self.policy.batch
+        report.more = report.more or full
+        # the search scans the message log: hourly, unless a backlog is being worked off
+        self._next_retention = now if full else now + RETENTION_EVERY
 
 
 async def run_sweeper(clock: Sweeper, stop: asyncio.Event) -> None:
