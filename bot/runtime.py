@@ -116,6 +116,7 @@ class Runtime:
             coordination = await build_coordination(settings.redis_url, settings.redis_prefix)
             channels = build_channels(settings)
             service = ConversationService(database, checkins, settings.default_country, clock)
+            service.data_rights.public_url = settings.public_url
             handler = EventHandler(service)
             worker = Worker(database, coordination, handler, channels, clock)
             templates = load_templates(settings.templates_path)

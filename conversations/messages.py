@@ -50,6 +50,11 @@ MY_DATA = N_(
     "Latest answers:\n{{ latest }}\n"
     "Your coordinator can give you a full copy. Send DELETE to have all of it erased."
 )
+# TRANSLATORS: After MYDATA's summary; {{ link }} is a web address.
+MY_DATA_LINK = N_(
+    "A full copy of it, as a spreadsheet file, can be downloaded once within 24 hours here: "
+    "{{ link }}"
+)
 # TRANSLATORS: Stands for a name, a group or answers the member has not given.
 NOT_GIVEN = N_("(none)")
 # TRANSLATORS: The answer to DELETE. {{ code }} is a word of capital letters, like KDBRT.

@@ -442,6 +442,20 @@ class Highlight(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class DataCopy(Base):
+    """A one-time link to a member's copy of their data: only the token's SHA-256 is kept,
+    the link works once (`used_at`) and until `expires_at`."""
+
+    __tablename__ = "data_copies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class Lease(Base):
     """A named lease held by one process until `expires_at` (the one clock that sweeps)."""
 

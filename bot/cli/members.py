@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from bot.cli.app import App
 from bot.cli.staff import find_staff
 from bot.i18n.catalogs import load_catalogs
+from bot.members.copies import member_copy_csv
 from bot.members.roster import (
     Action,
     Export,
@@ -26,11 +26,9 @@ from bot.members.roster import (
     parse_members_csv,
     plan_import,
 )
-from bot.reports.exports import to_csv
 from bot.turns.service import utc_now
 from storage.database import Database
 from storage.errors import AddressInUse
-from storage.repositories.member_data import MemberCopy
 
 
 @click.group("members")
@@ -146,17 +144,6 @@ def members_export(app: App, output: Path | None) -> None:
             f"(web or console only): {ids}",
             err=True,
         )
-
-
-def member_copy_csv(copy: MemberCopy) -> bytes:
-    """A member's copy as one CSV file: for each table, a line naming it and its columns
-    (`# answers`, then the column names), then its rows, each led by the table's name."""
-    lines: list[list[Any]] = []
-    for name, (header, rows) in copy.sections.items():
-        lines.append([f"# {name}", *header])
-        lines.extend([name, *("" if cell is None else cell for cell in row)] for row in rows)
-    width = max(len(line) for line in lines)
-    return to_csv(["table", *(f"c{i}" for i in range(1, width))], lines)
 
 
 @members.command("export-one")

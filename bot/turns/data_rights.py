@@ -13,8 +13,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.turns.checkins import Checkins
 from conversations import messages
@@ -31,6 +32,23 @@ CODE_LENGTH = 5
 _CODE = re.compile(rf"[{CODE_LETTERS}]{{{CODE_LENGTH}}}")
 
 
+COPY_PATH = "/data"
+"""Where `web` serves a member's copy: `{PUBLIC_URL}/data/{token}`."""
+COPY_LINK_LIFETIME = timedelta(hours=24)
+
+
+def copy_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def new_copy_link(uow: UnitOfWork, member_id: int, public_url: str, now: datetime) -> str:
+    """A one-time link to the member's copy, valid for `COPY_LINK_LIFETIME`."""
+    token = secrets.token_urlsafe(24)
+    expires = now + COPY_LINK_LIFETIME
+    await uow.member_data.issue_copy(member_id, copy_token_hash(token), now, expires)
+    return f"{public_url}{COPY_PATH}/{token}"
+
+
 def erase_code(member: MemberRecord) -> str:
     """The word that confirms `member`'s erasure: five consonants (no word, no number)."""
     digest = hashlib.sha256(f"erase:{member.id}:{member.created_at.isoformat()}".encode()).digest()
@@ -39,14 +57,16 @@ def erase_code(member: MemberRecord) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Answered:
-    """What to say (None after an erasure: nothing) instead of running the engine."""
+    """What to say instead of running the engine (nothing after an erasure)."""
 
-    say: Say | None
+    says: tuple[Say, ...]
 
 
 class DataRights:
-    def __init__(self, checkins: Checkins) -> None:
+    def __init__(self, checkins: Checkins, public_url: str | None = None) -> None:
         self.checkins = checkins
+        self.public_url = public_url
+        """With it, `mydata` also gives a one-time link to a full copy, served by `web`."""
 
     def command(self, text: str) -> Command | None:
         command = self.checkins.vocabulary.command(text) if text else None
@@ -66,10 +86,14 @@ class DataRights:
             return None
         command = self.command(text)
         if command is Command.MYDATA:
-            return Answered(await self._summary(uow, member))
+            says = [await self._summary(uow, member)]
+            if self.public_url:
+                link = await new_copy_link(uow, member.id, self.public_url, now)
+                says.append(Say(messages.MY_DATA_LINK, member.locale, {"link": link}))
+            return Answered(tuple(says))
         if command is Command.DELETE:
             return Answered(
-                Say(messages.DELETE_CONFIRM, member.locale, {"code": erase_code(member)})
+                (Say(messages.DELETE_CONFIRM, member.locale, {"code": erase_code(member)}),)
             )
         if text.strip().upper() != erase_code(member) or not await self._asked(uow, member):
             return None
@@ -77,7 +101,7 @@ class DataRights:
         detail = "asked in chat; " + erasure.describe()
         await uow.audit.record(None, "erased", at=now, member_id=member.id, detail=detail)
         log.info("member %s erased at their request in chat (%s)", member.id, erasure.describe())
-        return Answered(None)
+        return Answered(())
 
     async def _asked(self, uow: UnitOfWork, member: MemberRecord) -> bool:
         """Whether the bot's latest line to the member is the erasure's confirmation."""

@@ -189,12 +189,13 @@ class ConversationService:
         if isinstance(item, Reply):  # mydata, delete: answered before the engine
             answered = await self.data_rights.answer(uow, member, item, now)
             if answered is not None:
-                if answered.say is None:
-                    return []
-                rendered = render(answered.say, self.checkins.catalogs)
-                return await queue_outbound(
-                    uow, member.id, inbound.channel, inbound.address, rendered, None, now
-                )
+                said: list[Outbound] = []
+                for say in answered.says:
+                    rendered = render(say, self.checkins.catalogs)
+                    said += await queue_outbound(
+                        uow, member.id, inbound.channel, inbound.address, rendered, None, now
+                    )
+                return said
         return await self._turn(uow, member, inbound, item, now)
 
     async def member_for(

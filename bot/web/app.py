@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.runtime import Runtime
+from bot.web.data_copies import add_data_copy_routes
 from bot.web.health import add_health_routes
 from bot.web.webhooks import add_webhook_routes
 from storage.errors import DatabaseUnavailable
@@ -40,4 +41,5 @@ def create_app(runtime: Runtime) -> FastAPI:
         app.add_exception_handler(error_type, unavailable)
     add_health_routes(app, runtime)
     add_webhook_routes(app, runtime)
+    add_data_copy_routes(app, runtime)
     return app

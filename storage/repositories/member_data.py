@@ -27,6 +27,7 @@ from storage.models import (
     Answer,
     BroadcastRecipient,
     CheckinSession,
+    DataCopy,
     Group,
     HelpRecord,
     Highlight,
@@ -347,6 +348,7 @@ class MemberDataRepository:
             .execution_options(synchronize_session=False)
         )
         stories = await self._deleted(delete(Story).where(Story.member_id == member_id))
+        await self._deleted(delete(DataCopy).where(DataCopy.member_id == member_id))
         await self._deleted(delete(Address).where(Address.member_id == member_id))
         member.name = None
         member.timezone = None
@@ -386,6 +388,33 @@ class MemberDataRepository:
         )
         changed += await self._deleted(delete(InboxEntry).where(InboxEntry.id.in_(old_events)))
         return changed
+
+    async def issue_copy(
+        self, member_id: int, token_hash: str, at: datetime, expires_at: datetime
+    ) -> None:
+        """Record a one-time link to the member's copy (by the token's hash only)."""
+        self._session.add(
+            DataCopy(
+                member_id=member_id, token_hash=token_hash, created_at=at, expires_at=expires_at
+            )
+        )
+        await self._session.flush()
+
+    async def redeem_copy(self, token_hash: str, at: datetime) -> int | None:
+        """The member whose copy the token opens, marking it used; None when the token is
+        unknown, used already or expired (one statement: two requests cannot both win)."""
+        result = await self._session.execute(
+            update(DataCopy)
+            .where(
+                DataCopy.token_hash == token_hash,
+                DataCopy.used_at.is_(None),
+                DataCopy.expires_at > at,
+            )
+            .values(used_at=at)
+            .returning(DataCopy.member_id)
+            .execution_options(synchronize_session=False)
+        )
+        return result.scalar_one_or_none()
 
     async def _unquote(self, names: Sequence[str]) -> int:
         """Replace the names in other rows' free text (others' messages, answers and help

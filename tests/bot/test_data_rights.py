@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
+import httpx
 import pytest
+from fastapi import FastAPI
 
 from bot.i18n.catalogs import load_catalogs
 from bot.turns.checkins import load_checkins
 from bot.turns.data_rights import erase_code
 from bot.turns.service import ConversationService
+from bot.web.data_copies import add_data_copy_routes
 from conversations.inputs import Reply
 from storage import Database
 
@@ -117,3 +121,34 @@ async def test_delete_and_the_word_shown_erase_the_member_everywhere(
         assert grace is not None
         texts = [m.text for m in await uow.messages.for_member(grace.id, limit=100)]
     assert "•••" in texts and not any(re.search("zawadi", t, re.I) for t in texts)
+
+
+async def test_mydata_gives_a_one_time_link_to_a_full_copy(database: Database) -> None:
+    svc = await two_members(database)
+    svc.data_rights.public_url = "https://journal.example.org"
+    now = [NOW]
+    app = FastAPI()
+    runtime = SimpleNamespace(database=database, clock=lambda: now[0])
+    add_data_copy_routes(app, runtime)  # type: ignore[arg-type]
+    summary, link_line = await say(svc, ZAWADI, "mydata")
+    assert summary.startswith("Here is what I keep about you:")
+    [link] = re.findall(r"https://journal\.example\.org/data/\S+", link_line)
+    path = link.removeprefix("https://journal.example.org")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as web:
+        first = await web.get(path)
+        again = await web.get(path)
+        unknown = await web.get("/data/" + "x" * 32)
+        _, expiring = await say(svc, ZAWADI, "mydata")
+        now[0] = NOW + timedelta(hours=25)
+        late = await web.get(re.findall(r"/data/\S+", expiring)[0])
+    assert first.status_code == 200
+    assert first.headers["content-type"].startswith("text/csv")
+    assert first.headers["cache-control"] == "no-store"
+    copy = first.content.decode("utf-8-sig")
+    assert "Zawadi Mwangaza" in copy and ZAWADI in copy and "mandazi" in copy
+    assert (again.status_code, unknown.status_code, late.status_code) == (404, 404, 404)
+    async with database.transaction() as uow:
+        zawadi = await uow.members.by_address("whatsapp", ZAWADI)
+        assert zawadi is not None
+        audit = await uow.audit.for_member(zawadi.id)
+    assert [line.action for line in audit] == ["copy_downloaded"]

@@ -1,4 +1,5 @@
-"""Members' data rights and trusted group chats: when a member was erased, which groups each
+"""Members' data rights and trusted group chats: when a member was erased, one-time links to
+a member's copy of their data, which groups each
 staff user works with (binding a group chat takes one of them), and the audit log that records
 erasures and exports made by staff.
 
@@ -35,6 +36,19 @@ def _exists(table: str) -> bool:
 def upgrade() -> None:
     with op.batch_alter_table("members") as batch:
         batch.add_column(timestamp("erased_at", nullable=True))
+    op.create_table(
+        "data_copies",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(64), nullable=False),
+        timestamp("created_at"),
+        timestamp("expires_at"),
+        timestamp("used_at", nullable=True),
+        sa.ForeignKeyConstraint(["member_id"], ["members.id"], name="fk_data_copies_member_id_members"),
+        sa.PrimaryKeyConstraint("id", name="pk_data_copies"),
+        sa.UniqueConstraint("token_hash", name="uq_data_copies_token_hash"),
+    )
+    op.create_index("ix_data_copies_member_id", "data_copies", ["member_id"])
     if not _exists("staff_groups"):
         op.create_table(
             "staff_groups",
@@ -64,5 +78,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # staff_groups and audit_log may belong to the console's revision: they are left in place.
+    op.drop_index("ix_data_copies_member_id", table_name="data_copies")
+    op.drop_table("data_copies")
     with op.batch_alter_table("members") as batch:
         batch.drop_column("erased_at")
