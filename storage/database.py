@@ -21,6 +21,8 @@ from storage.urls import async_url, describe
 
 log = logging.getLogger(__name__)
 
+CHECKPOINT_ATTEMPTS = 10
+
 
 class _WriterQueue:
     """Writing transactions of one process on one SQLite database, one at a time, in order.
@@ -137,8 +139,14 @@ class Database:
         connection = await self._connect()
         try:
             # on the driver's connection itself: outside any transaction, which a checkpoint
-            # needs (SQLAlchemy would begin one first)
-            await connection.run_sync(_checkpoint)
+            # needs (SQLAlchemy would begin one first); a reader still on an old snapshot makes
+            # it report "busy": try again shortly
+            for _ in range(CHECKPOINT_ATTEMPTS):
+                if await connection.run_sync(_checkpoint):
+                    break
+                await asyncio.sleep(0.2)
+            else:
+                log.warning("SQLite stayed busy: the WAL keeps old pages until its next checkpoint")
         except DBAPIError:
             log.warning("could not checkpoint SQLite after an erasure", exc_info=True)
         finally:
@@ -221,9 +229,12 @@ class Database:
         return DatabaseUnavailable(f"cannot reach the {describe(self._url)}: {reason}")
 
 
-def _checkpoint(connection: Connection) -> None:
+def _checkpoint(connection: Connection) -> bool:
+    """A full checkpoint that empties the WAL; False when readers kept it from completing."""
     cursor = connection.connection.cursor()
     try:
         cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        row = cursor.fetchone()
+        return row is None or not row[0]
     finally:
         cursor.close()
