@@ -119,7 +119,11 @@ class MemberDataRepository:
         at = await self._session.scalar(select(Member.erased_at).where(Member.id == member_id))
         return at is not None
 
-    async def summary(self, member_id: int, latest: int = 5) -> StoredAboutMember:
+    async def summary(
+        self, member_id: int, latest: int = 5, setup: tuple[str, ...] = ("onboarding", "language")
+    ) -> StoredAboutMember:
+        """What `mydata` shows; `checkins` counts completed check-ins other than the `setup`
+        conversations."""
         member = await self._session.get(Member, member_id)
         if member is None:
             raise LookupError(f"no member #{member_id}")
@@ -140,6 +144,7 @@ class MemberDataRepository:
                     .where(
                         CheckinSession.member_id == member_id,
                         CheckinSession.status == "completed",
+                        CheckinSession.checkin_id.not_in(setup),
                     )
                     .scalar_subquery(),
                     select(func.count(Answer.id))

@@ -44,7 +44,7 @@ async def two_members(database: Database) -> ConversationService:
     await say(svc, ZAWADI, "hi", "1", "yes", "Zawadi Mwangaza", "1", "yes", group.join_code)
     await say(svc, GRACE, "hi", "1", "yes", "Grace", "1", "yes", group.join_code)
     await say(svc, ZAWADI, "checkin", "2000", "500", "100", "no", "no", "rain", "more stock")
-    await say(svc, ZAWADI, "Zawadi sold out of mandazi by noon")
+    await say(svc, ZAWADI, "Zawadi sold out of mandazi by noon", "no")  # a win, not shared
     # Grace says she was helped by Zawadi: her words quote the name
     await say(svc, GRACE, "checkin", "1500", "300", "50", "no", "yes", "zawadi")
     return svc
@@ -66,7 +66,7 @@ async def test_mydata_says_what_is_kept_in_the_members_language(database: Databa
     assert "Group: Kibera Market Peers" in summary
     assert f"Reached at: whatsapp {ZAWADI}" in summary
     assert "Check-ins completed: 1," in summary
-    assert "Latest answers:\n- " in summary and "- gave_help: no (2026-11-27)" in summary
+    assert "Latest answers:\n- share_win: no (2026-11-27)\n- win: Zawadi sold out" in summary
     await say(svc, ZAWADI, "language", "2")
     [resumen] = await say(svc, ZAWADI, "mis datos")
     assert resumen.startswith("Esto es lo que guardo sobre ti:\nNombre: Zawadi Mwangaza")
