@@ -39,6 +39,7 @@ LIBRARIES: Final = (
     "uvicorn.access",
     "aiosqlite",
     "sqlalchemy",
+    "alembic",
 )
 """Loggers of libraries that are chatty below WARNING (requests, jobs, connections)."""
 
