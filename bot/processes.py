@@ -18,6 +18,7 @@ from typing import Any
 
 import uvicorn
 
+from bot.logs import setup_logging
 from bot.runtime import Runtime
 from bot.schedule.sweeper import run_sweeper
 from bot.settings import Settings
@@ -89,11 +90,14 @@ class _Server(uvicorn.Server):
         yield
 
 
-def configure_logging(quiet: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.WARNING if quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+def configure_logging(settings: Settings, quiet: bool = False) -> None:
+    """Logging as the settings say (`bot.logs`): addresses and secrets masked in every line;
+    `quiet` (a terminal chat) shows warnings and errors only."""
+    setup_logging(
+        level="WARNING" if quiet else settings.log_level,
+        fmt=settings.log_format,
+        library_level=settings.log_library_level,
+        secrets=settings.secrets,
     )
 
 
@@ -113,6 +117,7 @@ def web_config(app: Any, settings: Settings, quiet: bool) -> uvicorn.Config:
         port=settings.port,
         log_level="warning" if quiet else "info",
         access_log=settings.access_log and not quiet,
+        log_config=None,  # uvicorn's lines go through our handler, masked like all others
         lifespan="off",
     )
 

@@ -19,7 +19,7 @@ import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, cast
 
 from bot.channels.base import ChannelAdapter
@@ -34,7 +34,7 @@ from bot.pipeline.inbox import InboxWriter, ingest
 from bot.pipeline.interactive import InteractiveContents
 from bot.pipeline.sender import Limits, Sender
 from bot.pipeline.worker import Worker
-from bot.schedule.sweeper import Sweeper
+from bot.schedule.sweeper import Sweeper, SweepPolicy
 from bot.settings import Settings
 from bot.turns.checkins import Checkins, load_checkins
 from bot.turns.service import ConversationService, utc_now
@@ -163,6 +163,7 @@ class Runtime:
             coordination = await build_coordination(settings.redis_url, settings.redis_prefix)
             channels = build_channels(settings) if with_channels else {}
             service = ConversationService(database, checkins, settings.default_country, clock)
+            service.data_rights.public_url = settings.public_url
             handler = EventHandler(service)
             worker = Worker(database, coordination, handler, channels, clock)
             templates = load_templates(settings.templates_path)
@@ -175,7 +176,8 @@ class Runtime:
                 templates=templates,
                 interactive=interactive_contents(settings, database, channels, checkins, clock),
             )
-            ticker = Sweeper(database, checkins, coordination.queue, clock)
+            policy = SweepPolicy(retention=timedelta(days=settings.retention_days))
+            ticker = Sweeper(database, checkins, coordination.queue, clock, policy)
             yield cls(
                 settings,
                 database,

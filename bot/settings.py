@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     console_secret: str | None = Field(default=None, alias="CONSOLE_SECRET")
     console_idle_minutes: int = Field(default=480, ge=1, alias="CONSOLE_IDLE_MINUTES")
     research_export_key: SecretStr | None = Field(default=None, alias="RESEARCH_EXPORT_KEY")
+    retention_days: int = Field(default=730, ge=1, alias="RETENTION_DAYS")
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    log_format: str = Field(default="text", alias="LOG_FORMAT")
+    log_library_level: str = Field(default="WARNING", alias="LOG_LIBRARY_LEVEL")
 
     telegram_bot_token: str | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
     telegram_api_url: str = Field(default="https://api.telegram.org", alias="TELEGRAM_API_URL")
@@ -113,6 +117,32 @@ class Settings(BaseSettings):
         if self.telegram_webhook_secret and not self.telegram_bot_token:
             found.append("TELEGRAM_WEBHOOK_SECRET is set but TELEGRAM_BOT_TOKEN is not")
         return found
+
+    @field_validator("log_level", "log_library_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("a log level is one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        fmt = value.strip().lower()
+        if fmt not in ("text", "json"):
+            raise ValueError("LOG_FORMAT is text (the default) or json (one object a line)")
+        return fmt
+
+    @property
+    def secrets(self) -> tuple[str | None, ...]:
+        """Values no log line may show (see `bot.logs.PrivacyFilter`)."""
+        return (
+            self.telegram_bot_token,
+            self.telegram_webhook_secret,
+            self.twilio_auth_token,
+            self.twilio_account_sid,
+        )
 
     @field_validator("default_country")
     @classmethod

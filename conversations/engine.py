@@ -161,20 +161,36 @@ def handle(
         case Open():
             session = _open(run, session)
         case Start():
-            if not context.member.opted_out and session is None and library.get(item.checkin_id):
-                session = _start(run, item.checkin_id)
+            if _may_start(run, session, item):
+                session = _start(run, item.checkin_id, item.step)
         case Remind():
             if session is not None:
                 session = replace(session, reminders_sent=session.reminders_sent + 1)
-                if not item.silent and not context.member.opted_out:
+                if not item.silent and _may_nudge(context):
                     run.say(messages.REMINDER, session)
                     session = _ask_again(run, session)
         case Expire():
             if session is not None:
                 session = _end(run, session, SessionStatus.EXPIRED)
-                if not item.silent and not context.member.opted_out:
+                if not item.silent and _may_nudge(context):
                     run.say(messages.EXPIRED, session)
     return run.turn(session)
+
+
+def _may_nudge(context: Context) -> bool:
+    """A proactive line (reminder, expiry, invitation) needs recorded consent and no STOP."""
+    return context.member.consent is True and not context.member.opted_out
+
+
+def _may_start(run: _Run, session: SessionState | None, item: Start) -> bool:
+    """Whether a scheduled start may begin: nothing running, a known check-in, and consent,
+    except for onboarding of a member never asked (that is how consent is asked)."""
+    member = run.context.member
+    if member.opted_out or session is not None or run.library.get(item.checkin_id) is None:
+        return False
+    if item.checkin_id == ONBOARDING:
+        return member.consent is None and not run.onboarded
+    return _may_nudge(run.context)
 
 
 def _reply(run: _Run, session: SessionState | None, reply: Reply) -> SessionState | None:
@@ -273,6 +289,10 @@ def _command(
                 run.say(messages.IDLE, None)
                 return None
             return _skip(run, session)
+        case Command.MYDATA | Command.DELETE:
+            # they read and erase what is stored: answered before the engine runs
+            # (bot.turns.data_rights), they leave the conversation where it is
+            return session
     return session
 
 
@@ -285,18 +305,19 @@ def _definition(run: _Run, session: SessionState) -> Checkin:
     return checkin
 
 
-def _start(run: _Run, checkin_id: str) -> SessionState | None:
+def _start(run: _Run, checkin_id: str, step: str | None = None) -> SessionState | None:
     checkin = run.library.get(checkin_id)
     if checkin is None:
         return None
+    first = step if step is not None and checkin.has_step(step) else checkin.steps[0].id
     session = SessionState(
         checkin_id=checkin.id,
         version=checkin.version,
-        step_id=checkin.steps[0].id,
+        step_id=first,
         started_at=run.context.now,
     )
     run.events.append(SessionStarted(checkin.id, checkin.version))
-    return _enter(run, session, checkin.steps[0].id)
+    return _enter(run, session, first)
 
 
 def _end(run: _Run, session: SessionState, status: SessionStatus) -> SessionState:

@@ -18,6 +18,19 @@ CHECKED_IN = N_("Check-ins: {{ checked_in }} of {{ members }} members.")
 SALES = N_("Sales together: {{ sales }} ({{ trend }}).")
 # TRANSLATORS: The group's total savings; {{ trend }} is one of the "... last week" phrases.
 SAVED = N_("Saved together: {{ saved }} ({{ trend }}).")
+# TRANSLATORS: The group's total sales, when last week's cannot be compared.
+SALES_ALONE = N_("Sales together: {{ sales }}.")
+# TRANSLATORS: The group's total savings, when last week's cannot be compared.
+SAVED_ALONE = N_("Saved together: {{ saved }}.")
+# TRANSLATORS: Sales some members gave in another currency than the group's, e.g. "USD 300".
+OTHER_SALES = N_("Sales together in {{ currency }}: {{ sales }}.")
+# TRANSLATORS: Savings some members gave in another currency than the group's.
+OTHER_SAVED = N_("Saved together in {{ currency }}: {{ saved }}.")
+# TRANSLATORS: {{ currencies }} is a list of currency codes, like "USD, UGX".
+OTHER_PRIVATE = N_(
+    "A few amounts came in other currencies ({{ currencies }}): too few members used them to "
+    "show a total."
+)
 # TRANSLATORS: Goes inside the brackets after a total; {{ percent }} is like "25%".
 TREND_UP = N_("up {{ percent }} on last week")
 # TRANSLATORS: Goes inside the brackets after a total; {{ percent }} is like "25%".

@@ -27,9 +27,14 @@ class Reply:
 
 @dataclass(frozen=True, slots=True)
 class Start:
-    """Begin a check-in for this member (a schedule or staff decided it)."""
+    """Begin a check-in for this member (a schedule or staff decided it).
+
+    Being proactive, it needs the member's recorded consent, except for onboarding itself,
+    which is how consent is asked. `step` begins at that step instead of the first (an
+    imported member, whose language is known, is asked for consent first)."""
 
     checkin_id: str
+    step: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,32 @@ PERSON_WILL_ANSWER = N_("Thank you. A coordinator will answer you here soon.")
 BOT_IS_BACK = N_("You are talking with the journal bot again. Send HELP to see what you can do.")
 EXPIRED = N_("Your {{ title }} has closed. Thank you for what you shared!")
 
+# TRANSLATORS: The answer to MYDATA. {{ addresses }} is like "whatsapp +254712345678";
+# {{ latest }} is one answer a line. Keep DELETE as your "delete" command word.
+MY_DATA = N_(
+    "Here is what I keep about you:\n"
+    "Name: {{ name }}\n"
+    "Group: {{ group }}\n"
+    "Reached at: {{ addresses }}\n"
+    "Check-ins completed: {{ checkins }}, answers: {{ answers }}, messages: {{ messages }}, "
+    "stories: {{ stories }}\n"
+    "Latest answers:\n{{ latest }}\n"
+    "Your coordinator can give you a full copy. Send DELETE to have all of it erased."
+)
+# TRANSLATORS: After MYDATA's summary; {{ link }} is a web address.
+MY_DATA_LINK = N_(
+    "A full copy of it, as a spreadsheet file, can be downloaded once within 24 hours here: "
+    "{{ link }}"
+)
+# TRANSLATORS: Stands for a name, a group or answers the member has not given.
+NOT_GIVEN = N_("(none)")
+# TRANSLATORS: The answer to DELETE. {{ code }} is a word of capital letters, like KDBRT.
+DELETE_CONFIRM = N_(
+    "This erases your name, your phone numbers, your messages, your stories and the words of "
+    "your answers, for good; your group and your coordinator will not see them any more. I will "
+    "not write to you again. To confirm, send {{ code }}. To keep everything, send anything else."
+)
+
 EMPTY = N_("I didn't get any text. Please type your answer.")
 TOO_LONG = N_("That is a bit long for me. Please keep it under {{ limit }} characters.")
 TOO_SHORT = N_("Please write a little more (at least {{ limit }} characters).")
@@ -77,10 +103,15 @@ CONTACT_IN_USE = N_(
     "That phone number is already linked to another member. Please ask your coordinator."
 )
 GROUP_CHAT_HELLO = N_(
-    "Hello everyone! To link this chat to your peer group, send /link and the group's join code."
+    "Hello everyone! To link this chat to your peer group, a coordinator of the group sends "
+    "/link and the group's join code."
 )
 GROUP_CHAT_LINKED = N_(
     "This chat is now linked to {{ group.name }}. The group's weekly highlights will come here."
+)
+GROUP_CHAT_LINK_REFUSED = N_(
+    "Only a coordinator or staff member of the group can link this chat to it. Nothing was "
+    "changed: ask one of them to send /link and the join code here."
 )
 GROUP_CHAT_UNKNOWN_CODE = N_(
     "I don't know the code \"{{ text }}\". Send /link and your group's join code."

@@ -40,6 +40,8 @@ class Command(StrEnum):
     LANGUAGE = "language"
     SKIP = "skip"
     RESTART = "restart"
+    MYDATA = "mydata"
+    DELETE = "delete"
 
 
 COMMAND_WORDS: Mapping[Command, tuple[str, str]] = {
@@ -49,6 +51,8 @@ COMMAND_WORDS: Mapping[Command, tuple[str, str]] = {
     Command.LANGUAGE: NP_("command words: language", "language|lang"),
     Command.SKIP: NP_("command words: skip", "skip|pass|next"),
     Command.RESTART: NP_("command words: restart", "restart|start over|again"),
+    Command.MYDATA: NP_("command words: my data", "mydata|my data|my info"),
+    Command.DELETE: NP_("command words: delete my data", "delete|delete me|erase|forget me"),
 }
 
 GREETING_WORDS = NP_(

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 
 from sqlalchemy import text
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 
 from storage.engines import DEFAULT_POOL_SIZE, POOL_TIMEOUT, create_engine, read_only
 from storage.errors import DatabaseUnavailable
+from storage.repositories.member_data import ERASED_INFO
 from storage.schema_head import at_shipped_head
 from storage.unit_of_work import UnitOfWork
 from storage.urls import async_url, describe
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_ATTEMPTS = 10
 
 
 class _WriterQueue:
@@ -128,6 +134,28 @@ class Database:
         finally:
             await connection.close()
 
+    async def forget_erased(self) -> None:  # called after a transaction that erased
+        """After an erasure: on SQLite, copy the write-ahead log into the file and empty it, so
+        no earlier version of an erased page survives in the WAL (`secure_delete` has already
+        zeroed the freed space). PostgreSQL's dead tuples are reclaimed by its own vacuum."""
+        if self.backend != "sqlite":
+            return
+        connection = await self._connect()
+        try:
+            # on the driver's connection itself: outside any transaction, which a checkpoint
+            # needs (SQLAlchemy would begin one first); a reader still on an old snapshot makes
+            # it report "busy": try again shortly
+            for _ in range(CHECKPOINT_ATTEMPTS):
+                if await connection.run_sync(_checkpoint):
+                    break
+                await asyncio.sleep(0.2)
+            else:
+                log.warning("SQLite stayed busy: the WAL keeps old pages until its next checkpoint")
+        except DBAPIError:
+            log.warning("could not checkpoint SQLite after an erasure", exc_info=True)
+        finally:
+            await connection.close()
+
     async def dispose(self) -> None:
         """Close every pooled connection. The `Database` can still be used afterwards; it
         reconnects on demand."""
@@ -138,8 +166,13 @@ class Database:
         """One session and one transaction: committed when the block exits normally, rolled
         back (and the exception re-raised) when it raises. On SQLite this process's writing
         transactions take turns (see `_WriterQueue`): never open one inside another."""
-        async with self._writer_turn(), self._sessions() as session, session.begin():
-            yield UnitOfWork(session)
+        async with self._writer_turn():
+            async with self._sessions() as session:
+                async with session.begin():
+                    yield UnitOfWork(session)
+                erased = session.info.get(ERASED_INFO)
+            if erased:
+                await self.forget_erased()
 
     @asynccontextmanager
     async def one_statement(self) -> AsyncIterator[UnitOfWork]:
@@ -198,3 +231,14 @@ class Database:
         if password:
             reason = reason.replace(str(password), "***")
         return DatabaseUnavailable(f"cannot reach the {describe(self._url)}: {reason}")
+
+
+def _checkpoint(connection: Connection) -> bool:
+    """A full checkpoint that empties the WAL; False when readers kept it from completing."""
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        row = cursor.fetchone()
+        return row is None or not row[0]
+    finally:
+        cursor.close()

@@ -53,6 +53,8 @@ SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA busy_timeout=5000",
     "PRAGMA foreign_keys=ON",
+    # erased rows are overwritten with zeros, not left in free pages of the file
+    "PRAGMA secure_delete=ON",
 )
 
 

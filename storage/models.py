@@ -113,6 +113,9 @@ class Member(Base):
     taken_over_by_id: Mapped[int | None] = mapped_column(Integer)
     taken_over_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the member's personal data was erased (at their request): the row stays only so
+    # that numeric answers keep counting in program statistics, under an id nothing links to.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Address(Base):
@@ -511,6 +514,20 @@ class Highlight(Base):
     week: Mapped[str] = mapped_column(String(8))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DataCopy(Base):
+    """A one-time link to a member's copy of their data: only the token's SHA-256 is kept,
+    the link works once (`used_at`) and until `expires_at`."""
+
+    __tablename__ = "data_copies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Lease(Base):

@@ -16,6 +16,7 @@ from storage.repositories.groups import GroupRepository
 from storage.repositories.help import HelpRepository
 from storage.repositories.highlights import HighlightRepository
 from storage.repositories.inbox import InboxRepository
+from storage.repositories.member_data import MemberDataRepository
 from storage.repositories.members import MemberRepository
 from storage.repositories.messages import MessageRepository
 from storage.repositories.schedules import ScheduleRepository
@@ -56,3 +57,4 @@ class UnitOfWork:
         self.conversations = ConversationRepository(session)
         self.sign_in = SignInRepository(session)
         self.audit = AuditRepository(session)
+        self.member_data = MemberDataRepository(session)

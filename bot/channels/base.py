@@ -54,13 +54,15 @@ class ContactEvent:
 
 @dataclass(frozen=True, slots=True)
 class GroupChatEvent:
-    """The bot was added to a group chat (`code` None) or someone sent `/link CODE` there."""
+    """The bot was added to a group chat (`code` None) or someone sent `/link CODE` there;
+    `sender_id` is who sent it (a Telegram user id), which decides whether the link is made."""
 
     channel: Channel
     chat_id: str
     provider_id: str
     title: str
     code: str | None = None
+    sender_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -186,7 +186,9 @@ def _from_group_message(
         logger.debug("%s: group chatter ignored", provider_id)
         return []
     chat = message.chat
-    return [GroupChatEvent(CHANNEL, str(chat.id), provider_id, chat.title or "", code=command[1])]
+    sender = str(message.from_user.id) if message.from_user is not None else None
+    title = chat.title or ""
+    return [GroupChatEvent(CHANNEL, str(chat.id), provider_id, title, command[1], sender)]
 
 
 def _from_callback(query: CallbackQuery, provider_id: str) -> list[InboundEvent]:

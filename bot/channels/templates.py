@@ -5,15 +5,18 @@ must be a template approved in advance (Twilio's Content API gives each a `Conte
 operator lists them in a YAML file (`TEMPLATES_PATH`), per nudge kind and language:
 
     whatsapp:
+      consent_request: {en: HXfedc...}
       checkin_invitation: {en: HX0123..., sw: HX4567...}
       reminder: {en: HX89ab...}
       expiry: {en: ...}
       highlight: {en: ...}
       broadcast: {en: ...}
 
-Template variables are numbered as in Twilio: reminders and invitations get {{1}} = the
-member's name and {{2}} = the check-in's title; highlights {{1}} = the group's name; broadcasts
-{{1}} = the start of the text.
+`consent_request` is an imported member's first contact: it asks whether the program may
+keep their journal (the onboarding's consent question), and their answer is the reply.
+Template variables are numbered as in Twilio: consent requests, reminders and invitations get
+{{1}} = the member's name and {{2}} = the check-in's title; highlights {{1}} = the group's
+name; broadcasts {{1}} = the start of the text.
 """
 
 from __future__ import annotations
@@ -24,7 +27,14 @@ from pathlib import Path
 
 import yaml
 
-NUDGE_KINDS = ("checkin_invitation", "reminder", "expiry", "highlight", "broadcast")
+NUDGE_KINDS = (
+    "consent_request",
+    "checkin_invitation",
+    "reminder",
+    "expiry",
+    "highlight",
+    "broadcast",
+)
 
 
 class TemplatesError(ValueError):

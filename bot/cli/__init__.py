@@ -21,6 +21,7 @@ from bot.cli.serve import chat, clock, run, web, worker
 from bot.cli.staff import staff
 from bot.cli.stories import stories
 from bot.cli.whatsapp import whatsapp
+from bot.logs import guard_last_resort
 from bot.settings import load_settings
 
 
@@ -37,6 +38,7 @@ def main(ctx: click.Context, traceback: bool) -> None:
         settings = load_settings()
     except ValueError as error:
         raise click.ClickException(f"configuration: {error}") from error
+    guard_last_resort(settings.secrets)
     ctx.obj = App(settings)
 
 

@@ -56,7 +56,11 @@ STATUS_NOTES = {
     "done": " (every recipient queued or skipped; the sender delivers)",
     "cancelled": "",
 }
-REASONS = {"opted_out": "opted out", "unreachable": "with no reachable address"}
+REASONS = {
+    "opted_out": "opted out",
+    "no_consent": "without recorded consent",
+    "unreachable": "with no reachable address",
+}
 
 
 @click.group(invoke_without_command=True)
@@ -440,7 +444,13 @@ def _report_dry_run(
 
 
 def _reasons(skipped: Mapping[str, int]) -> str:
-    parts = [f"{count} {REASONS.get(reason, reason)}" for reason, count in skipped.items() if count]
+    """The reasons in REASONS' order (then any other), whatever order the database gave."""
+    order = [*REASONS, *sorted(set(skipped) - set(REASONS))]
+    parts = [
+        f"{skipped[reason]} {REASONS.get(reason, reason)}"
+        for reason in order
+        if skipped.get(reason)
+    ]
     return f" ({', '.join(parts)})" if parts else ""
 
 

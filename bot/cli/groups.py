@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from bot.cli.app import App, find_group, pass_app
+from bot.cli.staff import find_staff
 from bot.i18n.catalogs import load_catalogs
 from bot.turns.service import utc_now
 from storage.database import Database
@@ -123,3 +124,38 @@ def groups_list(app: App) -> None:
             f"{group.join_code:<8} {group.member_count:>7}  {group.language:<8} "
             f"{group.currency:<8} {group.timezone:<20} {group.name}"
         )
+
+
+@groups.command("link-chat")
+@click.argument("group")
+@click.option("--chat", "chat_id", required=True, help="The Telegram group chat id, like -100123.")
+@click.option("--by", "by", required=True, help="The staff user of the group who confirms.")
+@pass_app
+def groups_link_chat(app: App, group: str, chat_id: str, by: str) -> None:
+    """Bind a Telegram group chat (--chat; the bot must be in it) to GROUP (name or join
+    code), confirmed by a staff user of that group (and of the group it is bound to now, if
+    any): the group's highlights then go there. The same check as `/link CODE` in the chat."""
+
+    async def work(database: Database) -> str:
+        async with database.transaction() as uow:
+            staff = await find_staff(uow, by)
+            found = await find_group(uow, group)
+            chat = await uow.group_chats.get("telegram", chat_id.strip())
+            if chat is None:
+                raise click.ClickException(
+                    f"the bot is in no Telegram group chat {chat_id}: add it to the chat first"
+                )
+            for group_id in {found.id, chat.group_id} - {None}:
+                assert group_id is not None
+                if not await uow.staff.serves(staff, group_id):
+                    raise click.ClickException(
+                        f"{staff.name} ({staff.role}) does not work with that group: it takes "
+                        "an admin, or a staff user given the group"
+                    )
+            await uow.group_chats.link("telegram", chat.chat_id, chat.title, found.id, at=utc_now())
+            await uow.audit.record(
+                staff.id, "linked_chat", at=utc_now(), detail=f"chat {chat.id} to group {found.id}"
+            )
+            return f'Linked "{chat.title}" to {found.name}.'
+
+    click.echo(app.run(work))

@@ -74,6 +74,7 @@ def send(app: App, group: str, week: str | None) -> None:
         f"  group chats {sum(plan.group_chats.values())}, members {sum(plan.members.values())}"
         f" (skipped: {plan.skipped.get('in_group_chat', 0)} read the group chat,"
         f" {plan.skipped.get('opted_out', 0)} opted out,"
+        f" {plan.skipped.get('no_consent', 0)} without recorded consent,"
         f" {plan.skipped.get('unreachable', 0)} unreachable);"
         f" stories published {len(plan.published_story_ids)}"
     )

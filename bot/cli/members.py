@@ -12,7 +12,9 @@ from pathlib import Path
 import click
 
 from bot.cli.app import App
+from bot.cli.staff import find_staff
 from bot.i18n.catalogs import load_catalogs
+from bot.members.copies import member_copy_csv
 from bot.members.roster import (
     Action,
     Export,
@@ -34,7 +36,8 @@ SHOWN_ROWS = 20
 
 @click.group("members")
 def members() -> None:
-    """Members in bulk: import a roster from a CSV file, export it."""
+    """Members in bulk: import a roster from a CSV file, export it; one member's data: a copy
+    of it, its erasure."""
 
 
 @members.command("import")
@@ -163,3 +166,78 @@ def members_export(app: App, output: Path | None) -> None:
             f"(web or console only): {ids}",
             err=True,
         )
+
+
+@members.command("export-one")
+@click.argument("member_id", type=int)
+@click.option("--by", "by", required=True, help="The staff user handing over the copy.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (default: standard output).",
+)
+@click.pass_obj
+def members_export_one(app: App, member_id: int, by: str, output: Path | None) -> None:
+    """Write everything stored about one member (MEMBER_ID) as CSV: their profile, addresses,
+    groups, answers (as given and as typed), help records, stories and every message. For a
+    member who asks for a copy of their data; the export is recorded in the audit log."""
+
+    async def work(database: Database) -> bytes:
+        async with database.transaction() as uow:
+            staff = await find_staff(uow, by)
+            group = await uow.members.current_group(member_id)
+            allowed = staff.role == "admin" or (
+                staff.role == "coordinator"
+                and group is not None
+                and await uow.staff.serves(staff, group.id)
+            )
+            if not allowed:
+                raise click.ClickException(
+                    f"{staff.name} ({staff.role}) may not export member #{member_id}: it takes "
+                    "an admin, or a coordinator of the member's group"
+                )
+            try:
+                copy = await uow.member_data.copy(member_id)
+            except LookupError as error:
+                raise click.ClickException(str(error)) from error
+            await uow.audit.record(staff.id, "exported", at=utc_now(), member_id=member_id)
+            return member_copy_csv(copy)
+
+    data = app.run(work)
+    if output is None:
+        sys.stdout.buffer.write(data.removeprefix(b"\xef\xbb\xbf"))
+        sys.stdout.buffer.flush()
+    else:
+        output.write_bytes(data)
+        click.echo(f"Wrote member #{member_id}'s data to {output}", err=True)
+
+
+@members.command("erase")
+@click.argument("member_id", type=int)
+@click.option("--by", "by", required=True, help="The admin erasing, by id, phone or name.")
+@click.option("--yes", "confirmed", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def members_erase(app: App, member_id: int, by: str, confirmed: bool) -> None:
+    """Erase one member's personal data (MEMBER_ID), for a member who asks in person: name,
+    addresses, messages, answer texts, stories, and their name where others' lines quote it.
+    Numbers stay for program statistics under an id that leads to no one. Admins only; the
+    erasure is recorded in the audit log. It cannot be undone."""
+    if not confirmed:
+        click.confirm(f"Erase member #{member_id}'s personal data for good?", abort=True)
+
+    async def work(database: Database) -> str:
+        async with database.transaction() as uow:
+            staff = await find_staff(uow, by)
+            if staff.role != "admin":
+                raise click.ClickException(
+                    f"{staff.name} is {staff.role}: erasing a member takes an admin"
+                )
+            if await uow.members.get(member_id) is None:
+                raise click.ClickException(f"no member #{member_id}")
+            erasure = await uow.member_data.erase(member_id, utc_now())
+            await uow.audit.record(
+                staff.id, "erased", at=utc_now(), member_id=member_id, detail=erasure.describe()
+            )
+            return erasure.describe()
+
+    click.echo(f"Erased member #{member_id}: {app.run(work)}.")

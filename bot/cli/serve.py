@@ -64,7 +64,7 @@ def run(app: App, chat_as: str | None) -> None:
         click.echo("No channel configured yet: talking to the bot here. Ctrl-D ends.", err=True)
     from bot import processes
 
-    processes.configure_logging(quiet=chat_as is not None)
+    processes.configure_logging(settings, quiet=chat_as is not None)
     _run_process(lambda: processes.run(settings, chat_as))
 
 
@@ -74,7 +74,7 @@ def web(app: App) -> None:
     """The web process: webhooks, health checks and the coordinator console on PORT."""
     from bot import processes
 
-    processes.configure_logging()
+    processes.configure_logging(app.settings)
     _run_process(lambda: processes.web(app.settings))
 
 
@@ -84,7 +84,7 @@ def worker(app: App) -> None:
     """A worker process: handles stored messages and sends replies (run as many as needed)."""
     from bot import processes
 
-    processes.configure_logging()
+    processes.configure_logging(app.settings)
     _run_process(lambda: processes.worker(app.settings))
 
 
@@ -122,5 +122,5 @@ def clock(app: App) -> None:
     Run one; a second one waits for the first's lease and takes over if it dies."""
     from bot import processes
 
-    processes.configure_logging()
+    processes.configure_logging(app.settings)
     _run_process(lambda: processes.clock(app.settings))

@@ -5,9 +5,13 @@ in out of how many, the group's total sales and savings with the trend against t
 how many acts of help were recorded, and one or two approved stories not yet published. A week
 without check-ins still gets a short, encouraging highlight, never a scolding one.
 
-Privacy: help is given as a count only. Who helped whom is never named, because naming a pair
-would need both members' consent to share it; stories are quoted only once a member agreed to
-share them and staff approved them, with the member's first name alone.
+Privacy: a figure (a total, the help count) is shown only when at least 3 members are behind
+it; with fewer check-ins the highlight says how many checked in and nothing else. Amounts in
+another currency than the group's are never added to its totals: they are shown apart, or,
+when too few members gave them, named as private. Help is given as a count only. Who helped
+whom is never named, because naming a pair would need both members' consent to share it;
+stories are quoted only once a member agreed to share them and staff approved them, with the
+member's first name alone.
 
 `deliver` records the highlight (one per group and week, so the clock, a retry and the CLI can
 all call it safely), queues it in the outbox for every bound group chat and, one by one, for the
@@ -34,12 +38,14 @@ from conversations.answers import GroupRef, Money
 from conversations.i18n import Catalogs
 from conversations.rendering import RenderedMessage, format_money, render_text
 from storage.records import AddressRecord, GroupRecord
-from storage.repositories.highlights import FeaturedStory, WeekStats
+from storage.repositories.highlights import SALES_STEP, FeaturedStory, WeekStats
 from storage.unit_of_work import UnitOfWork
 
 MAX_CHARACTERS = 700
 """The highlight's length budget: stories are shortened or left for next week to keep it."""
 MAX_STORIES = 2
+MIN_MEMBERS_BEHIND_A_FIGURE = 3
+"""A group total of fewer members than this would show one member's number in disguise."""
 MIN_STORY_CHARACTERS = 40
 """A first story is shortened to fit the budget, but never below this: then it waits."""
 NUDGE = "highlight"
@@ -181,22 +187,8 @@ async def compose_highlight(
     lines = [say(texts.TITLE, group=GroupRef(group.id, group.name, group.join_code))]
     if stats.checked_in:
         lines.append(say(texts.CHECKED_IN, checked_in=stats.checked_in, members=stats.members))
-        lines.append(
-            say(
-                texts.SALES,
-                sales=say.money(stats.sales, group.currency),
-                trend=say.trend(stats.sales, previous.sales),
-            )
-        )
-        lines.append(
-            say(
-                texts.SAVED,
-                saved=say.money(stats.saved, group.currency),
-                trend=say.trend(stats.saved, previous.saved),
-            )
-        )
-    if stats.help_given:
-        lines.append(say(texts.HELP, help=stats.help_given))
+    if stats.checked_in >= MIN_MEMBERS_BEHIND_A_FIGURE:
+        lines.extend(_figures(say, group.currency, stats, previous))
     head = "\n".join(lines)
     closing = say(texts.CLOSING if stats.checked_in else texts.QUIET_WEEK)
 
@@ -220,6 +212,44 @@ async def compose_highlight(
         room -= len(paragraph) + 2
     text = "\n\n".join([head, *stories, closing])
     return ComposedHighlight(week_label(year, week), text, tuple(used), stats, previous)
+
+
+def _figures(say: _Writer, currency: str, stats: WeekStats, previous: WeekStats) -> list[str]:
+    """The group's totals, each only when at least `MIN_MEMBERS_BEHIND_A_FIGURE` members add
+    up to it (a trend only when last week's did too); amounts in other currencies apart."""
+    least = MIN_MEMBERS_BEHIND_A_FIGURE
+    lines = []
+    own = (
+        (texts.SALES, texts.SALES_ALONE, "sales", stats.sales, stats.sales_members),
+        (texts.SAVED, texts.SAVED_ALONE, "saved", stats.saved, stats.saved_members),
+    )
+    before = {"sales": (previous.sales, previous.sales_members)}
+    before["saved"] = (previous.saved, previous.saved_members)
+    for with_trend, alone, name, total, members in own:
+        if members < least:
+            continue
+        amount = say.money(total, currency)
+        last, last_members = before[name]
+        if last_members >= least:
+            lines.append(say(with_trend, **{name: amount, "trend": say.trend(total, last)}))
+        else:
+            lines.append(say(alone, **{name: amount}))
+    if stats.help_given:
+        lines.append(say(texts.HELP, help=stats.help_given))
+    private: list[str] = []
+    for other in stats.other_currencies:
+        if other.members < least:
+            if other.currency not in private:
+                private.append(other.currency)
+            continue
+        amount = say.money(other.total, other.currency)
+        if other.step == SALES_STEP:
+            lines.append(say(texts.OTHER_SALES, currency=other.currency, sales=amount))
+        else:
+            lines.append(say(texts.OTHER_SAVED, currency=other.currency, saved=amount))
+    if private:
+        lines.append(say(texts.OTHER_PRIVATE, currencies=", ".join(private)))
+    return lines
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -247,8 +277,8 @@ class DeliveryPlan:
     `already_sent`: the week's highlight was recorded before, and nothing was written now
     (`text` is then the recorded one). `group_chats`: bound group chats written to; `members`:
     members written to individually, per channel; `skipped`: the group's other members, by
-    reason ("opted_out", "unreachable", "in_group_chat"). `message_ids` are the outbox rows
-    (a recipient gets more than one only if a channel had to split the text).
+    reason ("opted_out", "no_consent", "unreachable", "in_group_chat"). `message_ids` are the
+    outbox rows (a recipient gets more than one only if a channel had to split the text).
     """
 
     group_id: int
@@ -285,13 +315,13 @@ async def deliver(
     """Record the group's highlight for the ISO week and queue it, in the caller's transaction.
 
     Written to: every group chat bound to the group; then each current member who has not opted
-    out, on their most recently active reachable address (not blocked; Telegram, WhatsApp or
-    SMS), unless the group has a bound chat and the member a reachable Telegram address (they
-    read it in the group). Every row's payload names the nudge ("highlight") and the WhatsApp
-    template's variables ({"1": group name}), for the 24-hour window rule. The quoted stories
-    are marked published (a story rejected meanwhile raises the stories repository's
-    `InvalidTransition`: the whole delivery rolls back, to be composed again). A week already
-    recorded writes nothing at all.
+    out and has recorded consent, on their most recently active reachable address (not
+    blocked; Telegram, WhatsApp or SMS), unless the group has a bound chat and the member a
+    reachable Telegram address (they read it in the group). Every row's payload names the
+    nudge ("highlight") and the WhatsApp template's variables ({"1": group name}), for the
+    24-hour window rule. The quoted stories are marked published (a story rejected meanwhile
+    raises the stories repository's `InvalidTransition`: the whole delivery rolls back, to be
+    composed again). A week already recorded writes nothing at all.
     """
     composed = await compose_highlight(uow, group, year, week, catalogs)
     if not await uow.highlights.record(group.id, composed.week, composed.text, now):
@@ -332,6 +362,9 @@ async def deliver(
     for member in await uow.groups.members(group.id):
         if member.opted_out:
             skipped["opted_out"] += 1
+            continue
+        if member.consent is not True:
+            skipped["no_consent"] += 1
             continue
         reachable = [
             address

@@ -56,14 +56,14 @@ class EventHandler:
             case TimerEvent():
                 return await self.service.timer_turn(uow, event, now)
 
-    @staticmethod
-    def batchable(event: InboundEvent) -> bool:
+    def batchable(self, event: InboundEvent) -> bool:
         """Whether `apply_many` takes this event: a member's plain message (no command of the
-        channel's, no staff command)."""
+        channel's, no staff command, nothing that asks for or erases their data)."""
         return (
             isinstance(event, MessageEvent)
             and event.command is None
             and not is_staff_command(event.reply.text)
+            and not self.service.data_rights.may_take(event.reply.text)
         )
 
     async def apply_many(
@@ -149,15 +149,23 @@ class EventHandler:
     async def _group_chat(
         self, uow: UnitOfWork, event: GroupChatEvent, now: datetime
     ) -> list[Outbound]:
+        """The bot joined a group chat (recorded, and a hello), or someone sent `/link CODE`.
+
+        A link binds the chat to the group whose highlights, sales figures included, will be
+        posted there, so it takes a staff user of that group, recognised by the Telegram id
+        of the sender (and, to move a chat already bound, of the group it is bound to as well).
+        Anyone else is refused: logged, and nothing changes."""
         catalogs = self.service.checkins.catalogs
-        await uow.group_chats.record(event.channel, event.chat_id, event.title, at=now)
         if event.code is None:
+            await uow.group_chats.record(event.channel, event.chat_id, event.title, at=now)
             say = Say(messages.GROUP_CHAT_HELLO, "en")
         else:
             code = find_join_code(event.code)
             group = await uow.groups.by_code(code) if code else None
             if group is None:
                 say = Say(messages.GROUP_CHAT_UNKNOWN_CODE, "en", {"text": event.code[:40]})
+            elif not await self._may_link(uow, event, group.id):
+                say = Say(messages.GROUP_CHAT_LINK_REFUSED, group.language)
             else:
                 await uow.group_chats.link(
                     event.channel, event.chat_id, event.title, group.id, at=now
@@ -167,6 +175,23 @@ class EventHandler:
                 )
         rendered = render(say, catalogs)
         return await queue_outbound(uow, None, event.channel, event.chat_id, rendered, None, now)
+
+    async def _may_link(self, uow: UnitOfWork, event: GroupChatEvent, group_id: int) -> bool:
+        staff = await staff_for(uow, event.channel, event.sender_id) if event.sender_id else None
+        chat = await uow.group_chats.get(event.channel, event.chat_id)
+        groups = {group_id}
+        if chat is not None and chat.group_id is not None:
+            groups.add(chat.group_id)
+        if staff is not None and all([await uow.staff.serves(staff, g) for g in groups]):
+            return True
+        log.warning(
+            "group chat %s: /link to group %s refused (bound to %s): sent by %s",
+            event.provider_id,
+            group_id,
+            chat.group_id if chat is not None else None,
+            f"staff #{staff.id}, not of that group" if staff is not None else "someone not staff",
+        )
+        return False
 
 
 def _e164(phone: str) -> str | None:

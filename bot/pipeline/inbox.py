@@ -67,7 +67,12 @@ def dump_event(event: InboundEvent) -> dict[str, Any]:
         case ContactEvent():
             return {"type": "contact", "phone": event.phone}
         case GroupChatEvent():
-            return {"type": "group_chat", "title": event.title, "code": event.code}
+            return {
+                "type": "group_chat",
+                "title": event.title,
+                "code": event.code,
+                "sender": event.sender_id,
+            }
         case TimerEvent():
             return {
                 "type": "timer",
@@ -88,7 +93,9 @@ def load_event(channel: Any, address: str, provider_id: str, data: dict[str, Any
             channel, address, provider_id, data["kind"], data["checkin_id"], data.get("session_id")
         )
     if kind == "group_chat":
-        return GroupChatEvent(channel, address, provider_id, data["title"], data.get("code"))
+        return GroupChatEvent(
+            channel, address, provider_id, data["title"], data.get("code"), data.get("sender")
+        )
     photo = data.get("photo")
     location = data.get("location")
     reply = Reply(

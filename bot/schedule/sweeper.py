@@ -5,11 +5,14 @@ database, so only one clock sweeps at a time and a dead clock's lease simply run
 asks the database what has come due and turns each into a timer event in the inbox, where the
 workers handle it like a member's message, in order with everything else the member sends:
 
-- check-in invitations, at each group's own schedule in its own time zone;
+- check-in invitations, at each group's own schedule in its own time zone, to members who
+  said yes to the consent question; a member never asked (imported from a roster) gets the
+  consent question instead, once;
 - reminders and expiries of running check-ins, never inside quiet hours (deferred to their end)
   and never when their moment is long gone (then handled silently: no 3 a.m. messages after an
   outage);
-- weekly highlights, and scheduled broadcasts.
+- weekly highlights, and scheduled broadcasts;
+- retention: words older than `RETENTION_DAYS` (message bodies, answers as typed) redacted.
 
 Timer events carry unique keys (kind, member or session, period), so a repeated sweep, a
 restarted clock or a second clock inserts nothing twice.
@@ -36,6 +39,7 @@ from bot.channels.base import TimerEvent
 from bot.pipeline.coordination.contracts import WorkQueue
 from bot.pipeline.inbox import dump_event
 from bot.turns.checkins import Checkins
+from conversations.engine import ONBOARDING
 from conversations.nudges import expires_at, next_reminder_at
 from conversations.session import from_json
 from storage.database import Database
@@ -45,6 +49,8 @@ from storage.vocabulary import Channel
 log = logging.getLogger(__name__)
 
 LEASE_NAME = "clock"
+RETENTION_EVERY = timedelta(hours=1)
+"""How often the clock looks for words past the retention period."""
 ACTIVE_GRACE = timedelta(hours=1)
 """No reminder within this long of the member's last answer: they are in the middle of it."""
 
@@ -55,6 +61,8 @@ class SweepPolicy:
     lease: timedelta = timedelta(seconds=90)
     max_lateness: timedelta = timedelta(hours=12)
     batch: int = 1000
+    retention: timedelta | None = None
+    """Message bodies and raw answer texts older than this are redacted (None: kept)."""
 
 
 @dataclass
@@ -66,6 +74,7 @@ class SweepReport:
     deferred: int = 0
     highlights: int = 0
     broadcasts: int = 0
+    redacted: int = 0
     timers: list[int] = field(default_factory=list)
     more: bool = False
     """A batch was full: more is due right now (sweep again at once)."""
@@ -87,6 +96,7 @@ class Sweeper:
         self.clock = clock
         self.policy = policy or SweepPolicy()
         self.holder = holder or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self._next_retention = datetime.min.replace(tzinfo=UTC)
         self.scheduled = [
             checkin.id
             for checkin in checkins.library.checkins.values()
@@ -107,6 +117,7 @@ class Sweeper:
         await self._session_nudges(now, report)
         await self._highlights(now, report)
         await self._broadcasts(now, report)
+        await self._retention(now, report)
         for entry_id in report.timers[:1000]:
             try:
                 await self.queue.push(str(entry_id))
@@ -157,6 +168,12 @@ class Sweeper:
                 for checkin_id in self.scheduled:
                     key = f"start:{checkin_id}:{reach.member_id}:{on_time[reach.group_id]}"
                     entries.append(self._timer_entry(reach, key, "start", checkin_id, None))
+            # members never asked (imported): their first contact is the consent question,
+            # once ever (the key has no period)
+            unasked = await uow.schedules.never_asked(list(on_time))
+            for reach in await uow.schedules.reach(member_ids=unasked) if unasked else []:
+                key = f"consent:{reach.member_id}"
+                entries.append(self._timer_entry(reach, key, "consent", ONBOARDING, None))
             stored = await uow.inbox.add_many(entries, now)
         report.invitations += len(stored)
         report.timers.extend(stored)
@@ -195,6 +212,9 @@ class Sweeper:
                 else:
                     moments[record.id] = min(m for m in (ends, remind) if m is not None)
                     continue
+                if not where.consented:
+                    # no recorded consent: the session moves on, silently
+                    kind = {"remind": "skip", "expire": "expire_silent"}.get(kind, kind)
                 if kind in ("remind", "expire"):
                     allowed = next_allowed(now, where.timezone, where.quiet_start, where.quiet_end)
                     if kind == "remind" and now - record.updated_at < ACTIVE_GRACE:
@@ -257,6 +277,23 @@ class Sweeper:
 
         report.broadcasts = await broadcasts.start_due(self.database, now)
 
+    # --- retention ---------------------------------------------------------------------------
+
+    async def _retention(self, now: datetime, report: SweepReport) -> None:
+        """A batch of what has outlived the retention period: its words are redacted (message
+        bodies, answers as typed), the typed answers and the delivery records stay."""
+        if self.policy.retention is None or now < self._next_retention:
+            return
+        async with self.database.transaction() as uow:
+            redacted = await uow.member_data.redact_before(
+                now - self.policy.retention, self.policy.batch
+            )
+        report.redacted = redacted
+        full = redacted >= self.policy.batch
+        report.more = report.more or full
+        # the search scans the message log: hourly, unless a backlog is being worked off
+        self._next_retention = now if full else now + RETENTION_EVERY
+
 
 async def run_sweeper(clock: Sweeper, stop: asyncio.Event) -> None:
     """Sweep every `interval` seconds with APScheduler until `stop` is set."""
@@ -271,6 +308,8 @@ async def run_sweeper(clock: Sweeper, stop: asyncio.Event) -> None:
                 return
             if report is None:
                 return
+            if report.redacted:
+                log.info("clock: %s rows past the retention period redacted", report.redacted)
             if report.timers or report.highlights or report.broadcasts:
                 log.info(
                     "clock: %s invitations, %s reminders (%s skipped), %s expiries, %s deferred, "

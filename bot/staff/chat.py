@@ -120,9 +120,20 @@ async def _broadcast(
     code = confirmation_code(staff.id, group.id, text)
     return (
         f"To {group.name}: {counts.receiving} members ({channels or 'none reachable'}); "
-        f"{sum(counts.skipped.values())} skipped (opted out or unreachable).\n"
+        f"{sum(counts.skipped.values())} skipped ({_skipped(counts.skipped)}).\n"
         f"Send /broadcast yes {code} to send it."
     )
+
+
+def _skipped(reasons: dict[str, int]) -> str:
+    """Why members are left out, e.g. "2 opted out, 3 without recorded consent"."""
+    words = {
+        "opted_out": "opted out",
+        "no_consent": "without recorded consent",
+        "unreachable": "unreachable",
+    }
+    parts = [f"{n} {words.get(reason, reason)}" for reason, n in sorted(reasons.items()) if n]
+    return ", ".join(parts) or "none"
 
 
 async def _confirm(

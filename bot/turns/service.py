@@ -23,6 +23,7 @@ from bot.channels.base import TimerEvent
 from bot.channels.phones import default_currency_for, default_locale_for
 from bot.channels.splitting import outbound_parts
 from bot.turns.checkins import Checkins
+from bot.turns.data_rights import DataRights
 from bot.turns.handover import Handover
 from conversations.answers import (
     AnswerType,
@@ -87,10 +88,12 @@ class Outbound:
 
 
 NUDGE_KINDS = {
+    "consent": "consent_request",
     "start": "checkin_invitation",
     "remind": "reminder",
     "skip": "reminder",
     "expire": "expiry",
+    "expire_silent": "expiry",
 }
 """Timer kinds and the nudge kind of what they make the bot say (templates are per nudge kind)."""
 
@@ -153,6 +156,7 @@ class ConversationService:
         self.clock = clock
         self._locks = _MemberLocks()
         self._handover = Handover(checkins.catalogs)
+        self.data_rights = DataRights(checkins)
 
     async def receive(self, inbound: Inbound) -> list[Outbound]:
         """Handle one inbound message in its own transaction, one at a time per address; what
@@ -201,6 +205,16 @@ class ConversationService:
             group = await uow.groups.by_code(join_code)
             if group is not None:
                 await uow.members.join_group(member.id, group.id, now)
+        if isinstance(item, Reply):  # mydata, delete: answered before the engine
+            answered = await self.data_rights.answer(uow, member, item, now)
+            if answered is not None:
+                said: list[Outbound] = []
+                for say in answered.says:
+                    rendered = render(say, self.checkins.catalogs)
+                    said += await queue_outbound(
+                        uow, member.id, inbound.channel, inbound.address, rendered, None, now
+                    )
+                return said
         [said] = await self.turns(uow, [MemberTurn(inbound, member, item)], now)
         return said
 
@@ -240,6 +254,8 @@ class ConversationService:
         item: Input
         if event.kind == "start":
             item = Start(event.checkin_id)
+        elif event.kind == "consent":  # an imported member's first contact
+            item = Start(event.checkin_id, step="consent")
         else:
             record = await uow.sessions.active_for(member.id)
             if record is None or record.id != event.session_id:
@@ -366,7 +382,10 @@ class ConversationService:
         profile = MemberProfile(
             id=member.id,
             locale=member.locale,
-            default_currency=default_currency_for(address, self.default_country),
+            # joined with a code: the group's currency; else the phone's country's
+            default_currency=(
+                group.currency if group else default_currency_for(address, self.default_country)
+            ),
             name=member.name,
             currency=member.currency,
             business_type=member.business_type,
@@ -635,7 +654,7 @@ def outbound_lines(
         payload: dict[str, Any] = {}
         if part.choices:
             payload.update(choices=[[c.id, c.label] for c in part.choices], step=step_id)
-            if rendered.one_tap and len(parts) == 1:
+            if rendered.one_tap and channel == "whatsapp" and len(parts) == 1:
                 # a channel may offer the choices to tap: the question alone, in its language
                 payload.update(one_tap=True, question=rendered.text, locale=rendered.locale)
         if nudge is not None:

@@ -13,6 +13,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.runtime import Runtime
 from bot.web.console.app import console_app
+from bot.web.data_copies import add_data_copy_routes
 from bot.web.health import add_health_routes
 from bot.web.webhooks import add_webhook_routes
 from storage.errors import DatabaseUnavailable
@@ -42,4 +43,5 @@ def create_app(runtime: Runtime) -> FastAPI:
     add_health_routes(app, runtime)
     add_webhook_routes(app, runtime)
     app.mount("/console", console_app(runtime))
+    add_data_copy_routes(app, runtime)
     return app

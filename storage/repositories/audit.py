@@ -1,4 +1,5 @@
-"""The console's audit log: one line per read of a member's conversation and per action."""
+"""The audit log: one line per staff action on a member's data (a read of their conversation in
+the console, a reply, a take-over, an export, an erasure), with who, when and what."""
 
 from __future__ import annotations
 
@@ -23,6 +24,22 @@ class AuditLine:
     detail: str | None
 
 
+_LINES = (
+    select(
+        AuditEntry.id,
+        AuditEntry.at,
+        AuditEntry.staff_id,
+        Staff.name,
+        AuditEntry.action,
+        AuditEntry.member_id,
+        Member.name,
+        AuditEntry.detail,
+    )
+    .outerjoin(Staff, Staff.id == AuditEntry.staff_id)
+    .outerjoin(Member, Member.id == AuditEntry.member_id)
+)
+
+
 class AuditRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -36,6 +53,7 @@ class AuditRepository:
         member_id: int | None = None,
         detail: str | None = None,
     ) -> None:
+        """Append a line; `detail` must hold no personal data (it outlives an erasure)."""
         await self._session.execute(
             insert(AuditEntry).values(
                 staff_id=staff_id, action=action, member_id=member_id, detail=detail, at=at
@@ -45,21 +63,14 @@ class AuditRepository:
     async def page(self, offset: int, limit: int) -> list[AuditLine]:
         """The newest lines first."""
         rows = await self._session.execute(
-            select(
-                AuditEntry.id,
-                AuditEntry.at,
-                AuditEntry.staff_id,
-                Staff.name,
-                AuditEntry.action,
-                AuditEntry.member_id,
-                Member.name,
-                AuditEntry.detail,
-            )
-            .outerjoin(Staff, Staff.id == AuditEntry.staff_id)
-            .outerjoin(Member, Member.id == AuditEntry.member_id)
-            .order_by(AuditEntry.id.desc())
-            .offset(offset)
-            .limit(limit)
+            _LINES.order_by(AuditEntry.id.desc()).offset(offset).limit(limit)
+        )
+        return [AuditLine(*row) for row in rows]
+
+    async def for_member(self, member_id: int) -> list[AuditLine]:
+        """The member's lines, oldest first."""
+        rows = await self._session.execute(
+            _LINES.where(AuditEntry.member_id == member_id).order_by(AuditEntry.id)
         )
         return [AuditLine(*row) for row in rows]
 

@@ -87,6 +87,8 @@ TEMPLATE_PREVIEW = 60
 PROACTIVE_CHANNELS: tuple[Channel, ...] = ("telegram", "whatsapp", "sms")
 """Channels a message can reach a member on unasked (not the terminal console)."""
 OPTED_OUT = "opted_out"
+NO_CONSENT = "no_consent"
+"""Never said yes to the consent question (an imported member, or one who declined)."""
 UNREACHABLE = "unreachable"
 FINAL_MESSAGE_STATUSES = frozenset({"delivered", "read", "failed", "undelivered"})
 NO_RECEIPT_CHANNELS = frozenset({"telegram"})
@@ -147,9 +149,9 @@ class Audience:
 @dataclass(frozen=True, slots=True)
 class AudienceCounts:
     """A dry run. `channels` counts the members who would receive the broadcast by the channel
-    they would get it on; `skipped` counts the others by reason (`opted_out`, `unreachable`:
-    no address a proactive message can reach, shown as channel "none"); `locales` counts the
-    members who would receive it by their language."""
+    they would get it on; `skipped` counts the others by reason (`opted_out`, `no_consent`:
+    no recorded consent, `unreachable`: no address a proactive message can reach, shown as
+    channel "none"); `locales` counts the members who would receive it by their language."""
 
     total: int
     channels: dict[str, int]
@@ -475,10 +477,11 @@ class BroadcastRepository:
         their group's) zone when `now` is inside them, and the recipient `queued` with the
         first part's message id, all in the caller's transaction.
 
-        Opt-out is checked again here: a member who opted out, or whose planned address was
-        blocked, since planning is `skipped`. Returns how many recipients were handled (queued
-        or skipped); 0 means none is left. On PostgreSQL concurrent callers skip each other's
-        rows (FOR UPDATE SKIP LOCKED); SQLite serialises writers.
+        Opt-out and consent are checked again here: a member who opted out (or has no recorded
+        consent), or whose planned address was blocked, since planning is `skipped`. Returns
+        how many recipients were handled (queued or skipped); 0 means none is left. On
+        PostgreSQL concurrent callers skip each other's rows (FOR UPDATE SKIP LOCKED); SQLite
+        serialises writers.
         """
         found = (
             await self._session.execute(
@@ -500,6 +503,7 @@ class BroadcastRepository:
                 recipient.address,
                 Member.locale,
                 Member.opted_out,
+                Member.consent,
                 Member.timezone,
                 Address.blocked_at,
                 Address.member_id.label("address_owner"),
@@ -536,6 +540,9 @@ class BroadcastRepository:
         for row in rows:
             if row.opted_out:
                 skips.append({"id": row.id, "status": "skipped", "reason": OPTED_OUT})
+                continue
+            if row.consent is not True:
+                skips.append({"id": row.id, "status": "skipped", "reason": NO_CONSENT})
                 continue
             if row.blocked_at is not None or row.address_owner != row.member_id:
                 skips.append({"id": row.id, "status": "skipped", "reason": UNREACHABLE})
@@ -685,6 +692,7 @@ def _audience_rows(audience: Audience, dialect: str) -> Select[Any]:
         membership = and_(membership, Membership.group_id == audience.group_id)
     reason = case(
         (Member.opted_out.is_(True), OPTED_OUT),
+        (Member.consent.is_not(True), NO_CONSENT),
         (Address.id.is_(None), UNREACHABLE),
         else_=None,
     )

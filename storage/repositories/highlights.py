@@ -49,6 +49,16 @@ SAVED_STEP = "saved"
 
 
 @dataclass(frozen=True, slots=True)
+class CurrencyTotal:
+    """The sum of one step's answers in one currency, and how many members it adds up."""
+
+    step: str
+    currency: str
+    total: Decimal
+    members: int
+
+
+@dataclass(frozen=True, slots=True)
 class WeekStats:
     """A group's week, [start, end) in UTC.
 
@@ -58,7 +68,10 @@ class WeekStats:
     answers in the group's currency (skipped answers, and amounts in another currency, left
     out). A member who completed the check-in twice in the week counts once, with the later
     check-in; a step answered twice in a session counts with the later answer.
-    `help_given`: help records of the group created in the week.
+    `help_given`: help records of the group created in the week. `sales_members` and
+    `saved_members`: how many members the two sums add up (a figure of fewer than 3 is one
+    member's number in disguise, and is not shown to the group); `other_currencies`: the
+    same sums in every other currency, which are never added to the group's.
     """
 
     checked_in: int
@@ -66,6 +79,9 @@ class WeekStats:
     sales: Decimal
     saved: Decimal
     help_given: int
+    sales_members: int = 0
+    saved_members: int = 0
+    other_currencies: tuple[CurrencyTotal, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,28 +181,41 @@ class HighlightRepository:
             .where(Answer.session_id.in_(select(checkins.c.id)), Answer.step_id.in_(steps))
             .group_by(Answer.session_id, Answer.step_id)
         )
-        currency = select(Group.currency).where(Group.id == group_id).scalar_subquery()
+        group_currency = await self._session.scalar(
+            select(Group.currency).where(Group.id == group_id)
+        )
         sums = self._decimal_sums()
         statement = (
-            select(Answer.step_id, *sums)
+            select(
+                Answer.step_id, Answer.currency, func.count(func.distinct(Answer.member_id)), *sums
+            )
             .where(
                 Answer.id.in_(latest),
                 Answer.skipped.is_(False),
                 Answer.value_number.is_not(None),
-                Answer.currency == currency,
+                Answer.currency.is_not(None),
             )
-            .group_by(Answer.step_id)
+            .group_by(Answer.step_id, Answer.currency)
         )
-        totals = {
-            step: self._decimal_total(values)
-            for step, *values in await self._session.execute(statement)
-        }
+        totals = [
+            CurrencyTotal(step, currency, self._decimal_total(values), int(members))
+            for step, currency, members, *values in await self._session.execute(statement)
+        ]
+        own = {total.step: total for total in totals if total.currency == group_currency}
+        others = sorted(
+            (total for total in totals if total.currency != group_currency),
+            key=lambda total: (total.currency, steps.index(total.step)),
+        )
+        nothing = CurrencyTotal("", group_currency or "", Decimal(0), 0)
         return WeekStats(
             checked_in=int(counts[0] or 0),
             members=int(counts[1] or 0),
-            sales=totals.get(sales_step, Decimal(0)),
-            saved=totals.get(saved_step, Decimal(0)),
+            sales=own.get(sales_step, nothing).total,
+            saved=own.get(saved_step, nothing).total,
             help_given=int(counts[2] or 0),
+            sales_members=own.get(sales_step, nothing).members,
+            saved_members=own.get(saved_step, nothing).members,
+            other_currencies=tuple(others),
         )
 
     async def featured_stories(self, group_id: int, limit: int = 2) -> list[FeaturedStory]:

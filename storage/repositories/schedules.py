@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage.models import Address, Group, Lease, Member, Membership
+from storage.models import Address, CheckinSession, Group, Lease, Member, Membership
 from storage.records import DEFAULT_QUIET_END, DEFAULT_QUIET_START, GroupRecord
 from storage.repositories.mapping import group_record
 
@@ -29,6 +29,8 @@ class Reach:
     quiet_start: str
     quiet_end: str
     group_id: int | None
+    consented: bool = True
+    """The member said yes to the consent question: only then may anything proactive go."""
 
 
 class ScheduleRepository:
@@ -65,8 +67,9 @@ class ScheduleRepository:
     async def reach(
         self, *, member_ids: list[int] | None = None, group_ids: list[int] | None = None
     ) -> list[Reach]:
-        """Where to reach the given members (or the current, onboarded, not opted-out members
-        of the given groups); members with no reachable address are left out."""
+        """Where to reach the given members (or the current, onboarded, consenting, not
+        opted-out members of the given groups); members with no reachable address are left
+        out."""
         best = aliased(Address)
         newer = aliased(Address)
         # the member's address with the latest inbound message (ties: the newest address)
@@ -100,6 +103,7 @@ class ScheduleRepository:
                 Group.quiet_start,
                 Group.quiet_end,
                 Group.id,
+                Member.consent,
             )
             .join(
                 best,
@@ -121,6 +125,7 @@ class ScheduleRepository:
             statement = statement.where(
                 Membership.group_id.in_(group_ids),
                 Member.opted_out.is_(False),
+                Member.consent.is_(True),
                 Member.onboarded_at.is_not(None),
             )
         rows = await self._session.execute(statement.order_by(Member.id))
@@ -133,9 +138,36 @@ class ScheduleRepository:
                 quiet_start=row[5] or DEFAULT_QUIET_START,
                 quiet_end=row[6] or DEFAULT_QUIET_END,
                 group_id=row[7],
+                consented=row[8] is True,
             )
             for row in rows
         ]
+
+    async def never_asked(self, group_ids: list[int]) -> list[int]:
+        """Current members of the given groups who were never asked for consent: no answer
+        to it recorded, not onboarded, not opted out, and no conversation ever started (an
+        imported member, typically). Their first contact is the consent question."""
+        if not group_ids:
+            return []
+        rows = await self._session.scalars(
+            select(Member.id)
+            .join(
+                Membership,
+                and_(
+                    Membership.member_id == Member.id,
+                    Membership.left_at.is_(None),
+                    Membership.group_id.in_(group_ids),
+                ),
+            )
+            .where(
+                Member.consent.is_(None),
+                Member.opted_out.is_(False),
+                Member.onboarded_at.is_(None),
+                ~select(CheckinSession.id).where(CheckinSession.member_id == Member.id).exists(),
+            )
+            .order_by(Member.id)
+        )
+        return list(rows)
 
     async def acquire_lease(self, name: str, holder: str, until: datetime, now: datetime) -> bool:
         """Take or renew the lease `name` until `until`; False while another holder's lease

@@ -149,6 +149,11 @@ class StaffRepository:
             update(Staff).where(Staff.id == staff_id).values(language=language)
         )
 
+    async def serves(self, staff: StaffRecord, group_id: int) -> bool:
+        """Whether the staff user works with the group: admins with every group, the others
+        with the groups given to them."""
+        return staff.role == "admin" or group_id in await self.group_ids(staff.id)
+
     async def list(self) -> builtins.list[StaffRecord]:
         """Every staff user, in the order they were added."""
         rows = await self._session.scalars(select(Staff).order_by(Staff.id))

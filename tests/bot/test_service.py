@@ -10,8 +10,9 @@ import pytest
 
 from bot.i18n.catalogs import load_catalogs
 from bot.turns.checkins import load_checkins
-from bot.turns.service import ConversationService
-from conversations.inputs import Reply
+from bot.turns.service import ConversationService, Inbound
+from conversations.inputs import CommandInput, Reply
+from conversations.words import Command
 from storage import Database
 
 CHECKINS = load_checkins(load_catalogs())
@@ -159,3 +160,25 @@ async def test_a_new_member_gets_currency_and_language_from_the_phone_number(
     async with database.transaction() as uow:
         member = await uow.members.by_address("console", "+525512345678")
     assert member is not None and member.currency == "MXN" and member.locale == "es"
+
+
+async def test_a_member_who_joins_with_a_code_is_offered_the_groups_currency(
+    database: Database,
+) -> None:
+    async with database.transaction() as uow:
+        group = await uow.groups.create("Tindahan ng Tondo", "Asia/Manila", "en", "PHP", at=NOW)
+    svc = service(database)
+    start = Inbound("telegram", "7000001", Reply(text=f"/start join-{group.join_code}"))
+    async with database.transaction() as uow:
+        await svc.message_turn(
+            uow, start, CommandInput(Command.START, f"join-{group.join_code}"), NOW,
+            join_code=group.join_code,
+        )  # fmt: skip
+    said = []
+    for line in ("1", "yes", "Maria", "1"):
+        replies = await svc.receive_from("telegram", "7000001", Reply(text=line))
+        said.extend(message.text for message in replies)
+    assert said[-1].startswith("Which currency do you use? Send YES for PHP")
+    # without a code, the phone's country still decides (KE here, for a Telegram id)
+    said = await say(svc, "+254712345678", "hi", "1", "yes", "Amina", "1")
+    assert said[-1].startswith("Which currency do you use? Send YES for KES")

@@ -36,17 +36,23 @@ async def member(
     locale: str = "en",
     business_type: str | None = None,
     opted_out: bool = False,
+    consent: bool | None = True,
     blocked: bool = False,
     more: tuple[tuple[Channel, str, datetime | None], ...] = (),
     last_inbound_at: datetime | None = None,
     timezone: str | None = None,
 ) -> int:
     """A member reachable at `address` (blocked when `blocked`), with `more` addresses (each
-    with the time of its last inbound message), in `group_id`."""
+    with the time of its last inbound message), in `group_id`; `consent` is their answer to
+    the consent question (None: never asked, as an imported member)."""
     at = NOON - timedelta(days=20)
     created = await uow.members.create(address[0], address[1], locale, "KES", at=at)
     await uow.members.update(
-        created.id, at=at, name=f"member {address[1]}", business_type=business_type
+        created.id,
+        at=at,
+        name=f"member {address[1]}",
+        business_type=business_type,
+        consent=consent,
     )
     if opted_out:
         await uow.members.update(created.id, at=at, opted_out=True)

@@ -507,3 +507,28 @@ def test_text_files_hold_one_text_or_one_per_language() -> None:
         parse_texts("[sw]\n\n[en]\nHi\n", "en")
     with pytest.raises(ValueError, match="empty"):
         parse_texts("  \n", "en")
+
+
+async def test_members_without_recorded_consent_are_left_out_and_counted(
+    database: Database,
+) -> None:
+    async with database.transaction() as uow:
+        kibera = await seed.group(uow)
+        agreed = await seed.member(uow, ("whatsapp", "+254700000021"), kibera.id)
+        imported = await seed.member(uow, ("sms", "+254700000022"), kibera.id, consent=None)
+        declined = await seed.member(uow, ("telegram", "1023"), kibera.id, consent=False)
+        counts = await uow.broadcasts.audience_counts(Audience(kibera.id))
+    assert counts.channels == {"whatsapp": 1}
+    assert counts.skipped == {"no_consent": 2}
+
+    broadcast_id = await make_broadcast(database, kibera.id)
+    totals = await run_broadcast(database, broadcast_id, at(NOON))
+    assert (totals.recipients, totals.queued) == (3, 1)
+    assert totals.skipped == {"no_consent": 2}
+    by_member = {row.member_id: row for row in await recipients(database, broadcast_id)}
+    for member_id in (imported, declined):
+        assert (by_member[member_id].status, by_member[member_id].reason) == (
+            "skipped",
+            "no_consent",
+        )
+    assert [row.member_id for row in await outbox(database)] == [agreed]

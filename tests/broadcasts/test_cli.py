@@ -90,6 +90,29 @@ def test_a_dry_run_counts_by_channel_and_writes_nothing(
     assert nothing_written(database_file)
 
 
+def test_a_dry_run_reports_who_is_left_out_for_lack_of_consent(
+    database_file: Path, tmp_path: Path
+) -> None:
+    async def add_imported() -> None:
+        database = Database(f"sqlite:///{database_file}")
+        try:
+            async with database.transaction() as uow:
+                [kibera] = await uow.groups.list()
+                await seed.member(uow, ("sms", "+254700000031"), kibera.id, consent=None)
+                await seed.member(uow, ("sms", "+254700000032"), kibera.id, consent=None)
+        finally:
+            await database.dispose()
+
+    asyncio.run(add_imported())
+    result = run("--group", "kibera market peers", "--text-file", text_file(tmp_path), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "it would reach 3 of 7 matching members:" in result.output
+    assert (
+        "skipped: 4 (1 opted out, 2 without recorded consent, 1 with no reachable address)"
+        in result.output
+    )
+
+
 def test_a_dry_run_of_a_segment_matching_nobody_says_zero(
     database_file: Path, tmp_path: Path
 ) -> None:

@@ -86,7 +86,14 @@ EXPECTED: dict[str, list[InboundEvent]] = {
     "edited_message": [],
     "group_message": [],
     "group_command_link": [
-        GroupChatEvent("telegram", GROUP, "tg:480132013", "Kibera Market Peers", code="4821"),
+        GroupChatEvent(
+            "telegram",
+            GROUP,
+            "tg:480132013",
+            "Kibera Market Peers",
+            code="4821",
+            sender_id="6000000001",
+        ),
     ],
     "my_chat_member_added_to_group": [
         GroupChatEvent("telegram", GROUP, "tg:480132014", "Kibera Market Peers", code=None),
@@ -218,7 +225,16 @@ def test_start_addressed_to_another_bot_is_text() -> None:
     [
         (
             "/link join-4821 ",
-            [GroupChatEvent("telegram", GROUP, "tg:480132013", "Kibera Market Peers", "join-4821")],
+            [
+                GroupChatEvent(
+                    "telegram",
+                    GROUP,
+                    "tg:480132013",
+                    "Kibera Market Peers",
+                    "join-4821",
+                    "6000000001",
+                )
+            ],
         ),
         ("/link@other_bot 4821", []),
         ("/linkage 4821", []),

@@ -235,6 +235,38 @@ async def test_a_member_who_opted_out_after_scheduling_gets_nothing(world: World
     ]
 
 
+async def test_an_imported_members_first_contact_is_the_consent_question_once(
+    world: World,
+) -> None:
+    async with world.database.transaction() as uow:
+        imported = await uow.members.create("sms", "+254711000099", "en", None, at=world.time.now)
+        await uow.members.join_group(imported.id, world.group.id, world.time.now)
+    await world.tick(SUNDAY_NOON)
+    assert await world.tick(MONDAY_9 + timedelta(seconds=20)) == 4
+    said = await world.said_to(imported.id)
+    assert [m.text for m in said] == [
+        "I keep what you tell me about your business and about the help you give and get. Your "
+        "group coordinator can read it; your group only sees what you agree to share. Send STOP "
+        "at any time to stop. Is that OK with you?\n1) Yes\n2) No"
+    ]
+    assert said[0].payload and said[0].payload["nudge"] == "consent_request"
+    await world.tick(MONDAY_9 + timedelta(days=7, seconds=20))
+    assert len(await world.said_to(imported.id)) == 1  # asked once, never invited
+
+
+async def test_no_reminder_or_expiry_notice_without_recorded_consent(world: World) -> None:
+    await world.tick(SUNDAY_NOON)
+    await world.tick(MONDAY_9)
+    amina = world.members[0]
+    async with world.database.transaction() as uow:
+        await uow.members.update(amina, at=world.time.now, consent=False)
+    await world.tick(MONDAY_9 + timedelta(hours=24, minutes=1))
+    await world.tick(MONDAY_9 + timedelta(days=6, minutes=1))
+    assert len(await world.said_to(amina)) == 1  # the invitation, before consent was withdrawn
+    async with world.database.transaction() as uow:
+        assert await uow.sessions.active_for(amina) is None
+
+
 def test_schedules_follow_the_groups_clock_across_daylight_saving() -> None:
     # New York leaves daylight saving on 1 November 2026: 09:00 is 13:00 UTC before, 14:00 after
     before = next_fire("0 9 * * SUN", "America/New_York", datetime(2026, 10, 24, tzinfo=UTC))
@@ -277,3 +309,32 @@ async def test_the_weekly_highlight_goes_out_once_at_the_groups_hour(world: Worl
     assert highlight.text.startswith("This week in Kibera Market Peers")
     await world.tick(sunday_6pm + timedelta(minutes=5))
     assert len(await world.said_to(world.members[0], nudge="highlight")) == 1
+
+
+async def test_the_clock_redacts_words_past_the_retention_period(world: World) -> None:
+    amina = world.members[0]
+    world.time.at(SUNDAY_NOON)
+    await world.write(amina, "checkin")
+    await world.write(amina, "ksh 2,500")
+    clock = Sweeper(
+        world.database,
+        CHECKINS,
+        world.clock.queue,
+        world.time,
+        SweepPolicy(retention=timedelta(days=730)),
+        holder="clock-a",
+    )
+    await world.tick(SUNDAY_NOON + timedelta(days=729), clock=clock)
+    async with world.database.transaction() as uow:
+        log = await uow.messages.for_member(amina, limit=50)
+        [sales] = [a for a in await uow.exports.answer_rows() if a.step_id == "sales"]
+    assert "ksh 2,500" in [m.text for m in log] and sales.raw_text == "ksh 2,500"
+
+    world.time.at(SUNDAY_NOON + timedelta(days=731))
+    report = await clock.sweep()
+    assert report is not None and report.redacted >= 4
+    async with world.database.transaction() as uow:
+        log = await uow.messages.for_member(amina, limit=50)
+        [sales] = [a for a in await uow.exports.answer_rows() if a.step_id == "sales"]
+    assert {m.text for m in log} == {""}  # every body redacted; the rows (and statuses) stay
+    assert sales.raw_text is None and sales.value == "2500.00" and sales.currency == "KES"

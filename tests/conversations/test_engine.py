@@ -425,6 +425,29 @@ def test_reminder_and_expiry() -> None:
     assert member.session is None
 
 
+def test_no_proactive_line_without_recorded_consent() -> None:
+    for consent in (None, False):
+        member = onboarded_member(consent=consent)
+        turn = handle(LIBRARY, None, Start("weekly_checkin"), member.context())
+        assert turn.events == () and turn.session is None
+        member.profile = replace(member.profile, consent=True)
+        member.send("checkin")
+        member.profile = replace(member.profile, consent=consent)
+        assert member.send(Remind()) == []
+        assert member.session is not None and member.session.reminders_sent == 1
+        assert member.send(Expire()) == []
+        assert member.session is None
+
+
+def test_a_scheduled_onboarding_asks_an_unasked_member_for_consent_first() -> None:
+    member = Member()
+    said = member.send(Start("onboarding", step="consent"))
+    assert said[0].startswith("I keep what you tell me about your business")
+    assert member.session is not None and member.session.step_id == "consent"
+    asked_before = Member(profile=replace(Member().profile, consent=False))
+    assert asked_before.send(Start("onboarding", step="consent")) == []
+
+
 def test_open_greets_or_asks_again() -> None:
     assert Member().send(Open())[0].startswith("Welcome!")
     member = onboarded_member()

@@ -34,9 +34,11 @@ async def add_member(
     channel: Channel = "whatsapp",
     *,
     at: datetime = JOINED,
+    consent: bool | None = True,
 ) -> MemberRecord:
+    """A member of the group; `consent` None is one never asked (imported from a roster)."""
     member = await uow.members.create(channel, value, at=at)
-    member = await uow.members.update(member.id, at=at, name=name)
+    member = await uow.members.update(member.id, at=at, name=name, consent=consent)
     await uow.members.join_group(member.id, group_id, at)
     return member
 

@@ -61,8 +61,8 @@ def test_send_queues_it_once_and_preview_then_shows_what_was_sent(tmp_path: Path
     assert sent.exit_code == 0, sent.output
     assert sent.stdout.splitlines() == [
         "Queued the 2026-W48 highlight of Kibera Market Peers: telegram 1, whatsapp 4.",
-        "  group chats 1, members 4 (skipped: 0 read the group chat, 0 opted out, 0 unreachable);"
-        " stories published 2",
+        "  group chats 1, members 4 (skipped: 0 read the group chat, 0 opted out,"
+        " 0 without recorded consent, 0 unreachable); stories published 2",
     ]
     again = runner.invoke(main, ["highlights", "send", group.name, "--week", "2026-W48"])
     assert again.exit_code == 0, again.output
@@ -85,3 +85,44 @@ def test_an_unknown_group_or_a_bad_week_is_a_clear_error(tmp_path: Path) -> None
     missing = runner.invoke(main, ["highlights", "send", group.name, "--week", "2027-W53"])
     assert missing.exit_code == 2
     assert "2027 has no week 53" in missing.stderr
+
+
+def test_a_staff_user_of_the_group_links_a_chat_from_the_console(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+
+    async def seed() -> tuple[GroupRecord, GroupRecord]:
+        database = Database(url)
+        try:
+            await database.upgrade()
+            async with database.transaction() as uow:
+                kibera = await uow.groups.create("Kibera", "Africa/Nairobi", "en", "KES", at=JOINED)
+                other = await uow.groups.create("Mathare", "Africa/Nairobi", "en", "KES", at=JOINED)
+                await uow.group_chats.record("telegram", "-100777", "Market chat", at=JOINED)
+                grace = await uow.staff.add("Grace", "coordinator", telegram_id="61", at=JOINED)
+                await uow.staff.set_groups(grace.id, [kibera.id])
+            return kibera, other
+        finally:
+            await database.dispose()
+
+    async def bound() -> int | None:
+        database = Database(url)
+        try:
+            async with database.transaction() as uow:
+                chat = await uow.group_chats.get("telegram", "-100777")
+            return None if chat is None else chat.group_id
+        finally:
+            await database.dispose()
+
+    kibera, _ = asyncio.run(seed())
+    runner = CliRunner(env={"DATABASE_URL": url})
+    refused = runner.invoke(
+        main, ["groups", "link-chat", "Mathare", "--chat", "-100777", "--by", "Grace"]
+    )
+    assert refused.exit_code != 0 and "does not work with that group" in refused.output
+    assert asyncio.run(bound()) is None
+    linked = runner.invoke(
+        main, ["groups", "link-chat", "Kibera", "--chat", "-100777", "--by", "Grace"]
+    )
+    assert linked.exit_code == 0, linked.output
+    assert linked.output == 'Linked "Market chat" to Kibera.\n'
+    assert asyncio.run(bound()) == kibera.id

@@ -161,3 +161,18 @@ async def test_a_recorded_week_is_kept_once(database: Database) -> None:
         kept = await uow.highlights.get(group.id, "2026-W48")
         assert await uow.highlights.get(group.id, "2026-W50") is None
     assert kept is not None and (kept.text, kept.created_at) == ("first", NOW)
+
+
+async def test_members_without_recorded_consent_get_no_highlight(database: Database) -> None:
+    async with database.transaction() as uow:
+        seeded = await seed_group_weeks(uow)
+        imported = await add_member(
+            uow, seeded.group.id, "Imani", "+254711000031", "sms", consent=None
+        )
+        declined = await add_member(uow, seeded.group.id, "Jabari", "+254711000032", consent=False)
+    async with database.transaction() as uow:
+        plan = await deliver(uow, seeded.group, 2026, 48, CATALOGS, NOW)
+        rows = await outbox(uow)
+    assert plan.skipped.get("no_consent") == 2
+    assert not {imported.id, declined.id} & {member_id for member_id, _, _ in rows}
+    assert len(rows) == 4  # the seeded members, who agreed

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -460,6 +461,10 @@ async def test_a_group_chat_is_recorded_and_linked_with_a_code(stack: Stack) -> 
         group = await uow.groups.create(
             "Kibera Market Peers", "Africa/Nairobi", "sw", "KES", at=stack.runtime.clock()
         )
+        grace = await uow.staff.add(
+            "Grace", "coordinator", telegram_id="6000000001", at=stack.runtime.clock()
+        )
+        await uow.staff.set_groups(grace.id, [group.id])
     added = telegram_fixture("my_chat_member_added_to_group")
     await stack.telegram_post(added)
     chat_id = added["my_chat_member"]["chat"]["id"]
@@ -476,6 +481,52 @@ async def test_a_group_chat_is_recorded_and_linked_with_a_code(stack: Stack) -> 
     assert [c.chat_id for c in chats] == [str(chat_id)]
     chatter = telegram_fixture("group_message")
     assert (await stack.telegram_post(chatter)).status_code == 200
+
+
+async def test_only_a_staff_user_of_the_group_links_or_moves_a_group_chat(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    now = stack.runtime.clock()
+    async with stack.runtime.database.transaction() as uow:
+        kibera = await uow.groups.create(
+            "Kibera Market Peers", "Africa/Nairobi", "en", "KES", at=now
+        )
+        mathare = await uow.groups.create("Mathare Makers", "Africa/Nairobi", "en", "KES", at=now)
+        grace = await uow.staff.add("Grace", "coordinator", telegram_id="6000000001", at=now)
+        await uow.staff.set_groups(grace.id, [kibera.id])
+        await uow.staff.add("Juma", "coordinator", telegram_id="6000000002", at=now)
+    link = telegram_fixture("group_command_link")
+    chat_id = link["message"]["chat"]["id"]
+
+    async def send_link(update_id: int, sender: int, code: str) -> list[dict[str, Any]]:
+        update = telegram_fixture("group_command_link")
+        update["update_id"] = update_id
+        update["message"]["from"]["id"] = sender
+        update["message"]["text"] = f"/link {code}"
+        await stack.telegram_post(update)
+        return await stack.sent_to(chat_id, update_id - 900)
+
+    async def bound() -> list[tuple[str, int | None]]:
+        async with stack.runtime.database.transaction() as uow:
+            chat = await uow.group_chats.get("telegram", str(chat_id))
+        return [] if chat is None else [(chat.chat_id, chat.group_id)]
+
+    caplog.set_level(logging.WARNING, logger="bot.pipeline.dispatch")
+    # a member who knows the code, and a staff user of another group: refused, nothing stored
+    said = await send_link(901, 7000000009, kibera.join_code)
+    assert "Nothing was changed" in said[-1]["text"]
+    said = await send_link(902, 6000000002, kibera.join_code)
+    assert "Nothing was changed" in said[-1]["text"]
+    assert await bound() == []
+    assert sum("refused" in r.getMessage() for r in caplog.records) == 2
+    assert all(str(chat_id) not in r.getMessage() for r in caplog.records)
+    # the group's coordinator links it; nobody else moves it to another group, not even her
+    said = await send_link(903, 6000000001, kibera.join_code)
+    assert "now linked to Kibera Market Peers" in said[-1]["text"]
+    for update_id, sender in ((904, 7000000009), (905, 6000000002), (906, 6000000001)):
+        said = await send_link(update_id, sender, mathare.join_code)
+        assert "Nothing was changed" in said[-1]["text"]
+    assert await bound() == [(str(chat_id), kibera.id)]
 
 
 async def test_sharing_the_phone_number_links_telegram_to_whatsapp(stack: Stack) -> None:
