@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -35,8 +36,15 @@ def env_for(database_url: str, **more: str) -> dict[str, str]:
         for key, value in os.environ.items()
         if not key.startswith(("TELEGRAM_", "TWILIO_", "DATABASE_", "REDIS_", "PUBLIC_"))
     }
-    env.update(DATABASE_URL=database_url, **more)
+    env.update(DATABASE_URL=database_url, PORT=str(free_port()), **more)
     return env
+
+
+def free_port() -> int:
+    """A port nothing listens on now: `run` serves the console on PORT, and 8000 may be taken."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 async def start(arguments: list[str], env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
