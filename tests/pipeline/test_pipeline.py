@@ -25,7 +25,6 @@ from bot.web.app import create_app
 from storage import Database
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_api import FakeTwilio, signed_request_headers
-from tests.pipeline.outbox_rows import queued_line
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TOKEN = "123456:TEST-token"
@@ -356,8 +355,7 @@ async def test_stop_cancels_the_broadcast_lines_queued_for_the_member(stack: Sta
         member = await uow.members.by_address("telegram", str(CHAT))
         assert member is not None
         now = stack.runtime.clock()
-        waiting = await queued_line(
-            uow,
+        waiting = await uow.messages.log_outbound(
             member_id=member.id,
             channel="telegram",
             address_value=str(CHAT),
@@ -382,8 +380,7 @@ async def test_stop_cancels_the_broadcast_lines_queued_for_the_member(stack: Sta
     assert await status_of(waiting.id) == ("failed", "opted_out")
 
     async with database.transaction() as uow:
-        late = await queued_line(
-            uow,
+        late = await uow.messages.log_outbound(
             member_id=member.id,
             channel="telegram",
             address_value=str(CHAT),

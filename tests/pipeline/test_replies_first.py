@@ -14,7 +14,6 @@ from bot.pipeline.coordination.factory import coordination
 from bot.pipeline.sender import Limits, Sender
 from storage import Database
 from tests.fakes.telegram_api import FakeTelegram
-from tests.pipeline.outbox_rows import queued_line
 
 TOKEN = "123456:REPLIES-first"
 BROADCAST_CHATS = 60
@@ -35,8 +34,7 @@ async def queue_line(
     database: Database, chat: str, text: str, payload: dict[str, str] | None
 ) -> None:
     async with database.transaction() as uow:
-        await queued_line(
-            uow,
+        await uow.messages.log_outbound(
             member_id=None,
             channel="telegram",
             address_value=chat,
