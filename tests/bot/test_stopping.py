@@ -36,7 +36,8 @@ def env_for(database_url: str, **more: str) -> dict[str, str]:
         for key, value in os.environ.items()
         if not key.startswith(("TELEGRAM_", "TWILIO_", "DATABASE_", "REDIS_", "PUBLIC_"))
     }
-    env.update(DATABASE_URL=database_url, PORT=str(free_port()), **more)
+    env.update(DATABASE_URL=database_url, PORT=str(free_port()))
+    env.update(more)
     return env
 
 
