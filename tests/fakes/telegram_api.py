@@ -83,8 +83,11 @@ class FakeTelegram:
         username: str = "mutuality_bot",
         global_per_second: float | None = None,
         per_chat_per_second: float | None = None,
+        answer_delay: float = 0.0,
     ) -> None:
+        """`answer_delay`: seconds each sendMessage takes to answer, as over a real network."""
         self.token = token
+        self.answer_delay = answer_delay
         self.username = username
         self.global_per_second = global_per_second
         self.per_chat_per_second = per_chat_per_second
@@ -202,6 +205,8 @@ class FakeTelegram:
         )
 
     async def _send_message(self, params: dict[str, Any]) -> web.Response:
+        if self.answer_delay:
+            await asyncio.sleep(self.answer_delay)
         chat_id = params.get("chat_id")
         text = params.get("text") or ""
         if chat_id is None:

@@ -134,7 +134,9 @@ async def test_two_senders_keep_each_chats_order_and_send_each_line_once(
 ) -> None:
     written = await queue_backlog(database)
     by_text = {f"line {line} to {address}": id_ for id_, (address, line) in written.items()}
-    async with FakeTelegram(token=TOKEN) as telegram, AsyncExitStack() as stack:
+    # sends take a moment, as over a network: one sender cannot drain the backlog before the
+    # other's first claim, which on SQLite waits for the write lock
+    async with FakeTelegram(token=TOKEN, answer_delay=0.02) as telegram, AsyncExitStack() as stack:
         first_coordination, second_coordination = await stack.enter_async_context(
             coordinations(database.backend)
         )
