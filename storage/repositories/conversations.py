@@ -168,33 +168,18 @@ def _state_filter(state: ConversationState) -> ColumnElement[bool]:
         case "waiting":
             return and_(Member.taken_over_by_id.is_(None), Member.waiting_since.is_not(None))
         case "opted_out":
-            return and_(
-                Member.taken_over_by_id.is_(None),
-                Member.waiting_since.is_(None),
-                Member.opted_out.is_(True),
-            )
+            return and_(*_NOT_WAITING, Member.opted_out.is_(True))
         case "checkin":
-            return and_(
-                Member.taken_over_by_id.is_(None),
-                Member.waiting_since.is_(None),
-                Member.opted_out.is_(False),
-                _ACTIVE_SESSION,
-            )
+            return and_(*_REACHABLE, _ACTIVE_SESSION)
         case "stuck":
-            return and_(
-                Member.taken_over_by_id.is_(None),
-                Member.waiting_since.is_(None),
-                Member.opted_out.is_(False),
-                _STUCK,
-            )
+            return and_(*_REACHABLE, _STUCK)
         case "idle":
-            return and_(
-                Member.taken_over_by_id.is_(None),
-                Member.waiting_since.is_(None),
-                Member.opted_out.is_(False),
-                ~_ACTIVE_SESSION,
-                ~_STUCK,
-            )
+            return and_(*_REACHABLE, ~_ACTIVE_SESSION, ~_STUCK)
+
+
+_NOT_WAITING = (Member.taken_over_by_id.is_(None), Member.waiting_since.is_(None))
+"""The states are ranked: taken over, then waiting for a person, then the rest."""
+_REACHABLE = (*_NOT_WAITING, Member.opted_out.is_(False))
 
 
 class ConversationRepository:
