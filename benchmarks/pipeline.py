@@ -87,6 +87,7 @@ if str(ROOT) not in sys.path:  # for `tests.fakes`, which is not an installed pa
 
 from storage import Database  # noqa: E402
 from storage.models import Message  # noqa: E402
+from storage.repositories.messages import message_values  # noqa: E402
 from storage.urls import async_url  # noqa: E402
 from tests.fakes.telegram_api import FakeTelegram  # noqa: E402
 
@@ -915,15 +916,21 @@ async def burst(
     """`count` outbox rows written in one transaction; how fast they go out."""
     now = datetime.now(UTC)
     async with database.transaction() as uow:
-        for index in range(count):
-            await uow.messages.log_outbound(
-                member_id=None,
-                channel="telegram",
-                address_value=addresses[index % len(addresses)],
-                text=f"Benchmark broadcast line {index + 1}",
-                payload=None,
-                at=now,
+        lines = [
+            message_values(
+                None,
+                "telegram",
+                addresses[index % len(addresses)],
+                "out",
+                f"Benchmark broadcast line {index + 1}",
+                None,
+                "queued",
+                None,
+                now,
             )
+            for index in range(count)
+        ]
+        await uow.messages.log_many(lines)
     committed = time.monotonic()
 
     def describe() -> str:

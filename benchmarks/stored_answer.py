@@ -24,6 +24,7 @@ from pathlib import Path
 
 from storage import Database
 from storage.repositories.answers import NewAnswer
+from storage.repositories.messages import message_values
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
@@ -69,14 +70,18 @@ async def measure(url: str, count: int, warmup: int) -> list[float]:
                 await uow.sessions.save(
                     session.id, "gave_help", "active", {"answers": {"sales": str(amount)}}, at
                 )
-                await uow.messages.log_outbound(
-                    member_id=member.id,
-                    channel="console",
-                    address_value=f"bench-{tag}",
-                    text="Did you help another member this week?",
-                    payload={"choices": [{"id": "yes"}, {"id": "no"}]},
-                    at=at,
+                question = message_values(
+                    member.id,
+                    "console",
+                    f"bench-{tag}",
+                    "out",
+                    "Did you help another member this week?",
+                    {"choices": [{"id": "yes"}, {"id": "no"}]},
+                    "queued",
+                    None,
+                    at,
                 )
+                await uow.messages.log_many([question])
             if turn >= warmup:
                 timings.append(time.perf_counter() - began)
         return timings

@@ -114,7 +114,6 @@ _RECORD_FAILURE = (
     .values(attempts=INBOX.c.attempts + 1, last_error=bindparam("error"))
     .returning(INBOX.c.attempts)
 )
-_COUNT_PENDING = select(func.count()).select_from(INBOX).where(INBOX.c.processed_at.is_(None))
 
 
 class InboxRepository:
@@ -229,9 +228,6 @@ class InboxRepository:
             _RECORD_FAILURE, {"entry_id": entry_id, "error": error[:2000]}
         )
         return int(attempts or 0)
-
-    async def count_pending(self) -> int:
-        return int(await self._session.scalar(_COUNT_PENDING) or 0)
 
     def _dialect(self) -> str:
         return self._session.get_bind().dialect.name

@@ -252,33 +252,6 @@ class MessageRepository:
             raise DuplicateMessage(channel, provider_message_id, existing_id)
         return _logged(inserted, values)
 
-    async def log_outbound(
-        self,
-        *,
-        member_id: int | None,
-        channel: Channel,
-        address_value: str,
-        text: str,
-        payload: Any | None,
-        at: datetime,
-        status: MessageStatus = "queued",
-        provider_message_id: str | None = None,
-    ) -> MessageRecord:
-        """Log a message the bot says, normally `queued` before it is sent."""
-        return await self._insert(
-            message_values(
-                member_id,
-                channel,
-                address_value,
-                "out",
-                text,
-                payload,
-                status,
-                provider_message_id,
-                at,
-            )
-        )
-
     async def log_many(self, messages: list[dict[str, Any]]) -> list[int]:
         """Log several new messages (each the columns `message_values` gives); their ids, in
         the order given. One statement on PostgreSQL; on SQLite one INSERT per row (SQLAlchemy

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from bot.channels.base import StatusUpdate
 from bot.pipeline import statuses
 from storage import Database
+from tests.outbox_lines import log_outbound
 from tests.pipeline.test_pipeline import (
     Stack,
     receipts_recorded,
@@ -80,7 +81,8 @@ async def test_an_early_21610_still_opts_the_member_out(stack: Stack) -> None:
 async def _queued(database: Database) -> tuple[int, int]:
     async with database.transaction() as uow:
         member = await uow.members.create("whatsapp", PHONE, "en", None, at=T0)
-        message = await uow.messages.log_outbound(
+        message = await log_outbound(
+            uow,
             member_id=member.id,
             channel="whatsapp",
             address_value=PHONE,
@@ -124,7 +126,8 @@ async def test_a_callback_that_races_the_receipts_transaction_is_applied_by_the_
 
 async def _queued_again(database: Database, member_id: int) -> tuple[int, int]:
     async with database.transaction() as uow:
-        message = await uow.messages.log_outbound(
+        message = await log_outbound(
+            uow,
             member_id=member_id,
             channel="whatsapp",
             address_value=PHONE,

@@ -14,6 +14,7 @@ from bot.pipeline.coordination.factory import coordination
 from bot.pipeline.sender import Sender
 from storage import Database
 from tests.fakes.telegram_api import FakeTelegram
+from tests.outbox_lines import log_outbound
 from tests.pipeline.test_two_senders import TOKEN, UNLIMITED
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -54,7 +55,8 @@ async def test_a_leased_broadcast_line_is_not_sent_after_the_member_opts_out(
             (member.id, "7700001", "Broadcast for the one who stops", {"nudge": "broadcast"}),
             (other.id, "7700002", "A reply to the other", None),
         ):
-            record = await uow.messages.log_outbound(
+            record = await log_outbound(
+                uow,
                 member_id=owner,
                 channel="telegram",
                 address_value=chat,

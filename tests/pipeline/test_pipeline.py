@@ -25,6 +25,7 @@ from bot.web.app import create_app
 from storage import Database
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_api import FakeTwilio, signed_request_headers
+from tests.outbox_lines import log_outbound
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TOKEN = "123456:TEST-token"
@@ -355,7 +356,8 @@ async def test_stop_cancels_the_broadcast_lines_queued_for_the_member(stack: Sta
         member = await uow.members.by_address("telegram", str(CHAT))
         assert member is not None
         now = stack.runtime.clock()
-        waiting = await uow.messages.log_outbound(
+        waiting = await log_outbound(
+            uow,
             member_id=member.id,
             channel="telegram",
             address_value=str(CHAT),
@@ -380,7 +382,8 @@ async def test_stop_cancels_the_broadcast_lines_queued_for_the_member(stack: Sta
     assert await status_of(waiting.id) == ("failed", "opted_out")
 
     async with database.transaction() as uow:
-        late = await uow.messages.log_outbound(
+        late = await log_outbound(
+            uow,
             member_id=member.id,
             channel="telegram",
             address_value=str(CHAT),

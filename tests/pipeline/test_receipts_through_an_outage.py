@@ -19,6 +19,7 @@ from storage import Database
 from storage.models import Message
 from storage.repositories.messages import MessageRepository
 from tests.fakes.telegram_api import FakeTelegram
+from tests.outbox_lines import log_outbound
 from tests.pipeline.test_pipeline import wait_until
 from tests.pipeline.test_two_senders import TOKEN, UNLIMITED, coordinations
 
@@ -59,7 +60,8 @@ class Outage:
 
 async def queue_welcome(database: Database, clock: Clock) -> int:
     async with database.transaction() as uow:
-        record = await uow.messages.log_outbound(
+        record = await log_outbound(
+            uow,
             member_id=None,
             channel="telegram",
             address_value=CHAT,

@@ -14,6 +14,7 @@ from bot.pipeline.coordination.factory import coordination
 from bot.pipeline.sender import Limits, Sender
 from storage import Database
 from tests.fakes.telegram_api import FakeTelegram
+from tests.outbox_lines import log_outbound
 
 TOKEN = "123456:REPLIES-first"
 BROADCAST_CHATS = 60
@@ -34,7 +35,8 @@ async def queue_line(
     database: Database, chat: str, text: str, payload: dict[str, str] | None
 ) -> None:
     async with database.transaction() as uow:
-        await uow.messages.log_outbound(
+        await log_outbound(
+            uow,
             member_id=None,
             channel="telegram",
             address_value=chat,

@@ -20,6 +20,7 @@ from storage import Database
 from storage.models import Message
 from storage.repositories.messages import MessageRepository
 from tests.fakes.telegram_api import FakeTelegram
+from tests.outbox_lines import log_outbound
 from tests.pipeline.test_pipeline import wait_until
 from tests.pipeline.test_two_senders import TOKEN, UNLIMITED, now
 
@@ -35,7 +36,8 @@ async def test_one_chat_whose_receipt_cannot_be_written_costs_only_its_own(
 ) -> None:
     async with database.transaction() as uow:
         for chat in range(20):
-            await uow.messages.log_outbound(
+            await log_outbound(
+                uow,
                 member_id=None,
                 channel="telegram",
                 address_value=str(7_200_000 + chat),
@@ -43,7 +45,8 @@ async def test_one_chat_whose_receipt_cannot_be_written_costs_only_its_own(
                 payload=None,
                 at=now(),
             )
-        bad = await uow.messages.log_outbound(
+        bad = await log_outbound(
+            uow,
             member_id=None,
             channel="telegram",
             address_value="7299999",

@@ -27,6 +27,7 @@ from conversations.inputs import Reply
 from storage import Database
 from storage.models import Answer, CheckinSession, HelpRecord, InboxEntry, Message
 from storage.unit_of_work import UnitOfWork
+from tests.outbox_lines import count_pending
 
 CHECKINS = load_checkins(load_catalogs())
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -141,7 +142,7 @@ async def what_is_stored(database: Database) -> dict[str, Any]:
             (chat_of[s.member_id], s.checkin_id, s.status, s.step_id, s.end_reason, s.state)
             for s in await session.scalars(select(CheckinSession).order_by(CheckinSession.id))
         ]
-        pending = await uow.inbox.count_pending()
+        pending = await count_pending(uow)
     return {
         "log": sorted(log, key=lambda line: line[0]),  # each member's lines in their order
         "answers": sorted(answers, key=lambda answer: answer[0]),
@@ -228,7 +229,7 @@ async def test_a_member_held_by_another_worker_is_handled_after_it(
     await asyncio.wait_for(handling, timeout=5)
     assert worker.processed == 3
     async with database.read() as uow:
-        assert await uow.inbox.count_pending() == 0
+        assert await count_pending(uow) == 0
 
 
 async def test_a_new_member_and_a_second_message_go_one_by_one_in_order(

@@ -38,6 +38,7 @@ from bot.pipeline.sender import Limits, Sender
 from storage import Database
 from storage.models import Message
 from tests.fakes.telegram_api import FakeTelegram
+from tests.outbox_lines import log_outbound
 
 TOKEN = "123456:TWO-senders"
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "").strip()
@@ -66,7 +67,8 @@ async def queue_backlog(database: Database) -> dict[int, tuple[str, int]]:
         for line in range(1, LINES + 1):
             for chat in range(CHATS):
                 address = str(7_100_000 + chat)
-                record = await uow.messages.log_outbound(
+                record = await log_outbound(
+                    uow,
                     member_id=None,
                     channel="telegram",
                     address_value=address,

@@ -27,6 +27,7 @@ from storage.records import MemberRecord, SessionRecord
 from storage.repositories.answers import NewAnswer
 from storage.repositories.groups import GroupRepository
 from storage.vocabulary import Channel
+from tests.outbox_lines import log_outbound
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -489,7 +490,8 @@ async def test_a_transaction_that_raises_writes_nothing(database: Database) -> N
             member = await _member(uow, "30", "Kofi")
             await uow.members.join_group(member.id, group.id, T0)
             session = await _session(uow, member.id)
-            await uow.messages.log_outbound(
+            await log_outbound(
+                uow,
                 member_id=member.id,
                 channel="telegram",
                 address_value="30",
@@ -564,7 +566,8 @@ async def test_message_log_and_status_updates(database: Database) -> None:
             provider_message_id="tg-1",
             at=T0,
         )
-        outbound = await uow.messages.log_outbound(
+        outbound = await log_outbound(
+            uow,
             member_id=member.id,
             channel="telegram",
             address_value="40",
@@ -604,7 +607,8 @@ async def test_message_log_and_status_updates(database: Database) -> None:
 
 async def test_a_failed_send_keeps_its_error_code(database: Database) -> None:
     async with database.transaction() as uow:
-        message = await uow.messages.log_outbound(
+        message = await log_outbound(
+            uow,
             member_id=None,
             channel="whatsapp",
             address_value="+231770000009",
@@ -681,7 +685,8 @@ async def test_for_member_returns_the_latest_messages_oldest_first(database: Dat
         member = await _member(uow, "41")
         other = await _member(uow, "42")
         for n in range(5):
-            await uow.messages.log_outbound(
+            await log_outbound(
+                uow,
                 member_id=member.id,
                 channel="telegram",
                 address_value="41",
@@ -689,7 +694,8 @@ async def test_for_member_returns_the_latest_messages_oldest_first(database: Dat
                 payload=None,
                 at=T0 + n * MINUTE,
             )
-        await uow.messages.log_outbound(
+        await log_outbound(
+            uow,
             member_id=other.id,
             channel="telegram",
             address_value="42",

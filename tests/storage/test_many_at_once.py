@@ -25,6 +25,7 @@ from storage.repositories.messages import message_values
 from storage.repositories.sessions import SessionSave
 from storage.repositories.tables import ADDRESSES, ANSWERS, INBOX, MESSAGES, SESSIONS
 from storage.vocabulary import Channel
+from tests.outbox_lines import log_outbound
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -356,21 +357,23 @@ _LINES: list[dict[str, Any]] = [
     {"direction": "out", "channel": "telegram", "address_value": "600", "text": "Sent",
      "payload": None, "at": T0 + 3 * MINUTE, "status": "sent", "provider_message_id": "tg-2"},
 ]  # fmt: skip
-"""Lines as `log_inbound` ("in") and `log_outbound` ("out") take them, but for the member."""
+"""Lines as `log_inbound` ("in") takes them, and lines the bot says ("out"), but for the member."""
 
 
-async def test_log_many_writes_what_log_inbound_and_log_outbound_write(database: Database) -> None:
+async def test_log_many_writes_what_log_inbound_writes_and_the_lines_said_as_given(
+    database: Database,
+) -> None:
     async with database.transaction() as uow:
         member = await _member(uow, "600")
     member_ids = [member.id, None, member.id, member.id]
+    heard = [
+        (line, m) for line, m in zip(_LINES, member_ids, strict=True) if line["direction"] == "in"
+    ]
 
     async def one_by_one(uow: UnitOfWork) -> Rows:
-        for line, member_id in zip(_LINES, member_ids, strict=True):
+        for line, member_id in heard:
             fields = {key: value for key, value in line.items() if key != "direction"}
-            log = (
-                uow.messages.log_inbound if line["direction"] == "in" else uow.messages.log_outbound
-            )
-            await log(member_id=member_id, **fields)
+            await uow.messages.log_inbound(member_id=member_id, **fields)
         return await _rows(uow, MESSAGES, without=("id",))
 
     expected = await _undone(database, one_by_one)
@@ -384,11 +387,21 @@ async def test_log_many_writes_what_log_inbound_and_log_outbound_write(database:
             ]
         )
     async with database.transaction() as uow:
-        assert await _rows(uow, MESSAGES, without=("id",)) == expected
+        rows = await _rows(uow, MESSAGES, without=("id",))
+        assert rows[: len(heard)] == expected
         assert [row["id"] for row in await _rows(uow, MESSAGES)] == ids
         own = [message.id for message in await uow.messages.for_member(member.id)]
+    for row, line, member_id in zip(
+        rows[len(heard) :], _LINES[len(heard) :], member_ids[len(heard) :], strict=True
+    ):
+        assert row["member_id"] == member_id
+        assert row["created_at"] == row["updated_at"] == line["at"]
+        assert (row["error_code"], row["attempts"]) == (None, 0)
+        assert row["provider_message_id"] == line.get("provider_message_id")
+        for column in ("direction", "channel", "address_value", "text", "payload", "status"):
+            assert row[column] == line[column]
     assert own == [ids[0], *ids[2:]]
-    assert len(expected) == len(_LINES)
+    assert len(expected) == len(heard) == 2
 
 
 async def test_log_many_returns_the_ids_in_the_order_given(database: Database) -> None:
@@ -495,7 +508,7 @@ async def test_nothing_in_nothing_out(database: Database) -> None:
         session = await _session(uow, member.id)
         await uow.inbox.add(channel="telegram", provider_id="q", address="800", event={}, at=T0)
         line: dict[str, Any] = {"channel": "telegram", "address_value": "800", "text": "hi"}
-        await uow.messages.log_outbound(member_id=member.id, **line, payload=None, at=T0)
+        await log_outbound(uow, member_id=member.id, **line, payload=None, at=T0)
         await uow.answers.add(_answer(session, "sales", "text", group.id, value_text="ok"))
     tables = [INBOX, ADDRESSES, SESSIONS, MESSAGES, ANSWERS]
     async with database.transaction() as uow:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from storage import Database
+from tests.outbox_lines import log_outbound
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
@@ -22,7 +23,8 @@ async def _member(database: Database, chat: str) -> int:
 
 async def _queue(database: Database, member_id: int, chat: str, payload: Any) -> int:
     async with database.transaction() as uow:
-        record = await uow.messages.log_outbound(
+        record = await log_outbound(
+            uow,
             member_id=member_id,
             channel="telegram",
             address_value=chat,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from storage import Database
+from tests.outbox_lines import log_outbound
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
@@ -19,7 +20,8 @@ async def _queue(database: Database, *lines: tuple[str, dict[str, Any] | None]) 
     ids = []
     async with database.transaction() as uow:
         for number, (chat, payload) in enumerate(lines):
-            record = await uow.messages.log_outbound(
+            record = await log_outbound(
+                uow,
                 member_id=None,
                 channel="telegram",
                 address_value=chat,

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from storage import Database, DatabaseUnavailable
 from tests.conftest import BACKENDS, TEST_DATABASE_URL
+from tests.outbox_lines import log_outbound
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 
@@ -57,7 +58,8 @@ async def test_concurrent_transactions_all_commit(database: Database) -> None:
             member = await uow.members.by_address("telegram", f"c{n}")
             assert member is None
             member = await uow.members.create("telegram", f"c{n}", at=T0)
-            await uow.messages.log_outbound(
+            await log_outbound(
+                uow,
                 member_id=member.id,
                 channel="telegram",
                 address_value=f"c{n}",
