@@ -151,14 +151,27 @@ def placeholders(source: str) -> set[str]:
         return {"<syntax error>"}
 
 
+_NAME_ADDRESSED = re.compile(r",\s*\{\{\s*member\.name\s*\}\}")
+"""The member addressed by name, the way every shipped text and translation does it: ", Amina"."""
+
+
 def render_text(source: str, params: Mapping[str, Any], locale: str) -> str | None:
-    """The rendered text, or None when the template fails (a broken translation)."""
+    """The rendered text, or None when the template fails (a broken translation). A member
+    without a name (they let the name question be skipped) is not addressed by name: "What kind
+    of business do you run?", not "What kind of business do you run, ?"."""
     if "{" not in source:
         return source
+    if _addressed_without_a_name(params):
+        source = _NAME_ADDRESSED.sub("", source)
     try:
         return _template(source).render({**params, "_locale": locale}).strip()
     except (jinja2.TemplateError, ValueError, TypeError, AttributeError):
         return None
+
+
+def _addressed_without_a_name(params: Mapping[str, Any]) -> bool:
+    member = params.get("member")
+    return isinstance(member, Mapping) and not member.get("name")
 
 
 def render(say: Say, catalogs: Catalogs) -> RenderedMessage:

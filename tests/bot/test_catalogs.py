@@ -10,6 +10,7 @@ from babel.messages.pofile import read_po
 from bot.i18n import maintenance as catalog_tools
 from bot.i18n.catalogs import DEFAULT_LOCALES_PATH, catalog_path, load_catalogs
 from bot.turns.checkins import load_checkins
+from conversations.rendering import render_text
 from conversations.words import COMMAND_WORDS, KEYWORD_CONTEXT, YES_WORDS, normalize, split_words
 
 CATALOGS = load_catalogs()
@@ -93,3 +94,13 @@ def test_words_members_are_told_to_send_work_in_their_language(locale: str) -> N
             assert understood, (
                 f"[{locale}] tells members to send {word}, which does nothing: {message.string!r}"
             )
+
+
+@pytest.mark.parametrize("code", CATALOGS.codes)
+def test_every_text_that_names_the_member_reads_well_without_a_name(code: str) -> None:
+    named = [message.id for message in TEMPLATE if "member.name" in str(message.id)]
+    assert len(named) >= 5
+    for source in named:
+        text = render_text(CATALOGS.gettext(code, source), {"member": {"name": ""}}, code)
+        assert text is not None and "{" not in text, source
+        assert not re.search(r",\s*(?:[?!.]|$)", text), text

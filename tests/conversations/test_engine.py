@@ -78,6 +78,23 @@ def test_a_name_of_digits_or_punctuation_is_asked_again() -> None:
     assert member.send("Amina 2")[0].startswith("What kind of business do you run, Amina 2?")
 
 
+def test_a_member_whose_name_question_was_skipped_is_not_addressed_by_an_empty_name() -> None:
+    member = Member(groups_by_code={"KMP123": GROUP})
+    member.send("hi")
+    member.send("1")
+    member.send("yes")
+    member.send("12345")
+    member.send("+254 712")
+    said = member.send("!!!")  # the third miss skips the name question
+    assert said[-1].startswith("What kind of business do you run?\n1) Food or drinks")
+    assert "name" not in fields(member)
+    member.send("1")
+    member.send("yes")
+    assert member.send("kmp-123")[-1] == (
+        "You are all set! Send CHECKIN each week to tell me how business went."
+    )
+
+
 def test_onboarding_end_to_end_sets_the_profile_and_joins_the_group() -> None:
     member = Member(groups_by_code={"KMP123": GROUP})
     member.send("hi")
