@@ -151,9 +151,9 @@ class FakeTelegram:
         self.calls: list[str] = []
         self.rate_limited = 0
         self._updates: list[dict[str, Any]] = []
-        self._failures: defaultdict[str | None, deque[tuple[int, Mapping[str, Any] | str]]] = (
-            defaultdict(deque)
-        )
+        self._failures: defaultdict[
+            str | None, deque[tuple[str | None, int, Mapping[str, Any] | str]]
+        ] = defaultdict(deque)
         self._recent: deque[float] = deque()
         self._recent_per_chat: defaultdict[str, deque[float]] = defaultdict(deque)
         self._message_id = int(load_fixture("response_send_message_ok")["result"]["message_id"])
@@ -167,11 +167,16 @@ class FakeTelegram:
         self._wake()
 
     def fail_next(
-        self, chat_id: int | str | None, response: str | Mapping[str, Any], times: int = 1
+        self,
+        chat_id: int | str | None,
+        response: str | Mapping[str, Any],
+        times: int = 1,
+        method: str | None = None,
     ) -> None:
-        """The next `times` requests naming `chat_id` (any request when None) get `response`."""
+        """The next `times` requests naming `chat_id` (any request when None), of `method` only
+        when given (e.g. "sendDocument"), get `response`."""
         key = None if chat_id is None else str(chat_id)
-        self._failures[key].extend([_failure(response)] * times)
+        self._failures[key].extend([(method, *_failure(response))] * times)
 
     @property
     def pending_updates(self) -> list[dict[str, Any]]:
@@ -190,7 +195,7 @@ class FakeTelegram:
         method = request.match_info["method"]
         params = await _parameters(request)
         self.calls.append(method)
-        failure = self._take_failure(params.get("chat_id"))
+        failure = self._take_failure(params.get("chat_id"), method)
         if failure is not None:
             return _reply(*failure)
         handler = self._methods.get(method.lower())
@@ -198,11 +203,14 @@ class FakeTelegram:
             return _error(404, "Not Found: method not found")
         return await handler(params)
 
-    def _take_failure(self, chat_id: Any) -> tuple[int, Mapping[str, Any] | str] | None:
+    def _take_failure(
+        self, chat_id: Any, method: str
+    ) -> tuple[int, Mapping[str, Any] | str] | None:
         for key in (None if chat_id is None else str(chat_id), None):
             queue = self._failures.get(key)
-            if queue:
-                return queue.popleft()
+            if queue and queue[0][0] in (None, method):
+                _, status, body = queue.popleft()
+                return status, body
         return None
 
     async def _get_me(self, params: dict[str, Any]) -> web.Response:
