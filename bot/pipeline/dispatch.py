@@ -100,7 +100,9 @@ class EventHandler:
                 )
                 return await handle_staff_command(uow, staff, inbound, member.id, now)
         if event.channel == "telegram" and event.reply.media_kind == "contact":
-            return await self._contact(uow, ContactEvent(event.channel, event.address, "", ""), now)
+            # someone else's contact: answered as a shared contact with no number of theirs
+            not_own = ContactEvent(event.channel, event.address, event.provider_id, phone="")
+            return await self._contact(uow, not_own, now)
         item: Input = event.reply
         join_code = ""
         new_chat = False
@@ -126,7 +128,7 @@ class EventHandler:
         member = await uow.members.by_address(event.channel, event.address)
         if member is None:
             return []
-        return await self._say(
+        return await self._say_about_phone(
             uow, member, event.channel, event.address, now, messages.CONTACT_OFFER
         )
 
@@ -171,11 +173,11 @@ class EventHandler:
                             await uow.members.add_address(member.id, channel, phone, at=now)
                         except AddressInUse:
                             key = messages.CONTACT_IN_USE
-        return await self._say(
+        return await self._say_about_phone(
             uow, member, event.channel, event.address, now, key, {"phone": phone or ""}
         )
 
-    async def _say(
+    async def _say_about_phone(
         self,
         uow: UnitOfWork,
         member: MemberRecord,
