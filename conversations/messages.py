@@ -133,3 +133,19 @@ DEFAULT_ERRORS: dict[AnswerType, str] = {
     AnswerType.CURRENCY: N_("Please send a currency code, like {{ default_currency }} or USD."),
     AnswerType.JOIN_CODE: N_("Please send your group's join code, or SKIP."),
 }
+
+# Telegram's own: a file in the chat, a button under the message box.
+
+# TRANSLATORS: The caption of the CSV file sent after MYDATA's summary (at most 1024 characters).
+MY_DATA_FILE = N_(
+    "Here is a full copy of it, as a spreadsheet file. It holds your answers and your messages: "
+    "keep it somewhere safe."
+)
+# TRANSLATORS: Sent on Telegram after the first question to a new chat, with a button under the
+# message box that shares the member's phone number (CONTACT_BUTTON).
+CONTACT_OFFER = N_(
+    "Already keeping this journal on WhatsApp or SMS? Tap the button below to share your phone "
+    "number, and this chat joins it. If not, just answer the question above."
+)
+# TRANSLATORS: A button's label: keep it short (about 25 characters).
+CONTACT_BUTTON = N_("📱 Share my phone number")

@@ -101,9 +101,22 @@ class OutgoingChoice:
 
 
 @dataclass(frozen=True, slots=True)
+class OutgoingDocument:
+    """A file sent with a line, its text as the caption. Made from the database when the line
+    goes out (see `bot.pipeline.documents`), never stored: the outbox row names it only."""
+
+    filename: str
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class OutgoingMessage:
     """One line from the outbox. `step_id` lets button payloads name the question they answer,
-    so a press on an old question's button is recognised as stale."""
+    so a press on an old question's button is recognised as stale.
+
+    On Telegram, `contact_button` (its label) offers the member a button under the message box
+    that shares their own phone number, and `clear_keyboard` takes such a button away: a line
+    carries one keyboard at most, and `choices` win."""
 
     message_id: int
     channel: Channel
@@ -113,6 +126,9 @@ class OutgoingMessage:
     step_id: str | None = None
     content_sid: str | None = None
     content_variables: dict[str, str] = field(default_factory=dict)
+    document: OutgoingDocument | None = None
+    contact_button: str | None = None
+    clear_keyboard: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,10 +169,17 @@ SendResult = Sent | RetryAfter | PermanentFailure | RecipientGone
 @dataclass(frozen=True, slots=True)
 class Capabilities:
     """What the sender must know of a channel: whether it shows choices as buttons (without
-    them, the choices are already numbered in the text). Length limits, templates and group
-    chats are each channel module's own business."""
+    them, the choices are already numbered in the text) and whether it sends files. Length
+    limits, templates and group chats are each channel module's own business."""
 
     buttons: bool
+    documents: bool = False
+
+
+DOCUMENT_CHANNELS: frozenset[Channel] = frozenset({"telegram"})
+"""The channels whose adapters send files (`Capabilities.documents`), for the turns that decide
+what to say before any adapter is at hand: a member's copy goes as a file there, as a link
+elsewhere."""
 
 
 class ChannelAdapter(Protocol):

@@ -1,4 +1,5 @@
-"""The Telegram channel: Bot API updates in, `sendMessage` out, through python-telegram-bot.
+"""The Telegram channel: Bot API updates in, `sendMessage` and `sendDocument` out, through
+python-telegram-bot.
 
 Inbound, `parse_update` turns one raw Bot API `Update` (a webhook body, or one element of
 `getUpdates`' result) into `InboundEvent`s; it does no I/O, so the web layer can call it before
@@ -23,7 +24,7 @@ from typing import Any, Final, TypedDict, TypeVar
 
 import phonenumbers
 from pydantic import ValidationError
-from telegram import Bot
+from telegram import Bot, KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove
 from telegram import InlineKeyboardButton as SendButton
 from telegram import InlineKeyboardMarkup as SendKeyboard
 from telegram.error import NetworkError, TelegramError
@@ -61,6 +62,10 @@ logger = logging.getLogger(__name__)
 
 CHANNEL: Final[Channel] = "telegram"
 MAX_LENGTH: Final = 4096
+MAX_CAPTION: Final = 1024
+"""A document's caption, in characters."""
+MAX_DOCUMENT_BYTES: Final = 50 * 1024 * 1024
+"""The largest file a bot may upload to Telegram's Bot API."""
 # The update kinds the bot reads; anything else is not even sent to us.
 ALLOWED_UPDATES: Final = ("message", "edited_message", "callback_query", "my_chat_member")
 # A transient failure (5xx, network, timeout) is retried after this many seconds.
@@ -301,7 +306,7 @@ class TelegramChannel:
     first; `timeout` bounds each call. Create it anywhere; call `close()` when done."""
 
     name: Channel = CHANNEL
-    capabilities = Capabilities(buttons=True)
+    capabilities = Capabilities(buttons=True, documents=True)
 
     def __init__(
         self,
@@ -329,22 +334,33 @@ class TelegramChannel:
         self._closed = False
 
     async def send(self, message: OutgoingMessage) -> SendResult:
-        """Send one text, its choices as one inline button per row. Never raises for what
-        Telegram or the network answer: every outcome is a SendResult."""
-        if len(message.text) > MAX_LENGTH:
-            reason = f"{len(message.text)} characters; Telegram takes {MAX_LENGTH}, split first"
-            return PermanentFailure("too_long", reason)
+        """Send one text, or one document with the text as its caption, with its keyboard:
+        choices as one inline button per row, else a contact button or the removal of one.
+        Never raises for what Telegram or the network answer: every outcome is a SendResult."""
+        refused = _unsendable(message)
+        if refused is not None:
+            return refused
         try:
             chat_id = int(message.address)
         except ValueError:
             return PermanentFailure("bad_address", f"not a Telegram chat id: {message.address!r}")
         try:
-            sent = await self._bot.send_message(
-                chat_id=chat_id,
-                text=message.text,
-                reply_markup=_keyboard(message),
-                **self._timeouts,
-            )
+            if message.document is not None:
+                sent = await self._bot.send_document(
+                    chat_id=chat_id,
+                    document=message.document.content,
+                    filename=message.document.filename,
+                    caption=message.text or None,
+                    reply_markup=_keyboard(message),
+                    **self._timeouts,
+                )
+            else:
+                sent = await self._bot.send_message(
+                    chat_id=chat_id,
+                    text=message.text,
+                    reply_markup=_keyboard(message),
+                    **self._timeouts,
+                )
         except Throttled as error:
             return RetryAfter(error.seconds, scope="chat", reason=error.message)
         except TokenRejected as error:
@@ -408,14 +424,49 @@ class TelegramChannel:
             await telegram_http.release(self._request)
 
 
-def _keyboard(message: OutgoingMessage) -> SendKeyboard | None:
-    if not message.choices:
+def _unsendable(message: OutgoingMessage) -> PermanentFailure | None:
+    """Why Telegram would refuse the message whatever we do, before asking it."""
+    if message.document is None:
+        if len(message.text) > MAX_LENGTH:
+            reason = f"{len(message.text)} characters; Telegram takes {MAX_LENGTH}, split first"
+            return PermanentFailure("too_long", reason)
         return None
-    rows = [
-        [SendButton(text=choice.label, callback_data=button_payload(message.step_id, choice.id))]
-        for choice in message.choices
-    ]
-    return SendKeyboard(rows)
+    if len(message.text) > MAX_CAPTION:
+        reason = f"a caption of {len(message.text)} characters; Telegram takes {MAX_CAPTION}"
+        return PermanentFailure("too_long", reason)
+    size = len(message.document.content)
+    if not 0 < size <= MAX_DOCUMENT_BYTES:
+        reason = f"a file of {size} bytes; Telegram takes 1 to {MAX_DOCUMENT_BYTES}"
+        return PermanentFailure("bad_document", reason)
+    return None
+
+
+def _keyboard(
+    message: OutgoingMessage,
+) -> SendKeyboard | ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
+    """The one keyboard a message may carry. Choices are inline buttons under the message:
+    each names its question, so a press on an old one is known as stale. A contact request can
+    only be a reply keyboard (under the message box): one button, sized to fit, gone once
+    used; a later question for typed words takes it away (`clear_keyboard`)."""
+    if message.choices:
+        rows = [
+            [
+                SendButton(
+                    text=choice.label, callback_data=button_payload(message.step_id, choice.id)
+                )
+            ]
+            for choice in message.choices
+        ]
+        return SendKeyboard(rows)
+    if message.contact_button:
+        return ReplyKeyboardMarkup(
+            [[KeyboardButton(message.contact_button, request_contact=True)]],
+            resize_keyboard=True,
+            one_time_keyboard=True,
+        )
+    if message.clear_keyboard:
+        return ReplyKeyboardRemove()
+    return None
 
 
 def _refused(error: Refused) -> RecipientGone | PermanentFailure:

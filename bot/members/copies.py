@@ -1,10 +1,12 @@
-"""A member's copy of their data: one CSV file of every table, and the one-time links that let a
-member download it from `web` (on WhatsApp and SMS no file can be sent; on Telegram the link
-works the same way).
+"""A member's copy of their data: one CSV file of every table, sent as a file in a Telegram chat,
+or downloaded from `web` through a one-time link on WhatsApp and SMS (where a bot cannot send a
+file of its own).
 
-The links are made in chat (`bot.turns.data_rights.new_copy_link`): a random token, of which
-only the SHA-256 is stored; it opens the copy once and for a day, and the download is written to
-the audit log.
+On Telegram the copy is made when its line goes out (`member_copy_document`, called by the
+sender), so it is never stored anywhere: the outbox row only names it. The links are made in chat
+(`bot.turns.data_rights.new_copy_link`): a random token, of which only the SHA-256 is stored; it
+opens the copy once and for a day. Both the download and the file sent are written to the audit
+log.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.channels.base import OutgoingDocument
 from bot.reports.exports import to_csv
-from bot.turns.data_rights import copy_token_hash
+from bot.turns.data_rights import COPY_FILENAME, copy_token_hash
 from storage.repositories.member_data import MemberCopy
 from storage.unit_of_work import UnitOfWork
 
@@ -37,3 +40,11 @@ async def redeem(uow: UnitOfWork, token: str, now: datetime) -> bytes | None:
         return None
     await uow.audit.record(None, "copy_downloaded", at=now, member_id=member_id)
     return member_copy_csv(await uow.member_data.copy(member_id))
+
+
+async def member_copy_document(uow: UnitOfWork, member_id: int) -> OutgoingDocument | None:
+    """The member's copy as the file a chat line carries, as it is now; None once the member
+    is erased (or gone), so that nothing of theirs goes out after an erasure."""
+    if await uow.members.get(member_id) is None or await uow.member_data.erased(member_id):
+        return None
+    return OutgoingDocument(COPY_FILENAME, member_copy_csv(await uow.member_data.copy(member_id)))

@@ -9,7 +9,9 @@ and linked to peer groups.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import phonenumbers
 
@@ -32,10 +34,12 @@ from conversations.words import Command
 from storage.errors import AddressInUse
 from storage.records import MemberRecord
 from storage.unit_of_work import UnitOfWork
+from storage.vocabulary import Channel
 
 log = logging.getLogger(__name__)
 
 JOIN_PREFIX = "join-"
+_ASKING_FOR_CONTACT = frozenset({messages.CONTACT_OFFER, messages.CONTACT_NOT_OWN})
 
 
 class EventHandler:
@@ -58,10 +62,12 @@ class EventHandler:
 
     def batchable(self, event: InboundEvent) -> bool:
         """Whether `apply_many` takes this event: a member's plain message (no command of the
-        channel's, no staff command, nothing that asks for or erases their data)."""
+        channel's, no shared contact, no staff command, nothing that asks for or erases their
+        data)."""
         return (
             isinstance(event, MessageEvent)
             and event.command is None
+            and event.reply.media_kind != "contact"
             and not is_staff_command(event.reply.text)
             and not self.service.data_rights.may_take(event.reply.text)
         )
@@ -93,13 +99,38 @@ class EventHandler:
                     at=now,
                 )
                 return await handle_staff_command(uow, staff, inbound, member.id, now)
+        if event.channel == "telegram" and event.reply.media_kind == "contact":
+            # someone else's contact: answered as a shared contact with no number of theirs
+            not_own = ContactEvent(event.channel, event.address, event.provider_id, phone="")
+            return await self._contact(uow, not_own, now)
         item: Input = event.reply
         join_code = ""
+        new_chat = False
         if event.command == "start":
             item = CommandInput(Command.START, event.argument)
             if event.argument.lower().startswith(JOIN_PREFIX):
                 join_code = find_join_code(event.argument[len(JOIN_PREFIX) :]) or ""
-        return await self.service.message_turn(uow, inbound, item, now, join_code=join_code)
+            new_chat = event.channel == "telegram" and (
+                await uow.members.by_address(event.channel, event.address) is None
+            )
+        said = await self.service.message_turn(uow, inbound, item, now, join_code=join_code)
+        if new_chat:
+            said += await self._offer_contact(uow, event, now)
+        return said
+
+    async def _offer_contact(
+        self, uow: UnitOfWork, event: MessageEvent, now: datetime
+    ) -> list[Outbound]:
+        """A new Telegram chat: after its first question, the button that shares the member's
+        phone number, so that someone who keeps their journal on WhatsApp or SMS goes on with
+        it here instead of starting a second one (a chat joins a member only before it is
+        set up; see `_contact`)."""
+        member = await uow.members.by_address(event.channel, event.address)
+        if member is None:
+            return []
+        return await self._say_about_phone(
+            uow, member, event.channel, event.address, now, messages.CONTACT_OFFER
+        )
 
     async def _opt_out(self, uow: UnitOfWork, event: OptOutEvent, now: datetime) -> None:
         """Blocked: nothing more goes to this address, and no proactive message to the member."""
@@ -114,7 +145,9 @@ class EventHandler:
         log.info("member %s opted out on %s (blocked the bot)", member.id, event.channel)
 
     async def _contact(self, uow: UnitOfWork, event: ContactEvent, now: datetime) -> list[Outbound]:
-        """Link the shared phone number's WhatsApp and SMS addresses to this member."""
+        """Link the shared phone number's WhatsApp and SMS addresses to this member. A contact
+        that is not the member's own (`phone` empty: its number never comes this far) gets the
+        button for their own again; once linked, or refused, the button goes away."""
         member = await self.service.member_for(uow, event.channel, event.address, now)
         await uow.members.touch_inbound(event.channel, event.address, now)
         phone = _e164(event.phone)
@@ -140,10 +173,29 @@ class EventHandler:
                             await uow.members.add_address(member.id, channel, phone, at=now)
                         except AddressInUse:
                             key = messages.CONTACT_IN_USE
-        say = Say(key, member.locale, {"phone": phone or ""})
-        rendered = render(say, self.service.checkins.catalogs)
+        return await self._say_about_phone(
+            uow, member, event.channel, event.address, now, key, {"phone": phone or ""}
+        )
+
+    async def _say_about_phone(
+        self,
+        uow: UnitOfWork,
+        member: MemberRecord,
+        channel: Channel,
+        address: str,
+        now: datetime,
+        key: str,
+        params: Mapping[str, Any] | None = None,
+    ) -> list[Outbound]:
+        """One line about phone linking, with the contact button when it asks for the
+        member's number, and taking the button away when it is done with it."""
+        catalogs = self.service.checkins.catalogs
+        rendered = render(Say(key, member.locale, params or {}), catalogs)
+        extra: dict[str, Any] = {"clear_keyboard": True}
+        if key in _ASKING_FOR_CONTACT:
+            extra = {"contact_button": catalogs.gettext(member.locale, messages.CONTACT_BUTTON)}
         return await queue_outbound(
-            uow, member.id, event.channel, event.address, rendered, None, now
+            uow, member.id, channel, address, rendered, None, now, extra=extra
         )
 
     async def _group_chat(

@@ -7,6 +7,8 @@ chat's own and, for Telegram groups, the per-group rate. The buckets live in the
 backend, so the limits hold across every sender process. A `retry_after` pauses exactly the
 bucket it concerns; transient failures back off; permanent ones are recorded, never retried.
 A recipient who is gone (blocked the bot, unsubscribed) is marked so that nothing else is sent.
+A line that carries a document (a member's copy of their data) has it made just before each try
+(`bot.pipeline.documents`), and then goes the same way as any other line.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from bot.channels.templates import Templates
 from bot.channels.whatsapp_content import MAX_BODY, QUESTION_VARIABLE
 from bot.pipeline import statuses
 from bot.pipeline.coordination.contracts import Bucket, Coordination
+from bot.pipeline.documents import document_kind, make_document
 from bot.pipeline.interactive import InteractiveContents
 from storage.database import Database
 from storage.records import MessageRecord
@@ -348,6 +351,11 @@ class Sender:
             return Sent(provider_id)
         adapter = self.channels[row.channel]
         outgoing = _outgoing(row, adapter)
+        if document_kind(row) is not None:
+            with_document = await self._with_document(row, outgoing, adapter)
+            if not isinstance(with_document, OutgoingMessage):
+                return with_document
+            outgoing = with_document
         if row.channel == "whatsapp" and _nudge(row) and self._outside_window(row, last_inbound):
             # WhatsApp's rule: outside the 24-hour window only an approved template may go
             kind, payload = _nudge(row), row.payload or {}
@@ -382,6 +390,24 @@ class Sender:
             key = self.limits.pause_key(row.channel, row.address_value, result.scope)
             await self.coordination.limiter.pause(key, result.seconds)
         return result
+
+    async def _with_document(
+        self, row: MessageRecord, outgoing: OutgoingMessage, adapter: ChannelAdapter
+    ) -> OutgoingMessage | PermanentFailure | RetryAfter:
+        """The line with its document made now, before it takes a slot of the channel."""
+        if not adapter.capabilities.documents:
+            return PermanentFailure("no_documents", f"{row.channel} does not send files")
+        try:
+            async with self.database.read() as uow:
+                document = await make_document(uow, row)
+        except Exception as error:  # the database is away: try again like a transient failure
+            log.warning("could not make the document of message %s", row.id, exc_info=True)
+            return RetryAfter(
+                backoff(row.attempts + 1), "chat", f"document: {type(error).__name__}"
+            )
+        if document is None:
+            return PermanentFailure("document_gone", "nothing to make the document from")
+        return replace(outgoing, document=document)
 
     async def _to_tap(
         self, row: MessageRecord, outgoing: OutgoingMessage, interactive: InteractiveContents
@@ -485,6 +511,15 @@ class Sender:
             ]
             await uow.messages.mark_sent_many([(row.id, sid) for row, sid in sent], at=now)
             await statuses.apply_early(uow, sent, now)  # callbacks that came before this
+            for row, _ in sent:
+                if document_kind(row) is not None:
+                    await uow.audit.record(
+                        None,
+                        f"{document_kind(row)}_sent",
+                        at=now,
+                        member_id=row.member_id,
+                        detail=f"as a file in the {row.channel} chat",
+                    )
             self.sent += len(sent)
             for outcomes, held in chats:
                 for row, result in outcomes:
@@ -555,4 +590,6 @@ def _outgoing(row: MessageRecord, adapter: ChannelAdapter) -> OutgoingMessage:
         step_id=payload.get("step"),
         content_sid=payload.get("content_sid"),
         content_variables=payload.get("content_variables") or {},
+        contact_button=payload.get("contact_button"),
+        clear_keyboard=bool(payload.get("clear_keyboard")),
     )

@@ -16,7 +16,9 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from bot.channels.base import DOCUMENT_CHANNELS
 from bot.turns.checkins import Checkins
 from conversations import messages
 from conversations.events import Say
@@ -24,6 +26,7 @@ from conversations.inputs import Reply
 from conversations.words import Command
 from storage.records import MemberRecord
 from storage.unit_of_work import UnitOfWork
+from storage.vocabulary import Channel
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,11 @@ CODE_LETTERS = "BCDFGHJKLMNPQRSTVWXZ"
 CODE_LENGTH = 5
 _CODE = re.compile(rf"[{CODE_LETTERS}]{{{CODE_LENGTH}}}")
 
+
+MEMBER_COPY = "member_copy"
+"""The document a `mydata` line carries where the channel sends files: the member's copy, made
+when the line goes out (see `bot.pipeline.documents`)."""
+COPY_FILENAME = "my-data.csv"
 
 COPY_PATH = "/data"
 """Where `web` serves a member's copy: `{PUBLIC_URL}/data/{token}`."""
@@ -57,16 +65,26 @@ def erase_code(member: MemberRecord) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Answered:
-    """What to say instead of running the engine (nothing after an erasure)."""
+    """What to say instead of running the engine (nothing after an erasure). `copy` is a
+    caption whose line carries the member's copy as a file."""
 
     says: tuple[Say, ...]
+    copy: Say | None = None
+
+    def lines(self) -> list[tuple[Say, dict[str, Any] | None]]:
+        """Each line to say, with what it carries besides its words."""
+        lines: list[tuple[Say, dict[str, Any] | None]] = [(say, None) for say in self.says]
+        if self.copy is not None:
+            lines.append((self.copy, {"document": MEMBER_COPY}))
+        return lines
 
 
 class DataRights:
     def __init__(self, checkins: Checkins, public_url: str | None = None) -> None:
         self.checkins = checkins
         self.public_url = public_url
-        """With it, `mydata` also gives a one-time link to a full copy, served by `web`."""
+        """With it, `mydata` on a channel that cannot send files also gives a one-time link to
+        a full copy, served by `web`."""
 
     def command(self, text: str) -> Command | None:
         command = self.checkins.lexicon.command(text) if text else None
@@ -77,20 +95,32 @@ class DataRights:
         return self.command(text) is not None or bool(_CODE.fullmatch(text.strip().upper()))
 
     async def answer(
-        self, uow: UnitOfWork, member: MemberRecord, reply: Reply, now: datetime
+        self,
+        uow: UnitOfWork,
+        member: MemberRecord,
+        reply: Reply,
+        now: datetime,
+        channel: Channel,
     ) -> Answered | None:
         """The answer to `mydata`, `delete` or the erasure's confirmation; None for any other
-        message (the engine's to answer). Called after the inbound message is logged."""
+        message (the engine's to answer). Called after the inbound message is logged.
+
+        `mydata` on a channel that sends files (Telegram) brings the full copy as a CSV file in
+        the chat; elsewhere a one-time link to it, when `web` is reachable (`public_url`)."""
         text = reply.text or ""
         if reply.choice is not None or not self.may_take(text):
             return None
         command = self.command(text)
         if command is Command.MYDATA:
-            says = [await self._summary(uow, member)]
+            summary = await self._summary(uow, member)
+            if channel in DOCUMENT_CHANNELS:
+                return Answered((summary,), copy=Say(messages.MY_DATA_FILE, member.locale))
             if self.public_url:
                 link = await new_copy_link(uow, member.id, self.public_url, now)
-                says.append(Say(messages.MY_DATA_LINK, member.locale, {"link": link}))
-            return Answered(tuple(says))
+                return Answered(
+                    (summary, Say(messages.MY_DATA_LINK, member.locale, {"link": link}))
+                )
+            return Answered((summary,))
         if command is Command.DELETE:
             return Answered(
                 (Say(messages.DELETE_CONFIRM, member.locale, {"code": erase_code(member)}),)

@@ -12,7 +12,7 @@ their input into an `Inbound` and deliver the `Outbound`s.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -206,13 +206,20 @@ class ConversationService:
             if group is not None:
                 await uow.members.join_group(member.id, group.id, now)
         if isinstance(item, Reply):  # mydata, delete: answered before the engine
-            answered = await self.data_rights.answer(uow, member, item, now)
+            answered = await self.data_rights.answer(uow, member, item, now, inbound.channel)
             if answered is not None:
                 said: list[Outbound] = []
-                for say in answered.says:
+                for say, extra in answered.lines():
                     rendered = render(say, self.checkins.catalogs)
                     said += await queue_outbound(
-                        uow, member.id, inbound.channel, inbound.address, rendered, None, now
+                        uow,
+                        member.id,
+                        inbound.channel,
+                        inbound.address,
+                        rendered,
+                        None,
+                        now,
+                        extra=extra,
                     )
                 return said
         [said] = await self.turns(uow, [MemberTurn(inbound, member, item)], now)
@@ -623,14 +630,18 @@ async def queue_outbound(
     now: datetime,
     nudge: str | None = None,
     template: dict[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> list[Outbound]:
     """Write a rendered message to the outbox (the message log, status queued), cut into the
     parts the channel accepts. A proactive message names its `nudge` kind (and the variables
-    of its WhatsApp template), so the sender can apply WhatsApp's 24-hour window rule."""
+    of its WhatsApp template), so the sender can apply WhatsApp's 24-hour window rule. `extra`
+    goes into the last part's payload: what the line carries besides its words (a document
+    by kind, a contact button's label)."""
     lines: list[Outbound] = []
     writes = TurnWrites()
     writes.say(
-        lines, outbound_lines(member_id, channel, address, rendered, step_id, now, nudge, template)
+        lines,
+        outbound_lines(member_id, channel, address, rendered, step_id, now, nudge, template, extra),
     )
     await writes.flush(uow)
     return lines
@@ -645,20 +656,30 @@ def outbound_lines(
     now: datetime,
     nudge: str | None = None,
     template: dict[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> list[tuple[dict[str, Any], Outbound]]:
     """What `queue_outbound` writes: each part's message log columns, and its `Outbound`
-    whose `message_id` is 0 until the line is logged."""
+    whose `message_id` is 0 until the line is logged.
+
+    On Telegram a question for typed words (a step's question without choices) takes away a
+    reply keyboard a line before it may have left under the message box (a contact button):
+    the member types their answer on their own keyboard."""
     lines = []
     parts = outbound_parts(channel, rendered)
-    for part in parts:
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
         payload: dict[str, Any] = {}
         if part.choices:
             payload.update(choices=[[c.id, c.label] for c in part.choices], step=step_id)
             if rendered.one_tap and channel == "whatsapp" and len(parts) == 1:
                 # a channel may offer the choices to tap: the question alone, in its language
                 payload.update(one_tap=True, question=rendered.text, locale=rendered.locale)
+        elif channel == "telegram" and step_id is not None and last:
+            payload.update(clear_keyboard=True)
         if nudge is not None:
             payload.update(nudge=nudge, template=template or {}, locale=rendered.locale)
+        if extra and last:
+            payload.update(extra)
         values = message_values(
             member_id, channel, address, "out", part.text, payload or None, "queued", None, now
         )

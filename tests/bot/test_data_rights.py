@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,14 +13,18 @@ from types import SimpleNamespace
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import func, select
 
 from bot.i18n.catalogs import load_catalogs
+from bot.members.copies import member_copy_document
+from bot.pipeline.documents import make_document
 from bot.turns.checkins import load_checkins
 from bot.turns.data_rights import erase_code
 from bot.turns.service import ConversationService
 from bot.web.data_copies import add_data_copy_routes
 from conversations.inputs import Reply
 from storage import Database
+from storage.models import DataCopy
 
 CHECKINS = load_checkins(load_catalogs())
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -152,3 +157,44 @@ async def test_mydata_gives_a_one_time_link_to_a_full_copy(database: Database) -
         assert zawadi is not None
         audit = await uow.audit.for_member(zawadi.id)
     assert [line.action for line in audit] == ["copy_downloaded"]
+
+
+async def test_mydata_on_telegram_queues_the_copy_as_a_file_and_no_link(
+    database: Database,
+) -> None:
+    """A line that names the copy, never its bytes: the file is made when the line goes out."""
+    svc = await two_members(database)
+    svc.data_rights.public_url = "https://journal.example.org"
+    async with database.transaction() as uow:
+        zawadi = await uow.members.by_address("whatsapp", ZAWADI)
+        assert zawadi is not None
+        await uow.members.add_address(zawadi.id, "telegram", "5123456789", at=NOW)
+    summary, caption = await svc.receive_from("telegram", "5123456789", Reply(text="mydata"))
+    assert summary.text.startswith("Here is what I keep about you:")
+    assert caption.text.startswith("Here is a full copy of it, as a spreadsheet file.")
+    async with database.transaction() as uow:
+        [line] = [m for m in await uow.messages.for_member(zawadi.id) if m.id == caption.message_id]
+        links = await uow.session.scalar(select(func.count()).select_from(DataCopy))
+        document = await make_document(uow, line)
+    assert line.payload == {"document": "member_copy"}
+    assert links == 0
+    assert document is not None and document.filename == "my-data.csv"
+    made = document.content.decode("utf-8-sig")
+    assert "Zawadi Mwangaza" in made and "mandazi" in made and "Grace" not in made
+
+
+async def test_no_copy_is_made_for_an_erased_member_or_an_unknown_kind(
+    database: Database,
+) -> None:
+    await two_members(database)
+    async with database.transaction() as uow:
+        zawadi = await uow.members.by_address("whatsapp", ZAWADI)
+        assert zawadi is not None
+        [line] = (await uow.messages.for_member(zawadi.id, limit=1))[-1:]
+        unknown = replace(line, payload={"document": "somebody_elses_copy"})
+        assert await make_document(uow, unknown) is None
+        assert await member_copy_document(uow, zawadi.id) is not None
+        await uow.member_data.erase(zawadi.id, NOW)
+    async with database.transaction() as uow:
+        assert await member_copy_document(uow, zawadi.id) is None
+        assert await make_document(uow, replace(line, payload={"document": "member_copy"})) is None

@@ -20,6 +20,7 @@ from bot.channels.base import (
     MessageEvent,
     OptOutEvent,
     OutgoingChoice,
+    OutgoingDocument,
     OutgoingMessage,
     PermanentFailure,
     RecipientGone,
@@ -36,7 +37,7 @@ from bot.channels.telegram import (
 )
 from conversations.answers import Location, Photo
 from conversations.inputs import Reply
-from tests.fakes.telegram_api import FIXTURES, FakeTelegram, load_fixture
+from tests.fakes.telegram_api import FIXTURES, FakeTelegram, Upload, load_fixture
 
 TOKEN = "123:abc"
 AMINA = "5123456789"
@@ -381,6 +382,89 @@ async def test_send_text_with_buttons(fake: FakeTelegram, channel: TelegramChann
         ]
     }
     assert (second["text"], second["reply_markup"]) == ("Thanks", None)
+
+
+@module_loop
+async def test_a_contact_button_and_its_removal(
+    fake: FakeTelegram, channel: TelegramChannel
+) -> None:
+    """A contact request is a reply keyboard of one button that shares the member's own
+    number, sized to fit and gone once used; a later line may take it away."""
+    offer = outgoing("Share your number?", contact_button="📱 Share my phone number")
+    assert await channel.send(offer) == Sent("5123456789:19")
+    assert await channel.send(outgoing("Your name?", clear_keyboard=True)) == Sent("5123456789:20")
+    # choices win: a line carries one keyboard, and a question's buttons are inline
+    both = outgoing(
+        "Help?", choices=(OutgoingChoice("no", "No"),), step_id="s1", contact_button="Share"
+    )
+    await channel.send(both)
+    first, second, third = (sent["reply_markup"] for sent in fake.sent)
+    assert first == {
+        "keyboard": [[{"text": "📱 Share my phone number", "request_contact": True}]],
+        "resize_keyboard": True,
+        "one_time_keyboard": True,
+    }
+    assert second == {"remove_keyboard": True}
+    assert third == {"inline_keyboard": [[{"text": "No", "callback_data": "s:s1:no"}]]}
+
+
+CSV = "table,c1\n# answers,value\nanswers,Ksh 2\u202f500 ✓\n".encode()
+
+
+@module_loop
+async def test_a_document_goes_as_a_multipart_upload_with_its_caption(
+    fake: FakeTelegram, channel: TelegramChannel
+) -> None:
+    document = OutgoingDocument("my-data.csv", CSV)
+    result = await channel.send(outgoing("Nakala yako kamili", document=document))
+
+    assert result == Sent("5123456789:19")
+    [sent] = fake.sent
+    assert (sent["chat_id"], sent["text"], sent["reply_markup"]) == (
+        int(AMINA),
+        "Nakala yako kamili",
+        None,
+    )
+    assert sent["document"] == Upload("my-data.csv", "text/csv", CSV)
+    assert fake.calls == ["sendDocument"]
+
+
+@module_loop
+async def test_a_document_fails_like_any_send(fake: FakeTelegram, channel: TelegramChannel) -> None:
+    document = OutgoingDocument("my-data.csv", CSV)
+    fake.fail_next(AMINA, "response_429")
+    throttled = await channel.send(outgoing("Copy", document=document))
+    fake.fail_next(AMINA, "response_403_blocked")
+    blocked = await channel.send(outgoing("Copy", document=document))
+    assert isinstance(throttled, RetryAfter) and throttled.seconds == 7
+    assert blocked == RecipientGone("403", "Forbidden: bot was blocked by the user", opted_out=True)
+    assert fake.sent == []
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        (outgoing("x" * 1025, document=OutgoingDocument("a.csv", b"a")), "too_long"),
+        (outgoing("Copy", document=OutgoingDocument("a.csv", b"")), "bad_document"),
+    ],
+)
+@module_loop
+async def test_unsendable_documents_never_reach_telegram(
+    fake: FakeTelegram, channel: TelegramChannel, message: OutgoingMessage, code: str
+) -> None:
+    result = await channel.send(message)
+    assert isinstance(result, PermanentFailure)
+    assert result.code == code
+    assert fake.calls == []
+
+
+@module_loop
+async def test_the_longest_caption_is_sent_whole(
+    fake: FakeTelegram, channel: TelegramChannel
+) -> None:
+    document = OutgoingDocument("my-data.csv", CSV)
+    assert await channel.send(outgoing("é" * 1024, document=document)) == Sent("5123456789:19")
+    assert fake.sent[0]["text"] == "é" * 1024
 
 
 @module_loop

@@ -4,9 +4,11 @@
         channel = TelegramChannel("123:abc", api_url=fake.url)
 
 It answers `POST|GET {url}/bot{token}/{method}` with JSON, form or multipart parameters, as
-clients send them, and implements what the bot uses: getMe, sendMessage, answerCallbackQuery,
-setWebhook, deleteWebhook and getUpdates (long polling over `push_update`). What arrived is kept
-for assertions: `sent`, `callback_answers`, `webhook`, `calls`.
+clients send them, and implements what the bot uses: getMe, sendMessage, sendDocument (a file
+uploaded as multipart), answerCallbackQuery, setWebhook, deleteWebhook and getUpdates (long
+polling over `push_update`). What arrived is kept for assertions: `sent` (texts and documents in
+the order they came; a document's caption is its `text`, its file an `Upload` under `document`),
+`callback_answers`, `webhook`, `calls`.
 
 Failures are injected with `fail_next(chat_id, response, times)`, where `response` is the name of
 a fixture in tests/fixtures/telegram/ (`response_429`, `response_403_blocked`,
@@ -24,6 +26,7 @@ import json
 import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
@@ -39,6 +42,16 @@ _JSON_PARAMETERS = frozenset(
 _INT_PARAMETERS = frozenset({"chat_id", "offset", "limit", "timeout", "message_thread_id"})
 
 Handler = Callable[[dict[str, Any]], Awaitable[web.Response]]
+MAX_CAPTION = 1024
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file that came in a multipart request."""
+
+    filename: str
+    content_type: str
+    content: bytes
 
 
 def load_fixture(name: str) -> dict[str, Any]:
@@ -99,6 +112,7 @@ class FakeTelegram:
         self._methods: dict[str, Handler] = {
             "getme": self._get_me,
             "sendmessage": self._send_message,
+            "senddocument": self._send_document,
             "answercallbackquery": self._answer_callback_query,
             "setwebhook": self._set_webhook,
             "deletewebhook": self._delete_webhook,
@@ -137,9 +151,9 @@ class FakeTelegram:
         self.calls: list[str] = []
         self.rate_limited = 0
         self._updates: list[dict[str, Any]] = []
-        self._failures: defaultdict[str | None, deque[tuple[int, Mapping[str, Any] | str]]] = (
-            defaultdict(deque)
-        )
+        self._failures: defaultdict[
+            str | None, deque[tuple[str | None, int, Mapping[str, Any] | str]]
+        ] = defaultdict(deque)
         self._recent: deque[float] = deque()
         self._recent_per_chat: defaultdict[str, deque[float]] = defaultdict(deque)
         self._message_id = int(load_fixture("response_send_message_ok")["result"]["message_id"])
@@ -153,11 +167,16 @@ class FakeTelegram:
         self._wake()
 
     def fail_next(
-        self, chat_id: int | str | None, response: str | Mapping[str, Any], times: int = 1
+        self,
+        chat_id: int | str | None,
+        response: str | Mapping[str, Any],
+        times: int = 1,
+        method: str | None = None,
     ) -> None:
-        """The next `times` requests naming `chat_id` (any request when None) get `response`."""
+        """The next `times` requests naming `chat_id` (any request when None), of `method` only
+        when given (e.g. "sendDocument"), get `response`."""
         key = None if chat_id is None else str(chat_id)
-        self._failures[key].extend([_failure(response)] * times)
+        self._failures[key].extend([(method, *_failure(response))] * times)
 
     @property
     def pending_updates(self) -> list[dict[str, Any]]:
@@ -176,7 +195,7 @@ class FakeTelegram:
         method = request.match_info["method"]
         params = await _parameters(request)
         self.calls.append(method)
-        failure = self._take_failure(params.get("chat_id"))
+        failure = self._take_failure(params.get("chat_id"), method)
         if failure is not None:
             return _reply(*failure)
         handler = self._methods.get(method.lower())
@@ -184,11 +203,14 @@ class FakeTelegram:
             return _error(404, "Not Found: method not found")
         return await handler(params)
 
-    def _take_failure(self, chat_id: Any) -> tuple[int, Mapping[str, Any] | str] | None:
+    def _take_failure(
+        self, chat_id: Any, method: str
+    ) -> tuple[int, Mapping[str, Any] | str] | None:
         for key in (None if chat_id is None else str(chat_id), None):
             queue = self._failures.get(key)
-            if queue:
-                return queue.popleft()
+            if queue and queue[0][0] in (None, method):
+                _, status, body = queue.popleft()
+                return status, body
         return None
 
     async def _get_me(self, params: dict[str, Any]) -> web.Response:
@@ -205,16 +227,41 @@ class FakeTelegram:
         )
 
     async def _send_message(self, params: dict[str, Any]) -> web.Response:
-        if self.answer_delay:
-            await asyncio.sleep(self.answer_delay)
-        chat_id = params.get("chat_id")
         text = params.get("text") or ""
-        if chat_id is None:
-            return _error(400, "Bad Request: chat_id is empty")
         if not text.strip():
             return _error(400, "Bad Request: message text is empty")
         if len(text) > 4096:
             return _error(400, "Bad Request: message is too long")
+        return await self._deliver(params, {"text": text}, {"text": text})
+
+    async def _send_document(self, params: dict[str, Any]) -> web.Response:
+        upload = params.get("document")
+        caption = params.get("caption") or ""
+        if not isinstance(upload, Upload):
+            return _error(400, "Bad Request: wrong remote file identifier specified")
+        if not upload.content:
+            return _error(400, "Bad Request: file must be non-empty")
+        if len(caption) > MAX_CAPTION:
+            return _error(400, "Bad Request: message caption is too long")
+        document = {
+            "file_name": upload.filename,
+            "mime_type": upload.content_type,
+            "file_id": f"BQACAgQAAx{len(self.sent)}",
+            "file_unique_id": f"AgAD{len(self.sent)}",
+            "file_size": len(upload.content),
+        }
+        result = {"document": document, **({"caption": caption} if caption else {})}
+        return await self._deliver(params, {"text": caption, "document": upload}, result)
+
+    async def _deliver(
+        self, params: dict[str, Any], kept: dict[str, Any], result_fields: dict[str, Any]
+    ) -> web.Response:
+        """What every send has in common: a chat, the limits, the record and the answer."""
+        if self.answer_delay:
+            await asyncio.sleep(self.answer_delay)
+        chat_id = params.get("chat_id")
+        if chat_id is None:
+            return _error(400, "Bad Request: chat_id is empty")
         now = time.monotonic()
         if self._over_limits(str(chat_id), now):
             self.rate_limited += 1
@@ -226,18 +273,19 @@ class FakeTelegram:
         self._recent.append(now)
         self._recent_per_chat[str(chat_id)].append(now)
         markup = params.get("reply_markup")
-        self.sent.append({"chat_id": chat_id, "text": text, "reply_markup": markup, "at": now})
+        self.sent.append({"chat_id": chat_id, **kept, "reply_markup": markup, "at": now})
         self._message_id += 1
         result = dict(load_fixture("response_send_message_ok")["result"])
+        result.pop("text", None)
         chat_type = "private" if isinstance(chat_id, int) and chat_id > 0 else "supergroup"
         result.update(
             message_id=self._message_id,
             chat={"id": chat_id, "type": chat_type},
             date=int(time.time()),
-            text=text,
+            **result_fields,
         )
-        if markup:
-            result["reply_markup"] = markup
+        if markup and "inline_keyboard" in markup:
+            result["reply_markup"] = markup  # a reply keyboard is not part of the message
         return _ok(result)
 
     def _over_limits(self, chat: str, now: float) -> bool:
@@ -296,7 +344,11 @@ async def _parameters(request: web.Request) -> dict[str, Any]:
             params.update(await request.json())
         else:
             for key, value in (await request.post()).items():
-                params[key] = value if isinstance(value, str) else getattr(value, "filename", "")
+                if isinstance(value, web.FileField):
+                    content_type = value.content_type or "application/octet-stream"
+                    params[key] = Upload(value.filename, content_type, value.file.read())
+                else:
+                    params[key] = value if isinstance(value, str) else bytes(value).decode()
     for key in _JSON_PARAMETERS & params.keys():
         if isinstance(params[key], str):
             params[key] = json.loads(params[key])
