@@ -6,14 +6,18 @@ In a scratch database (created here, dropped at the end) it seeds, with INSERT â
 in groups of seven, 10% of them in USD and the rest in KES, 2% having left their group half way;
 `--weeks` (default 52) weeks in which each member completes the weekly check-in 80% of weeks
 (gaps spread by a hash of member and week), with six answers each (sales, costs, saved, two
-yes/no, a text), a monthly journal (three amounts), a help record in 30% of check-ins,
-an invitation every week, a reminder in 20% of check-ins, and the message log of the check-ins
-(one line in and one out per answer) so that the nudge queries scan a log of realistic size.
+yes/no, a text), a monthly journal (three amounts), the stored row of each completed check-in,
+a help record in 30% of check-ins, an invitation every week, a reminder in 20% of check-ins,
+and the message log of the check-ins (one line in and one out per answer) so that the nudge
+queries scan a log of realistic size.
 Then `ANALYZE`, and it runs the report `--runs` times (default 3) for the whole program, its four
 parts once more one by one, and the report once for one group, printing the wall time of each
 and the process's peak RSS
 (`resource.getrusage`, which includes the interpreter and the imports: the RSS before the first
-report is printed too).
+report is printed too). On a shared machine wall times swing with the other work, so each
+program-wide run also prints the CPU seconds it took in this process and in its PostgreSQL
+server process (read from `/proc` when the server runs on this host): their sum is close to
+what the run takes on an idle machine.
 
     python benchmarks/evidence.py                               # 10,000 members, a year
     python benchmarks/evidence.py --members 1000 --weeks 20     # a quick look
@@ -38,6 +42,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
+from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -59,6 +64,21 @@ def log(message: str) -> None:
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def server_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds of a local PostgreSQL server process so far (None: not on this host)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def current_rss_mib() -> float:
@@ -170,6 +190,23 @@ SEED = [
         """,
     ),
     (
+        "check-in results",
+        # what the turn that completes a check-in stores (storage.repositories.checkin_results)
+        """
+        INSERT INTO checkin_results (session_id, member_id, group_id, checkin_id, ended_at,
+                                     amounts)
+        SELECT s.id, s.member_id, ms.group_id, s.checkin_id, s.ended_at,
+               coalesce((SELECT json_object_agg(a.step_id,
+                                                json_build_array(a.value_number::text, a.currency))
+                         FROM answers a
+                         WHERE a.session_id = s.id AND NOT a.skipped
+                           AND a.value_number IS NOT NULL AND a.currency IS NOT NULL),
+                        '{{}}')
+        FROM sessions s JOIN memberships ms ON ms.member_id = s.member_id
+        WHERE s.status = 'completed'
+        """,
+    ),
+    (
         "help records",
         """
         INSERT INTO help_records (giver_id, receiver_id, group_id, kind, reported_by_id,
@@ -246,7 +283,14 @@ async def seed(dsn: str, members: int, weeks: int) -> dict[str, int]:
         await connection.execute("ANALYZE")
         log(f"ANALYZE in {time.perf_counter() - started:.1f} s")
         counts = {}
-        for table in ("members", "sessions", "answers", "help_records", "messages"):
+        for table in (
+            "members",
+            "sessions",
+            "checkin_results",
+            "answers",
+            "help_records",
+            "messages",
+        ):
             counts[table] = int(await connection.fetchval(f"SELECT count(*) FROM {table}"))
         return counts
     finally:
@@ -259,13 +303,24 @@ async def measure(url: str, runs: int, now: datetime) -> dict[str, object]:
         await database.upgrade()
         rss_before = current_rss_mib()
         times = []
+        cpu: list[dict[str, float | None]] = []
         report = None
         for _ in range(runs):
-            started = time.perf_counter()
             async with database.read() as uow:
+                pid = int((await uow.session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+                server_before, client_before = server_cpu_seconds(pid), cpu_seconds()
+                started = time.perf_counter()
                 report = await build_report(uow, now=now)
-            times.append(time.perf_counter() - started)
-            log(f"program-wide report: {times[-1]:.2f} s")
+                times.append(time.perf_counter() - started)
+                server_after = server_cpu_seconds(pid)
+            client = round(cpu_seconds() - client_before, 2)
+            server = (
+                round(server_after - server_before, 2)
+                if server_after is not None and server_before is not None
+                else None
+            )
+            cpu.append({"client": client, "server": server})
+            log(f"program-wide report: {times[-1]:.2f} s (CPU: {client} s here, {server} s server)")
         parts = {}
         async with database.read() as uow:
             scope = Scope(None, None, now)
@@ -289,6 +344,7 @@ async def measure(url: str, runs: int, now: datetime) -> dict[str, object]:
         return {
             "runs_seconds": [round(t, 3) for t in times],
             "median_seconds": round(statistics.median(times), 3),
+            "cpu_seconds": cpu,
             "group_seconds": round(group_seconds, 3),
             "parts_seconds": parts,
             "rss_before_mib": round(rss_before, 1),

@@ -1,6 +1,7 @@
 """The async engine for a URL, with each backend's connection settings.
 
-SQLite connections get `journal_mode=WAL`, `busy_timeout=5000` and `foreign_keys=ON` on connect.
+SQLite connections get `journal_mode=WAL`, `busy_timeout=5000` and `foreign_keys=ON` on connect,
+and the `mutuality_week` function (`storage.weeks`).
 The driver's own transaction handling is switched off and every writing transaction starts with
 `BEGIN IMMEDIATE`: this makes SAVEPOINTs and DDL transactional (pysqlite's implicit BEGIN breaks
 both) and takes the write lock up front, so two writers wait for each other through
@@ -36,6 +37,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from storage.errors import DatabaseUnavailable
 from storage.urls import describe, is_sqlite_file
+from storage.weeks import SQLITE_FUNCTION, sqlite_week
 
 CONNECT_TIMEOUT = 10
 DEFAULT_POOL_SIZE = 20
@@ -132,6 +134,8 @@ def _sqlite_engine(url: URL, *, echo: bool, pool_size: int) -> AsyncEngine:
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
+    # SQLite has no time-zone database: weeks on a group's calendar are counted in Python
+    dbapi_connection.create_function(SQLITE_FUNCTION, 2, sqlite_week, deterministic=True)
     cursor = dbapi_connection.cursor()
     try:
         for pragma in SQLITE_PRAGMAS:

@@ -223,6 +223,28 @@ class Answer(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
+class CheckinResult(Base):
+    """A completed check-in as the evidence report reads it: who, in which group (that of its
+    last answer), when it ended, and its amounts (`{step: [value, currency]}`, the last answer
+    of each money step, skipped ones left out; values as exact decimal strings). Written in the
+    transaction of the turn that completed the check-in; holds nothing that erasure or
+    retention would remove from the answers it summarises (numbers, ids, times)."""
+
+    __tablename__ = "checkin_results"
+    __table_args__ = (
+        Index("ix_checkin_results_member_id_checkin_id", "member_id", "checkin_id", "ended_at"),
+        Index("ix_checkin_results_group_id_checkin_id", "group_id", "checkin_id", "ended_at"),
+        Index("ix_checkin_results_checkin_id_ended_at", "checkin_id", "ended_at"),
+    )
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id"))
+    checkin_id: Mapped[str] = mapped_column(String(64))
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    amounts: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 class HelpRecord(Base):
     """One act of mutual help: the mutuality ledger."""
 

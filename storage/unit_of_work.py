@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.repositories.answers import AnswerRepository
 from storage.repositories.audit import AuditRepository
 from storage.repositories.broadcasts import BroadcastRepository
+from storage.repositories.checkin_results import CheckinResultRepository
 from storage.repositories.conversations import ConversationRepository
 from storage.repositories.early_statuses import EarlyStatusRepository
 from storage.repositories.evidence import EvidenceRepository
@@ -40,6 +41,7 @@ class UnitOfWork:
         self.members = MemberRepository(session)
         self.sessions = SessionRepository(session)
         self.answers = AnswerRepository(session)
+        self.checkin_results = CheckinResultRepository(session)
         self.help = HelpRepository(session)
         self.messages = MessageRepository(session)
         self.stories = StoryRepository(session)

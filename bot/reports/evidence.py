@@ -7,7 +7,8 @@ caller needs no database or session to use it.
 
 How the numbers are made (the `method` strings say the same beside each figure):
 
-- Weeks run Monday to Sunday in UTC. A weekly check-in counts when completed; a member who
+- Weeks run Monday to Sunday on each group's calendar (its time zone; UTC for what belongs to
+  no group). A weekly check-in counts when completed; a member who
   completed it more than once in a week counts once, with the last; a step answered twice in a
   check-in counts with the last answer; a skipped step has no value.
 - Change is per member, in one currency, never summed across currencies: baseline = the median
@@ -17,9 +18,10 @@ How the numbers are made (the `method` strings say the same beside each figure):
   in more than one currency are counted apart as "mixed currency". The group's figures are the
   medians over its members and the share whose now is above their baseline.
 - Medians are computed here, in Python, exact in `Decimal`, one method on SQLite and PostgreSQL
-  alike. The database hands over only each member's sessions at the two ends (on PostgreSQL an
-  index walk per member from each end, see `EvidenceRepository.session_ends`) and then the
-  amounts of those sessions, `MEMBERS_AT_ONCE` members at a time: never a table whole.
+  alike. The database hands over only each member's check-ins at the two ends with their
+  amounts, from the stored row of each completed check-in (on PostgreSQL an index walk per
+  member from each end, see `EvidenceRepository.session_ends`), `MEMBERS_AT_ONCE` members at a
+  time: never a table whole.
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ from statistics import median
 from storage.repositories.evidence import (
     MONTHLY_JOURNAL,
     WEEKLY_CHECKIN,
-    Amount,
     Scope,
     SessionEnd,
+    Valued,
 )
 from storage.unit_of_work import UnitOfWork
 
@@ -51,7 +53,9 @@ _EPOCH_MONDAY = date(1970, 1, 5)
 _SHARE = Decimal("0.0001")
 
 
-WEEK_METHOD = "Weeks run Monday to Sunday, in UTC."
+WEEK_METHOD = (
+    "Weeks run Monday to Sunday in each group's time zone (what belongs to no group: in UTC)."
+)
 ENROLLED_METHOD = (
     "Members with a membership of the group (of any group, for the whole program) that lasted "
     "into the period; current: still members; left: no longer."
@@ -347,10 +351,6 @@ class _Tally:
         )
 
 
-Valued = tuple[Decimal, str]
-"""An amount and its currency."""
-
-
 class _Tallies:
     def __init__(self) -> None:
         self.by_key: dict[tuple[str, str], _Tally] = {}
@@ -381,20 +381,20 @@ def _settled(side: list[SessionEnd], weeks_needed: int) -> bool:
     return len(side) < FETCH or len({s.week for s in side}) >= weeks_needed
 
 
-def _ends(sessions: Iterable[SessionEnd]) -> tuple[list[int], list[int]]:
-    """The sessions of the first and last `ENDS` weeks (the last session of each week), from
-    a member's sessions in the order they ended."""
-    latest: dict[int, int] = {}
+def _ends(sessions: Iterable[SessionEnd]) -> tuple[list[SessionEnd], list[SessionEnd]]:
+    """The check-ins of the first and last `ENDS` weeks (the last check-in of each week), from
+    a member's check-ins in the order they ended."""
+    latest: dict[int, SessionEnd] = {}
     for s in sessions:
-        latest[s.week] = s.session_id
+        latest[s.week] = s
     weeks = sorted(latest)
     return [latest[w] for w in weeks[:ENDS]], [latest[w] for w in weeks[-ENDS:]]
 
 
-def _weekly_values(amounts: dict[str, Amount]) -> dict[str, Valued]:
+def _weekly_values(amounts: dict[str, Valued]) -> dict[str, Valued]:
     """A check-in's value of each measure (profit only from sales and costs in one currency)."""
     values = {
-        measure: (amounts[step].value, amounts[step].currency)
+        measure: amounts[step]
         for measure, step in (("sales", "sales"), ("costs", "costs"), ("savings", "saved"))
         if step in amounts
     }
@@ -410,7 +410,7 @@ async def _settle(
     last = [r for r in rows if not r.from_start]
     if _settled(first, ENDS + 1) and _settled(last, ENDS):
         return rows
-    return await uow.evidence.member_sessions(scope, checkin_id, member_id)
+    return await uow.evidence.member_sessions(scope, checkin_id, member_id, WEEKLY_STEPS)
 
 
 def _members_of(ends: list[SessionEnd]) -> dict[int, list[SessionEnd]]:
@@ -420,28 +420,18 @@ def _members_of(ends: list[SessionEnd]) -> dict[int, list[SessionEnd]]:
     return by_member
 
 
-async def _amounts(
-    uow: UnitOfWork, scope: Scope, ids: Iterable[int], steps: tuple[str, ...]
-) -> dict[int, dict[str, Amount]]:
-    return await uow.evidence.amounts(sorted(set(ids)), steps, scope)
-
-
 async def _business(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
     tallies = _Tallies()
     members = await uow.evidence.members(scope)
     for start in range(0, len(members), MEMBERS_AT_ONCE):
         chunk = members[start : start + MEMBERS_AT_ONCE]
-        ends = await uow.evidence.session_ends(scope, WEEKLY_CHECKIN, FETCH, chunk)
-        chosen = [
-            _ends(await _settle(uow, scope, WEEKLY_CHECKIN, member_id, rows))
-            for member_id, rows in _members_of(ends).items()
-        ]
-        ids = (i for first, last in chosen for i in (*first, *last))
-        by_session = await _amounts(uow, scope, ids, WEEKLY_STEPS)
-        for first, last in chosen:
-            enough = not set(first) & set(last) and len(first) == len(last) == ENDS
-            at_first = [_weekly_values(by_session.get(i, {})) for i in first]
-            at_last = [_weekly_values(by_session.get(i, {})) for i in last]
+        ends = await uow.evidence.session_ends(scope, WEEKLY_CHECKIN, FETCH, chunk, WEEKLY_STEPS)
+        for member_id, rows in _members_of(ends).items():
+            first, last = _ends(await _settle(uow, scope, WEEKLY_CHECKIN, member_id, rows))
+            shared = {s.session_id for s in first} & {s.session_id for s in last}
+            enough = not shared and len(first) == len(last) == ENDS
+            at_first = [_weekly_values(s.amounts) for s in first]
+            at_last = [_weekly_values(s.amounts) for s in last]
             for measure in MEASURES:
                 tallies.add(
                     measure,
@@ -457,23 +447,17 @@ async def _household(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
     members = await uow.evidence.members(scope)
     for start in range(0, len(members), MEMBERS_AT_ONCE):
         chunk = members[start : start + MEMBERS_AT_ONCE]
-        ends = await uow.evidence.session_ends(scope, MONTHLY_JOURNAL, 1, chunk)
-        pairs = [
-            (
-                next(r.session_id for r in rows if r.from_start),
-                next(r.session_id for r in rows if not r.from_start),
-            )
-            for rows in _members_of(ends).values()
-        ]
-        by_session = await _amounts(uow, scope, (i for p in pairs for i in p), JOURNAL_STEPS)
-        for first, last in pairs:
+        ends = await uow.evidence.session_ends(scope, MONTHLY_JOURNAL, 1, chunk, JOURNAL_STEPS)
+        for rows in _members_of(ends).values():
+            first = next(r for r in rows if r.from_start)
+            last = next(r for r in rows if not r.from_start)
             for step in JOURNAL_STEPS:
-                values = [by_session.get(i, {}).get(step) for i in (first, last)]
+                at_first, at_last = first.amounts.get(step), last.amounts.get(step)
                 tallies.add(
                     step,
-                    [(values[0].value, values[0].currency)] if values[0] else [],
-                    [(values[1].value, values[1].currency)] if values[1] else [],
-                    first != last,
+                    [at_first] if at_first else [],
+                    [at_last] if at_last else [],
+                    first.session_id != last.session_id,
                 )
     return tallies.figures(JOURNAL_STEPS, _journal_method)
 

@@ -52,7 +52,7 @@ from conversations.messages import PERSON_WILL_ANSWER
 from conversations.nudges import expires_at, next_nudge_at
 from conversations.parsing import find_join_code
 from conversations.rendering import RenderedChoice, RenderedMessage, numbered_choices, render
-from conversations.session import SessionState, from_json, to_json
+from conversations.session import SessionState, SessionStatus, from_json, to_json
 from storage.database import Database
 from storage.records import GroupRecord, MemberRecord, SessionRecord
 from storage.repositories.answers import NewAnswer
@@ -458,6 +458,8 @@ class TurnWrites:
     messages: list[dict[str, Any]] = field(default_factory=list)
     answers: list[NewAnswer] = field(default_factory=list)
     saves: list[SessionSave] = field(default_factory=list)
+    completed: list[int] = field(default_factory=list)
+    """Sessions the turns completed: their evidence rows are written after their answers."""
     _unnumbered: list[tuple[int, list[Outbound], int]] = field(default_factory=list)
     """(index in `messages`, a turn's outbound list, index in it) of lines awaiting an id."""
 
@@ -475,6 +477,7 @@ class TurnWrites:
             owner[position] = replace(owner[position], message_id=ids[index])
         await uow.answers.add_many(self.answers)
         await uow.sessions.save_many(self.saves)
+        await uow.checkin_results.record(self.completed)
 
 
 class _Applier:
@@ -526,6 +529,8 @@ class _Applier:
                             self.now,
                             end_reason=event.status.value,
                         )
+                        if event.status is SessionStatus.COMPLETED:
+                            self.writes.completed.append(self.session_id)
                     self.session_id = None
                 case AnswerRecorded():
                     await self._answer(event)

@@ -1,17 +1,21 @@
 """The evidence report's queries: narrow rows the database has already cut down to what a figure
 needs, so no table is ever read whole into memory.
 
-Weeks are numbered from Monday 5 January 1970 (UTC), `week_index`; `bot.reports.evidence` turns
-a number into an ISO week label. Every query takes an optional group (a check-in, an answer or a
-help record belongs to the group its answers were given in, which is the member's group at the
-time: a member who left a group keeps what they said while in it there) and an optional start
-(`since`: only what was said from then on).
+Weeks are numbers (weeks since Monday 5 January 1970) counted on each group's calendar
+(`storage.weeks`); `bot.reports.evidence` turns a number into an ISO week label. Every query
+takes an optional group (a check-in, an answer or a help record belongs to the group its
+answers were given in, which is the member's group at the time: a member who left a group keeps
+what they said while in it there) and an optional start (`since`: only what was said from then
+on).
+
+Completed check-ins are read from `checkin_results`, one narrow row per completed session with
+its group and amounts, which the turn that completed it wrote: never from the answers.
 
 Medians are left to the caller: PostgreSQL has `percentile_cont` but SQLite has no median, and
 one method on both backends gives the same figure to the cent. The queries instead hand over
 only what the medians need, for a chunk of members at a time: each member's first and last few
-completed sessions (`session_ends`: a lateral walk of an index from both ends on PostgreSQL,
-window functions on SQLite), then the amounts of those sessions (`amounts`).
+completed check-ins with their amounts (`session_ends`: a lateral walk of an index from both
+ends on PostgreSQL, window functions on SQLite).
 
 The bulkiest queries run on the session's connection without the ORM and fetch their rows at
 once (`_rows`): at a hundred thousand rows the ORM's result machinery, or fetching row by row,
@@ -20,51 +24,55 @@ costs more than the query.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
-    Date,
     Integer,
+    Numeric,
     Select,
     String,
+    and_,
     any_,
     bindparam,
     cast,
     distinct,
     exists,
     func,
+    literal,
     literal_column,
     or_,
     select,
+    type_coerce,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from storage.column_types import ExactDecimal
 from storage.models import (
     NUDGE_POSTGRESQL,
     NUDGE_SQLITE,
     Answer,
-    CheckinSession,
+    CheckinResult,
     Group,
     HelpRecord,
     Member,
     Membership,
     Message,
 )
+from storage.weeks import local_week
 
 WEEKLY_CHECKIN = "weekly_checkin"
 MONTHLY_JOURNAL = "monthly_journal"
-_EPOCH_MONDAY_SECONDS = 4 * 86400
-"""1970-01-05, the first Monday after the Unix epoch, in seconds since the epoch."""
-_WEEK_SECONDS = 7 * 86400
-_IDS_AT_ONCE = 5000
-"""Session ids in one query's IN list."""
+
+Valued = tuple[Decimal, str]
+"""An amount and its currency."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,20 +88,24 @@ class Scope:
 @dataclass(frozen=True, slots=True)
 class SessionEnd:
     """A completed session at one end of a member's series: the week it ended in (a week
-    index) and `from_start` (counted from the first; else from the last)."""
+    number, on its group's calendar), `from_start` (counted from the first; else from the
+    last) and its amounts by step."""
 
     member_id: int
     session_id: int
     week: int
     from_start: bool
+    amounts: dict[str, Valued]
 
 
-@dataclass(frozen=True, slots=True)
-class Amount:
-    session_id: int
-    step_id: str
-    value: Decimal
-    currency: str
+def _valued(steps: tuple[str, ...], columns: Sequence[Any]) -> dict[str, Valued]:
+    """A row's amounts by step, from its (value, currency) columns of each step in turn."""
+    pairs = iter(columns)
+    return {
+        step: (value, currency)
+        for step, value, currency in zip(steps, pairs, pairs, strict=False)
+        if value is not None and currency is not None
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,22 +167,6 @@ class HelpEdge:
     kinds: tuple[str, ...]
 
 
-def week_index(moment: Any, dialect: str) -> ColumnElement[int]:
-    """The week (Monday to Sunday, UTC) of a timestamp column, as a number of weeks since
-    1970-01-05. Written with literal numbers, so the same expression can be grouped and
-    partitioned by on PostgreSQL (bound parameters would make each use a different one)."""
-    monday: ColumnElement[int] = literal_column(str(_EPOCH_MONDAY_SECONDS), Integer)
-    week: ColumnElement[int] = literal_column(str(_WEEK_SECONDS), Integer)
-    if dialect == "sqlite":
-        # integer seconds (exact: no julian-day float at a Monday's midnight), integer division
-        seconds = cast(func.strftime(literal_column("'%s'"), moment), Integer)
-        return (seconds - monday).self_group().op("/", return_type=Integer)(week)
-    # days as integers (a date difference), not EXTRACT's numeric: several times cheaper per row
-    day = cast(func.timezone(literal_column("'UTC'"), moment), Date)
-    days = day.op("-", return_type=Integer)(literal_column("DATE '1970-01-05'"))
-    return days.self_group().op("/", return_type=Integer)(literal_column("7"))
-
-
 class EvidenceRepository:
     """Read-only queries for the evidence report (see the module's docstring)."""
 
@@ -199,25 +195,37 @@ class EvidenceRepository:
             return column == any_(bindparam("ids", ids, type_=ARRAY(Integer)))
         return column.in_(ids)
 
-    def _week(self, moment: Any) -> ColumnElement[int]:
-        return week_index(moment, self._dialect)
+    def _week(self, moment: Any, zone: Any) -> ColumnElement[int]:
+        return local_week(moment, zone, self._dialect)
+
+    def _amount_columns(self, amounts: Any, steps: tuple[str, ...]) -> list[ColumnElement[Any]]:
+        """The value and currency of each step in a `checkin_results.amounts` column, taken
+        out in SQL: the database picks the few amounts a figure needs from the JSON, and hands
+        over exact decimals."""
+        columns: list[ColumnElement[Any]] = []
+        for step in steps:
+            value: ColumnElement[Any]
+            if self._dialect == "sqlite":
+                value = type_coerce(func.json_extract(amounts, f'$."{step}"[0]'), ExactDecimal)
+                currency = func.json_extract(amounts, f'$."{step}"[1]', type_=String)
+            else:
+                pair = amounts.op("->", return_type=JSON)(literal(step))
+                # the driver reads NUMERIC as an exact Decimal itself
+                value = cast(pair.op("->>", return_type=String)(literal(0)), Numeric)
+                currency = pair.op("->>", return_type=String)(literal(1))
+            columns += [value.label(f"{step}_value"), currency.label(f"{step}_currency")]
+        return columns
 
     def _completed(self, checkin_id: str, scope: Scope) -> list[ColumnElement[bool]]:
-        """Completed sessions of a check-in in scope (a session is in a group when it holds
-        an answer given in that group)."""
+        """Completed check-ins in scope (in a group: those whose answers were given in it)."""
         where: list[ColumnElement[bool]] = [
-            CheckinSession.checkin_id == checkin_id,
-            CheckinSession.status == "completed",
-            CheckinSession.ended_at <= scope.until,
+            CheckinResult.checkin_id == checkin_id,
+            CheckinResult.ended_at <= scope.until,
         ]
         if scope.since is not None:
-            where.append(CheckinSession.ended_at >= scope.since)
+            where.append(CheckinResult.ended_at >= scope.since)
         if scope.group_id is not None:
-            where.append(
-                exists().where(
-                    Answer.session_id == CheckinSession.id, Answer.group_id == scope.group_id
-                )
-            )
+            where.append(CheckinResult.group_id == scope.group_id)
         return where
 
     async def members(self, scope: Scope) -> list[int]:
@@ -233,15 +241,20 @@ class EvidenceRepository:
         return list((await self._session.scalars(statement)).all())
 
     async def session_ends(
-        self, scope: Scope, checkin_id: str, fetch: int, member_ids: list[int]
+        self,
+        scope: Scope,
+        checkin_id: str,
+        fetch: int,
+        member_ids: list[int],
+        steps: tuple[str, ...],
     ) -> list[SessionEnd]:
-        """The first `fetch` and last `fetch` completed sessions of a check-in in scope of each
-        of `member_ids`, by member and then in the order they ended (a session may come twice,
-        once from each end). On PostgreSQL a lateral join per member walks the (member,
-        check-in, end) index from both ends; SQLite numbers each member's sessions with window
-        functions."""
+        """The first `fetch` and last `fetch` completed check-ins in scope of each of
+        `member_ids`, with their amounts at `steps`, by member and then in the order they
+        ended (one may come twice, once from each end). On PostgreSQL a lateral join per member
+        walks the (member, check-in, end) index from both ends; SQLite numbers each member's
+        check-ins with window functions."""
         completed = self._completed(checkin_id, scope)
-        week = self._week(CheckinSession.ended_at)
+        result = CheckinResult
         if self._dialect == "postgresql":
             people = (
                 select(Member.id.label("member_id"))
@@ -251,13 +264,13 @@ class EvidenceRepository:
             parts = []
             for from_start in (True, False):
                 ordering = (
-                    (CheckinSession.ended_at, CheckinSession.id)
+                    (result.ended_at, result.session_id)
                     if from_start
-                    else (CheckinSession.ended_at.desc(), CheckinSession.id.desc())
+                    else (result.ended_at.desc(), result.session_id.desc())
                 )
                 side = (
-                    select(CheckinSession.id, CheckinSession.ended_at, week.label("week"))
-                    .where(CheckinSession.member_id == people.c.member_id, *completed)
+                    select(result.session_id, result.ended_at, result.group_id, result.amounts)
+                    .where(result.member_id == people.c.member_id, *completed)
                     .order_by(*ordering)
                     .limit(fetch)
                     .lateral("first" if from_start else "last")
@@ -265,33 +278,44 @@ class EvidenceRepository:
                 parts.append(
                     select(
                         people.c.member_id,
-                        side.c.id,
+                        side.c.session_id,
                         side.c.ended_at,
-                        side.c.week,
+                        side.c.group_id,
+                        side.c.amounts,
                         literal_column("true" if from_start else "false").label("from_start"),
                     ).select_from(people.join(side, literal_column("true")))
                 )
             ends = parts[0].union_all(parts[1]).subquery("ends")
-            statement = select(ends.c.member_id, ends.c.id, ends.c.week, ends.c.from_start)
-            statement = statement.order_by(ends.c.member_id, ends.c.ended_at, ends.c.id)
+            statement = (
+                select(
+                    ends.c.member_id,
+                    ends.c.session_id,
+                    self._week(ends.c.ended_at, Group.timezone),
+                    ends.c.from_start,
+                    *self._amount_columns(ends.c.amounts, steps),
+                )
+                .select_from(ends)
+                .outerjoin(Group, Group.id == ends.c.group_id)
+                .order_by(ends.c.member_id, ends.c.ended_at, ends.c.session_id)
+            )
             return [
-                SessionEnd(member_id, session_id, int(w), bool(from_start))
-                for member_id, session_id, w, from_start in await self._rows(statement)
+                SessionEnd(row[0], row[1], int(row[2]), bool(row[3]), _valued(steps, row[4:]))
+                for row in await self._rows(statement)
             ]
-        member = CheckinSession.member_id
+        member = result.member_id
         first = func.row_number().over(
-            partition_by=member, order_by=(CheckinSession.ended_at, CheckinSession.id)
+            partition_by=member, order_by=(result.ended_at, result.session_id)
         )
         last = func.row_number().over(
-            partition_by=member,
-            order_by=(CheckinSession.ended_at.desc(), CheckinSession.id.desc()),
+            partition_by=member, order_by=(result.ended_at.desc(), result.session_id.desc())
         )
         ranked = (
             select(
                 member.label("member_id"),
-                CheckinSession.id,
-                CheckinSession.ended_at,
-                week.label("week"),
+                result.session_id,
+                result.ended_at,
+                result.group_id,
+                result.amounts,
                 first.label("first"),
                 last.label("last"),
             )
@@ -299,60 +323,51 @@ class EvidenceRepository:
             .subquery("ranked")
         )
         statement = (
-            select(ranked.c.member_id, ranked.c.id, ranked.c.week, ranked.c.first, ranked.c.last)
+            select(
+                ranked.c.member_id,
+                ranked.c.session_id,
+                self._week(ranked.c.ended_at, Group.timezone),
+                ranked.c.first,
+                ranked.c.last,
+                *self._amount_columns(ranked.c.amounts, steps),
+            )
+            .select_from(ranked)
+            .outerjoin(Group, Group.id == ranked.c.group_id)
             .where(or_(ranked.c.first <= fetch, ranked.c.last <= fetch))
-            .order_by(ranked.c.member_id, ranked.c.ended_at, ranked.c.id)
+            .order_by(ranked.c.member_id, ranked.c.ended_at, ranked.c.session_id)
         )
         found = []
         for row in await self._rows(statement):
-            if row.first <= fetch:
-                found.append(SessionEnd(row.member_id, row.id, int(row.week), True))
-            if row.last <= fetch:
-                found.append(SessionEnd(row.member_id, row.id, int(row.week), False))
+            member_id, session_id, week, first_rank, last_rank = row[:5]
+            valued = _valued(steps, row[5:])
+            if first_rank <= fetch:
+                found.append(SessionEnd(member_id, session_id, week, True, valued))
+            if last_rank <= fetch:
+                found.append(SessionEnd(member_id, session_id, week, False, valued))
         return found
 
     async def member_sessions(
-        self, scope: Scope, checkin_id: str, member_id: int
+        self, scope: Scope, checkin_id: str, member_id: int, steps: tuple[str, ...]
     ) -> list[SessionEnd]:
-        """All of one member's completed sessions of a check-in in scope, in the order they
-        ended (for a member whose ends `session_ends` could not settle: many sessions in few
-        weeks)."""
-        week = self._week(CheckinSession.ended_at)
+        """All of one member's completed check-ins in scope with their amounts at `steps`, in
+        the order they ended (for a member whose ends `session_ends` could not settle: many
+        check-ins in few weeks)."""
+        result = CheckinResult
         statement = (
-            select(CheckinSession.id, week)
-            .where(CheckinSession.member_id == member_id, *self._completed(checkin_id, scope))
-            .order_by(CheckinSession.ended_at, CheckinSession.id)
-        )
-        rows = await self._rows(statement)
-        return [SessionEnd(member_id, session_id, int(w), True) for session_id, w in rows]
-
-    async def amounts(
-        self, session_ids: list[int], steps: tuple[str, ...], scope: Scope
-    ) -> dict[int, dict[str, Amount]]:
-        """The amounts answered at `steps` in these sessions, by session and step: the last
-        answer of each session and step (a correction is a new answer); skipped ones and those
-        without a currency left out."""
-        found: dict[int, dict[str, Amount]] = {}
-        for start in range(0, len(session_ids), _IDS_AT_ONCE):
-            chunk = session_ids[start : start + _IDS_AT_ONCE]
-            statement = (
-                select(Answer.session_id, Answer.step_id, Answer.value_number, Answer.currency)
-                .where(
-                    self._among(Answer.session_id, chunk),
-                    Answer.step_id.in_(steps),
-                    Answer.skipped.is_(False),
-                    Answer.value_number.is_not(None),
-                    Answer.currency.is_not(None),
-                )
-                .order_by(Answer.session_id, Answer.id)
+            select(
+                result.session_id,
+                self._week(result.ended_at, Group.timezone),
+                *self._amount_columns(result.amounts, steps),
             )
-            if scope.group_id is not None:
-                statement = statement.where(Answer.group_id == scope.group_id)
-            for session_id, step_id, value, currency in await self._rows(statement):
-                if value is not None and currency is not None:  # as the query asks
-                    amount = Amount(session_id, step_id, value, currency)
-                    found.setdefault(session_id, {})[step_id] = amount
-        return found
+            .select_from(result)
+            .outerjoin(Group, Group.id == result.group_id)
+            .where(result.member_id == member_id, *self._completed(checkin_id, scope))
+            .order_by(result.ended_at, result.session_id)
+        )
+        return [
+            SessionEnd(member_id, row[0], int(row[1]), True, _valued(steps, row[2:]))
+            for row in await self._rows(statement)
+        ]
 
     async def enrolment(self, scope: Scope) -> Enrolment:
         """Members with a membership (of the group, or of any group) that lasted into the
@@ -388,11 +403,13 @@ class EvidenceRepository:
 
     async def completed_per_week(self, scope: Scope) -> list[WeekCount]:
         """Members who completed a weekly check-in, per week (a member counts once a week)."""
-        week = self._week(CheckinSession.ended_at)
+        week = self._week(CheckinResult.ended_at, Group.timezone)
         per_member = (
-            select(week.label("week"), CheckinSession.member_id)
+            select(week.label("week"), CheckinResult.member_id)
+            .select_from(CheckinResult)
+            .outerjoin(Group, Group.id == CheckinResult.group_id)
             .where(*self._completed(WEEKLY_CHECKIN, scope))
-            .group_by(week, CheckinSession.member_id)
+            .group_by(week, CheckinResult.member_id)
             .subquery("per_member")
         )
         return await self._week_counts(
@@ -405,12 +422,14 @@ class EvidenceRepository:
         """Proactive lines of the nudge kinds (`checkin_invitation`, `reminder`…) the bot wrote
         to the outbox, per week and kind: the members who got one, and the nudges (a nudge cut
         into several parts for its channel counts once). Failed sends are left out. In a group:
-        lines to members who belonged to it at the time. One pass over the partial index of
-        proactive lines (`ix_messages_nudges`), whose expression this query repeats."""
+        lines to members who belonged to it at the time. A line's week is on the calendar of
+        the group its member belonged to when it was written (UTC for a member in none). One
+        pass over the partial index of proactive lines (`ix_messages_nudges`), whose
+        expression this query repeats."""
         nudge: ColumnElement[str] = literal_column(
             NUDGE_SQLITE if self._dialect == "sqlite" else NUDGE_POSTGRESQL, String
         )
-        week = self._week(Message.created_at)
+        week = self._week(Message.created_at, Group.timezone)
         where: list[ColumnElement[bool]] = [
             Message.direction == "out",
             nudge.in_(kinds),
@@ -420,15 +439,13 @@ class EvidenceRepository:
         ]
         if scope.since is not None:
             where.append(Message.created_at >= scope.since)
+        belonged: list[ColumnElement[bool]] = [
+            Membership.member_id == Message.member_id,
+            Membership.joined_at <= Message.created_at,
+            or_(Membership.left_at.is_(None), Membership.left_at > Message.created_at),
+        ]
         if scope.group_id is not None:
-            where.append(
-                exists().where(
-                    Membership.member_id == Message.member_id,
-                    Membership.group_id == scope.group_id,
-                    Membership.joined_at <= Message.created_at,
-                    or_(Membership.left_at.is_(None), Membership.left_at > Message.created_at),
-                )
-            )
+            belonged.append(Membership.group_id == scope.group_id)
         # the parts of one nudge share their member and moment
         nudges = (
             select(
@@ -436,6 +453,9 @@ class EvidenceRepository:
                 nudge.label("kind"),
                 Message.member_id.label("member_id"),
             )
+            .select_from(Message)
+            .join(Membership, and_(*belonged), isouter=scope.group_id is None)
+            .outerjoin(Group, Group.id == Membership.group_id)
             .where(*where)
             .group_by(week, nudge, Message.member_id, Message.created_at)
             .subquery("nudges")
@@ -469,11 +489,13 @@ class EvidenceRepository:
 
     async def help_per_week(self, scope: Scope) -> list[HelpCount]:
         """Help records per week and kind, with who reported them."""
-        week = self._week(HelpRecord.created_at)
+        week = self._week(HelpRecord.created_at, Group.timezone)
         by_giver = func.sum(cast(HelpRecord.reported_by_id == HelpRecord.giver_id, Integer))
         by_receiver = func.sum(cast(HelpRecord.reported_by_id == HelpRecord.receiver_id, Integer))
         statement = (
             select(week, HelpRecord.kind, func.count(), by_giver, by_receiver)
+            .select_from(HelpRecord)
+            .outerjoin(Group, Group.id == HelpRecord.group_id)
             .where(*self._help_where(scope))
             .group_by(week, HelpRecord.kind)
             .order_by(week, HelpRecord.kind)

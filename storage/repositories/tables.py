@@ -17,6 +17,7 @@ from storage.models import (
     Address,
     Answer,
     Base,
+    CheckinResult,
     CheckinSession,
     EarlyStatus,
     Group,
@@ -34,6 +35,7 @@ def table(model: type[Base]) -> Table:
 
 ADDRESSES = table(Address)
 ANSWERS = table(Answer)
+CHECKIN_RESULTS = table(CheckinResult)
 EARLY_STATUSES = table(EarlyStatus)
 GROUPS = table(Group)
 HELP_RECORDS = table(HelpRecord)

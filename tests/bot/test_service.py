@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from bot.i18n.catalogs import load_catalogs
 from bot.turns.checkins import load_checkins
@@ -14,6 +15,7 @@ from bot.turns.service import ConversationService, Inbound
 from conversations.inputs import CommandInput, Reply
 from conversations.words import Command
 from storage import Database
+from storage.models import CheckinResult
 
 CHECKINS = load_checkins(load_catalogs())
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -182,3 +184,30 @@ async def test_a_member_who_joins_with_a_code_is_offered_the_groups_currency(
     # without a code, the phone's country still decides (KE here, for a Telegram id)
     said = await say(svc, "+254712345678", "hi", "1", "yes", "Amina", "1")
     assert said[-1].startswith("Which currency do you use? Send YES for KES")
+
+
+async def test_the_turn_that_completes_a_check_in_stores_its_result(database: Database) -> None:
+    async with database.transaction() as uow:
+        group = await uow.groups.create("Peers", "Africa/Nairobi", "en", "KES", at=NOW)
+    svc = service(database)
+    await onboard(svc, "+254712345678", "Amina", group.join_code)
+    await onboard(svc, "+254700000002", "Grace", group.join_code)
+    weekly = select(CheckinResult).where(CheckinResult.checkin_id == "weekly_checkin")
+    await say(
+        svc, "+254700000002", "checkin", "2000", "500", "100", "no", "no", "rain", "more stock"
+    )
+    async with database.read() as uow:
+        assert (await uow.session.scalars(weekly)).all() == []
+    await say(svc, "+254700000002", "skip")  # the last question: the check-in is completed
+    async with database.read() as uow:
+        grace = await uow.members.by_address("console", "+254700000002")
+        results = (await uow.session.scalars(weekly)).all()
+    assert grace is not None
+    assert [(r.member_id, r.group_id, r.checkin_id, r.ended_at) for r in results] == [
+        (grace.id, group.id, "weekly_checkin", NOW)
+    ]
+    assert {step: (Decimal(v), c) for step, (v, c) in results[0].amounts.items()} == {
+        "sales": (Decimal(2000), "KES"),
+        "costs": (Decimal(500), "KES"),
+        "saved": (Decimal(100), "KES"),
+    }

@@ -216,6 +216,8 @@ async def seed(uow: UnitOfWork, plan: Plan) -> tuple[dict[str, int], dict[str, i
                 )
         if checkin.status != "active":
             await uow.sessions.save(session.id, None, checkin.status, {}, checkin.ended)  # type: ignore[arg-type]
+            # as the turn that completes a check-in does, after its last answer
+            await uow.checkin_results.record([session.id])
 
     for record in plan.help:
         await uow.help.add(
