@@ -336,3 +336,14 @@ async def test_numbers_follow_the_readers_language(console: ReportsConsole) -> N
     assert spanish.amount(change.baseline_median) in page.text
     assert spanish.amount(change.baseline_median) != FORMATS.amount(change.baseline_median)
     assert FORMATS.amount(Decimal("1234.5")) == "1,234.50"
+
+
+async def test_the_page_reads_in_every_shipped_language(console: ReportsConsole) -> None:
+    await sign_in(console.client, "juan@example.org")
+    headings = {"es": "Informes", "fil": "Mga ulat", "sw": "Ripoti", "fr": "Rapports"}
+    for language, heading in headings.items():
+        page = await console.client.get("/console/reports", headers={"accept-language": language})
+        assert page.status_code == 200
+        assert f'<html lang="{language}">' in page.text
+        assert f"<h1>{heading}: Kibera</h1>" in page.text
+        assert 'role="img"' in page.text

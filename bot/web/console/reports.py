@@ -174,17 +174,17 @@ class Currency:
 
 
 def _by_currency(
-    changes: tuple[Change, ...], prefix: str, gettext: Callable[[str], str], formats: Formats
+    changes: tuple[Change, ...], prefix: str, _: Callable[[str], str], formats: Formats
 ) -> list[Currency]:
     found: dict[str, list[Distribution]] = {}
     for change in changes:
         histogram = charts.bins(change.changes)
-        label = gettext(MEASURE_LABELS.get(change.measure, change.measure))
+        label = _(MEASURE_LABELS.get(change.measure, change.measure))
         labels = charts.Labels(
             f"{prefix}-{change.currency}-{change.measure}".lower(),
-            gettext("Change in %(measure)s, %(currency)s")
+            _("Change in %(measure)s, %(currency)s")
             % {"measure": label, "currency": change.currency},
-            gettext(
+            _(
                 "How many members changed by how much, from their baseline to now. The line "
                 "marked with a triangle is the median change; the other line is no change."
             ),
@@ -200,21 +200,21 @@ def _methods(changes: tuple[Change, ...]) -> list[tuple[str, str]]:
 
 
 def _report_view(
-    report: EvidenceReport, scope: ReportScope, gettext: Callable[[str], str], formats: Formats
+    report: EvidenceReport, scope: ReportScope, _: Callable[[str], str], formats: Formats
 ) -> dict[str, Any]:
     weeks = charts.every_week(report.participation.weeks)
     trend = charts.trend_svg(
         weeks,
         charts.Labels(
             "trend",
-            gettext("Weekly check-ins completed and response rate"),
-            gettext(
+            _("Weekly check-ins completed and response rate"),
+            _(
                 "Bars: members who completed the weekly check-in each week (left axis). Line "
                 "and dots: the response rate, completed divided by invited (right axis)."
             ),
         ),
         formats.percent,
-        (gettext("Completed"), gettext("Response rate")),
+        (_("Completed"), _("Response rate")),
     )
     network = None
     if scope.group is not None and report.mutuality.network:
@@ -222,8 +222,8 @@ def _report_view(
             report.mutuality.network,
             charts.Labels(
                 "network",
-                gettext("Who helped whom in %(group)s") % {"group": scope.group.name},
-                gettext(
+                _("Who helped whom in %(group)s") % {"group": scope.group.name},
+                _(
                     "Each dot is a member; each arrow goes from the member who helped to the "
                     "member who was helped, as thick as the help records between them are many, "
                     "with their number."
@@ -234,8 +234,8 @@ def _report_view(
         "report": report,
         "weeks": weeks,
         "trend": trend,
-        "business": _by_currency(report.business, "business", gettext, formats),
-        "household": _by_currency(report.household, "household", gettext, formats),
+        "business": _by_currency(report.business, "business", _, formats),
+        "household": _by_currency(report.household, "household", _, formats),
         "business_methods": _methods(report.business),
         "household_methods": _methods(report.household),
         "network": network,
