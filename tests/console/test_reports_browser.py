@@ -7,15 +7,16 @@ Screenshots go to a temporary folder, and to `CONSOLE_SCREENSHOTS` when it names
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
 from tests.console.browser import CHROMIUM, Stack, require_chromium, running_stack
 from tests.console.seed import PASSWORD
-from tests.console.test_console_browser import Shots
 from tests.reports.plan import program, seed
 
 
@@ -44,6 +45,23 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
             await uow.staff.set_groups(juan.id, [built.program.kibera_group, groups["Kibera"]])
         built.plan_groups = groups  # type: ignore[attr-defined]
         yield built
+
+
+class Shots:
+    """Screenshots of what a reader sees (the viewport, or one figure), small enough for the
+    guide."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.wanted = os.environ.get("CONSOLE_SCREENSHOTS")
+
+    async def take(self, target: Page | Locator, name: str) -> Path:
+        path = self.folder / f"{name}.png"
+        await target.screenshot(path=str(path))
+        if self.wanted:
+            Path(self.wanted).mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, Path(self.wanted) / path.name)
+        return path
 
 
 @pytest.fixture
@@ -82,6 +100,7 @@ async def test_an_admin_reads_a_groups_report_on_screen_phone_and_paper(
     await expect(page.get_by_role("img", name="Change in Sales, KES")).to_be_visible()
     await expect(page.locator("#trend-table tbody tr")).to_have_count(14)
     await shots.take(page, "reports-desktop")
+    await shots.take(page.locator("figure", has=network), "reports-network")
 
     async with page.expect_download() as download_info:
         await page.get_by_role("link", name="Download this report (XLSX)").click()
@@ -94,6 +113,7 @@ async def test_an_admin_reads_a_groups_report_on_screen_phone_and_paper(
     await page.set_viewport_size({"width": 360, "height": 740})
     assert await page.evaluate("document.documentElement.scrollWidth") <= 360
     await expect(trend).to_be_visible()
+    await trend.scroll_into_view_if_needed()
     await shots.take(page, "reports-phone")
 
     await page.set_viewport_size({"width": 1000, "height": 900})
@@ -104,7 +124,7 @@ async def test_an_admin_reads_a_groups_report_on_screen_phone_and_paper(
     await expect(trend).to_be_visible()
     bar_fill = await trend.locator("rect.bar").first.evaluate("e => getComputedStyle(e).fill")
     assert bar_fill == "rgb(208, 208, 208)"  # grey on paper
-    await shots.take(page, "reports-print")
+    await shots.take(page.locator("figure", has=trend), "reports-print")
 
 
 async def test_a_coordinator_chooses_among_their_groups_only(
