@@ -7,10 +7,12 @@ from __future__ import annotations
 import csv
 import io
 import re
+import tempfile
 import zipfile
 from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from babel import Locale
@@ -102,7 +104,7 @@ async def test_a_coordinator_gets_their_group_and_404_for_any_other(
     assert "Whole program" not in page.text  # no program-wide choice
     assert "Mombasa" not in page.text
     mombasa = console.people.groups["Mombasa"]
-    for wanted in (str(mombasa), "999999", "abc", "-1"):
+    for wanted in (str(mombasa), "999999", "abc", "-1", "²", f" {mombasa}"):
         for path in ("reports", *(f"reports/{name}" for name in DOWNLOADS)):
             response = await console.client.get(f"/console/{path}", params={"group": wanted})
             assert response.status_code == 404, (path, wanted)
@@ -347,3 +349,28 @@ async def test_the_page_reads_in_every_shipped_language(console: ReportsConsole)
         assert f'<html lang="{language}">' in page.text
         assert f"<h1>{heading}: Kibera</h1>" in page.text
         assert 'role="img"' in page.text
+
+
+async def test_names_are_escaped_in_the_page_and_its_charts(console: ReportsConsole) -> None:
+    async with console.runtime.database.transaction() as uow:
+        await uow.members.update(
+            console.people.members["amina"], at=NOW, name='<script>alert("x")</script>'
+        )
+    await sign_in(console.client, "juan@example.org")
+    page = (await console.client.get("/console/reports")).text
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page  # the network's table
+    assert "<title>&lt;script&gt;alert(\"x\")&lt;/script&gt;</title>" in page  # the SVG
+
+
+async def test_export_files_are_removed_once_sent(
+    console: ReportsConsole, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace = tmp_path / "temporary"
+    workspace.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(workspace))
+    await sign_in(console.client, "grace@example.org")
+    for name in ("floip.zip", "research.zip"):
+        response = await console.client.get(f"/console/reports/{name}")
+        assert response.status_code == 200 and response.content[:2] == b"PK"
+    assert list(workspace.iterdir()) == []

@@ -120,7 +120,8 @@ async def read_scope(console: ConsoleContext, request: Request, viewer: Viewer) 
             raise HTTPException(404, NO_GROUPS)
         group = None if viewer.groups is None else choices[0]
     else:
-        group = next((g for g in choices if wanted.isdigit() and g.id == int(wanted)), None)
+        number = int(wanted) if wanted.isascii() and wanted.isdigit() else None
+        group = next((g for g in choices if g.id == number), None)
         if group is None:
             raise HTTPException(404, NO_SUCH_GROUP)
     text = params.get("since", "").strip()
@@ -273,10 +274,9 @@ def _download(path: Path, name: str, media_type: str, workspace: Path) -> FileRe
     )
 
 
-def _file_name(scope: ReportScope, stem: str, suffix: str) -> str:
-    where = f"group-{scope.group.id}" if scope.group else "program"
-    since = f"-since-{scope.since.isoformat()}" if scope.since else ""
-    return f"{stem}-{where}{since}.{suffix}"
+def _file_name(stem: str, group: GroupRecord | None, since: date | None, suffix: str) -> str:
+    where = f"group-{group.id}" if group else "program"
+    return f"{stem}-{where}{f'-since-{since.isoformat()}' if since else ''}.{suffix}"
 
 
 def routes(
@@ -332,7 +332,7 @@ def routes(
         else:
             data = evidence_files.to_json(report)
             media = "application/json"
-        name = _file_name(scope, "evidence", kind)
+        name = _file_name("evidence", scope.group, scope.since, kind)
         disposition = f'attachment; filename="{name}"'
         return Response(data, media_type=media, headers={"content-disposition": disposition})
 
@@ -360,7 +360,7 @@ def routes(
             await asyncio.to_thread(shutil.rmtree, workspace, True)
             raise
         await _audit(console, viewer, "export_floip", scope.audit_detail)
-        name = _file_name(ReportScope(scope.group, None, []), "floip", "zip")
+        name = _file_name("floip", scope.group, None, "zip")
         return _download(target, name, "application/zip", workspace)
 
     @console.gate.guard(Permission.READ_CONVERSATIONS)
@@ -389,7 +389,7 @@ def routes(
         detail = f"{scope.where}, {written.answers} answers, {written.help} help records"
         detail += ", with free text" if include_text else ""
         await _audit(console, viewer, "export_research", detail)
-        name = _file_name(ReportScope(scope.group, None, []), "research", "zip")
+        name = _file_name("research", scope.group, None, "zip")
         return _download(target, name, "application/zip", workspace)
 
     return [
