@@ -321,6 +321,11 @@ async def run_sweeper(clock: Sweeper, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 report = await clock.sweep()
+            except asyncio.CancelledError:
+                # the process is stopping (the scheduler cancels its running job): nothing is
+                # half done, each step being its own transaction, and this is no failure
+                log.info("clock sweep cancelled: the process is stopping")
+                return
             except Exception:
                 log.exception("clock sweep failed; the next one will try again")
                 return
