@@ -182,7 +182,7 @@ async def message_indexes(database: Database, dialect: str) -> list[str]:
 
 
 async def create(database: Database, names: tuple[str, ...]) -> None:
-    indexes = {index.name: index for index in Base.metadata.tables["messages"].indexes}
+    indexes = {str(index.name): index for index in Base.metadata.tables["messages"].indexes}
 
     def create_each(connection: Connection) -> None:
         for name in names:

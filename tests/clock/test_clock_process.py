@@ -145,8 +145,8 @@ async def test_a_clock_killed_mid_sweep_and_restarted_loses_and_repeats_nothing(
         worker = Worker(database, coordinated, EventHandler(service), {}, service.clock)
         async with database.transaction() as uow:
             pending = await uow.inbox.pending_addresses(datetime.now(UTC) + timedelta(days=1))
-        for first in range(0, len(pending), 32):  # as a worker takes them: 32 at a time
-            await worker.handle_entries(pending[first : first + 32])
+        for start in range(0, len(pending), 32):  # as a worker takes them: 32 at a time
+            await worker.handle_entries(pending[start : start + 32])
     finally:
         await coordinated.close()
 
