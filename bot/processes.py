@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gc
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
@@ -122,12 +124,35 @@ def web_config(app: Any, settings: Settings, quiet: bool) -> uvicorn.Config:
     )
 
 
+def listen_on(host: str, port: int) -> socket.socket:
+    """The web server's socket, bound here rather than by uvicorn, which answers a port in use
+    with a traceback and `sys.exit` from inside its task. An `OSError` whose message is the one
+    line the command line shows (`bot.cli.errors`), exit code 1."""
+    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host, port))
+    except OSError as error:
+        listening.close()
+        if error.errno == errno.EADDRINUSE:
+            raise OSError(
+                error.errno,
+                f"port {port} is in use by another program (another `mutuality run` or "
+                "`mutuality web`?); stop it, or set PORT to a free port",
+            ) from error
+        raise OSError(error.errno, f"cannot listen on port {port}: {error.strerror}") from error
+    listening.set_inheritable(True)
+    return listening
+
+
 async def _serve_web(runtime: Runtime, stop: asyncio.Event, quiet: bool) -> None:
     # imported here: the worker and the clock serve no web app and need not load FastAPI
     from bot.web.app import create_app
 
-    server = _Server(web_config(create_app(runtime), runtime.settings, quiet))
-    serving = asyncio.create_task(server.serve())
+    config = web_config(create_app(runtime), runtime.settings, quiet)
+    listening = listen_on(config.host, config.port)
+    server = _Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[listening]))
     waiting = asyncio.create_task(stop.wait())
     await asyncio.wait({serving, waiting}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True

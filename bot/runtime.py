@@ -177,7 +177,14 @@ class Runtime:
                 interactive=interactive_contents(settings, database, channels, checkins, clock),
             )
             policy = SweepPolicy(retention=timedelta(days=settings.retention_days))
-            ticker = Sweeper(database, checkins, coordination.queue, clock, policy)
+            ticker = Sweeper(
+                database,
+                checkins,
+                coordination.queue,
+                clock,
+                policy,
+                outbox=coordination.outbox_wakeup,
+            )
             yield cls(
                 settings,
                 database,

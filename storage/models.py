@@ -286,6 +286,12 @@ class Message(Base):
             postgresql_where=sql_text("status = 'queued' AND direction = 'out'"),
         ),
         Index(
+            "ix_messages_unredacted",
+            "created_at",
+            sqlite_where=sql_text("text <> ''"),
+            postgresql_where=sql_text("text <> ''"),
+        ),
+        Index(
             "ix_messages_nudges",
             "created_at",
             sqlite_where=sql_text(f"direction = 'out' AND {NUDGE_SQLITE} IS NOT NULL"),

@@ -9,6 +9,10 @@ WhatsApp's window (the payload's "nudge" key marks these messages as proactive).
 
 `start_due` is the clock's part: it starts broadcasts whose time has come and resumes any that
 were interrupted.
+
+Both take a `wake` callback, called after each batch is committed, that tells the sender lines
+are waiting (the processes pass the coordination's outbox wake-up), so the first recipients hear
+from us at once rather than at the sender's next look at the outbox.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
@@ -39,6 +43,8 @@ RESUME_AFTER = timedelta(minutes=10)
 
 ProgressCallback = Callable[[int, int], None]
 """Called after every batch with (recipients handled so far, recipients in all)."""
+Wake = Callable[[], Awaitable[None]]
+"""Tells the sender that lines were committed to the outbox."""
 
 _HEADER = re.compile(r"^\[(?P<code>[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*)\]\s*$")
 
@@ -86,9 +92,11 @@ async def run_broadcast(
     progress: ProgressCallback | None = None,
     *,
     schema: segments.SegmentSchema | None = None,
+    wake: Wake | None = None,
 ) -> Totals:
     """Plan the broadcast if it is not planned yet, then queue every planned recipient, `batch`
-    at a time, each batch in its own transaction; mark it `done` at the end.
+    at a time, each batch in its own transaction, calling `wake` after each; mark it `done` at
+    the end.
 
     Safe to call again after a crash, and concurrently: nothing is queued twice. A cancelled
     broadcast stops between batches; a done or cancelled one is left as it is. The stored
@@ -131,6 +139,7 @@ async def run_broadcast(
             count = await uow.broadcasts.enqueue_batch(broadcast_id, batch, now_fn(), DELIVERY)
         if count == 0:
             break
+        await _wake(wake)
         handled += count
         done += count
         if handled >= analyze_at:
@@ -151,6 +160,7 @@ async def start_due(
     *,
     batch: int = 1000,
     schema: segments.SegmentSchema | None = None,
+    wake: Wake | None = None,
 ) -> int:
     """Run every broadcast due at `now` (scheduled, its time come), and resume every one that
     has been planning or sending for more than `RESUME_AFTER` (its process stopped half way;
@@ -168,7 +178,9 @@ async def start_due(
     ran = 0
     for broadcast in [*due, *stalled]:
         try:
-            totals = await run_broadcast(database, broadcast.id, clock, batch=batch, schema=schema)
+            totals = await run_broadcast(
+                database, broadcast.id, clock, batch=batch, schema=schema, wake=wake
+            )
         except Exception:
             log.exception("broadcast #%s could not be queued; trying again later", broadcast.id)
             continue
@@ -223,6 +235,16 @@ def parse_texts(source: str, default_language: str) -> dict[str, str]:
             raise ValueError(f"line {number}: [{language}] appears twice")
     close()
     return texts
+
+
+async def _wake(wake: Wake | None) -> None:
+    """Wake the sender; failing to is logged, never fatal (it looks at the outbox anyway)."""
+    if wake is None:
+        return
+    try:
+        await wake()
+    except Exception:
+        log.warning("could not wake the sender; it will find the lines itself", exc_info=True)
 
 
 async def _refresh_statistics(database: Database) -> None:

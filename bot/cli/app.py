@@ -4,7 +4,9 @@ and the lookups commands have in common. A leaf: command modules import it, it i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import TypeVar
 
 import click
@@ -19,6 +21,7 @@ from storage.records import GroupRecord
 from storage.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class App:
@@ -51,6 +54,32 @@ class App:
             return asyncio.run(main())
         except DatabaseUnavailable as error:
             raise click.ClickException(str(error)) from error
+
+    @asynccontextmanager
+    async def sender_wake(self) -> AsyncIterator[Callable[[], Awaitable[None]] | None]:
+        """What wakes the senders of the running processes after a command queued lines: a
+        push to their wake-up queue in Redis when `REDIS_URL` is set. Without Redis the
+        senders live in other processes' memory, out of reach (None): they find the lines at
+        their next look at the outbox, within a second. A wake that fails is logged: the lines
+        are committed, and the senders find them the same way."""
+        if not self.settings.redis_url:
+            yield None
+            return
+        # imported here: commands that queue nothing never load the Redis client
+        from bot.pipeline.coordination.factory import coordination
+
+        shared = await coordination(self.settings.redis_url, self.settings.redis_prefix)
+
+        async def wake() -> None:
+            try:
+                await shared.outbox_wakeup.push("1")
+            except Exception as error:
+                log.warning("could not wake the senders (%s); they find the lines anyway", error)
+
+        try:
+            yield wake
+        finally:
+            await shared.close()
 
 
 pass_app = click.make_pass_decorator(App)

@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -44,6 +44,9 @@ from storage.repositories.broadcasts import (
     validate_texts,
 )
 from storage.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from bot.broadcasts.running import Wake
 
 AT_FORMAT = "YYYY-MM-DD HH:MM"
 PAST_GRACE = timedelta(minutes=1)
@@ -179,7 +182,8 @@ def broadcast(
             )
             click.echo(f"Check it with: mutuality broadcast status {record.id}")
             return
-        await _send_now(database, record, batch, wait, schema, zone)
+        async with app.sender_wake() as wake:
+            await _send_now(database, record, batch, wait, schema, zone, wake)
 
     app.run(work)
 
@@ -285,6 +289,7 @@ async def _send_now(
     wait: int,
     schema: segments.SegmentSchema,
     zone: str,
+    wake: Wake | None,
 ) -> None:
     from bot.broadcasts.running import run_broadcast  # imports the channels' splitting rules
 
@@ -299,7 +304,7 @@ async def _send_now(
 
     try:
         totals = await run_broadcast(
-            database, record.id, utc_now, batch=batch, progress=advance, schema=schema
+            database, record.id, utc_now, batch=batch, progress=advance, schema=schema, wake=wake
         )
     finally:
         if bar is not None:

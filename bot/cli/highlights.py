@@ -62,7 +62,12 @@ def send(app: App, group: str, week: str | None) -> None:
             found = await find_group(uow, group)
             now = utc_now()
             year, number = chosen or current_week(found.timezone, now)
-            return found, await deliver(uow, found, year, number, catalogs, now)
+            plan = await deliver(uow, found, year, number, catalogs, now)
+        if plan.delivered:
+            async with app.sender_wake() as wake:
+                if wake is not None:
+                    await wake()
+        return found, plan
 
     found, plan = app.run(work)
     if plan.already_sent:

@@ -53,6 +53,9 @@ STATUS_SWEEP = 30.0
 """Seconds between sweeps for status callbacks that raced their receipt's transaction."""
 STOP_GRACE = 3.0
 """Seconds the sends under way get to finish once the sender is told to stop."""
+IDLE_POLL = 1.0
+"""Seconds an idle sender waits for a wake-up before looking anyway: retries and lines held
+back by quiet hours come due without one, and a writer that could not wake it is caught up."""
 WHATSAPP_WINDOW = timedelta(hours=24)
 
 
@@ -134,11 +137,13 @@ class Sender:
         templates: Templates | None = None,
         lanes: int = 2,
         interactive: InteractiveContents | None = None,
+        idle_poll: float = IDLE_POLL,
     ) -> None:
         """`lanes`: rounds under way at once. A round waits for its slowest chat and then
         records and claims again; a second lane keeps sending meanwhile, so the channel's
         limit is used while the database is busy. `interactive`: WhatsApp questions go as
-        buttons or a list to tap when set (else as numbered lists)."""
+        buttons or a list to tap when set (else as numbered lists). `idle_poll`: seconds an
+        idle lane waits for a wake-up before it looks at the outbox anyway."""
         self.database = database
         self.coordination = coordination
         self.channels = channels
@@ -149,6 +154,7 @@ class Sender:
         self.templates = templates or Templates()
         self.lanes = lanes
         self.interactive = interactive
+        self.idle_poll = idle_poll
         self._receipts: asyncio.Queue[_Receipt | None] | None = None
         self._unrecorded: dict[int, tuple[MessageRecord, str]] = {}
         """Sends that went out while the database could not take their receipts."""
@@ -218,8 +224,8 @@ class Sender:
                 await self._idle(stop)
 
     async def _idle(self, stop: asyncio.Event) -> None:
-        """Wait for a wake-up, a second (retries come due), or the stop, whichever is first."""
-        wakeup = asyncio.create_task(self.coordination.outbox_wakeup.pop(timeout=1.0))
+        """Wait for a wake-up, `idle_poll` (retries come due), or the stop, whichever is first."""
+        wakeup = asyncio.create_task(self.coordination.outbox_wakeup.pop(timeout=self.idle_poll))
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({wakeup, stopping}, return_when=asyncio.FIRST_COMPLETED)
         for task in (wakeup, stopping):

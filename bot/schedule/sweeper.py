@@ -15,7 +15,8 @@ workers handle it like a member's message, in order with everything else the mem
 - retention: words older than `RETENTION_DAYS` (message bodies, answers as typed) redacted.
 
 Timer events carry unique keys (kind, member or session, period), so a repeated sweep, a
-restarted clock or a second clock inserts nothing twice.
+restarted clock or a second clock inserts nothing twice. Highlights and broadcasts are written
+to the outbox here, not through the workers, so the clock wakes the sender itself (`outbox`).
 """
 
 from __future__ import annotations
@@ -89,8 +90,12 @@ class Sweeper:
         clock: Callable[[], datetime],
         policy: SweepPolicy | None = None,
         holder: str | None = None,
+        outbox: WorkQueue | None = None,
     ) -> None:
+        """`outbox`: the sender's wake-ups, pushed when a highlight or a broadcast queues
+        lines (None: the sender finds them at its next look)."""
         self.database = database
+        self.outbox = outbox
         self.checkins = checkins
         self.queue = queue
         self.clock = clock
@@ -253,6 +258,7 @@ class Sweeper:
         async with self.database.read() as uow:
             due = await uow.schedules.groups_due("next_highlight_at", now, self.policy.batch)
         for group, moment in due:
+            delivered = False
             async with self.database.transaction() as uow:
                 try:
                     upcoming = next_fire(
@@ -269,13 +275,25 @@ class Sweeper:
                 local = moment.astimezone(ZoneInfo(group.timezone))
                 year, week, _ = local.isocalendar()
                 plan = await highlights.deliver(uow, group, year, week, self.checkins.catalogs, now)
-                if getattr(plan, "delivered", True):
+                delivered = getattr(plan, "delivered", True)
+                if delivered:
                     report.highlights += 1
+            if delivered:
+                await self._wake_sender()  # after the commit: the sender sees the group's lines
 
     async def _broadcasts(self, now: datetime, report: SweepReport) -> None:
         from bot.broadcasts import running as broadcasts
 
-        report.broadcasts = await broadcasts.start_due(self.database, now)
+        report.broadcasts = await broadcasts.start_due(self.database, now, wake=self._wake_sender)
+
+    async def _wake_sender(self) -> None:
+        """Tell the sender that lines were committed to the outbox; never fails the sweep."""
+        if self.outbox is None:
+            return
+        try:
+            await self.outbox.push("1")
+        except Exception:
+            log.warning("could not wake the sender; it finds the lines anyway", exc_info=True)
 
     # --- retention ---------------------------------------------------------------------------
 
@@ -303,6 +321,11 @@ async def run_sweeper(clock: Sweeper, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 report = await clock.sweep()
+            except asyncio.CancelledError:
+                # the process is stopping (the scheduler cancels its running job): nothing is
+                # half done, each step being its own transaction, and this is no failure
+                log.info("clock sweep cancelled: the process is stopping")
+                return
             except Exception:
                 log.exception("clock sweep failed; the next one will try again")
                 return

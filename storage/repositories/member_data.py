@@ -19,7 +19,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, String, cast, delete, func, or_, select, tuple_, update
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    String,
+    cast,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -48,6 +60,10 @@ ERASED_INFO = "mutuality_erased"
 old pages once the erasure is committed (`Database.forget_erased`)."""
 REDACTED = ""
 """A message body past retention: the row stays (delivery statistics), its words do not."""
+_REDACTED_LITERAL: ColumnElement[str] = literal_column("''")
+"""`REDACTED` written into the statement, not bound: the planners (SQLite's, PostgreSQL's generic
+plans) use the partial index on unredacted messages (`ix_messages_unredacted`) only when the
+query's condition visibly implies the index's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,14 +389,23 @@ class MemberDataRepository:
         """Retention: message bodies and raw answer texts older than `cutoff` are emptied
         (typed answers stay); inbound events handled before it are deleted. At most `limit`
         rows of each kind a call; returns how many rows changed (0: nothing is left)."""
-        old_messages = (
-            select(Message.id)
-            .where(Message.created_at < cutoff, Message.text != REDACTED)
-            .limit(limit)
+        # the ids first, then the rows by key: as one statement, PostgreSQL plans the UPDATE
+        # for `limit` rows and joins them to the whole log in a scan, even when none are due
+        old_messages = list(
+            await self._session.scalars(
+                select(Message.id)
+                .where(Message.created_at < cutoff, Message.text != _REDACTED_LITERAL)
+                .limit(limit)
+            )
         )
-        changed = await self._updated(
-            update(Message).where(Message.id.in_(old_messages)).values(text=REDACTED, payload=None)
-        )
+        changed = 0
+        if old_messages:
+            changed += await self._updated(
+                update(Message)
+                .where(Message.id.in_(old_messages))
+                .values(text=REDACTED, payload=None)
+                .execution_options(synchronize_session=False)
+            )
         old_answers = (
             select(Answer.id)
             .where(Answer.created_at < cutoff, Answer.raw_text.is_not(None))

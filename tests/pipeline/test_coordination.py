@@ -6,6 +6,13 @@ Redis cases are not collected; with it set and Redis unreachable they fail, neve
 what only Redis can do (several clients as several processes, a holder that dies, a Redis that
 restarts) live in `TestRedisOnly`, collected under the same rule; the restart test runs a
 private `redis-server` (see `redis_server.py`), never the shared one.
+
+No test bounds elapsed time from above: a loaded machine makes everything slower, never faster.
+Lower bounds (a limiter that waited at least this long) hold under any load. What a bound from
+above would say is asserted otherwise: as the order of events (a pop that ends before a push
+made long after its timeout), as what the limiter booked (the Redis script's answers: how far
+ahead each send was booked), or exactly, on the in-process limiter under virtual time
+(`virtual_time.py`), where a test reads the very moments each send started.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -41,6 +48,7 @@ from bot.pipeline.coordination.redis_locks import RedisLocks
 from bot.pipeline.coordination.redis_queue import RedisQueue
 from bot.pipeline.coordination.redis_support import CoordinationUnavailable
 from tests.pipeline.redis_server import RedisServer, free_port
+from tests.pipeline.virtual_time import virtual_time
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "").strip()
 BACKENDS = ["memory", *(["redis"] if TEST_REDIS_URL else [])]
@@ -121,6 +129,41 @@ def slack_for(coord: Coordination) -> float:
     return REDIS_SLACK if isinstance(coord.limiter, RedisRateLimiter) else SLACK
 
 
+HANG = 30.0
+"""How long a test waits for what must happen at all before it calls it a hang: far above any
+timing under test, so only a wait that never ends (or ends a wrong order of magnitude late)
+reaches it."""
+
+
+@contextlib.contextmanager
+def script_answers(limiter: RateLimiter) -> Iterator[list[tuple[str, int]]]:
+    """(mode, answer) of every call the Redis limiter makes to its slot script: `book` answers
+    how many ms ahead it booked the send (-1: started at once), `confirm` 0 when the send
+    starts, else how much longer it must wait. Nothing is recorded for the in-process limiter
+    (its timing is checked exactly under virtual time)."""
+    answers: list[tuple[str, int]] = []
+    if not isinstance(limiter, RedisRateLimiter):
+        yield answers
+        return
+    slots = limiter._slots
+
+    async def noting(keys: list[str], args: list[str]) -> Any:
+        answer = await slots(keys=keys, args=args)
+        answers.append((args[0], int(answer)))
+        return answer
+
+    limiter._slots = noting  # type: ignore[assignment]
+    try:
+        yield answers
+    finally:
+        limiter._slots = slots
+
+
+async def push_later(queue: Any, item: str, delay: float) -> None:
+    await asyncio.sleep(delay)
+    await queue.push(item)
+
+
 async def timed_acquires(
     limiter: RateLimiter, buckets: Sequence[Bucket], count: int, into: list[float]
 ) -> None:
@@ -142,23 +185,24 @@ async def test_queue_is_fifo_and_queues_are_separate(coord: Coordination) -> Non
 
 
 async def test_pop_times_out_with_none(coord: Coordination) -> None:
+    # A pop of 0.3 s ends long before an item is pushed 5 s later (Redis times blocking pops out
+    # on its own clock, ~1/hz late at most): it answers None, the push not yet made.
+    later = asyncio.create_task(push_later(coord.queue, "later", 5))
     start = time.monotonic()
     assert await coord.queue.pop(0.3) is None
-    elapsed = time.monotonic() - start
-    # Redis times blocking pops out on its own clock, ~1/hz (0.1 s by default) late at most.
-    assert 0.29 <= elapsed < 1.0
-    start = time.monotonic()
-    assert await coord.queue.pop(0) is None
-    assert time.monotonic() - start < 0.5
+    assert time.monotonic() - start >= 0.29  # it did wait
+    assert not later.done()
+    assert await coord.queue.pop(0) is None  # no wait at all: the push is still seconds away
+    assert not later.done()
+    later.cancel()
 
 
 async def test_pop_wakes_up_on_push(coord: Coordination) -> None:
-    waiting = asyncio.create_task(coord.queue.pop(5))
+    waiting = asyncio.create_task(coord.queue.pop(3600))  # only the push can end it in time
     await asyncio.sleep(0.05)
-    start = time.monotonic()
     await coord.queue.push("woken")
-    assert await waiting == "woken"
-    assert time.monotonic() - start < 1.0
+    async with asyncio.timeout(HANG):
+        assert await waiting == "woken"
 
 
 async def test_push_many_queues_every_item_in_order(coord: Coordination) -> None:
@@ -180,22 +224,22 @@ async def test_pop_many_takes_up_to_limit_in_order_and_leaves_the_rest(
 
 
 async def test_pop_many_times_out_with_nothing(coord: Coordination) -> None:
+    later = asyncio.create_task(push_later(coord.queue, "later", 5))  # as for `pop`
     start = time.monotonic()
     assert await coord.queue.pop_many(0.2, 5) == []
-    assert 0.19 <= time.monotonic() - start < 1.0  # Redis may be ~1/hz late, as for `pop`
-    start = time.monotonic()
+    assert time.monotonic() - start >= 0.19
     assert await coord.queue.pop_many(0, 5) == []
-    assert time.monotonic() - start < 0.5
+    assert not later.done()
+    later.cancel()
 
 
 async def test_pop_many_waits_for_the_first_item(coord: Coordination) -> None:
-    waiting = asyncio.create_task(coord.queue.pop_many(5, 3))
+    waiting = asyncio.create_task(coord.queue.pop_many(3600, 3))
     await asyncio.sleep(0.05)
     assert not waiting.done()
-    start = time.monotonic()
     await coord.queue.push("woken")
-    assert await waiting == ["woken"]
-    assert time.monotonic() - start < 1.0
+    async with asyncio.timeout(HANG):
+        assert await waiting == ["woken"]
 
 
 async def test_pop_many_refuses_a_limit_below_one(coord: Coordination) -> None:
@@ -344,18 +388,45 @@ async def test_limiter_holds_the_rate(coord: Coordination) -> None:
     bucket = Bucket("telegram", rate=20, burst=1)
     times: list[float] = []
     start = time.monotonic()
-    await timed_acquires(coord.limiter, [bucket], 40, times)
+    with script_answers(coord.limiter) as answers:
+        await timed_acquires(coord.limiter, [bucket], 40, times)
     elapsed = time.monotonic() - start
     assert elapsed >= 1.9, elapsed  # 39 intervals of 50 ms after the first token
-    assert elapsed < 3.5, elapsed  # and not much more
     assert_within_rate(times, rate=20, burst=1, slack=slack_for(coord))
+    # and not much more: each send booked at most one interval ahead, and started when woken
+    assert all(answer <= 50 for mode, answer in answers if mode == "book"), answers
+    assert all(answer <= 0 for mode, answer in answers if mode == "confirm"), answers
+
+
+async def test_memory_limiter_spaces_sends_exactly_one_interval_apart() -> None:
+    with virtual_time() as clock:
+        limiter = MemoryRateLimiter(time_source=clock.time)
+        start = clock.time()
+        times = []
+        for _ in range(40):
+            await limiter.acquire([Bucket("telegram", rate=20, burst=1)])
+            times.append(clock.time() - start)
+    assert times == pytest.approx([0.05 * n for n in range(40)])
 
 
 async def test_limiter_burst_is_available_at_once(coord: Coordination) -> None:
-    start = time.monotonic()
-    for _ in range(5):
-        await coord.limiter.acquire([Bucket("burst", rate=1, burst=5)])
-    assert time.monotonic() - start < 1.0  # four refills would take 4 s
+    with script_answers(coord.limiter) as answers:
+        async with asyncio.timeout(HANG):
+            for _ in range(5):
+                await coord.limiter.acquire([Bucket("burst", rate=1, burst=5)])
+    if isinstance(coord.limiter, RedisRateLimiter):
+        assert answers == [("book", -1)] * 5  # each started at once, none booked ahead
+
+
+async def test_memory_limiter_burst_is_available_at_once() -> None:
+    with virtual_time() as clock:
+        limiter = MemoryRateLimiter(time_source=clock.time)
+        start = clock.time()
+        moments = []
+        for _ in range(6):
+            await limiter.acquire([Bucket("burst", rate=1, burst=5)])
+            moments.append(clock.time() - start)
+    assert moments == pytest.approx([0, 0, 0, 0, 0, 5])  # the sixth waits out the window
 
 
 async def test_limiter_respects_every_bucket_of_an_acquire(coord: Coordination) -> None:
@@ -385,7 +456,7 @@ async def test_limiter_books_first_come_first_served(coord: Coordination) -> Non
     # `both` booked `scarce`'s only send (0.2 s from now, when `fast` allows one): a later
     # caller waits behind it rather than taking it
     alone = asyncio.create_task(coord.limiter.acquire([scarce]))
-    async with asyncio.timeout(1.0):
+    async with asyncio.timeout(HANG):
         await both
     await asyncio.sleep(0.2)
     assert not alone.done()
@@ -403,14 +474,15 @@ async def test_a_cancelled_waiter_gives_its_booking_back(coord: Coordination) ->
     both.cancel()
     with pytest.raises(asyncio.CancelledError):
         await both
-    async with asyncio.timeout(0.5):
-        await coord.limiter.acquire([scarce])  # the booking `both` held is free again
+    async with asyncio.timeout(HANG):  # not 100 s: the booking `both` held is free again
+        await coord.limiter.acquire([scarce])
 
 
 async def test_a_late_waker_does_not_cost_the_others_their_slots(coord: Coordination) -> None:
-    """50 sends in any second, 150 callers at once: they go in three bursts a second apart,
-    even though the event loop is blocked now and then (a busy sender), because each caller's
-    moment was booked when it asked, not when it woke."""
+    """50 sends in any second, 150 callers at once: each caller's moment is booked when it asks,
+    not when it wakes, so the three bursts are booked a second apart at once, and a busy event
+    loop (a busy sender, blocking now and then) delays their starts but books nobody later.
+    The exact moments are `test_a_late_waker_delays_no_one_by_more_than_it_was_late`'s."""
     bucket = Bucket("telegram", rate=50, burst=50)
     times: list[float] = []
 
@@ -427,13 +499,56 @@ async def test_a_late_waker_does_not_cost_the_others_their_slots(coord: Coordina
     start = time.monotonic()
     hog = asyncio.create_task(busy_loop(stop))
     try:
-        await asyncio.gather(*(one() for _ in range(150)))
+        with script_answers(coord.limiter) as answers:
+            await asyncio.gather(*(one() for _ in range(150)))
     finally:
         stop.set()
         await hog
-    elapsed = time.monotonic() - start
-    assert 2.0 <= elapsed < 3.0, elapsed  # a third burst booked late would end after 3 s
+    assert len(times) == 150
+    assert time.monotonic() - start >= 2.0  # the third burst waited for its second
     assert_within_rate(times, rate=50, burst=50, slack=slack_for(coord))
+    if isinstance(coord.limiter, RedisRateLimiter):
+        booked = [answer for mode, answer in answers if mode == "book"]
+        assert len(booked) == 150  # one booking each, never booked again from scratch
+        assert booked.count(-1) == 50  # the first burst started at once
+        ahead = sorted(answer for answer in booked if answer >= 0)
+        # the others booked one and two seconds on from the first burst's starts, when they
+        # asked: at most a second or two ahead of their asking, however late anyone woke
+        assert all(0 < answer <= 1000 for answer in ahead[:50]), ahead[:50]
+        assert all(1000 < answer <= 2000 for answer in ahead[50:]), ahead[50:]
+
+
+async def test_a_late_waker_delays_no_one_by_more_than_it_was_late() -> None:
+    """The same 150 callers on the in-process limiter under virtual time, the loop held for
+    15 ms every 65 ms: every send starts in its own second, at most the 15 ms the loop was
+    held late (a third burst booked when it woke would start a whole second late)."""
+    with virtual_time() as clock:
+        limiter = MemoryRateLimiter(time_source=clock.time)
+        bucket = Bucket("telegram", rate=50, burst=50)
+        start = clock.time()
+        starts: list[float] = []
+
+        async def one() -> None:
+            await limiter.acquire([bucket])
+            starts.append(clock.time() - start)
+
+        async def busy_loop(stop: asyncio.Event) -> None:
+            while not stop.is_set():
+                clock.block(0.015)
+                await asyncio.sleep(0.05)
+
+        stop = asyncio.Event()
+        hog = asyncio.create_task(busy_loop(stop))
+        try:
+            await asyncio.gather(*(one() for _ in range(150)))
+        finally:
+            stop.set()
+            await hog
+    for second in range(3):
+        burst = [moment for moment in starts if second <= moment < second + 1]
+        assert len(burst) == 50, (second, burst)
+        assert max(burst) <= second + 0.015 + 1e-9, (second, burst)
+    assert_within_rate(starts, rate=50, burst=50, slack=0)
 
 
 async def test_a_send_counts_from_its_answer(coord: Coordination) -> None:
@@ -452,19 +567,37 @@ async def test_a_send_never_finished_counts_from_its_start(coord: Coordination) 
     bucket = Bucket("telegram:chat-1", rate=5, burst=1)
     await coord.limiter.acquire([bucket])
     started = time.monotonic()
-    await coord.limiter.acquire([bucket])
-    assert 0.2 - 0.01 <= time.monotonic() - started < 0.2 + slack_for(coord) + 0.2
+    with script_answers(coord.limiter) as answers:
+        await coord.limiter.acquire([bucket])
+    assert time.monotonic() - started >= 0.2 - 0.01
+    if isinstance(coord.limiter, RedisRateLimiter):  # booked an interval from the start, no more
+        assert [mode for mode, _ in answers] == ["book", "confirm"]
+        assert 0 < answers[0][1] <= 200 and answers[1][1] <= 0, answers
+
+
+async def test_memory_a_send_never_finished_counts_from_its_start() -> None:
+    with virtual_time() as clock:
+        limiter = MemoryRateLimiter(time_source=clock.time)
+        bucket = Bucket("telegram:chat-1", rate=5, burst=1)
+        await limiter.acquire([bucket])
+        started = clock.time()
+        await limiter.acquire([bucket])
+        assert clock.time() - started == pytest.approx(0.2)
 
 
 async def test_pause_holds_sends_already_booked(coord: Coordination) -> None:
     bucket = Bucket("telegram:chat-1", rate=2, burst=1)
     await coord.limiter.acquire([bucket])
     start = time.monotonic()
-    booked = asyncio.create_task(coord.limiter.acquire([bucket]))  # booked 0.5 s from now
-    await asyncio.sleep(0.05)
-    await coord.limiter.pause(bucket.key, 1.0)
-    await booked
-    assert 1.0 <= time.monotonic() - start < 1.8
+    with script_answers(coord.limiter) as answers:
+        booked = asyncio.create_task(coord.limiter.acquire([bucket]))  # booked 0.5 s from now
+        await asyncio.sleep(0.05)
+        await coord.limiter.pause(bucket.key, 1.0)
+        await booked
+    assert time.monotonic() - start >= 1.0
+    if isinstance(coord.limiter, RedisRateLimiter):  # booked again for the pause's end, once
+        assert [mode for mode, _ in answers] == ["book", "confirm", "confirm"], answers
+        assert 0 < answers[1][1] <= 1000 and answers[2][1] <= 0, answers
 
 
 async def test_pause_delays_the_next_token(coord: Coordination) -> None:
@@ -473,18 +606,43 @@ async def test_pause_delays_the_next_token(coord: Coordination) -> None:
     await coord.limiter.acquire([chat])
     start = time.monotonic()
     await coord.limiter.pause(chat.key, 0.5)
-    async with asyncio.timeout(0.2):
-        await coord.limiter.acquire([other])  # a pause stops only what it names
-    await coord.limiter.acquire([chat])
-    elapsed = time.monotonic() - start
-    assert 0.5 <= elapsed < 1.5, elapsed
+    order: list[str] = []
+
+    async def send(bucket: Bucket) -> None:
+        await coord.limiter.acquire([bucket])
+        order.append(bucket.key)
+
+    async with asyncio.timeout(HANG):
+        await asyncio.gather(send(chat), send(other))
+    assert order == [other.key, chat.key]  # a pause stops only what it names
+    assert time.monotonic() - start >= 0.5
+
+
+async def test_memory_pauses_end_exactly_when_they_say() -> None:
+    with virtual_time() as clock:
+        limiter = MemoryRateLimiter(time_source=clock.time)
+        chat = Bucket("telegram:chat-1", rate=2, burst=1)
+        await limiter.acquire([chat])
+        start = clock.time()
+        booked = asyncio.create_task(limiter.acquire([chat]))  # booked 0.5 s from now
+        await asyncio.sleep(0.05)
+        await limiter.pause(chat.key, 1.0)  # until 1.05
+        await booked
+        assert clock.time() - start == pytest.approx(1.05)
+        start = clock.time()
+        await limiter.pause("never-used", 0.3)
+        await limiter.acquire([Bucket("never-used", rate=50, burst=3)])
+        assert clock.time() - start == pytest.approx(0.3)
 
 
 async def test_pause_of_a_fresh_bucket(coord: Coordination) -> None:
     start = time.monotonic()
-    await coord.limiter.pause("never-used", 0.3)
-    await coord.limiter.acquire([Bucket("never-used", rate=50, burst=3)])
-    assert 0.3 <= time.monotonic() - start < 1.2
+    with script_answers(coord.limiter) as answers:
+        await coord.limiter.pause("never-used", 0.3)
+        await coord.limiter.acquire([Bucket("never-used", rate=50, burst=3)])
+    assert time.monotonic() - start >= 0.3
+    if isinstance(coord.limiter, RedisRateLimiter):  # booked for the pause's end, no later
+        assert 0 < answers[0][1] <= 300 and answers[-1][1] <= 0, answers
 
 
 async def test_limiter_refuses_impossible_buckets(coord: Coordination) -> None:
@@ -501,7 +659,7 @@ async def test_memory_limiter_follows_its_clock() -> None:
     now = [1000.0]
     limiter = MemoryRateLimiter(time_source=lambda: now[0])
     bucket = Bucket("chat", rate=50, burst=2)  # two sends in any 40 ms
-    async with asyncio.timeout(1):
+    async with asyncio.timeout(HANG):
         await limiter.acquire([bucket])
         await limiter.acquire([bucket])
     third = asyncio.create_task(limiter.acquire([bucket]))
@@ -511,7 +669,7 @@ async def test_memory_limiter_follows_its_clock() -> None:
     await asyncio.sleep(0.02)
     assert not third.done()
     now[0] += 0.001
-    async with asyncio.timeout(1):
+    async with asyncio.timeout(HANG):
         await third
     await limiter.pause("chat", 1.0)
     now[0] += 0.99
@@ -519,7 +677,7 @@ async def test_memory_limiter_follows_its_clock() -> None:
     await asyncio.sleep(0.05)
     assert not fourth.done()
     now[0] += 0.01
-    async with asyncio.timeout(1):
+    async with asyncio.timeout(HANG):
         await fourth
 
 
@@ -531,15 +689,17 @@ async def test_a_late_waker_is_counted_when_it_starts_and_delays_no_one() -> Non
     now[0] = 0.05
     await limiter.acquire([bucket])
     # the window is full until 0.2: `late` is booked for 0.2, `next_one` for 0.25; each sleeps
-    # that long in real time, then checks the clock
+    # until then, then checks the clock
     late = asyncio.create_task(limiter.acquire([bucket]))
     next_one = asyncio.create_task(limiter.acquire([bucket]))
+    await asyncio.sleep(0)  # both booked
     now[0] = 0.24  # `late` wakes 40 ms after its moment and is counted at 0.24
-    await asyncio.sleep(0.17)
-    assert late.done() and not next_one.done()
+    async with asyncio.timeout(HANG):
+        await late
+    assert not next_one.done()  # its moment, 0.25, has not come on the limiter's clock
     now[0] = 0.25  # 0.05, 0.24, 0.25: still two in any 0.2 s, so `next_one` goes on time
-    await asyncio.sleep(0.06)
-    assert next_one.done()
+    async with asyncio.timeout(HANG):
+        await next_one
 
 
 async def test_memory_limiter_forgets_full_buckets() -> None:
@@ -694,14 +854,13 @@ class TestRedisOnly:
                 async with asyncio.timeout(2 * ttl):
                     async with locks.hold("member-1"):
                         pytest.fail("took a lock its living holder renews")
-            # ... and dead (its connection gone, no release, no renewal), loses it within ttl.
-            start = time.monotonic()
+            # ... and dead (its connection gone, no release, no renewal), loses it: within its
+            # ttl, which only a loaded machine stretches, and never as late as 20 ttls
             holder.send_signal(signal.SIGKILL)
             await holder.wait()
-            async with asyncio.timeout(5):
+            async with asyncio.timeout(20 * ttl):
                 async with locks.hold("member-1"):
-                    waited = time.monotonic() - start
-            assert waited <= ttl + 1.0, waited
+                    pass
         finally:
             if holder.returncode is None:
                 holder.kill()
@@ -841,11 +1000,12 @@ class TestRedisOnly:
                 async with impatient_locks.hold("member-1"):
                     await server.stop()
 
-                    start = time.monotonic()
-                    assert await made.queue.pop(0.2) is None
-                    assert await made.queue.pop(0) is None
-                    assert await made.queue.pop_many(0.2, 5) == []
-                    assert time.monotonic() - start < 3.0
+                    # answered while Redis is away, not held until it is back (it comes
+                    # back below, in this very task: a pop that waited would never end)
+                    async with asyncio.timeout(HANG):
+                        assert await made.queue.pop(0.2) is None
+                        assert await made.queue.pop(0) is None
+                        assert await made.queue.pop_many(0.2, 5) == []
 
                     with pytest.raises(CoordinationUnavailable):
                         await impatient_queue.push("lost")
