@@ -6,7 +6,7 @@ nothing to stop the scan); an index on every row's age would still walk all the 
 This one holds only the rows that still have words, so the pass reads just what it redacts.
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0014
 Create Date: 2026-12-07
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | None = "0007"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
