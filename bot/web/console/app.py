@@ -16,7 +16,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from bot.runtime import Runtime
-from bot.web.console import accounts, audit, exports, inbox, member, signin
+from bot.web.console import accounts, audit, broadcasts, exports, inbox, member, signin, stories
 from bot.web.console.access import Gate
 from bot.web.console.context import ConsoleContext
 from bot.web.console.headers import SecurityHeaders
@@ -64,6 +64,8 @@ def console_app(runtime: Runtime) -> Starlette:
             *audit.routes(console),
             *accounts.routes(console),
             *exports.routes(console),
+            *stories.routes(console),
+            *broadcasts.routes(console, settings),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[
