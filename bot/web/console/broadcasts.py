@@ -125,7 +125,9 @@ def routes(console: ConsoleContext, settings: Settings) -> list[Route]:
     async def visible_groups(uow: UnitOfWork, viewer: Viewer) -> list[GroupRecord]:
         return [group for group in await uow.groups.list() if viewer.sees_group(group.id)]
 
-    async def check(uow: UnitOfWork, viewer: Viewer, draft: Draft, *, full: bool) -> Checked:
+    async def check(
+        uow: UnitOfWork, viewer: Viewer, draft: Draft, *, full: bool, now: datetime | None = None
+    ) -> Checked:
         """The draft against the command line's rules; with `full`, the texts and time too
         (the live count needs only the audience)."""
         checked = Checked()
@@ -158,7 +160,7 @@ def routes(console: ConsoleContext, settings: Settings) -> list[Route]:
                 checked.texts = composing.check_texts(texts, codes)
             except ValueError as error:
                 checked.errors.append(str(error))
-        now = console.clock()
+        now = now or console.clock()
         for group in checked.groups if checked.groups is not None else [None]:
             zone = group.timezone if group else "UTC"
             try:
@@ -255,7 +257,7 @@ def routes(console: ConsoleContext, settings: Settings) -> list[Route]:
         action = form.get("action")
         now = console.clock()
         async with console.database.read() as uow:
-            checked = await check(uow, viewer, draft, full=True)
+            checked = await check(uow, viewer, draft, full=True, now=now)
             counts = None if checked.errors else await count(uow, draft, checked)
         if checked.errors or counts is None:
             return await compose_page(request, viewer, draft, checked=checked, status_code=422)
