@@ -292,6 +292,16 @@ async def test_the_live_count_follows_the_segment_and_names_who_is_left_out(
         "/console/broadcasts/audience", params={"group": str(console.program.other_group)}
     )
     assert "Choose at least one of your groups." in theirs.text
+    # Without the page's script, the form's button counts (no text needed, nothing written).
+    token = await _csrf(console, "/console/broadcasts/new")
+    counted = await console.client.post(
+        "/console/broadcasts/new",
+        data=_compose(console, token, "count", text_en="", text_sw=""),
+    )
+    assert counted.status_code == 200
+    assert "<strong>2 of 5 matching members would receive it.</strong>" in counted.text
+    assert 'value="food"' in counted.text
+    assert "broadcast_dry_run" not in [action for _, action, _ in await _actions(console)]
 
 
 async def test_a_dry_run_previews_each_language_and_writes_nothing_but_its_audit_line(

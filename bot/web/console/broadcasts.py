@@ -255,6 +255,8 @@ def routes(console: ConsoleContext, settings: Settings) -> list[Route]:
         form = await request.form()
         draft = Draft.read(form, codes)
         action = form.get("action")
+        if action == "count":  # the live count, for a browser without the script
+            return await compose_page(request, viewer, draft)
         now = console.clock()
         async with console.database.read() as uow:
             checked = await check(uow, viewer, draft, full=True, now=now)
