@@ -359,6 +359,7 @@ async def test_scheduling_stores_the_groups_time_for_the_clock(console: Console)
     page = (await console.client.get(response.headers["location"])).text
     assert f"Broadcast #{stored.id} scheduled." in page
     assert "2026-12-08 09:00 Africa/Nairobi" in page
+    assert 'data-finished="1"' in page  # nothing to poll for until its time
 
 
 async def test_sending_now_queues_and_shows_each_recipients_state(
@@ -389,6 +390,7 @@ async def test_sending_now_queues_and_shows_each_recipients_state(
     fragment = await console.client.get(f"/console/broadcasts/{stored.id}/progress")
     assert '<progress id="delivery-bar" max="5" value="3">' in fragment.text
     assert fragment.text.count("<td>queued</td>") == 2
+    assert 'data-finished="0"' in fragment.text  # the page keeps polling
     assert "skipped: opted out" in fragment.text
     assert "skipped: without recorded consent" in fragment.text
     # A delivery state changes: the next poll shows it.

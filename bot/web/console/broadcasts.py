@@ -348,7 +348,9 @@ def routes(console: ConsoleContext, settings: Settings) -> list[Route]:
             if len(lines) > RECIPIENTS_PAGE
             else None,
             "handled": max(settled, 0),
-            "finished": record.status in FINAL_STATUSES and progress.unsettled == 0,
+            # nothing to watch: every message settled, or its time has not come (reload then)
+            "finished": (record.status in FINAL_STATUSES and progress.unsettled == 0)
+            or (record.status == "scheduled" and record.scheduled_at > now),
             "stalled": record.status in ("scheduled", "planning", "sending")
             and record.scheduled_at <= now,
             "local_time": composing.local_time,
