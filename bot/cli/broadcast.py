@@ -16,15 +16,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 import click
 
-from bot.broadcasts import segments
-from bot.calendar.quiet_hours import next_allowed
+from bot.broadcasts import composing, segments
 from bot.cli.app import App, find_group
 from bot.cli.staff import find_staff
 from bot.i18n.catalogs import load_catalogs
@@ -40,17 +38,12 @@ from storage.repositories.broadcasts import (
     BroadcastRecord,
     CancelledBroadcast,
     InvalidBroadcast,
-    text_language,
-    validate_texts,
 )
 from storage.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
     from bot.broadcasts.running import Wake
 
-AT_FORMAT = "YYYY-MM-DD HH:MM"
-PAST_GRACE = timedelta(minutes=1)
-"""An --at this little in the past (the current minute, typed by hand) means now."""
 MESSAGE_STATUSES = ("queued", "sent", "delivered", "read", "failed", "undelivered")
 STATUS_NOTES = {
     "scheduled": " (waiting for its time)",
@@ -177,8 +170,8 @@ def broadcast(
                 raise click.ClickException(str(error)) from error
         if scheduled_at > now:
             click.echo(
-                f"Scheduled broadcast #{record.id} for {_local(scheduled_at, zone)}; the clock "
-                "process sends it then."
+                f"Scheduled broadcast #{record.id} for "
+                f"{composing.local_time(scheduled_at, zone)}; the clock process sends it then."
             )
             click.echo(f"Check it with: mutuality broadcast status {record.id}")
             return
@@ -215,9 +208,9 @@ def status(app: App, broadcast_id: int) -> None:
     else:
         click.echo(f"Broadcast #{record.id}: {record.status}{by}{STATUS_NOTES[record.status]}")
     click.echo(f"  to:        {_audience_text(record, group)}")
-    click.echo(f"  scheduled: {_local(record.scheduled_at, zone)}")
+    click.echo(f"  scheduled: {composing.local_time(record.scheduled_at, zone)}")
     if record.finished_at is not None:
-        click.echo(f"  finished:  {_local(record.finished_at, zone)}")
+        click.echo(f"  finished:  {composing.local_time(record.finished_at, zone)}")
     click.echo(f"  texts:     {', '.join(record.texts)}")
     if record.planned_at is None:
         click.echo("  not planned yet")
@@ -369,56 +362,26 @@ def _texts(source: str, default_language: str, codes: tuple[str, ...]) -> dict[s
         texts = parse_texts(source, default_language)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--text-file") from error
-    for code in texts:
-        if code not in codes:
-            raise click.BadParameter(
-                f"[{code}] is not a shipped language ({', '.join(codes)})", param_hint="--text-file"
-            )
     try:
-        return validate_texts(texts)
-    except InvalidBroadcast as error:
+        return composing.check_texts(texts, codes)
+    except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--text-file") from error
 
 
 def _when(text: str | None, zone: str, now: datetime) -> datetime:
     """--at as an aware UTC moment: a wall-clock time in `zone` (unless it names an offset)."""
-    if text is None:
-        return now
     try:
-        moment = datetime.fromisoformat(text.strip())
+        return composing.send_time(text, zone, now)
     except ValueError as error:
-        raise click.BadParameter(
-            f"'{text}' is not a date and time like {AT_FORMAT}", param_hint="--at"
-        ) from error
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(zone))
-    moment = moment.astimezone(UTC)
-    if moment < now - PAST_GRACE:
-        raise click.BadParameter(
-            f"{_local(moment, zone)} is in the past (it is now {_local(now, zone)})",
-            param_hint="--at",
-        )
-    return max(moment, now)
+        raise click.BadParameter(str(error), param_hint="--at") from error
 
 
 def _outside_quiet_hours(moment: datetime, group: GroupRecord) -> None:
     """An --at inside the group's quiet hours is refused, with the first moment allowed."""
-    allowed = next_allowed(moment, group.timezone, group.quiet_start, group.quiet_end)
-    if allowed != moment:
-        raise click.BadParameter(
-            f"{_local(moment, group.timezone)} is inside {group.name}'s quiet hours "
-            f"({group.quiet_start}-{group.quiet_end}); the first time allowed is "
-            f"{_local(allowed, group.timezone)}",
-            param_hint="--at",
-        )
-
-
-def _local(moment: datetime, zone: str) -> str:
-    utc_text = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    if zone == "UTC":
-        return utc_text
-    local = moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
-    return f"{local} {zone} ({utc_text})"
+    try:
+        composing.check_quiet_hours(moment, group)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--at") from error
 
 
 def _report_dry_run(
@@ -428,7 +391,7 @@ def _report_dry_run(
     zone: str,
     now: datetime,
 ) -> None:
-    when = "now" if scheduled_at <= now else _local(scheduled_at, zone)
+    when = "now" if scheduled_at <= now else composing.local_time(scheduled_at, zone)
     click.echo("Dry run: nothing was written.")
     click.echo(
         f"Sent {when}, it would reach {counts.receiving} of {counts.total} matching members:"
@@ -440,10 +403,7 @@ def _report_dry_run(
     skipped = sum(counts.skipped.values())
     click.echo(f"  skipped: {skipped}{_reasons(counts.skipped)}")
     if counts.locales:
-        by_text: dict[str, int] = {}
-        for locale, count in counts.locales.items():
-            chosen = text_language(texts, locale)
-            by_text[chosen] = by_text.get(chosen, 0) + count
+        by_text = composing.text_shares(texts, counts.locales)
         shares = ", ".join(f"[{code}] {count}" for code, count in by_text.items())
         click.echo(f"  texts: {shares}")
 
@@ -482,7 +442,7 @@ def _deferred_line(progress: BroadcastProgress, zone: str) -> str:
         return ""
     return (
         f"{progress.deferred} wait for quiet hours to end (or a retry), the last until "
-        f"{_local(progress.deferred_until, zone)}."
+        f"{composing.local_time(progress.deferred_until, zone)}."
     )
 
 

@@ -170,6 +170,12 @@ class _Writer:
         return self(texts.STORY, story=text)
 
 
+def story_as_quoted(catalogs: Catalogs, language: str, story: FeaturedStory) -> str:
+    """The story as a highlight in `language` (its group's) quotes it, whole: what the group
+    will read once it is approved (a long one may be shortened to fit that week's highlight)."""
+    return _Writer(catalogs, language).story(story, " ".join(story.text.split()))
+
+
 async def compose_highlight(
     uow: UnitOfWork, group: GroupRecord, year: int, week: int, catalogs: Catalogs
 ) -> ComposedHighlight:

@@ -22,7 +22,7 @@ long text) are passed in as `DeliveryRules`, since storage may not import `bot`.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -217,6 +217,21 @@ class BroadcastProgress:
 
 
 @dataclass(frozen=True, slots=True)
+class RecipientLine:
+    """One recipient as the progress page lists them: the member, where the broadcast goes,
+    the recipient's status (and why it was skipped), and its first message's delivery status
+    and provider error, once queued."""
+
+    member_id: int
+    name: str | None
+    channel: str | None
+    status: RecipientStatus
+    reason: str | None
+    delivery: str | None
+    error_code: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryRules:
     """The sending policies `enqueue_batch` applies, provided by `bot`.
 
@@ -315,6 +330,17 @@ class BroadcastRepository:
             .order_by(Broadcast.created_at.desc(), Broadcast.id.desc())
             .limit(limit)
         )
+        return [_record(row) for row in rows]
+
+    async def page(
+        self, group_ids: Collection[int] | None, *, offset: int, limit: int
+    ) -> builtins.list[BroadcastRecord]:
+        """One page of broadcasts, newest first: those to the groups `group_ids` (every
+        broadcast, including those to every group, when None)."""
+        statement = select(Broadcast).order_by(Broadcast.created_at.desc(), Broadcast.id.desc())
+        if group_ids is not None:
+            statement = statement.where(Broadcast.group_id.in_(tuple(group_ids)))
+        rows = await self._session.scalars(statement.offset(offset).limit(limit))
         return [_record(row) for row in rows]
 
     async def due(self, now: datetime) -> builtins.list[BroadcastRecord]:
@@ -644,6 +670,37 @@ class BroadcastRepository:
         return BroadcastProgress(
             broadcast, recipients, skipped, messages, by_channel, int(deferred or 0), until
         )
+
+    async def recipient_lines(
+        self, broadcast_id: int, *, after_member_id: int = 0, limit: int = 50
+    ) -> builtins.list[RecipientLine]:
+        """Up to `limit` recipients of the broadcast in member order, after `after_member_id`
+        (a keyset page on the unique (broadcast, member) index)."""
+        rows = await self._session.execute(
+            select(
+                BroadcastRecipient.member_id,
+                Member.name,
+                BroadcastRecipient.channel,
+                BroadcastRecipient.status,
+                BroadcastRecipient.reason,
+                Message.status,
+                Message.error_code,
+            )
+            .join(Member, Member.id == BroadcastRecipient.member_id)
+            .outerjoin(Message, Message.id == BroadcastRecipient.message_id)
+            .where(
+                BroadcastRecipient.broadcast_id == broadcast_id,
+                BroadcastRecipient.member_id > after_member_id,
+            )
+            .order_by(BroadcastRecipient.member_id)
+            .limit(limit)
+        )
+        return [
+            RecipientLine(
+                member_id, name, channel, cast(RecipientStatus, status), reason, delivery, error
+            )
+            for member_id, name, channel, status, reason, delivery, error in rows
+        ]
 
     async def refresh_statistics(self) -> bool:
         """On PostgreSQL, ANALYZE the outbox and the recipients; elsewhere do nothing.

@@ -14,7 +14,7 @@ edits never touch, so the member's own words are never lost.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Final, cast
 
@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import NotFound, StorageError
-from storage.models import Group, Staff, Story
+from storage.models import Group, Member, Staff, Story
 from storage.records import StoryRecord
 from storage.repositories.mapping import story_record
 from storage.vocabulary import StoryStatus
@@ -163,6 +163,29 @@ class StoryRepository:
         if group_id is not None:
             statement = statement.where(Story.group_id == group_id)
         return [story_record(row) for row in await self._session.scalars(statement)]
+
+    async def page(
+        self,
+        status: StoryStatus | None,
+        group_ids: Collection[int] | None,
+        *,
+        offset: int,
+        limit: int,
+    ) -> builtins.list[tuple[StoryRecord, str | None]]:
+        """One page of stories, oldest first, each with its member's name (None for a story
+        staff wrote, or a member with no name yet): in `status` (any when None) and of the
+        groups `group_ids` (every story, with or without a group, when None)."""
+        statement = (
+            select(Story, Member.name)
+            .outerjoin(Member, Member.id == Story.member_id)
+            .order_by(Story.created_at, Story.id)
+        )
+        if status is not None:
+            statement = statement.where(Story.status == status)
+        if group_ids is not None:
+            statement = statement.where(Story.group_id.in_(tuple(group_ids)))
+        rows = await self._session.execute(statement.offset(offset).limit(limit))
+        return [(story_record(row), name) for row, name in rows]
 
     async def approve(self, story_id: int, staff_id: int, at: datetime) -> StoryRecord:
         """`staff_id` approves the story (proposed or rejected) at `at`.

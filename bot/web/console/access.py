@@ -34,12 +34,22 @@ class Permission(StrEnum):
     READ_CONVERSATIONS = "read conversations"  # read, search, reply, take over
     AUDIT = "audit"
     MANAGE_STAFF = "manage staff"
+    STORIES = "stories"  # the stories of their groups: read, write (proposed unless moderator)
+    MODERATE = "moderate stories"  # approve, edit, reject
+    BROADCAST = "broadcast"  # compose, schedule, send, cancel broadcasts to their groups
 
 
 ROLE_PERMISSIONS: Final[dict[str, frozenset[Permission]]] = {
     "admin": frozenset(Permission),
-    "coordinator": frozenset({Permission.SIGNED_IN, Permission.READ_CONVERSATIONS}),
-    "staff": frozenset({Permission.SIGNED_IN}),
+    "coordinator": frozenset(
+        {
+            Permission.SIGNED_IN,
+            Permission.READ_CONVERSATIONS,
+            Permission.STORIES,
+            Permission.MODERATE,
+        }
+    ),
+    "staff": frozenset({Permission.SIGNED_IN, Permission.STORIES, Permission.BROADCAST}),
 }
 
 

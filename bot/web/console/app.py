@@ -16,7 +16,17 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from bot.runtime import Runtime
-from bot.web.console import accounts, audit, exports, inbox, member, reports, signin
+from bot.web.console import (
+    accounts,
+    audit,
+    broadcasts,
+    exports,
+    inbox,
+    member,
+    reports,
+    signin,
+    stories,
+)
 from bot.web.console.access import Gate
 from bot.web.console.context import ConsoleContext
 from bot.web.console.headers import SecurityHeaders
@@ -65,6 +75,8 @@ def console_app(runtime: Runtime) -> Starlette:
             *accounts.routes(console),
             *exports.routes(console),
             *reports.routes(console, runtime.checkins.library, settings.research_export_key),
+            *stories.routes(console),
+            *broadcasts.routes(console, settings),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[

@@ -24,3 +24,51 @@
   }
   window.setInterval(poll, 1000);
 })();
+
+// Broadcasts: the audience counted again as the groups, language or segment change (the
+// server renders the count; without this script the "Count the audience" button does it).
+(function () {
+  "use strict";
+  var form = document.querySelector("form[data-audience]");
+  var target = document.getElementById("audience");
+  if (!form || !target) { return; }
+  var timer = null;
+  var asked = 0;
+  function count() {
+    var params = new URLSearchParams(new FormData(form));
+    params.delete("csrf_token");
+    var mine = ++asked;
+    fetch(form.dataset.audience + "?" + params.toString(),
+          { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) { if (html !== null && mine === asked) { target.innerHTML = html; } })
+      .catch(function () { /* the next change asks again */ });
+  }
+  function later(event) {
+    if (event.target.closest && event.target.closest(".texts")) { return; }
+    window.clearTimeout(timer);
+    timer = window.setTimeout(count, 300);
+  }
+  form.addEventListener("input", later);
+  form.addEventListener("change", later);
+})();
+
+// A broadcast's progress: the server's fragment (rendered and escaped there) every second,
+// until every message reached a final state.
+(function () {
+  "use strict";
+  var box = document.getElementById("broadcast-progress");
+  if (!box || !box.dataset.progress) { return; }
+  var busy = false;
+  var timer = window.setInterval(function () {
+    var current = box.querySelector(".progress");
+    if (current && current.dataset.finished === "1") { window.clearInterval(timer); return; }
+    if (busy) { return; }
+    busy = true;
+    fetch(box.dataset.progress, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) { if (html !== null) { box.innerHTML = html; } })
+      .catch(function () { /* the next poll tries again */ })
+      .then(function () { busy = false; });
+  }, 1000);
+})();
