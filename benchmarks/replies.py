@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import os
 import platform
 import signal
@@ -52,6 +51,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pipeline import (
+    GROUP_SIZE,
     MUTUALITY,
     REPLY_TIMEOUT,
     SCRIPT,
@@ -90,14 +90,15 @@ class Turn:
 
 async def where_the_time_goes(database_url: str, turns: Sequence[Turn]) -> dict[str, Any]:
     """Each turn's wait cut at the moments the bot stored: the webhook stored the update
-    (`inbox.received_at`), the worker's turn began (its lines' `created_at`) and committed
-    (`inbox.processed_at`), the last line reached the fake."""
+    (`inbox.received_at`), the worker's turn began (its lines' `created_at`); the rest is the
+    turn's transaction, the sender's wake-up, claim and the limits, and the send itself, until
+    the last line reached the fake."""
     chats = sorted({turn.chat for turn in turns})
     database = Database(database_url)
     try:
         async with database.read() as uow:
             inbox = await uow.session.execute(
-                select(InboxEntry.address, InboxEntry.received_at, InboxEntry.processed_at)
+                select(InboxEntry.address, InboxEntry.received_at)
                 .where(InboxEntry.address.in_(chats))
                 .order_by(InboxEntry.id)
             )
@@ -108,23 +109,22 @@ async def where_the_time_goes(database_url: str, turns: Sequence[Turn]) -> dict[
             )
     finally:
         await database.dispose()
-    received: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for address, at, done in inbox:
-        received[address].append((at.timestamp(), done.timestamp() if done else math.nan))
+    received: dict[str, list[float]] = defaultdict(list)
+    for address, at in inbox:
+        received[address].append(at.timestamp())
     written: dict[str, list[float]] = defaultdict(list)
     for address, at in lines:
         written[address].append(at.timestamp())
     cuts: dict[str, list[float]] = defaultdict(list)
     position: dict[str, int] = defaultdict(int)
     for turn in sorted(turns, key=lambda turn: (turn.chat, turn.step)):
-        stored, committed = received[turn.chat][turn.step]
+        stored = received[turn.chat][turn.step]
         first = position[turn.chat]
         position[turn.chat] += len(SCRIPT[turn.step][1])
         began = written[turn.chat][first]
         cuts["webhook stored it"].append(stored - turn.posted)
         cuts["worker began the turn"].append(began - stored)
-        cuts["worker committed"].append(committed - began)
-        cuts["last line at the fake"].append(turn.replied - committed)
+        cuts["written, sent, at the fake"].append(turn.replied - began)
     return {name: summary_ms(values) for name, values in cuts.items()}
 
 
@@ -314,6 +314,11 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main() -> None:
     options = parse_arguments()
+    if any(count < 2 or count % GROUP_SIZE == 1 for count in options.members):
+        raise SystemExit(
+            f"--members: members go in groups of {GROUP_SIZE}, and a group of one is asked no "
+            "help questions: give counts of at least 2 that leave no one alone (not 8k + 1)"
+        )
     if not MUTUALITY.exists():
         raise SystemExit(f"{MUTUALITY} not found: run this with the project's venv python")
     if options.profile:
