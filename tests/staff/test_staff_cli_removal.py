@@ -43,9 +43,13 @@ def _staff(cli: Cli) -> None:
 
 def test_an_admin_removes_a_staff_user_whom_no_command_then_takes(cli: Cli) -> None:
     _staff(cli)
+    cli("stories", "add", "--group", "Kibera Market Peers", "--by", "Grace", "--text", "Welcome!")
     removed = cli("staff", "remove", "grace", "--by", "ada@example.org")
     assert removed.output == "Removed staff #2 Grace; their console sessions have ended.\n"
 
+    # what she wrote still names her
+    [story] = cli("stories", "list").output.splitlines()[1:]
+    assert "staff: Grace " in story, story
     listed = cli("staff", "list").output
     assert "Grace" not in listed and "Ada" in listed and "Sam" in listed
     everyone = cli("staff", "list", "--all").output.splitlines()
