@@ -439,6 +439,9 @@ class Staff(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, server_default=sql_text("0"))
     failed_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Removal is a state, not a deletion: the row names them in the audit log and on what they
+    # wrote, while every lookup (sign-in, chat commands, --by, lists) leaves them out.
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class StaffGroup(Base):

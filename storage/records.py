@@ -159,6 +159,11 @@ class StaffRecord:
     created_at: datetime
     email: str | None = None
     language: str | None = None
+    removed_at: datetime | None = None
+
+    @property
+    def removed(self) -> bool:
+        return self.removed_at is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,9 @@
     mutuality broadcast list
 
 Sending now plans and queues the broadcast here (with a progress bar); the sender of a `run` or
-`worker` process sends it within the channels' limits. A broadcast for later is sent by the
-clock when its time comes. Nothing here imports a channel library until a broadcast is queued,
-so the command starts quickly.
+`worker` process sends it within the channels' limits, which `--wait` watches. A broadcast for
+later is sent by the clock when its time comes. Nothing here imports a channel library until a
+broadcast is queued, so the command starts quickly.
 """
 
 from __future__ import annotations
@@ -16,14 +16,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Final
 
 import click
 
 from bot.broadcasts import composing, segments
 from bot.cli.app import App, find_group
+from bot.cli.progress import Progress
 from bot.cli.staff import find_staff
 from bot.i18n.catalogs import load_catalogs
 from bot.settings import Settings
@@ -44,6 +46,8 @@ from storage.unit_of_work import UnitOfWork
 if TYPE_CHECKING:
     from bot.broadcasts.running import Wake
 
+UNTIL_SENT: Final = 0
+"""`--wait` without seconds: watch until no message is left to send."""
 MESSAGE_STATUSES = ("queued", "sent", "delivered", "read", "failed", "undelivered")
 STATUS_NOTES = {
     "scheduled": " (waiting for its time)",
@@ -90,9 +94,12 @@ REASONS = {
 @click.option(
     "--wait",
     type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seconds to watch delivery after queuing (0: do not wait).",
+    is_flag=False,
+    flag_value=UNTIL_SENT,
+    default=None,
+    metavar="[SECONDS]",
+    help="Watch it go out with a progress bar (sent, failed, left, ETA) until every message "
+    "is sent or failed (or for at most SECONDS). Ctrl-C stops watching, not the broadcast.",
 )
 @click.option("--batch", type=click.IntRange(min=1), default=1000, hidden=True)
 @click.pass_context
@@ -105,7 +112,7 @@ def broadcast(
     at_text: str | None,
     dry_run: bool,
     sender: str | None,
-    wait: int,
+    wait: int | None,
     batch: int,
 ) -> None:
     """Send a message to a group, a language and/or a segment, now or later.
@@ -113,7 +120,7 @@ def broadcast(
     Subcommands: `status ID` and `list`."""
     given = group_ref or segment or text_file or language or at_text or dry_run or sender
     if ctx.invoked_subcommand is not None:
-        if given or wait:
+        if given or wait is not None:
             raise click.UsageError(
                 f"the options go with a new broadcast, not with {ctx.invoked_subcommand}"
             )
@@ -176,7 +183,7 @@ def broadcast(
             click.echo(f"Check it with: mutuality broadcast status {record.id}")
             return
         async with app.sender_wake() as wake:
-            await _send_now(database, record, batch, wait, schema, zone, wake)
+            await _send_now(database, record, batch, wait, schema, zone, wake, app.settings)
 
     app.run(work)
 
@@ -279,21 +286,21 @@ async def _send_now(
     database: Database,
     record: BroadcastRecord,
     batch: int,
-    wait: int,
+    wait: int | None,
     schema: segments.SegmentSchema,
     zone: str,
     wake: Wake | None,
+    settings: Settings,
 ) -> None:
     from bot.broadcasts.running import run_broadcast  # imports the channels' splitting rules
 
-    bar: Any = None
+    bar: Progress | None = None
 
     def advance(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            bar = click.progressbar(length=max(total, 1), label=f"Queuing broadcast #{record.id}")
-            bar.__enter__()
-        bar.update(done - bar.pos)
+            bar = Progress(total, f"Queuing broadcast #{record.id}").__enter__()
+        bar.update(done)
 
     try:
         totals = await run_broadcast(
@@ -315,35 +322,79 @@ async def _send_now(
     deferred = _deferred_line(progress, zone)
     if deferred:
         click.echo(deferred)
-    if wait:
-        await _watch(database, record.id, wait)
+    if wait is not None:
+        await _watch(database, record.id, wait, settings)
+        return
     click.echo(
         f"The sender of a running `mutuality run` or `mutuality worker` sends them. Check later "
         f"with: mutuality broadcast status {record.id}"
     )
 
 
-async def _watch(database: Database, broadcast_id: int, seconds: int) -> None:
-    """Print delivery counts as they change, every second, until nothing is unsettled or
-    `seconds` have passed."""
-    deadline = time.monotonic() + seconds
-    shown = ""
-    while True:
-        async with database.transaction() as uow:
-            progress = await uow.broadcasts.progress(broadcast_id)
-        line = _messages_line(progress)
-        if line != shown:
-            click.echo(f"  {line}")
-            shown = line
-        if progress.unsettled == 0:
-            click.echo("Every message reached a final state.")
-            return
-        if time.monotonic() >= deadline:
-            click.echo(
-                f"Stopped watching after {seconds} s; {progress.unsettled} still on the way."
-            )
-            return
-        await asyncio.sleep(1.0)
+async def _watch(database: Database, broadcast_id: int, seconds: int, settings: Settings) -> None:
+    """Show the broadcast going out, checking every second, until no message is left to send
+    or `seconds` (unless UNTIL_SENT) have passed; then a summary. Ctrl-C stops the watching
+    only: the broadcast's messages stay queued for the sender, and `broadcast status` shows
+    them again."""
+    deadline = None if seconds == UNTIL_SENT else time.monotonic() + seconds
+    async with database.transaction() as uow:
+        progress = await uow.broadcasts.progress(broadcast_id)
+    try:
+        with Progress(sum(progress.messages.values()), f"Broadcast #{broadcast_id}") as bar:
+            while True:
+                async with database.transaction() as uow:
+                    progress = await uow.broadcasts.progress(broadcast_id, utc_now())
+                tally = Tally.of(progress)
+                bar.total = tally.total
+                bar.update(tally.settled, tally.detail(), _eta_seconds(progress, settings))
+                if tally.left == 0 or (deadline is not None and time.monotonic() >= deadline):
+                    break
+                await asyncio.sleep(1.0)
+    except asyncio.CancelledError:  # Ctrl-C: asyncio.run cancels the command's task
+        click.echo(
+            f"\nStopped watching; broadcast #{broadcast_id} goes on. Watch it again with: "
+            f"mutuality broadcast status {broadcast_id}"
+        )
+        return
+    if tally.left:
+        click.echo(f"Stopped watching after {seconds} s: {tally.summary()}.")
+        click.echo(f"The sender goes on; check with: mutuality broadcast status {broadcast_id}")
+        return
+    click.echo(f"Broadcast #{broadcast_id} sent: {tally.summary()}.")
+    click.echo(f"  {_messages_line(progress)}")
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """A broadcast's messages as the progress bar counts them: sent (delivered and read
+    included), failed (undelivered and cancelled included) and left to send."""
+
+    sent: int
+    failed: int
+    left: int
+
+    @classmethod
+    def of(cls, progress: BroadcastProgress) -> Tally:
+        counts = progress.messages
+        return cls(
+            sent=sum(counts.get(status, 0) for status in ("sent", "delivered", "read")),
+            failed=sum(counts.get(status, 0) for status in ("failed", "undelivered")),
+            left=counts.get("queued", 0),
+        )
+
+    @property
+    def total(self) -> int:
+        return self.sent + self.failed + self.left
+
+    @property
+    def settled(self) -> int:
+        return self.sent + self.failed
+
+    def detail(self) -> str:
+        return f"sent {self.sent} · failed {self.failed} · left {self.left}"
+
+    def summary(self) -> str:
+        return f"{self.sent} sent, {self.failed} failed, {self.left} left"
 
 
 # --- parsing and printing -----------------------------------------------------------------------
@@ -446,7 +497,7 @@ def _deferred_line(progress: BroadcastProgress, zone: str) -> str:
     )
 
 
-def _eta(progress: BroadcastProgress, settings: Settings) -> str:
+def _eta_seconds(progress: BroadcastProgress, settings: Settings) -> float:
     """How long the queued messages take at the channels' sending rates (channels send side
     by side, so the slowest decides); quiet hours and retries can make it longer."""
     rates = {
@@ -454,7 +505,7 @@ def _eta(progress: BroadcastProgress, settings: Settings) -> str:
         "whatsapp": settings.whatsapp_rate_per_second,
         "sms": settings.sms_rate_per_second,
     }
-    seconds = max(
+    return max(
         (
             counts.get("queued", 0) / rates[channel]
             for channel, counts in progress.messages_by_channel.items()
@@ -462,6 +513,10 @@ def _eta(progress: BroadcastProgress, settings: Settings) -> str:
         ),
         default=0.0,
     )
+
+
+def _eta(progress: BroadcastProgress, settings: Settings) -> str:
+    seconds = _eta_seconds(progress, settings)
     if seconds < 60:
         return f"about {max(1, round(seconds))} s at the channels' rates"
     if seconds < 3600:

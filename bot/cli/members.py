@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from bot.cli.app import App
+from bot.cli.progress import Progress
 from bot.cli.staff import find_staff
 from bot.i18n.catalogs import load_catalogs
 from bot.members.copies import member_copy_csv
@@ -93,10 +94,8 @@ def members_import(app: App, file: Path, write: bool) -> None:
             )
             if write and not plan.errors:
                 if len(plan.members) > SHOWN_ROWS:
-                    with click.progressbar(
-                        length=len(plan.members), label="Writing members", file=sys.stderr
-                    ) as bar:
-                        await apply_import(uow, plan, at=utc_now(), progress=bar.update)
+                    with Progress(len(plan.members), "Writing members") as bar:
+                        await apply_import(uow, plan, at=utc_now(), progress=bar.advance)
                 else:
                     await apply_import(uow, plan, at=utc_now())
             return plan

@@ -11,7 +11,9 @@ from typing import Any, Final, cast
 import click
 
 from bot.cli.app import App, find_group
+from bot.i18n.catalogs import load_catalogs
 from bot.members.roster import normalize_phone, normalize_telegram_id
+from bot.staff.accounts import Contacts, describe
 from bot.turns.service import utc_now
 from storage.database import Database
 from storage.records import STAFF_ROLES, StaffRecord, StaffRole
@@ -23,10 +25,45 @@ MAX_ID_DIGITS: Final = 9
 
 
 async def find_staff(uow: UnitOfWork, by: str) -> StaffRecord:
-    """The staff user `by` names: their id, their phone (+ and country code, any spacing), their
-    Telegram id, or their name in any case. Raises `click.ClickException` saying what to give
-    when no one, or more than one person, matches."""
+    """The working staff user `by` names: their id, their phone (+ and country code, any
+    spacing), their Telegram id, or their name in any case. Raises `click.ClickException` saying
+    what to give when no one, or more than one person, matches, and saying so when `by` names
+    someone who was removed (removed staff act on nothing)."""
     clean = " ".join(by.split())
+    try:
+        return await _lookup(uow, clean)
+    except click.ClickException:
+        await _refuse_removed(uow, clean)
+        raise
+
+
+async def find_admin(uow: UnitOfWork, by: str) -> StaffRecord:
+    """`find_staff`, refusing anyone but an admin: managing staff takes one."""
+    person = await find_staff(uow, by)
+    if person.role != "admin":
+        raise click.ClickException(
+            f"{person.name} is {person.role}, not admin: changing staff takes an admin's --by"
+        )
+    return person
+
+
+async def _refuse_removed(uow: UnitOfWork, clean: str) -> None:
+    """Name the removed staff user `clean` points at, if any, instead of "no one"."""
+    removed: list[StaffRecord] = []
+    if clean.isascii() and clean.isdigit() and len(clean) <= MAX_ID_DIGITS:
+        person = await uow.staff.get(int(clean), include_removed=True)
+        removed = [person] if person is not None else []
+    elif not clean.startswith("+") and "@" not in clean:
+        removed = await uow.staff.by_name(clean, include_removed=True)
+    for person in removed:
+        if person.removed_at is not None:
+            raise click.ClickException(
+                f"staff #{person.id} {person.name} was removed on "
+                f"{person.removed_at:%Y-%m-%d} (mutuality staff list shows who is on staff)"
+            )
+
+
+async def _lookup(uow: UnitOfWork, clean: str) -> StaffRecord:
     if not clean:
         raise click.ClickException("--by needs a staff id, phone or name")
     found: StaffRecord | None = None
@@ -146,13 +183,14 @@ def staff_add(
 
 
 @staff.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Also show removed staff users.")
 @click.pass_obj
-def staff_list(app: App) -> None:
-    """Every staff user: id, role, phone, Telegram id, name."""
+def staff_list(app: App, show_all: bool) -> None:
+    """Every staff user on staff: id, role, phone, Telegram id, name (--all: the removed too)."""
 
     async def work(database: Database) -> Any:
         async with database.transaction() as uow:
-            return await uow.staff.list()
+            return await uow.staff.list(include_removed=show_all)
 
     rows: list[StaffRecord] = app.run(work)
     if not rows:
@@ -161,10 +199,101 @@ def staff_list(app: App) -> None:
         return
     click.echo(f"{'id':>4}  {'role':<11} {'phone':<16} {'telegram':<14} name")
     for row in rows:
+        removed = f"  (removed {row.removed_at:%Y-%m-%d})" if row.removed_at else ""
         click.echo(
             f"{row.id:>4}  {row.role:<11} {row.phone or '-':<16} {row.telegram_id or '-':<14} "
-            f"{row.name}"
+            f"{row.name}{removed}"
         )
+
+
+@staff.command("remove")
+@click.argument("who")
+@click.option("--by", "by", required=True, help="The admin who removes them (id, phone or name).")
+@click.pass_obj
+def staff_remove(app: App, who: str, by: str) -> None:
+    """Remove WHO (id, email, phone or name) from staff: they can no longer sign in (their
+    console sessions end now), send staff commands in chat or be named after --by. Their name
+    stays on the audit log and on the stories and broadcasts they wrote. The last admin cannot
+    be removed."""
+
+    async def work(database: Database) -> StaffRecord:
+        async with database.transaction() as uow:
+            admin = await find_admin(uow, by)
+            person = await find_staff(uow, who)
+            removed = await uow.staff.remove(person.id, at=utc_now())
+            await uow.audit.record(admin.id, "staff_removed", at=utc_now(), detail=describe(person))
+            return removed
+
+    try:
+        removed = app.run(work)
+    except InvalidStaff as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Removed staff #{removed.id} {removed.name}; their console sessions have ended.")
+
+
+@staff.command("edit")
+@click.argument("who")
+@click.option("--name", help="Their new name.")
+@click.option("--role", type=click.Choice(STAFF_ROLES), help="Their new role.")
+@click.option("--email", help='Their new email ("" to clear it).')
+@click.option("--phone", help='Their new phone with + and country code ("" to clear it).')
+@click.option("--telegram", "telegram_id", help='Their new Telegram user id ("" to clear it).')
+@click.option("--language", help='The console language they see ("" for the browser\'s).')
+@click.option("--by", "by", required=True, help="The admin who edits them (id, phone or name).")
+@click.pass_obj
+def staff_edit(
+    app: App,
+    who: str,
+    name: str | None,
+    role: str | None,
+    email: str | None,
+    phone: str | None,
+    telegram_id: str | None,
+    language: str | None,
+    by: str,
+) -> None:
+    """Change WHO (id, email, phone or name): only what is given changes. They keep at least
+    one of a phone, a Telegram id or an email, and the last admin keeps the admin role."""
+    if all(value is None for value in (name, role, email, phone, telegram_id, language)):
+        raise click.UsageError("give what to change: --name, --role, --email, --phone, ...")
+    try:
+        contacts = Contacts(phone, telegram_id).normalized()
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from error
+    if language and language.strip():
+        codes = load_catalogs(app.settings.locales_path).codes
+        if language.strip() not in codes:
+            raise click.BadParameter(
+                f"'{language}' is not a shipped language ({', '.join(codes)})",
+                param_hint="--language",
+            )
+
+    async def work(database: Database) -> tuple[StaffRecord, StaffRecord]:
+        async with database.transaction() as uow:
+            admin = await find_admin(uow, by)
+            person = await find_staff(uow, who)
+            edited = await uow.staff.edit(
+                person.id,
+                name=name,
+                role=cast(StaffRole | None, role),
+                phone=contacts.phone,
+                telegram_id=contacts.telegram_id,
+                email=email,
+                language=language,
+            )
+            await uow.audit.record(
+                admin.id,
+                "staff_edited",
+                at=utc_now(),
+                detail=f"{describe(person)} -> {describe(edited)}",
+            )
+            return person, edited
+
+    try:
+        before, after = app.run(work)
+    except InvalidStaff as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Edited staff #{after.id}: {describe(before)} -> {describe(after)}.")
 
 
 async def _groups(uow: UnitOfWork, names: str) -> list[int]:

@@ -106,7 +106,7 @@ def stories_list(app: App, status: str | None, group_name: str | None) -> None:
             group_id = (await find_group(uow, group_name)).id if group_name else None
             found = await uow.stories.list(cast(StoryStatus | None, status), group_id)
             groups = {group.id: group.name for group in await uow.groups.list()}
-            staff = {person.id: person.name for person in await uow.staff.list()}
+            staff = {p.id: p.name for p in await uow.staff.list(include_removed=True)}
             members: dict[int, str] = {}
             for story in found:
                 if story.member_id is not None and story.member_id not in members:

@@ -65,16 +65,25 @@ HEADROOM = 0.99
 a provider whose count is a little rougher than ours."""
 
 
+CHAT_SUSTAINED_SECONDS = 10.0
+"""The window over which a Telegram chat's sustained rate is kept: about one send a second on
+average over ten seconds, within bursts of `telegram_chat_burst` in any second. (A chat rate
+high enough to make that window hold over 100 sends gets a shorter one: same rate, less to
+remember.)"""
+
+
 @dataclass(frozen=True)
 class Limits:
     """Sends per second; Telegram's per-group limit is per minute.
 
     A channel's overall limit is a sliding window of one second (30 sends in any second for
     Telegram by default), the way providers count: after a quiet moment a whole second's worth
-    may go at once, and a send that starts late is made up by the next ones. A chat's or a
-    group's limit allows one send at a time, evenly spaced. A Telegram chat allows a short burst
-    (`telegram_chat_burst` sends at once, then `telegram_chat_per_second`): a turn of two or three
-    messages ("Skipped." and the next question) leaves together instead of a second apart."""
+    may go at once, and a send that starts late is made up by the next ones. A group's limit
+    allows one send at a time, evenly spaced. A Telegram chat has two windows: at most
+    `telegram_chat_burst` sends in any second, and `telegram_chat_per_second` on average over
+    `CHAT_SUSTAINED_SECONDS`. So a turn of two or three messages ("Skipped." and the next
+    question) leaves together even when the member answered the turn before a second ago,
+    while a chat that is sent to steadily still gets about one a second."""
 
     telegram_per_second: float = 30.0
     telegram_chat_per_second: float = 1.0
@@ -84,18 +93,24 @@ class Limits:
     sms_per_second: float = 1.0
 
     def buckets(self, channel: str, address: str) -> list[Bucket]:
-        """The channel's buckets first, then the chat's own (Telegram)."""
+        """The channel's buckets first, then the chat's own (Telegram), the sustained one last
+        (the one a chat's `retry_after` pauses)."""
         if channel == "telegram":
-            chat = (
-                _spaced(f"telegram:group:{address}", self.telegram_group_per_minute / 60.0)
-                if address.startswith("-")
-                else Bucket(
+            overall = _per_second("telegram", self.telegram_per_second)
+            if address.startswith("-"):
+                group = _spaced(f"telegram:group:{address}", self.telegram_group_per_minute / 60.0)
+                return [*overall, group]
+            burst = max(1, self.telegram_chat_burst)
+            rate = self.telegram_chat_per_second
+            return [
+                *overall,
+                Bucket(f"telegram:chat-burst:{address}", burst * HEADROOM, burst=burst),
+                Bucket(
                     f"telegram:chat:{address}",
-                    self.telegram_chat_per_second * HEADROOM,
-                    burst=max(1, self.telegram_chat_burst),
-                )
-            )
-            return [*_per_second("telegram", self.telegram_per_second), chat]
+                    rate * HEADROOM,
+                    burst=max(burst, min(round(rate * CHAT_SUSTAINED_SECONDS), 100)),
+                ),
+            ]
         if channel == "whatsapp":
             return _per_second("whatsapp", self.whatsapp_per_second)
         if channel == "sms":

@@ -9,17 +9,14 @@ formula guard as every other export (`bot.reports.exports`).
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
-
-from openpyxl import Workbook
+from typing import Any, Final
 
 from bot.reports.evidence import Change, EvidenceReport
-from bot.reports.exports import looks_like_formula
+from bot.reports.spreadsheet import MONEY, PERCENT, add_sheet, new_workbook, workbook_bytes
 from storage.repositories.exports import render_decimal
 
 
@@ -162,51 +159,34 @@ def to_text(report: EvidenceReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return ", ".join(str(item) for item in value)
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None)
-    return value
-
-
-def _sheet(
-    workbook: Workbook, title: str, header: Sequence[str], rows: Iterable[Sequence[Any]]
-) -> None:
-    sheet = workbook.create_sheet(title)
-    sheet.append(list(header))
-    for row in rows:
-        values = [_cell(value) for value in row]
-        sheet.append(values)
-        for column, value in enumerate(values, start=1):
-            if isinstance(value, str) and looks_like_formula(value):
-                cell = sheet.cell(row=sheet.max_row, column=column)
-                cell.data_type = "s"
-                cell.quotePrefix = True
-    sheet.freeze_panes = "A2"
+CHANGE_FORMATS: Final = {
+    "baseline median": MONEY,
+    "now median": MONEY,
+    "median change": MONEY,
+    "share improved": PERCENT,
+}
+"""Every measure of change is an amount of money (sales, costs, profit, savings, household
+income and balance), and shares are fractions shown as percentages."""
 
 
 def to_xlsx(report: EvidenceReport) -> bytes:
     """A workbook: summary, weekly participation, business change, household change, the
     distribution of changes, help per week, the network, and the methods."""
-    workbook = Workbook()
-    default = workbook.active
-    assert default is not None
-    workbook.remove(default)
+    workbook = new_workbook()
     participation, mutuality = report.participation, report.mutuality
-    _sheet(
+    add_sheet(
         workbook,
         "summary",
         ("figure", "value", "how it is computed"),
         [
             ("scope", report.group or "whole program", ""),
-            ("since", report.since.isoformat() if report.since else "", ""),
+            ("since", report.since or "", ""),
             ("made at (UTC)", report.generated_at, ""),
             *((c.label, c.value, c.method) for c in participation.counts),
             *((c.label, c.value, c.method) for c in mutuality.reciprocity),
         ],
     )
-    _sheet(
+    add_sheet(
         workbook,
         "participation",
         ("week", "invited", "completed", "response rate", "reminders"),
@@ -214,13 +194,14 @@ def to_xlsx(report: EvidenceReport) -> bytes:
             (w.week, w.invited, w.completed, w.response_rate, w.reminders)
             for w in participation.weeks
         ),
+        formats={"response rate": PERCENT},
     )
     change_header = (
         "currency", "measure", "members", "too few", "baseline median", "now median",
         "median change", "improved", "share improved", "how it is computed",
     )  # fmt: skip
     for title, changes in (("business", report.business), ("household", report.household)):
-        _sheet(
+        add_sheet(
             workbook,
             title,
             change_header,
@@ -239,8 +220,9 @@ def to_xlsx(report: EvidenceReport) -> bytes:
                 )
                 for c in changes
             ),
+            formats=CHANGE_FORMATS,
         )
-    _sheet(
+    add_sheet(
         workbook,
         "change distribution",
         ("source", "currency", "measure", "member change"),
@@ -250,8 +232,9 @@ def to_xlsx(report: EvidenceReport) -> bytes:
             for c in changes
             for change in c.changes
         ),
+        formats={"member change": MONEY},
     )
-    _sheet(
+    add_sheet(
         workbook,
         "help per week",
         ("week", "kind", "records", "reported by giver", "reported by receiver"),
@@ -260,7 +243,7 @@ def to_xlsx(report: EvidenceReport) -> bytes:
             for w in mutuality.weeks
         ),
     )
-    _sheet(
+    add_sheet(
         workbook,
         "help network",
         ("group", "giver id", "giver", "receiver id", "receiver", "records", "ways"),
@@ -269,7 +252,7 @@ def to_xlsx(report: EvidenceReport) -> bytes:
             for e in mutuality.network
         ),
     )
-    _sheet(
+    add_sheet(
         workbook,
         "methods",
         ("figure", "how it is computed"),
@@ -282,6 +265,4 @@ def to_xlsx(report: EvidenceReport) -> bytes:
             *(("note", note) for note in report.notes),
         ],
     )
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    return workbook_bytes(workbook)

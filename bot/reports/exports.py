@@ -31,6 +31,7 @@ import csv
 import io
 import re
 from collections.abc import Sequence
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
@@ -154,43 +155,54 @@ def to_csv(header: Sequence[str], table: list[list[Any]]) -> bytes:
 
 
 def to_xlsx(title: str, header: Sequence[str], table: list[list[Any]]) -> bytes:
-    """The table as a workbook of one sheet. A text that could be a formula becomes a text cell
-    with the quote prefix (openpyxl would otherwise store a text beginning with `=` as a
-    formula); numbers and dates keep their own cell types. openpyxl is imported here, when a
-    workbook is asked for: the long-running processes never write one, and it weighs 5 MiB."""
-    from openpyxl import Workbook
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    """The table as a workbook of one sheet (`bot.reports.spreadsheet`): a text that could be a
+    formula stays text; numbers and dates keep their own cell types, money answers carry a
+    money format."""
+    from bot.reports.spreadsheet import add_sheet, new_workbook, workbook_bytes
 
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = title
-    sheet.append(list(header))
+    workbook = new_workbook()
+    add_sheet(workbook, title, header, table)
+    return workbook_bytes(workbook)
+
+
+def _for_xlsx(kind: str, table: list[list[Any]]) -> list[list[Any]]:
+    """The table with real dates and times where the CSV has ISO 8601 texts (the moment of
+    each line, a date answer) and money answers marked for the money format: a value column
+    holds amounts, counts, dates and texts, row by row."""
+    from bot.reports.spreadsheet import MONEY, Formatted
+
+    value, kind_at = ANSWER_COLUMNS.index("value"), ANSWER_COLUMNS.index("type")
+    converted = []
     for line in table:
-        line = [_storable(value, ILLEGAL_CHARACTERS_RE) for value in line]
-        sheet.append(line)
-        for column, value in enumerate(line, start=1):
-            if isinstance(value, str) and looks_like_formula(value):
-                cell = sheet.cell(row=sheet.max_row, column=column)
-                cell.data_type = "s"
-                cell.quotePrefix = True
-    sheet.freeze_panes = "A2"
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+        line = [_moment(line[0]), *line[1:]] if line else line
+        if kind == "answers" and len(line) > value:
+            if line[kind_at] == "money" and isinstance(line[value], Decimal):
+                line[value] = Formatted(line[value], MONEY)
+            elif line[kind_at] == "date" and isinstance(line[value], str):
+                line[value] = _day(line[value])
+        converted.append(line)
+    return converted
 
 
-def _storable(value: Any, illegal: re.Pattern[str]) -> Any:
-    """`value` as a workbook can hold it: XML 1.0 has no place for most control characters
-    (a member's answer may carry one), so each becomes U+FFFD, visibly, instead of failing the
-    whole export."""
-    if isinstance(value, str):
-        return illegal.sub("\N{REPLACEMENT CHARACTER}", value)
-    return value
+def _moment(text: Any) -> Any:
+    """An ISO 8601 moment as a datetime; anything else as it is."""
+    if not isinstance(text, str):
+        return text
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return text
+
+
+def _day(text: str) -> date | str:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return text
 
 
 def render(kind: str, export_format: ExportFormat, table: list[list[Any]]) -> bytes:
     header = ANSWER_COLUMNS if kind == "answers" else HELP_COLUMNS
     if export_format is ExportFormat.XLSX:
-        return to_xlsx(kind, header, table)
+        return to_xlsx(kind, header, _for_xlsx(kind, table))
     return to_csv(header, table)

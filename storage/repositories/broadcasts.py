@@ -303,8 +303,12 @@ class BroadcastRepository:
         clean = validate_texts(texts)
         if group_id is not None and await self._session.get(Group, group_id) is None:
             raise InvalidBroadcast(f"no group #{group_id}")
-        if created_by_id is not None and await self._session.get(Staff, created_by_id) is None:
-            raise InvalidBroadcast(f"no staff member #{created_by_id}")
+        if created_by_id is not None:
+            author = await self._session.get(Staff, created_by_id)
+            if author is None:
+                raise InvalidBroadcast(f"no staff member #{created_by_id}")
+            if author.removed_at is not None:
+                raise InvalidBroadcast(f"staff member #{created_by_id} was removed")
         row = Broadcast(
             created_by_id=created_by_id,
             group_id=group_id,

@@ -13,7 +13,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Staff
-from storage.repositories.staff import normalize_email
+from storage.repositories.staff import CURRENT, normalize_email
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,15 +44,15 @@ class SignInRepository:
         self._session = session
 
     async def for_login(self, login: str) -> Credentials | None:
-        """The credentials of the staff user who signs in as `login`: their email (any case) or
-        their +E.164 phone. Locked with `FOR UPDATE` on PostgreSQL, so two wrong attempts at the
-        same moment both count."""
+        """The credentials of the working (not removed) staff user who signs in as `login`:
+        their email (any case) or their +E.164 phone. Locked with `FOR UPDATE` on PostgreSQL,
+        so two wrong attempts at the same moment both count."""
         clean = login.strip()
         if not clean:
             return None
         statement = (
             select(Staff)
-            .where(or_(Staff.email == normalize_email(clean), Staff.phone == clean))
+            .where(or_(Staff.email == normalize_email(clean), Staff.phone == clean), CURRENT)
             .with_for_update()
         )
         row = await self._session.scalar(statement)

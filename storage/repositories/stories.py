@@ -284,5 +284,9 @@ class StoryRepository:
                 ) from None
 
     async def _staff_exists(self, staff_id: int) -> None:
-        if await self._session.get(Staff, staff_id) is None:
+        """Refuse a staff user who does not exist or was removed: they act on nothing."""
+        row = await self._session.get(Staff, staff_id)
+        if row is None:
             raise NotFound(f"no staff member #{staff_id}")
+        if row.removed_at is not None:
+            raise NotFound(f"staff member #{staff_id} was removed")

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -242,8 +248,47 @@ def test_waiting_stops_at_the_deadline(database_file: Path, tmp_path: Path) -> N
         "--group", "Kibera Market Peers", "--text-file", text_file(tmp_path), "--wait", "1"
     )
     assert result.exit_code == 0, result.output
-    assert "messages: queued 3, sent 0" in result.output
-    assert "Stopped watching after 1 s; 3 still on the way." in result.output
+    # not a terminal: plain lines, with what is left and an ETA from the channels' rates
+    assert "Broadcast #1: 0/3 (0%) sent 0 · failed 0 · left 3 · ETA 1s" in result.stderr
+    assert "Stopped watching after 1 s: 0 sent, 0 failed, 3 left." in result.stdout
+    assert "check with: mutuality broadcast status 1" in result.stdout
+    assert rows(database_file, "messages WHERE status = 'queued'") == 3
+
+
+def test_waiting_shows_the_broadcast_going_out_until_it_is_sent(
+    database_file: Path, tmp_path: Path
+) -> None:
+    """`--wait` alone watches until nothing is left to send, whatever sends it: here a stand-in
+    for the sender marks the queued messages sent and failed while the command watches."""
+
+    def sender() -> None:
+        connection = sqlite3.connect(database_file, timeout=30)
+        try:
+            while not connection.execute(
+                "SELECT count(*) FROM messages WHERE status = 'queued'"
+            ).fetchone()[0]:
+                time.sleep(0.05)
+            time.sleep(1.5)  # the watcher sees them queued first
+            ids = [row[0] for row in connection.execute("SELECT id FROM messages ORDER BY id")]
+            with connection:
+                connection.execute(
+                    "UPDATE messages SET status = 'sent' WHERE id IN (?, ?)", ids[:2]
+                )
+                connection.execute("UPDATE messages SET status = 'failed' WHERE id = ?", ids[2:])
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=sender)
+    thread.start()
+    try:
+        result = run("--group", "Kibera Market Peers", "--text-file", text_file(tmp_path), "--wait")
+    finally:
+        thread.join()
+    assert result.exit_code == 0, result.output
+    assert "Broadcast #1: 0/3 (0%) sent 0 · failed 0 · left 3" in result.stderr
+    assert result.stderr.rstrip().endswith("Broadcast #1: 3/3 (100%) sent 2 · failed 1 · left 0")
+    assert "Broadcast #1 sent: 2 sent, 1 failed, 0 left." in result.stdout
+    assert "messages: queued 0, sent 2, delivered 0, read 0, failed 1" in result.stdout
 
 
 def test_a_broadcast_for_later_is_only_scheduled(database_file: Path, tmp_path: Path) -> None:
@@ -262,3 +307,32 @@ def test_a_broadcast_for_later_is_only_scheduled(database_file: Path, tmp_path: 
     assert "Broadcast #1: scheduled (waiting for its time)" in status.output
     assert "segment business_type=food" in status.output
     assert "not planned yet" in status.output
+
+
+def test_ctrl_c_stops_watching_and_the_broadcast_goes_on(
+    database_file: Path, tmp_path: Path
+) -> None:
+    command = [str(Path(sys.executable).parent / "mutuality"), "broadcast", "--group",
+               "Kibera Market Peers", "--text-file", text_file(tmp_path), "--wait"]  # fmt: skip
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:  # plain lines: the output is no terminal
+            if line.startswith("Broadcast #1: 0/3"):
+                break
+        process.send_signal(signal.SIGINT)
+        stdout, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, stdout
+    assert (
+        "Stopped watching; broadcast #1 goes on. Watch it again with: "
+        "mutuality broadcast status 1" in stdout
+    )
+    assert rows(database_file, "messages WHERE status = 'queued'") == 3
+    status = run("status", "1")
+    assert "Broadcast #1: sending" in status.output and "3 messages to go" in status.output

@@ -86,7 +86,9 @@ def routes(console: ConsoleContext) -> list[Route]:
                 member_id, before_id=before, limit=TRANSCRIPT_LINES
             )
             taken_by = (
-                await uow.staff.get(member.taken_over_by_id) if member.taken_over_by_id else None
+                await uow.staff.get(member.taken_over_by_id, include_removed=True)
+                if member.taken_over_by_id
+                else None
             )
             notes = await notes_for(uow, member_id, lines)
             private_notes = await uow.conversations.private_notes(member_id)
