@@ -16,10 +16,21 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from bot.runtime import Runtime
-from bot.web.console import accounts, audit, exports, inbox, member, signin
+from bot.web.console import (
+    accounts,
+    audit,
+    exports,
+    groups,
+    highlights,
+    imports,
+    inbox,
+    member,
+    signin,
+)
 from bot.web.console.access import Gate
 from bot.web.console.context import ConsoleContext
 from bot.web.console.headers import SecurityHeaders
+from bot.web.console.sharing import JoinLinks
 from bot.web.console.templating import Pages
 
 log = logging.getLogger(__name__)
@@ -64,6 +75,9 @@ def console_app(runtime: Runtime) -> Starlette:
             *audit.routes(console),
             *accounts.routes(console),
             *exports.routes(console),
+            *groups.routes(console, join_links(runtime)),
+            *imports.routes(console, runtime.settings.default_country),
+            *highlights.routes(console),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[
@@ -79,4 +93,14 @@ def console_app(runtime: Runtime) -> Starlette:
             ),
         ],
         exception_handlers={HTTPException: error_page},
+    )
+
+
+def join_links(runtime: Runtime) -> JoinLinks:
+    """Join links on the channels configured here: the bot's Telegram username (getMe) and
+    the WhatsApp sender number."""
+    settings, telegram = runtime.settings, runtime.telegram
+    return JoinLinks(
+        telegram.bot_username if telegram is not None else None,
+        settings.twilio_whatsapp_from if settings.twilio_enabled else None,
     )
