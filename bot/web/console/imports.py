@@ -141,13 +141,17 @@ def routes(console: ConsoleContext, default_country: str) -> list[Route]:
         return await console.page(request, viewer, "import.html", values, status_code=status_code)
 
     def capped(limit: int, endpoint: Callable[[Request], Awaitable[Response]]) -> Any:
-        """`endpoint`, for requests that declare a body of at most `limit` bytes; others get
-        a page saying so (the gate's answer first, for those it would not let in)."""
+        """`endpoint`, for requests that declare a body of at most `limit` bytes, its form
+        closed after it; others get a page saying so (the gate's answer first, for those it
+        would not let in)."""
 
         async def guarded(request: Request) -> Response:
             declared = request.headers.get("content-length", "")
             if declared.isdigit() and int(declared) <= limit:
-                return await endpoint(request)
+                try:
+                    return await endpoint(request)
+                finally:
+                    await request.close()  # the form's uploaded file, whatever the answer
             if declared.isdigit() and int(declared) <= DRAIN_LIMIT:
                 async for _ in request.stream():
                     pass
