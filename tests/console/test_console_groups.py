@@ -63,7 +63,9 @@ async def test_another_groups_page_is_not_found_exactly_like_a_missing_one(
     missing = await console.client.get("/console/groups/99999")
     assert other.status_code == missing.status_code == 404
     assert "No such group." in other.text
-    assert other.text == missing.text.replace("/groups/99999", f"/groups/{console.program.other_group}")
+    assert other.text == missing.text.replace(
+        "/groups/99999", f"/groups/{console.program.other_group}"
+    )
     assert "Mathare" not in other.text
 
 
@@ -242,7 +244,7 @@ async def test_coordinators_cannot_change_a_schedule_nor_anyone_without_csrf(
 
 async def test_an_admin_cannot_change_a_group_that_does_not_exist(console: Console) -> None:
     await sign_in(console.client, "grace@example.org")
-    path, csrf = await _schedule_form(console)
+    _, csrf = await _schedule_form(console)
     missing = await console.client.post(
         "/console/groups/99999/schedule", data={**SCHEDULE, "csrf_token": csrf}
     )

@@ -77,7 +77,7 @@ async def test_without_a_week_each_group_shows_its_current_week(console: Console
     sections = _sections(page.text)
     assert list(sections) == ["Kibera Market Peers"]  # the coordinator's group only
     assert sections["Kibera Market Peers"][0] == "2026-W50"  # 7 December 2026, in Nairobi
-    assert 'type="week"' in page.text and "<label for=\"week\">Week</label>" in page.text
+    assert 'type="week"' in page.text and '<label for="week">Week</label>' in page.text
 
 
 async def test_the_staff_role_previews_its_groups_too(console: Console) -> None:

@@ -250,9 +250,9 @@ async def test_files_over_the_cap_are_refused_before_they_are_read(console: Cons
     assert len(just_over) == MAX_FILE_BYTES + 1
     refused = await console.client.post(
         "/console/members/import",
-        content=b"--b\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n"
+        content=b'--b\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n'
         + csrf.encode()
-        + b"\r\n--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"m.csv\"\r\n"
+        + b'\r\n--b\r\nContent-Disposition: form-data; name="file"; filename="m.csv"\r\n'
         + b"Content-Type: text/csv\r\n\r\n"
         + just_over
         + b"\r\n--b--\r\n",
