@@ -14,9 +14,11 @@ from bot.web.console.imports import (
     CHANGED,
     EXPIRED,
     MAX_FILE_BYTES,
+    MAX_LINES,
     NO_FILE,
     NO_LENGTH,
     SPREADSHEET,
+    TOO_MANY_LINES,
     TOO_LARGE,
 )
 from tests.console.conftest import Console
@@ -272,3 +274,18 @@ async def test_files_over_the_cap_are_refused_before_they_are_read(console: Cons
     async with console.runtime.database.read() as uow:
         lines = await uow.audit.page(0, 5)
     assert not any(line.action.startswith("members_import") for line in lines)
+
+
+async def test_more_members_than_one_request_writes_are_refused_with_the_way_out(
+    console: Console,
+) -> None:
+    await sign_in(console.client, "grace@example.org")
+    header = "name,phone,telegram_id,group,language\n"
+    rows = [f"Member {i},+2547{22000000 + i},,,\n" for i in range(MAX_LINES + 1)]
+    refused = await _check(console.client, (header + "".join(rows)).encode())
+    assert refused.status_code == 413
+    said = TOO_MANY_LINES % {"lines": MAX_LINES + 1, "most": MAX_LINES}
+    assert said in html.unescape(refused.text)
+    assert 'name="content"' not in refused.text
+    accepted = await _check(console.client, (header + "".join(rows[:MAX_LINES])).encode())
+    assert accepted.status_code == 200 and 'name="content"' in accepted.text

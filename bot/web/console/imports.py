@@ -7,7 +7,7 @@ recorded in this browser's signed session, by this staff user, within `CHECK_MIN
 file is planned again against the members stored now; if that plan differs from the one shown
 (someone changed a member meanwhile), nothing is written and the new report is shown instead.
 
-A file is at most `MAX_FILE_BYTES`; a request that declares more is refused before its body
+A file is at most `MAX_FILE_BYTES` and `MAX_LINES` members; a request that declares more is refused before its body
 is parsed, and one that declares no length is refused too. CSV only (UTF-8, with `,`, `;` or
 tab), as the command line reads it; a spreadsheet saved as XLSX is refused with what to do.
 The check and the apply are each audited, with the file's hash and the counts, never its
@@ -48,7 +48,7 @@ from storage.errors import AddressInUse
 from storage.unit_of_work import UnitOfWork
 
 MAX_FILE_BYTES: Final = 1024 * 1024
-"""About 15,000 members: larger programs import in several files (or on the command line)."""
+"""Room for `MAX_LINES` members even with a spreadsheet's many extra columns."""
 ENVELOPE_BYTES: Final = 16 * 1024
 """Room for the form around the file: the multipart boundaries, the CSRF token."""
 MAX_CHECK_REQUEST: Final = MAX_FILE_BYTES + ENVELOPE_BYTES
@@ -58,6 +58,9 @@ none of which form encoding escapes)."""
 DRAIN_LIMIT: Final = 16 * 1024 * 1024
 """A too large request up to this size is read to its end (and dropped) so that the browser
 shows our answer instead of a broken connection; a larger one is answered at once."""
+MAX_LINES: Final = 1000
+"""Members per file. Applying writes each member with a few statements: 1,000 take seconds,
+inside one request; a larger roster goes in several files, or `mutuality members import`."""
 CHECK_MINUTES: Final = 30
 SHOWN_LINES: Final = 500
 """A report lists at most this many changes and as many errors, then says how many more."""
@@ -65,6 +68,10 @@ SESSION_KEY: Final = "member_import"
 SPREADSHEET_SIGNATURES: Final = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # XLSX/ODS (zip), XLS
 
 TOO_LARGE = N_("The file is larger than 1 MB. Split it into smaller files and import each.")
+TOO_MANY_LINES = N_(
+    "The file has %(lines)s members; the console imports at most %(most)s at a time. Split it "
+    "into several files, or import it with mutuality members import on the server."
+)
 NO_LENGTH = N_("The upload did not say its size; send it again from the form.")
 NO_FILE = N_("Choose a CSV file to check.")
 SPREADSHEET = N_(
@@ -80,6 +87,12 @@ ADDRESS_TAKEN = N_(
     "Someone wrote to the bot from a number or Telegram id in the file since the check, so "
     "nothing was written: check the file again."
 )
+
+
+class TooManyLines(ValueError):
+    def __init__(self, lines: int) -> None:
+        super().__init__(f"{lines} members")
+        self.lines = lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +135,12 @@ def routes(console: ConsoleContext, default_country: str) -> list[Route]:
     languages = console.pages.catalogs.codes
 
     async def report_of(uow: UnitOfWork, data: bytes) -> ImportReport:
+        """Raises `ValueError` saying what is wrong with a file that cannot be read, and
+        `TooManyLines` for one longer than `MAX_LINES`."""
         parsed = parse_members_csv(decode_members_file(data), languages)
+        lines = len(parsed.rows) + len({error.line for error in parsed.errors})
+        if lines > MAX_LINES:
+            raise TooManyLines(lines)
         plan = await plan_import(uow, parsed, languages=languages, default_country=default_country)
         return ImportReport(plan, parsed)
 
@@ -135,6 +153,7 @@ def routes(console: ConsoleContext, default_country: str) -> list[Route]:
             "problem": None,
             "notice": None,
             "done": None,
+            "lines": None,
             "shown_lines": SHOWN_LINES,
             **context,
         }
@@ -188,6 +207,10 @@ def routes(console: ConsoleContext, default_country: str) -> list[Route]:
         try:
             async with console.database.read() as uow:
                 report = await report_of(uow, data)
+        except TooManyLines as error:
+            request.session.pop(SESSION_KEY, None)
+            many = {"problem": TOO_MANY_LINES, "lines": error.lines, "most": MAX_LINES}
+            return await show(request, viewer, many, status_code=413)
         except ValueError as error:  # not UTF-8: said with the line where it stops
             request.session.pop(SESSION_KEY, None)
             return await show(request, viewer, {"problem": str(error)}, status_code=400)
