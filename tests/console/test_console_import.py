@@ -18,8 +18,8 @@ from bot.web.console.imports import (
     NO_FILE,
     NO_LENGTH,
     SPREADSHEET,
-    TOO_MANY_LINES,
     TOO_LARGE,
+    TOO_MANY_LINES,
 )
 from tests.console.conftest import Console
 from tests.console.seed import csrf_of, sign_in

@@ -7,9 +7,11 @@ recorded in this browser's signed session, by this staff user, within `CHECK_MIN
 file is planned again against the members stored now; if that plan differs from the one shown
 (someone changed a member meanwhile), nothing is written and the new report is shown instead.
 
-A file is at most `MAX_FILE_BYTES` and `MAX_LINES` members; a request that declares more is refused before its body
-is parsed, and one that declares no length is refused too. CSV only (UTF-8, with `,`, `;` or
-tab), as the command line reads it; a spreadsheet saved as XLSX is refused with what to do.
+A file is at most `MAX_FILE_BYTES` and `MAX_LINES` members; a request that declares more
+bytes is refused before its body is parsed, and one that declares no length is refused too.
+CSV only (UTF-8, with `,`, `;` or tab), as the command line reads it; a spreadsheet saved as
+XLSX is refused with what to do.
+
 The check and the apply are each audited, with the file's hash and the counts, never its
 contents.
 """
