@@ -65,35 +65,39 @@ def groups_schedule(
     timezone: str | None,
 ) -> None:
     """Show or change a group's schedules (in the group's own time zone) and quiet hours."""
-    from bot.calendar.cron import ScheduleError, check_schedule
-    from bot.calendar.quiet_hours import parse_clock
+    from bot.calendar.schedules import GroupSchedule, ScheduleProblem, changed_schedule
+
+    quiet_start = quiet_end = None
+    if quiet is not None:
+        quiet_start, _, quiet_end = quiet.partition("-")
 
     async def work(database: Database) -> Any:
         async with database.transaction() as uow:
             found = await find_group(uow, group)
-            zone = timezone or found.timezone
-            quiet_start, quiet_end = found.quiet_start, found.quiet_end
-            if quiet:
-                start, _, end = quiet.partition("-")
-                try:
-                    parse_clock(start), parse_clock(end)
-                except ValueError as error:
+            try:
+                wanted = changed_schedule(
+                    GroupSchedule.of(found),
+                    timezone=timezone,
+                    checkin=checkin,
+                    highlights=highlights,
+                    quiet_start=quiet_start,
+                    quiet_end=quiet_end,
+                )
+            except ScheduleProblem as error:
+                if error.field == "quiet":
                     raise click.BadParameter(
                         f"{error}; write it like 21:00-07:00", param_hint="--quiet"
                     ) from error
-                quiet_start, quiet_end = start.strip(), end.strip()
-            try:
-                check_schedule(checkin or found.checkin_schedule, zone, quiet_start, quiet_end)
-                check_schedule(highlights or found.highlight_schedule, zone, quiet_start, quiet_end)
-            except ScheduleError as error:
+                if error.field == "timezone":
+                    raise click.BadParameter(str(error), param_hint="--timezone") from error
                 raise click.ClickException(str(error)) from error
             return await uow.groups.set_schedule(
                 found.id,
-                timezone=zone,
-                checkin_schedule=checkin or found.checkin_schedule,
-                highlight_schedule=highlights or found.highlight_schedule,
-                quiet_start=quiet_start,
-                quiet_end=quiet_end,
+                timezone=wanted.timezone,
+                checkin_schedule=wanted.checkin,
+                highlight_schedule=wanted.highlights,
+                quiet_start=wanted.quiet_start,
+                quiet_end=wanted.quiet_end,
             )
 
     updated = app.run(work)

@@ -9,7 +9,14 @@ from __future__ import annotations
 import click
 
 from bot.cli.app import App, find_group
-from bot.highlights.weekly import DeliveryPlan, compose, current_week, deliver, iso_week, week_label
+from bot.highlights.weekly import (
+    DeliveryPlan,
+    HighlightPreview,
+    current_week,
+    deliver,
+    iso_week,
+)
+from bot.highlights.weekly import preview as preview_highlight
 from bot.i18n.catalogs import load_catalogs
 from bot.turns.service import utc_now
 from storage.database import Database
@@ -32,20 +39,15 @@ def preview(app: App, group: str, week: str | None) -> None:
     chosen = _parse_week(week)
     catalogs = load_catalogs(app.settings.locales_path)
 
-    async def work(database: Database) -> tuple[GroupRecord, str, str, bool]:
-        async with database.transaction() as uow:
+    async def work(database: Database) -> HighlightPreview:
+        async with database.read() as uow:
             found = await find_group(uow, group)
-            year, number = chosen or current_week(found.timezone, utc_now())
-            label = week_label(year, number)
-            sent = await uow.highlights.get(found.id, label)
-            if sent is not None:
-                return found, label, sent.text, True
-            return found, label, await compose(uow, found, year, number, catalogs), False
+            return await preview_highlight(uow, found, chosen, catalogs, utc_now())
 
-    found, label, text, sent = app.run(work)
-    status = "already sent" if sent else "not sent yet"
-    click.echo(f"{found.name}, {label} ({found.language}, {status}):", err=True)
-    click.echo(text)
+    shown = app.run(work)
+    status = "already sent" if shown.sent else "not sent yet"
+    click.echo(f"{shown.group.name}, {shown.week} ({shown.group.language}, {status}):", err=True)
+    click.echo(shown.text)
 
 
 @highlights.command("send")

@@ -277,6 +277,36 @@ async def compose(
 
 
 @dataclass(frozen=True, slots=True)
+class HighlightPreview:
+    """What a group receives for a week: the recorded text once it was sent (`sent`), else
+    the text `deliver` would send from what the database holds now."""
+
+    group: GroupRecord
+    week: str
+    text: str
+    sent: bool
+
+
+async def preview(
+    uow: UnitOfWork,
+    group: GroupRecord,
+    week: tuple[int, int] | None,
+    catalogs: Catalogs,
+    now: datetime,
+) -> HighlightPreview:
+    """The group's highlight for the ISO `week` (None: the current week in the group's time
+    zone), in the group's language; writes nothing."""
+    year, number = week or current_week(group.timezone, now)
+    label = week_label(year, number)
+    recorded = await uow.highlights.get(group.id, label)
+    if recorded is not None:
+        return HighlightPreview(group, label, recorded.text, sent=True)
+    return HighlightPreview(
+        group, label, await compose(uow, group, year, number, catalogs), sent=False
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryPlan:
     """What `deliver` did.
 

@@ -199,8 +199,13 @@ class ConversationService:
     ) -> list[Outbound]:
         """One member message inside the caller's transaction: the member is created if new,
         then `turns` runs it. `join_code` comes from a deep link (Telegram `/start
-        join-CODE`): the member joins that group first, if they are in none."""
-        member = await self.member_for(uow, inbound.channel, inbound.address, now)
+        join-CODE`): the member joins that group first, if they are in none. A new member's
+        first message that is a group's join code (a shared `wa.me/...?text=CODE` link) joins
+        them the same way."""
+        known = await uow.members.by_address(inbound.channel, inbound.address)
+        member = known or await self.member_for(uow, inbound.channel, inbound.address, now)
+        if known is None and not join_code and isinstance(item, Reply) and item.text:
+            join_code = find_join_code(item.text) or ""
         if join_code and await uow.members.current_group(member.id) is None:
             group = await uow.groups.by_code(join_code)
             if group is not None:

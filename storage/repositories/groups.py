@@ -165,6 +165,14 @@ class GroupRepository:
         """Every group, by name, with its current member count."""
         return [counted_group_record(row) for row in await self._session.execute(_ALL)]
 
+    async def page(
+        self, offset: int, limit: int, group_ids: frozenset[int] | None = None
+    ) -> builtins.list[GroupRecord]:
+        """`limit` groups by name from `offset`, among `group_ids` (None: every group)."""
+        statement = _ALL if group_ids is None else _ALL.where(GROUPS.c.id.in_(sorted(group_ids)))
+        rows = await self._session.execute(statement.offset(offset).limit(limit))
+        return [counted_group_record(row) for row in rows]
+
     async def get(self, group_id: int) -> GroupRecord | None:
         return await self._one(_BY_ID, {"group_id": group_id})
 
@@ -180,9 +188,15 @@ class GroupRepository:
         """The group `reference` names: its join code (as `by_code` reads it), else its name."""
         return await self.by_code(reference) or await self.by_name(reference)
 
-    async def members(self, group_id: int) -> builtins.list[MemberRecord]:
-        """The group's current members, in the order they joined."""
-        rows = await self._session.execute(_CURRENT_MEMBERS, {"group_id": group_id})
+    async def members(
+        self, group_id: int, *, offset: int = 0, limit: int | None = None
+    ) -> builtins.list[MemberRecord]:
+        """The group's current members, in the order they joined (`limit` of them from
+        `offset`, when given)."""
+        statement = (
+            _CURRENT_MEMBERS if limit is None else _CURRENT_MEMBERS.offset(offset).limit(limit)
+        )
+        rows = await self._session.execute(statement, {"group_id": group_id})
         return [member_record(row) for row in rows]
 
     async def members_of(

@@ -211,3 +211,25 @@ async def test_the_turn_that_completes_a_check_in_stores_its_result(database: Da
         "costs": (Decimal(500), "KES"),
         "saved": (Decimal(100), "KES"),
     }
+
+
+async def test_a_new_members_first_message_that_is_a_join_code_joins_the_group(
+    database: Database,
+) -> None:
+    """What a shared `wa.me/...?text=CODE` link sends: the member is in the group at once and
+    onboarding does not ask for the code again. A later message never joins anyone."""
+    async with database.transaction() as uow:
+        group = await uow.groups.create("Kibera", "Africa/Nairobi", "en", "KES", at=NOW)
+        other = await uow.groups.create("Mathare", "Africa/Nairobi", "en", "KES", at=NOW)
+    svc = service(database)
+    said = await say(svc, "+254712345678", group.join_code.lower(), "1", "yes", "Amina", "1", "yes")
+    assert said[-1].startswith("You are all set, Amina!")
+    assert not any("join code" in line for line in said)
+    await say(svc, "+254700000009", "hi", "1", "yes", "Baraka", "1", "yes", "skip")
+    await say(svc, "+254700000009", other.join_code)  # not a first message: an ordinary reply
+    async with database.read() as uow:
+        amina = await uow.members.by_address("console", "+254712345678")
+        baraka = await uow.members.by_address("console", "+254700000009")
+        assert amina is not None and baraka is not None
+        assert (await uow.members.current_group(amina.id)) == await uow.groups.get(group.id)
+        assert await uow.members.current_group(baraka.id) is None

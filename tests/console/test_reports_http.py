@@ -360,7 +360,7 @@ async def test_names_are_escaped_in_the_page_and_its_charts(console: ReportsCons
     page = (await console.client.get("/console/reports")).text
     assert "<script>alert" not in page
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page  # the network's table
-    assert "<title>&lt;script&gt;alert(\"x\")&lt;/script&gt;</title>" in page  # the SVG
+    assert '<title>&lt;script&gt;alert("x")&lt;/script&gt;</title>' in page  # the SVG
 
 
 async def test_export_files_are_removed_once_sent(

@@ -22,7 +22,7 @@ from starlette.responses import RedirectResponse, Response
 
 from conversations.i18n import N_
 from storage.database import Database
-from storage.records import StaffRecord
+from storage.records import GroupRecord, StaffRecord
 from storage.unit_of_work import UnitOfWork
 
 LOGIN_PATH: Final = "/console/login"
@@ -37,6 +37,8 @@ class Permission(StrEnum):
     STORIES = "stories"  # the stories of their groups: read, write (proposed unless moderator)
     MODERATE = "moderate stories"  # approve, edit, reject
     BROADCAST = "broadcast"  # compose, schedule, send, cancel broadcasts to their groups
+    MANAGE_GROUPS = "manage groups"  # schedules, quiet hours, time zones
+    IMPORT_MEMBERS = "import members"
 
 
 ROLE_PERMISSIONS: Final[dict[str, frozenset[Permission]]] = {
@@ -166,3 +168,10 @@ class Gate:
         member = await uow.members.get(member_id)
         if member is None or not viewer.sees_group(await uow.conversations.group_of(member_id)):
             raise HTTPException(404, N_("No such member."))
+
+    async def group_in_scope(self, uow: UnitOfWork, viewer: Viewer, group_id: int) -> GroupRecord:
+        """404 for a group that does not exist or is not one of the viewer's, alike."""
+        group = await uow.groups.get(group_id) if viewer.sees_group(group_id) else None
+        if group is None:
+            raise HTTPException(404, N_("No such group."))
+        return group

@@ -21,6 +21,9 @@ from bot.web.console import (
     audit,
     broadcasts,
     exports,
+    groups,
+    highlights,
+    imports,
     inbox,
     member,
     reports,
@@ -30,6 +33,7 @@ from bot.web.console import (
 from bot.web.console.access import Gate
 from bot.web.console.context import ConsoleContext
 from bot.web.console.headers import SecurityHeaders
+from bot.web.console.sharing import JoinLinks
 from bot.web.console.templating import Pages
 
 log = logging.getLogger(__name__)
@@ -77,6 +81,9 @@ def console_app(runtime: Runtime) -> Starlette:
             *reports.routes(console, runtime.checkins.library, settings.research_export_key),
             *stories.routes(console),
             *broadcasts.routes(console, settings),
+            *groups.routes(console, join_links(runtime)),
+            *imports.routes(console, runtime.settings.default_country),
+            *highlights.routes(console),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[
@@ -92,4 +99,14 @@ def console_app(runtime: Runtime) -> Starlette:
             ),
         ],
         exception_handlers={HTTPException: error_page},
+    )
+
+
+def join_links(runtime: Runtime) -> JoinLinks:
+    """Join links on the channels configured here: the bot's Telegram username (getMe) and
+    the WhatsApp sender number."""
+    settings, telegram = runtime.settings, runtime.telegram
+    return JoinLinks(
+        telegram.bot_username if telegram is not None else None,
+        settings.twilio_whatsapp_from if settings.twilio_enabled else None,
     )
