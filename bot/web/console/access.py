@@ -39,6 +39,7 @@ class Permission(StrEnum):
     BROADCAST = "broadcast"  # compose, schedule, send, cancel broadcasts to their groups
     MANAGE_GROUPS = "manage groups"  # schedules, quiet hours, time zones
     IMPORT_MEMBERS = "import members"
+    ERASE_MEMBERS = "erase members"  # a member's personal data, at their request
 
 
 ROLE_PERMISSIONS: Final[dict[str, frozenset[Permission]]] = {

@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from bot.web.console.access import Permission, Viewer
 from bot.web.console.context import ConsoleContext
+from bot.web.console.flash import take_flash
 from bot.web.console.replies import NOT_TAKEN_OVER, ReplyRefused, queue_reply
 from conversations.messages import BOT_IS_BACK
 from storage.records import MessageRecord
@@ -92,6 +93,7 @@ def routes(console: ConsoleContext) -> list[Route]:
             )
             notes = await notes_for(uow, member_id, lines)
             private_notes = await uow.conversations.private_notes(member_id)
+            erased = await uow.member_data.erased(member_id)
             await uow.audit.record(viewer.staff.id, "read", at=now, member_id=member_id)
         return await console.page(
             request,
@@ -111,6 +113,8 @@ def routes(console: ConsoleContext) -> list[Route]:
                 "taken_by": taken_by,
                 "refused": refused,
                 "zone": group.timezone if group else None,
+                "flash": take_flash(request),
+                "erased": erased,
             },
             status_code=409 if refused else 200,
         )
