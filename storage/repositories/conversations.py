@@ -5,10 +5,9 @@ take-over state the pipeline respects.
 Every list is paged and every query is scoped: `groups` is the set of group ids the reader may
 see, or None for every group (admins). A member's group is their current membership's.
 
-Search is a case-insensitive substring match (`ILIKE` on PostgreSQL, `LIKE` on SQLite, which
-folds ASCII case only) over the message bodies of the members in scope, newest first and
-capped: simple, language-independent (no stemming to get wrong in Kiswahili or Filipino), and
-bounded by the scope's members through `ix_messages_member_id_created_at`.
+Message search is full-text (`storage.search`: PostgreSQL `tsvector`, SQLite FTS5) over the
+lines of the members in scope, newest first and capped; members are found by a substring of
+their name or of an address.
 """
 
 from __future__ import annotations
@@ -37,6 +36,13 @@ from storage.models import (
 from storage.records import MessageRecord
 from storage.repositories.exports import render_value
 from storage.repositories.mapping import message_record
+from storage.search import (
+    POSTGRESQL_WORDS,
+    SQLITE_WORDS,
+    parse,
+    postgresql_matches,
+    sqlite_matches,
+)
 
 FIRST_WINDOW = 2_000
 """The newest lines `ConversationRepository._inbox_everyone` reads first (at least)."""
@@ -461,10 +467,16 @@ class ConversationRepository:
     async def search(
         self, groups: frozenset[int] | None, words: str, *, limit: int = 50
     ) -> list[SearchHit]:
-        """Lines whose body holds `words` (any case), newest first."""
-        words = words.strip()
-        if not words:
+        """Lines holding every term of `words` (see `storage.search`), newest first."""
+        terms = parse(words)
+        if not terms:
             return []
+        if self._session.get_bind().dialect.name == "postgresql":
+            index, line_id = POSTGRESQL_WORDS, POSTGRESQL_WORDS.c.message_id
+            matches = postgresql_matches(terms)
+        else:
+            index, line_id = SQLITE_WORDS, SQLITE_WORDS.c.rowid
+            matches = sqlite_matches(terms)
         statement = (
             select(
                 Message.id,
@@ -475,15 +487,17 @@ class ConversationRepository:
                 Message.created_at,
                 Group.timezone,
             )
+            .select_from(index)
+            .join(Message, Message.id == line_id)
             .join(Member, Member.id == Message.member_id)
             .outerjoin(Membership, _CURRENT)
             .outerjoin(Group, Group.id == Membership.group_id)
-            .where(Message.text.ilike(_like(words), escape="\\"))
+            .where(matches)
         )
         scope = _in_scope(groups)
         if scope is not None:
             statement = statement.where(scope)
-        rows = await self._session.execute(statement.order_by(Message.id.desc()).limit(limit))
+        rows = await self._session.execute(statement.order_by(line_id.desc()).limit(limit))
         return [
             SearchHit(
                 message_id=row.id,
