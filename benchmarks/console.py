@@ -68,6 +68,19 @@ MESSAGES = """
 """
 
 
+BULK_LOAD_BEGIN = """
+    ALTER TABLE messages DISABLE TRIGGER messages_words_added;
+    DROP INDEX ix_message_words_words;
+"""
+BULK_LOAD_END = """
+    INSERT INTO message_words (message_id, words)
+    SELECT id, to_tsvector('simple', mutuality_fold(text)) FROM messages;
+    CREATE INDEX ix_message_words_words ON message_words USING gin (words);
+    ALTER TABLE messages ENABLE TRIGGER messages_words_added;
+"""
+"""The search index of a log loaded at once, built as revision 0013 builds it for the lines
+stored before it: every line's words, then the GIN index over them (much faster than through
+the trigger, one 2,000,000-line statement)."""
 MORE = MESSAGES.replace("$2::bigint - g", "$3::bigint - g").replace(
     "generate_series(1, $2::bigint) g", "generate_series($2::bigint + 1, $3::bigint) g"
 )
@@ -94,10 +107,10 @@ async def write_cost(connection: asyncpg.Connection, members: int, messages: int
     await connection.execute("ALTER TABLE messages ENABLE TRIGGER messages_words_added")
     await connection.execute(  # the lines stored without it, so that searches see every line
         """INSERT INTO message_words (message_id, words)
-           SELECT id, to_tsvector('simple', mutuality_fold(text)) FROM messages
-           WHERE id NOT IN (SELECT message_id FROM message_words)"""
+           SELECT id, to_tsvector('simple', mutuality_fold(text)) FROM messages m
+           WHERE NOT EXISTS (SELECT FROM message_words w WHERE w.message_id = m.id)"""
     )
-    await connection.execute("ANALYZE")
+    await connection.execute("VACUUM ANALYZE")
 
 
 def _dsn(url: str) -> str:
@@ -148,8 +161,10 @@ async def main() -> None:
         await connection.execute(LOAD[0], groups)
         for statement in LOAD[1:]:
             await connection.execute(statement, args.members)
+        await connection.execute(BULK_LOAD_BEGIN)  # as revision 0013 indexes a stored log
         await connection.execute(MESSAGES, args.members, args.messages)
-        await connection.execute("ANALYZE")
+        await connection.execute(BULK_LOAD_END)
+        await connection.execute("VACUUM ANALYZE")
         if args.write_cost:
             await write_cost(connection, args.members, args.messages)
         await connection.close()

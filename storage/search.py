@@ -19,8 +19,8 @@ retention clock) updates it in the same transaction as the line, with nothing to
   statement from the inserted rows, rewritten when a line's text changes, emptied of a deleted
   line. A side table, not an index on `messages`: a line's status changes three or four times
   (queued, sent, delivered, read), and each such update would insert into an index on the
-  messages table again. Accents are folded by `mutuality_fold(text)`, a fixed `translate` of
-  the Latin letters with diacritics (the `unaccent` extension is not needed).
+  messages table again. Accents are folded by `mutuality_fold(text)`: the text decomposed
+  (NFD) and its combining marks dropped, in core PostgreSQL (no `unaccent` extension).
 - SQLite: `message_words`, an FTS5 table over `messages.text` (external content, the
   `unicode61` tokenizer with `remove_diacritics 2`). FTS5 keeps a deleted line's words in its
   segments until they are merged, so an erasure merges them at once (`forget_removed_words`):
@@ -35,7 +35,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import (
     Column,
@@ -142,10 +142,12 @@ SQLITE_WORDS = Table(
 )
 
 
-def postgresql_matches(terms: list[Term]) -> ColumnElement[bool]:
-    """`message_words` rows holding every term."""
+def postgresql_matches(
+    terms: list[Term], words: ColumnElement[Any] = POSTGRESQL_WORDS.c.words
+) -> ColumnElement[bool]:
+    """`message_words` rows (or others with its `words` column) holding every term."""
     query = func.to_tsquery(literal_column("'simple'"), func.mutuality_fold(tsquery_text(terms)))
-    return POSTGRESQL_WORDS.c.words.bool_op("@@")(query)
+    return words.bool_op("@@")(query)
 
 
 def sqlite_matches(terms: list[Term]) -> ColumnElement[bool]:

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select, text, update
 
 from storage import Database
 from storage.models import Message
+from storage.repositories import conversations
 from storage.repositories.messages import message_values
 from storage.search import INDEX_TABLE, Term, fts5_query, parse, tsquery_text
 
@@ -123,6 +124,32 @@ async def test_a_coordinator_searches_only_their_groups(database: Database) -> N
     assert await _found(database, "mangoes", frozenset({first})) == ["I sold mangoes at the market"]
     assert await _found(database, "mangoes", frozenset({second})) == ["MANGOES were cheap here"]
     assert await _found(database, "mangoes", frozenset()) == []
+
+
+async def test_matches_beyond_the_newest_lines_come_in_order_and_once(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An admin's search tests the newest lines first, then asks the index for older ones."""
+    await _program(database)
+    monkeypatch.setattr(conversations, "RECENT_LINES", 2)
+    assert await _found(database, "market") == [
+        "the market was closed, no sales",
+        "I sold mangoes at the market",
+    ]
+    assert await _found(database, "mang") == [
+        "MANGOES were cheap here",
+        "I sold mangoes at the market",
+    ]
+    async with database.read() as uow:
+        newest = await uow.conversations.search(None, "m", limit=3)  # 4 lines have an m-word
+        every = await uow.conversations.search(None, "m", limit=50)
+    assert [hit.text for hit in every] == [
+        "the market was closed, no sales",
+        "MANGOES were cheap here",
+        "Nimeuza maembe sokoni leo",
+        "I sold mangoes at the market",
+    ]
+    assert [hit.message_id for hit in newest] == [hit.message_id for hit in every][:3]
 
 
 @pytest.mark.parametrize(
