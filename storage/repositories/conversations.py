@@ -543,21 +543,20 @@ class ConversationRepository:
         few matches are the older ones taken from the GIN index: a word that often, or that
         rarely, gives a short list either way."""
         words = POSTGRESQL_WORDS
-        matches = postgresql_matches(terms)
         scope = _in_scope(groups)
         if scope is not None:
-            scoped = (
-                select(Message.id)
+            scoped = (  # the words of the scope's lines, read by their ids, never the index
+                select(words)
+                .join(Message, Message.id == words.c.message_id)
                 .outerjoin(Membership, _MEMBER_OF_LINE)
                 .where(scope)
                 .cte("scoped")
                 .prefix_with("MATERIALIZED")
             )
             found = (
-                select(words.c.message_id)
-                .join(scoped, scoped.c.id == words.c.message_id)
-                .where(matches)
-                .order_by(words.c.message_id.desc())
+                select(scoped.c.message_id)
+                .where(postgresql_matches(terms, scoped.c.words))
+                .order_by(scoped.c.message_id.desc())
                 .limit(limit)
             )
             return list(await self._session.scalars(found))
@@ -581,7 +580,7 @@ class ConversationRepository:
             return ids
         older = (
             select(words.c.message_id)
-            .where(words.c.message_id < boundary, matches)
+            .where(words.c.message_id < boundary, postgresql_matches(terms))
             .cte("older")
             .prefix_with("MATERIALIZED")
         )
