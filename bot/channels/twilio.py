@@ -425,6 +425,21 @@ class TwilioChannel:
             raise ContentError("Twilio answered without a content sid")
         return str(sid)
 
+    async def content_body(self, sid: str) -> str:
+        """The text of an approved content (a template), its `{{n}}` variables unfilled.
+        Raises `ContentError` when Twilio does not know it, refuses, or cannot be reached."""
+        try:
+            fetched = await self._twilio().content.v1.contents(sid).fetch_async()
+        except (TwilioRestException, TwilioServiceException) as error:
+            reason = getattr(error, "msg", "") or getattr(error, "detail", "") or str(error.code)
+            raise ContentError(f"Twilio refused the content ({error.status}): {reason}") from None
+        except (aiohttp.ClientError, TimeoutError, OSError, json.JSONDecodeError) as error:
+            raise ContentError(f"Twilio's Content API could not be reached: {error!r}") from None
+        for fields in (getattr(fetched, "types", None) or {}).values():
+            if isinstance(fields, dict) and isinstance(fields.get("body"), str):
+                return str(fields["body"])
+        raise ContentError(f"the content {sid} has no text body")
+
     async def close(self) -> None:
         """Close the HTTP session; a later send opens a new one."""
         http, self._http, self._client = self._http, None, None

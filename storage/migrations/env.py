@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from storage.engines import create_engine
 from storage.models import Base
+from storage.search import outside_models
 from storage.urls import async_url
 
 config = context.config
@@ -35,6 +36,7 @@ def _run_on(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=outside_models,  # the search index is the migrations' alone
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -50,6 +50,7 @@ from storage.models import (
     Message,
     Story,
 )
+from storage.search import forget_removed_words
 
 ERASED = "•••"
 """What an erased name is replaced by where other people's lines quote it."""
@@ -383,6 +384,7 @@ class MemberDataRepository:
         await self._session.flush()
         self._session.info[ERASED_INFO] = True
         quoted = await self._unquote(names) if names else 0
+        await forget_removed_words(self._session)  # no erased word left in the search index
         return Erasure(member_id, len(pairs), messages, inbox, answers, stories, quoted)
 
     async def redact_before(self, cutoff: datetime, limit: int = 5000) -> int:

@@ -22,10 +22,27 @@ def test_templates_are_looked_up_by_kind_and_language(tmp_path: Path) -> None:
     assert templates.lookup("highlight", "en") is None
 
 
+def test_console_templates_are_named_and_offered_per_language(tmp_path: Path) -> None:
+    path = tmp_path / "templates.yaml"
+    path.write_text(
+        "whatsapp:\n  reminder: {en: HX1}\n  console:\n"
+        "    follow_up: {en: HXa1, sw: HXa2}\n    call_back: {en: HXb1}\n",
+        encoding="utf-8",
+    )
+    templates = load_templates(path)
+    assert templates.for_console("en") == {"call_back": "HXb1", "follow_up": "HXa1"}
+    assert templates.for_console("sw") == {"follow_up": "HXa2"}
+    assert templates.for_console("fr") == {}
+    assert templates.lookup("console", "en") is None  # not a nudge: the bot never sends them
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
         ("whatsapp: [1, 2]", "expected a mapping"),
+        ("whatsapp:\n  console: [HX1]\n", "expected template names"),
+        ("whatsapp:\n  console:\n    Follow Up: {en: HX1}\n", "not a name like follow_up"),
+        ("whatsapp:\n  console:\n    follow_up: {en: HX1/../x}\n", "give a ContentSid"),
         ("whatsapp:\n  birthday: {en: HX1}\n", "unknown nudge kind 'birthday'"),
         ("whatsapp:\n  reminder: {en: 12}\n", "give a ContentSid"),
         ("whatsapp: {reminder: [", "cannot read"),

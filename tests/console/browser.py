@@ -1,5 +1,6 @@
 """What the console's browser tests share: Debian's Chromium driven by Playwright, and the
-whole stack (web server on a real port, worker, sender, a fake Telegram) around the seed.
+whole stack (web server on a real port, worker, sender, a fake Telegram, a fake Twilio with an
+approved WhatsApp template for coordinators) around the seed.
 
 No browser can be downloaded here, so the tests launch `/usr/bin/chromium`. Where it is absent
 they skip with the reason, except in CI (`CI` set), where they fail: CI must run them.
@@ -24,10 +25,15 @@ from bot.settings import Settings
 from bot.web.app import create_app
 from tests.console.seed import Program, seed
 from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.twilio_api import FakeTwilio
 
 CHROMIUM = Path("/usr/bin/chromium")
 TOKEN = "123456:TEST-token"
 SECRET = "webhook-secret"
+TWILIO_SID = "AC" + "0" * 32
+TWILIO_AUTH = "twilio-auth-token"
+FOLLOW_UP = "Hello {{1}}, this is {{2}} from your peer group. Reply to this message to talk."
+"""The body of the approved `follow_up` template a coordinator is offered on WhatsApp."""
 
 
 def require_chromium() -> None:
@@ -52,6 +58,7 @@ class Stack:
     runtime: Runtime
     program: Program
     telegram: FakeTelegram
+    twilio: FakeTwilio
     url: str
     client: httpx.AsyncClient
 
@@ -84,7 +91,14 @@ async def running_stack(folder: Path) -> AsyncIterator[Stack]:
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
-    async with FakeTelegram(token=TOKEN) as telegram:
+    async with FakeTelegram(token=TOKEN) as telegram, FakeTwilio(TWILIO_SID, TWILIO_AUTH) as twilio:
+        templates = folder / "templates.yaml"
+        templates.write_text(
+            "whatsapp:\n  console:\n"
+            f"    follow_up: {{en: {twilio.approve_text('follow_up', FOLLOW_UP)}}}\n"
+            f"    call_back: {{sw: {twilio.approve_text('call_back', 'Habari {{{{1}}}}', 'sw')}}}\n",
+            encoding="utf-8",
+        )
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             DATABASE_URL=f"sqlite:///{folder / 'console.db'}",
@@ -94,6 +108,12 @@ async def running_stack(folder: Path) -> AsyncIterator[Stack]:
             TELEGRAM_WEBHOOK_SECRET=SECRET,
             TELEGRAM_CHAT_RATE_PER_SECOND=50,
             CONSOLE_SECRET="a test secret for signing cookies",
+            TWILIO_ACCOUNT_SID=TWILIO_SID,
+            TWILIO_AUTH_TOKEN=TWILIO_AUTH,
+            TWILIO_API_URL=twilio.url,
+            TWILIO_CONTENT_API_URL=twilio.url,
+            TWILIO_WHATSAPP_FROM="whatsapp:+14155238886",
+            TEMPLATES_PATH=str(templates),
         )
         async with Runtime.open(settings) as runtime:
             program = await seed(runtime.database, runtime.service)
@@ -113,7 +133,7 @@ async def running_stack(folder: Path) -> AsyncIterator[Stack]:
                 await asyncio.sleep(0.02)
             try:
                 async with httpx.AsyncClient(base_url=url) as client:
-                    yield Stack(runtime, program, telegram, url, client)
+                    yield Stack(runtime, program, telegram, twilio, url, client)
             finally:
                 server.should_exit = True
                 stop.set()

@@ -177,6 +177,50 @@ async def test_take_over_reply_hand_back_with_live_updates(
         await page_sleep()
 
 
+async def test_outside_whatsapps_window_the_coordinator_sends_an_approved_template(
+    stack: Stack, browser: Browser, shots: Shots
+) -> None:
+    member = stack.program.whatsapp_member  # Wanjiru last wrote two days ago
+    context = await browser.new_context(viewport={"width": 360, "height": 740})
+    page = await context.new_page()
+    await sign_in(page, stack, "juan@example.org")
+    await page.goto(f"{stack.url}/console/members/{member}")
+    await page.get_by_role("button", name="Take over").click()
+
+    offered = page.get_by_role("region", name="Approved templates")
+    await expect(offered).to_contain_text("more than 24 hours ago")
+    await expect(offered.get_by_role("textbox", name="Reply")).to_have_count(0)
+    follow_up = offered.get_by_role("radio", name="follow_up")
+    await expect(follow_up).to_be_checked()
+    await expect(offered.get_by_role("radio")).to_have_count(1)  # call_back is Kiswahili only
+    filled = "Hello Wanjiru, this is Juan from your peer group. Reply to this message to talk."
+    await expect(follow_up).to_have_accessible_description(filled)
+    await shots.take(page, "template-offered")
+
+    await offered.get_by_role("button", name="Send template").click()
+    transcript = page.get_by_role("list", name="Conversation")
+    line = transcript.locator("li.line.out").last
+    await expect(line).to_contain_text(filled)
+    await expect(line).to_contain_text("template follow_up")
+    deadline = time.monotonic() + 10
+    while not stack.twilio.accepted:
+        assert time.monotonic() < deadline, "the template never reached Twilio"
+        await page_sleep()
+    [sent] = stack.twilio.accepted
+    assert sent["To"] == "whatsapp:+254711111111" and "Body" not in sent
+    assert sent["rendered"] == {"kind": "twilio/text", "body": filled}
+    await page.reload()
+    await expect(transcript.locator("li.line.out").last.locator(".status")).to_have_text("sent")
+    await shots.take(page, "template-sent")
+
+    page = await browser.new_page()
+    await sign_in(page, stack, "grace@example.org")
+    await page.goto(f"{stack.url}/console/audit")
+    row = page.get_by_role("row").filter(has_text="follow_up")
+    await expect(row).to_contain_text("template")
+    await expect(row).to_contain_text("Juan")
+
+
 async def test_the_console_in_the_staff_members_language(
     stack: Stack, browser: Browser, shots: Shots
 ) -> None:

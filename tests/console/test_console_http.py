@@ -258,6 +258,31 @@ async def test_a_free_form_whatsapp_reply_outside_24_hours_is_refused(console: C
     assert outbound is None
 
 
+async def test_a_template_is_sent_only_when_offered_taken_over_and_with_csrf(
+    console: Console,
+) -> None:
+    member_id = console.program.whatsapp_member
+    await sign_in(console.client, "juan@example.org")
+    page = await console.client.get(f"/console/members/{member_id}")
+    token = csrf_of(page.text)
+    send = f"/console/members/{member_id}/template"
+    before = await console.client.post(send, data={"csrf_token": token, "template": "follow_up"})
+    assert before.status_code == 409 and "Take over this conversation" in before.text
+    await console.client.post(f"/console/members/{member_id}/take-over", data={"csrf_token": token})
+    taken = await console.client.get(f"/console/members/{member_id}")
+    assert "Approved templates" in taken.text and 'id="reply"' not in taken.text
+    assert "No approved template is set up" in taken.text  # this program has no templates file
+    forged = await console.client.post(send, data={"template": "follow_up"})
+    assert forged.status_code == 403
+    unknown = await console.client.post(send, data={"csrf_token": token, "template": "follow_up"})
+    assert unknown.status_code == 409 and "not offered for this member" in unknown.text
+    async with console.runtime.database.read() as uow:
+        outbound = await uow.session.scalar(
+            select(Message).where(Message.member_id == member_id, Message.direction == "out")
+        )
+    assert outbound is None
+
+
 async def test_new_lines_since_the_last_one_shown(console: Console) -> None:
     member_id = console.program.kibera_member
     await sign_in(console.client, "juan@example.org")

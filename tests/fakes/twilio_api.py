@@ -129,6 +129,22 @@ class FakeTwilio:
         """Awaited with a new message's sid and form before Twilio's answer goes back: a
         status callback can reach the web process before the sender has the receipt."""
 
+    def approve_text(self, friendly_name: str, body: str, language: str = "en") -> str:
+        """A `twilio/text` template as an operator creates it in Twilio's console and WhatsApp
+        approves it (not through our API); its sid."""
+        sid = "HX" + uuid.uuid4().hex
+        self.contents[sid] = {
+            "sid": sid,
+            "account_sid": self.account_sid,
+            "friendly_name": friendly_name,
+            "language": language,
+            "variables": {},
+            "types": {"twilio/text": {"body": body}},
+            "url": f"{self.url}/v1/Content/{sid}",
+            "links": {},
+        }
+        return sid
+
     @property
     def accepted(self) -> list[dict[str, Any]]:
         """The requests answered 201: the messages Twilio would deliver."""

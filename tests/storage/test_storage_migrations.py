@@ -21,11 +21,17 @@ from storage.schema_migrations import (
     upgrade_to,
     upgrade_to_head,
 )
+from storage.search import outside_models
 
 
 def _differences(connection: Connection) -> list[Any]:
     context = MigrationContext.configure(
-        connection, opts={"compare_type": True, "compare_server_default": True}
+        connection,
+        opts={
+            "compare_type": True,
+            "compare_server_default": True,
+            "include_name": outside_models,
+        },
     )
     return list(compare_metadata(context, Base.metadata))
 

@@ -35,6 +35,7 @@ from bot.web.console.access import Gate
 from bot.web.console.context import ConsoleContext
 from bot.web.console.headers import SecurityHeaders
 from bot.web.console.sharing import JoinLinks
+from bot.web.console.template_offers import TemplateOffers
 from bot.web.console.templating import Pages
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,10 @@ def console_app(runtime: Runtime) -> Starlette:
         gate=Gate(runtime.database, runtime.clock, settings.console_idle_minutes),
         pages=Pages(runtime.checkins.catalogs),
         wake_sender=wake_sender,
+        template_offers=TemplateOffers(
+            runtime.sender.templates,
+            getattr(runtime.channels.get("whatsapp"), "content_body", None),
+        ),
     )
 
     async def error_page(request: Request, error: Exception) -> Response:

@@ -1,5 +1,6 @@
-"""What every console page needs: storage, the clock, the gate, the page renderer, and a way
-to wake the sender after a coordinator's reply is queued."""
+"""What every console page needs: storage, the clock, the gate, the page renderer, a way to
+wake the sender after a coordinator's reply is queued, and the WhatsApp templates offered when
+a free-form reply may not go."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from bot.web.console.access import Gate, Viewer
+from bot.web.console.template_offers import TemplateOffers
 from bot.web.console.templating import Pages
 from storage.database import Database
 
@@ -23,6 +25,7 @@ class ConsoleContext:
     gate: Gate
     pages: Pages
     wake_sender: Callable[[], Awaitable[None]]
+    template_offers: TemplateOffers
 
     async def page(
         self,

@@ -1,6 +1,7 @@
 """`/console/members/{id}`: a member's conversation (the last 200 lines, newest at the bottom,
 earlier pages on request), new lines as they come (`/since`, polled by the page's script),
-and the coordinator's actions: take over, reply, hand back. Each read and each action writes a
+and the coordinator's actions: take over, reply (or, on WhatsApp outside its 24-hour window, send
+an approved template), hand back. Each read and each action writes a
 line to the audit log."""
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ from starlette.routing import Route
 from bot.web.console.access import Permission, Viewer
 from bot.web.console.context import ConsoleContext
 from bot.web.console.flash import take_flash
-from bot.web.console.replies import NOT_TAKEN_OVER, ReplyRefused, queue_reply
+from bot.web.console.replies import (
+    NO_SUCH_TEMPLATE,
+    NOT_TAKEN_OVER,
+    ReplyRefused,
+    queue_reply,
+    queue_template,
+    reply_address,
+    window_closed,
+)
 from conversations.messages import BOT_IS_BACK
 from storage.records import MessageRecord
 from storage.repositories.conversations import TranscriptNote
@@ -95,6 +104,12 @@ def routes(console: ConsoleContext) -> list[Route]:
             private_notes = await uow.conversations.private_notes(member_id)
             erased = await uow.member_data.erased(member_id)
             await uow.audit.record(viewer.staff.id, "read", at=now, member_id=member_id)
+            closed = member.taken_over_by_id is not None and await _window_closed(uow, member_id)
+        offers = (
+            await console.template_offers.for_member(member.locale, member.name, viewer.staff.name)
+            if closed
+            else []
+        )
         return await console.page(
             request,
             viewer,
@@ -112,6 +127,8 @@ def routes(console: ConsoleContext) -> list[Route]:
                 "last_id": lines[-1].id if lines else 0,
                 "taken_by": taken_by,
                 "refused": refused,
+                "window_closed": closed,
+                "offers": offers,
                 "zone": group.timezone if group else None,
                 "flash": take_flash(request),
                 "erased": erased,
@@ -192,6 +209,36 @@ def routes(console: ConsoleContext) -> list[Route]:
         await console.wake_sender()
         return RedirectResponse(f"/console/members/{member_id}", status_code=303)
 
+    async def _window_closed(uow: UnitOfWork, member_id: int) -> bool:
+        found = await reply_address(uow, member_id)
+        return found is not None and await window_closed(uow, *found, console.clock())
+
+    @gate.guard(Permission.READ_CONVERSATIONS)
+    async def send_template(request: Request, viewer: Viewer) -> Response:
+        member_id = int(request.path_params["member_id"])
+        name = str((await request.form()).get("template", ""))
+        now = console.clock()
+        try:
+            async with console.database.transaction() as uow:
+                await gate.member_in_scope(uow, viewer, member_id)
+                member = await uow.members.get(member_id)
+                assert member is not None
+                if member.taken_over_by_id is None:
+                    raise ReplyRefused(NOT_TAKEN_OVER)
+                offer = await console.template_offers.one(
+                    name, member.locale, member.name, viewer.staff.name
+                )
+                if offer is None:
+                    raise ReplyRefused(NO_SUCH_TEMPLATE)
+                await queue_template(uow, member_id, offer, now)
+                await uow.audit.record(
+                    viewer.staff.id, "template", at=now, member_id=member_id, detail=offer.name
+                )
+        except ReplyRefused as refused:
+            return await _member_page(request, viewer, member_id, refused.reason)
+        await console.wake_sender()
+        return RedirectResponse(f"/console/members/{member_id}", status_code=303)
+
     @gate.guard(Permission.READ_CONVERSATIONS)
     async def add_note(request: Request, viewer: Viewer) -> Response:
         member_id = int(request.path_params["member_id"])
@@ -211,4 +258,5 @@ def routes(console: ConsoleContext) -> list[Route]:
         Route("/members/{member_id:int}/take-over", take_over, methods=["POST"]),
         Route("/members/{member_id:int}/hand-back", hand_back, methods=["POST"]),
         Route("/members/{member_id:int}/reply", reply, methods=["POST"]),
+        Route("/members/{member_id:int}/template", send_template, methods=["POST"]),
     ]

@@ -2,8 +2,9 @@
 same order, rate limits and retries apply), on the channel the member last wrote from.
 
 WhatsApp lets a business send free-form text only within 24 hours of the member's last
-message; outside that window the reply is refused with the reason (only an approved template
-may be sent then, which the bot's nudges do by themselves).
+message; outside that window the reply is refused with the reason, and the coordinator is
+offered the approved templates instead (`bot.web.console.template_offers`), which
+`queue_template` sends like any other line.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from bot.turns.service import queue_outbound
+from bot.web.console.template_offers import TemplateOffer
 from conversations.i18n import N_
 from conversations.rendering import RenderedMessage
+from storage.repositories.messages import message_values
 from storage.unit_of_work import UnitOfWork
 from storage.vocabulary import Channel
 
@@ -27,6 +30,8 @@ NOT_TAKEN_OVER = N_("Take over this conversation before replying.")
 EMPTY = N_("Write a reply first.")
 TOO_LONG = N_("This reply is too long.")
 NO_ADDRESS = N_("This member has no address to reply to.")
+NO_SUCH_TEMPLATE = N_("This template is not offered for this member now.")
+NOT_ON_WHATSAPP = N_("Templates are for WhatsApp; this member last wrote on another channel.")
 
 
 class ReplyRefused(Exception):
@@ -61,10 +66,42 @@ async def queue_reply(
     if found is None:
         raise ReplyRefused(NO_ADDRESS)
     channel, address = found
-    if channel == "whatsapp":
-        last = (await uow.members.last_inbound(channel, [address])).get(address)
-        if last is None or now - last > WHATSAPP_WINDOW:
-            raise ReplyRefused(OUTSIDE_WINDOW)
+    if await window_closed(uow, channel, address, now):
+        raise ReplyRefused(OUTSIDE_WINDOW)
     rendered = RenderedMessage(text=text, locale=locale)
     written = await queue_outbound(uow, member_id, channel, address, rendered, None, now)
     return [line.message_id for line in written]
+
+
+async def window_closed(uow: UnitOfWork, channel: Channel, address: str, now: datetime) -> bool:
+    """Whether only an approved template may go to this address now: WhatsApp, and the
+    member's last message is more than 24 hours old (or there is none)."""
+    if channel != "whatsapp":
+        return False
+    last = (await uow.members.last_inbound(channel, [address])).get(address)
+    return last is None or now - last > WHATSAPP_WINDOW
+
+
+async def queue_template(
+    uow: UnitOfWork, member_id: int, offer: TemplateOffer, now: datetime
+) -> int:
+    """Queue an approved template for the member on WhatsApp; the id of the line written. Its
+    text is what the member will read (the template's body, its variables filled), so the
+    transcript shows it; the sender sends the template's sid with the variables. Raises
+    `ReplyRefused` when the member cannot get it."""
+    found = await reply_address(uow, member_id)
+    if found is None:
+        raise ReplyRefused(NO_ADDRESS)
+    channel, address = found
+    if channel != "whatsapp":
+        raise ReplyRefused(NOT_ON_WHATSAPP)
+    payload = {
+        "content_sid": offer.sid,
+        "content_variables": offer.variables,
+        "console_template": offer.name,
+    }
+    values = message_values(
+        member_id, channel, address, "out", offer.text, payload, "queued", None, now
+    )
+    [line_id] = await uow.messages.log_many([values])
+    return line_id
