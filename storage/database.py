@@ -21,6 +21,9 @@ from storage.urls import async_url, describe
 
 log = logging.getLogger(__name__)
 
+MIGRATION_LOCK = 0x6D696772  # the advisory lock held while one process migrates
+_TAKE_MIGRATION_LOCK = text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+
 CHECKPOINT_ATTEMPTS = 10
 
 
@@ -117,6 +120,12 @@ class Database:
             async with connection.begin():
                 if await connection.run_sync(at_shipped_head):
                     return  # the usual start: nothing to migrate, and Alembic not loaded
+                if connection.dialect.name == "postgresql":
+                    # Processes started together (web, workers, clock after a deploy) migrate
+                    # one at a time; the ones that waited find the work done.
+                    await connection.execute(_TAKE_MIGRATION_LOCK)
+                    if await connection.run_sync(at_shipped_head):
+                        return
                 from storage.schema_migrations import upgrade_to_head
 
                 await connection.run_sync(upgrade_to_head)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from typing import Any
@@ -123,6 +124,23 @@ async def test_a_database_behind_head_is_migrated_at_start(database_url: str) ->
             assert await connection.run_sync(_differences) == []
     finally:
         await db.dispose()
+
+
+async def test_processes_starting_together_on_a_new_database_migrate_it_once(
+    database_url: str,
+) -> None:
+    """Web, workers and clock started at once after a deploy: one migrates, the others wait and
+    find it done (on SQLite the file's write lock already makes them take turns)."""
+    processes = [Database(database_url) for _ in range(4)]
+    try:
+        # Without the migration lock they deadlock on PostgreSQL rather than fail: bound it.
+        await asyncio.wait_for(asyncio.gather(*(db.upgrade() for db in processes)), 120)
+        async with processes[0].engine.connect() as connection:
+            assert await connection.run_sync(current_revision) == head_revision()
+            assert await connection.run_sync(_differences) == []
+    finally:
+        for db in processes:
+            await db.dispose()
 
 
 # Runs in a fresh interpreter: starts on the database as a process does, then names the
