@@ -79,7 +79,10 @@ async def test_a_groups_page_with_its_join_qr_code_and_schedule(
     link = f"https://t.me/mutuality_bot?start=join-{code}"
     assert _decoded(await qr.locator("svg").screenshot()) == [link]  # a phone's camera reads it
     await expect(page.get_by_role("link", name=link)).to_be_visible()
-    await expect(page.get_by_text("No WhatsApp link: WhatsApp is not configured")).to_be_visible()
+    whatsapp = f"https://wa.me/14155238886?text={code}"  # TWILIO_WHATSAPP_FROM of the stack
+    whatsapp_qr = page.get_by_role("img", name=f"QR code of the link {whatsapp}")
+    assert _decoded(await whatsapp_qr.locator("svg").screenshot()) == [whatsapp]
+    await expect(page.get_by_role("link", name=whatsapp)).to_be_visible()
     await expect(page.get_by_role("link", name="Amina")).to_be_visible()
     await expect(page.get_by_role("link", name="Baraka")).to_have_count(0)
     await shots.take(page, f"group-{size}")

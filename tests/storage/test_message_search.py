@@ -14,6 +14,7 @@ from storage.models import Message
 from storage.repositories import conversations
 from storage.repositories.messages import message_values
 from storage.search import INDEX_TABLE, Term, fts5_query, parse, tsquery_text
+from tests.outbox_lines import log_outbound
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -177,7 +178,8 @@ async def test_any_input_is_words_never_syntax(database: Database, typed: str) -
 async def test_the_index_follows_new_changed_and_deleted_lines(database: Database) -> None:
     _, _, ids = await _program(database)
     async with database.transaction() as uow:
-        record = await uow.messages.log_outbound(
+        record = await log_outbound(
+            uow,
             member_id=ids["amina"],
             channel="whatsapp",
             address_value="+254711000001",
