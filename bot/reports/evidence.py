@@ -17,11 +17,13 @@ How the numbers are made (the `method` strings say the same beside each figure):
   ends are different weeks; fewer, and they are counted apart as "too few"; values at the ends
   in more than one currency are counted apart as "mixed currency". The group's figures are the
   medians over its members and the share whose now is above their baseline.
-- Medians are computed here, in Python, exact in `Decimal`, one method on SQLite and PostgreSQL
-  alike. The database hands over only each member's check-ins at the two ends with their
-  amounts, from the stored row of each completed check-in (on PostgreSQL an index walk per
-  member from each end, see `EvidenceRepository.session_ends`), `MEMBERS_AT_ONCE` members at a
-  time: never a table whole.
+- Medians are exact, from the stored row of each completed check-in, `MEMBERS_AT_ONCE` members
+  at a time: never a table whole. On PostgreSQL the database picks each member's middle values
+  at both ends in `numeric` (`EvidenceRepository.weekly_ends`) and hands over one row per member
+  and measure; elsewhere it hands over each member's check-ins at the two ends
+  (`EvidenceRepository.session_ends`) and the medians are taken here in `Decimal`. Both give the
+  same figures to the last digit (`tests/reports/test_evidence_paths.py`). The medians over
+  members (the group's figures) are taken here on both.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from statistics import median
 from storage.repositories.evidence import (
     MONTHLY_JOURNAL,
     WEEKLY_CHECKIN,
+    WEEKLY_STEPS,
+    MeasureEnds,
     Scope,
     SessionEnd,
     Valued,
@@ -46,7 +50,6 @@ ENDS = 4
 ACTIVE_DAYS = 28
 INVITATION = "checkin_invitation"
 REMINDER = "reminder"
-WEEKLY_STEPS = ("sales", "costs", "saved")
 MEASURES = ("sales", "costs", "profit", "savings")
 JOURNAL_STEPS = ("household_income", "savings_balance")
 _EPOCH_MONDAY = date(1970, 1, 5)
@@ -254,6 +257,7 @@ async def build_report(
     to `now`. Runs read-only queries in the caller's unit of work; never loads a table whole."""
     start = datetime(since.year, since.month, since.day, tzinfo=UTC) if since else None
     scope = Scope(group_id, start, now)
+    await uow.evidence.prepare()
     return EvidenceReport(
         group=group_name,
         since=since,
@@ -326,8 +330,7 @@ class _Tally:
     too_few: int = 0
     mixed: int = 0
 
-    def add(self, first: list[Decimal], last: list[Decimal]) -> None:
-        baseline, now = median(first), median(last)
+    def add(self, baseline: Decimal, now: Decimal) -> None:
         self.baselines.append(baseline)
         self.nows.append(now)
         self.changes.append(now - baseline)
@@ -368,7 +371,20 @@ class _Tallies:
         elif any(c != currency for _, c in (*first, *last)):
             tally.mixed += 1
         else:
-            tally.add([v for v, _ in first], [v for v, _ in last])
+            tally.add(median(v for v, _ in first), median(v for v, _ in last))
+
+    def add_ends(self, ends: MeasureEnds) -> None:
+        """`add` for a member whose ends the database summed up (`weekly_ends`): the same
+        verdicts, and the medians as `statistics.median` makes them, half the sum of the
+        middle values (a value halved after being doubled is itself, to the last digit)."""
+        tally = self.by_key.setdefault((ends.measure, ends.currency), _Tally())
+        if not ends.enough or not ends.first or not ends.last:
+            tally.too_few += 1
+        elif not ends.one_currency:
+            tally.mixed += 1
+        else:
+            assert ends.first_middles is not None and ends.last_middles is not None
+            tally.add(ends.first_middles / 2, ends.last_middles / 2)
 
     def figures(self, order: tuple[str, ...], method: Callable[[str], str]) -> tuple[Change, ...]:
         keys = sorted(self.by_key, key=lambda k: (k[1], order.index(k[0])))
@@ -421,6 +437,25 @@ def _members_of(ends: list[SessionEnd]) -> dict[int, list[SessionEnd]]:
 
 
 async def _business(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
+    """The business figures: each member's ends summed up in SQL where the database can pick
+    middle values (PostgreSQL), else from their check-ins at the ends, here. Both give the
+    same figures to the last digit (`tests/reports/test_evidence_paths.py`)."""
+    if uow.evidence.medians_in_sql:
+        return await _business_in_sql(uow, scope)
+    return await _business_here(uow, scope)
+
+
+async def _business_in_sql(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
+    tallies = _Tallies()
+    members = await uow.evidence.members(scope)
+    for start in range(0, len(members), MEMBERS_AT_ONCE):
+        chunk = members[start : start + MEMBERS_AT_ONCE]
+        for ends in await uow.evidence.weekly_ends(scope, chunk, ENDS):
+            tallies.add_ends(ends)
+    return tallies.figures(MEASURES, _change_method)
+
+
+async def _business_here(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
     tallies = _Tallies()
     members = await uow.evidence.members(scope)
     for start in range(0, len(members), MEMBERS_AT_ONCE):

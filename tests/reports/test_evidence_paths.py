@@ -1,0 +1,146 @@
+"""The business figures have two paths: PostgreSQL picks each member's middle values in SQL
+(`weekly_ends`), SQLite hands the check-ins at the ends to Python. Both must give the same
+figures, to the last digit and member by member (the distribution), on the same data.
+
+A random program (seeded, so every run is the same) with what makes the ends hard: gaps, several
+check-ins in a week at either end (the index walk cannot settle those and reads the member
+whole), skipped and corrected answers, amounts with and without decimals, costs above sales, a
+change of currency, members who move groups, and members with too few weeks. Its figures are
+also computed independently from the plan (`expected_business`), on every backend.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+
+from bot.reports.evidence import _business_here, _business_in_sql, build_report
+from storage import Database
+from storage.repositories.evidence import Scope
+
+from .plan import NOW, SKIP, WEEK0, Amount, Checkin, Plan, program, seed
+from .test_evidence import _figures, expected_business
+
+pytestmark = pytest.mark.asyncio
+
+
+def _amount(rng: random.Random) -> Amount:
+    roll = rng.random()
+    if roll < 0.08:
+        return SKIP
+    value = (
+        f"{rng.randint(0, 5000)}"
+        if roll < 0.6
+        else f"{rng.randint(0, 5000)}.{rng.randint(0, 99):02d}"
+    )
+    if rng.random() < 0.05:
+        return [str(rng.randint(1, 99)), value]  # corrected: the last counts
+    return value
+
+
+def random_program(seed_value: int, members: int = 24) -> Plan:
+    rng = random.Random(seed_value)
+    plan = Plan()
+    joined = WEEK0 - timedelta(days=7)
+    for index in range(members):
+        who = f"member{index:02d}"
+        group = rng.choice(("Kibera", "Mombasa"))
+        plan.joins.append((who, group, joined))
+        moved_at = rng.randint(3, 10) if rng.random() < 0.2 else None
+        if moved_at is not None:
+            group_after = "Mombasa" if group == "Kibera" else "Kibera"
+            plan.joins.append((who, group_after, WEEK0 + timedelta(weeks=moved_at)))
+        currency = "USD" if rng.random() < 0.2 else "KES"
+        switch_at = rng.randint(4, 10) if rng.random() < 0.15 else None
+        weeks = 14 if rng.random() < 0.7 else rng.randint(2, 9)
+        for week in range(weeks):
+            if rng.random() < 0.15:
+                continue  # a gap
+            in_week = 1 if rng.random() < 0.75 else rng.randint(2, 4)
+            for turn in range(in_week):
+                # Monday to Friday, daytime: the same week in UTC and in Nairobi
+                ended = WEEK0 + timedelta(
+                    weeks=week, days=rng.randint(0, 4), hours=rng.randint(6, 18), minutes=turn
+                )
+                if moved_at is not None and week >= moved_at:
+                    current = "Mombasa" if group == "Kibera" else "Kibera"
+                else:
+                    current = group
+                plan.checkins.append(
+                    Checkin(
+                        who,
+                        ended,
+                        current,
+                        currency if switch_at is None or week < switch_at else "USD",
+                        {
+                            "sales": _amount(rng),
+                            "costs": None if rng.random() < 0.1 else _amount(rng),
+                            "saved": _amount(rng),
+                        },
+                        status="completed" if rng.random() < 0.93 else "expired",
+                    )
+                )
+    plan.checkins.sort(key=lambda c: c.ended)
+    return plan
+
+
+async def _both_paths(database: Database, group_id: int | None) -> tuple[tuple, tuple | None]:
+    async with database.read() as uow:
+        scope = Scope(group_id, None, NOW)
+        await uow.evidence.prepare()
+        here = await _business_here(uow, scope)
+        in_sql = await _business_in_sql(uow, scope) if uow.evidence.medians_in_sql else None
+    return here, in_sql
+
+
+@pytest.mark.parametrize("seed_value", [7, 2026])
+async def test_both_paths_give_the_figures_computed_from_a_random_program(
+    database: Database, seed_value: int
+) -> None:
+    plan = random_program(seed_value)
+    async with database.transaction() as uow:
+        groups, _ = await seed(uow, plan)
+    for group in (None, "Kibera", "Mombasa"):
+        group_id = groups[group] if group else None
+        here, in_sql = await _both_paths(database, group_id)
+        assert _figures(here) == expected_business(plan, group, None), group
+        if in_sql is not None:  # PostgreSQL: the SQL path, member by member
+            assert in_sql == here, group
+    async with database.read() as uow:
+        report = await build_report(uow, now=NOW)
+    assert _figures(report.business) == expected_business(plan, None, None)
+
+
+async def test_the_random_program_exercises_the_hard_cases() -> None:
+    """Not vacuous: members are counted, too few and mixed, in both currencies, and some
+    members' ends have several check-ins in a week."""
+    plan = random_program(7)
+    figures = expected_business(plan, None, None)
+    assert {currency for currency, _ in figures} == {"KES", "USD"}
+    assert sum(counted for counted, *_ in figures.values()) > 20
+    assert sum(too_few for _, too_few, *_ in figures.values()) > 10
+    assert sum(mixed for _, _, mixed, *_ in figures.values()) > 0
+    weeks_with_several = {
+        (c.member, c.ended.isocalendar()[:2])
+        for c in plan.checkins
+        if sum(
+            1
+            for other in plan.checkins
+            if other.member == c.member
+            and other.ended.isocalendar()[:2] == c.ended.isocalendar()[:2]
+        )
+        > 1
+    }
+    assert len(weeks_with_several) > 10
+
+
+async def test_both_paths_agree_on_the_plan_of_the_report_tests(database: Database) -> None:
+    async with database.transaction() as uow:
+        groups, _ = await seed(uow, program())
+    for group_id in (None, groups["Kibera"], groups["Mombasa"]):
+        here, in_sql = await _both_paths(database, group_id)
+        if in_sql is not None:
+            assert in_sql == here
+        assert here  # the plan has figures in every scope
