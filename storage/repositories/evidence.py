@@ -26,7 +26,7 @@ costs more than the query.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -213,6 +213,11 @@ def _middles(value: ColumnElement[Any], where: ColumnElement[bool]) -> ColumnEle
         (count == 2, total),
         (count == 1, 2 * total),
     )
+
+
+def _pair(row: Sequence[Any]) -> tuple[Any, Any, Any]:
+    """The group, giver and receiver of a row of `help_edges`' query."""
+    return row[0], row[2], row[4]
 
 
 class EvidenceRepository:
@@ -817,33 +822,21 @@ class EvidenceRepository:
             .outerjoin(Group, Group.id == counted.c.group_id)
             .order_by(counted.c.group_id, counted.c.giver_id, counted.c.receiver_id, counted.c.kind)
         )
-        pending: HelpEdge | None = None
-        for row in await self._rows(statement):
-            group_id, group_name, giver_id, giver_name, receiver_id, receiver_name, kind, n = row
-            if pending is not None and (
-                pending.group_id,
-                pending.giver_id,
-                pending.receiver_id,
-            ) == (
-                group_id,
-                giver_id,
-                receiver_id,
-            ):
-                pending = replace(
-                    pending, records=pending.records + int(n), kinds=(*pending.kinds, kind)
-                )
+        # rows of one pair come together (one per kind): gather them, then build the edge once
+        rows = await self._rows(statement)
+        start = 0
+        for end in range(1, len(rows) + 1):
+            if end < len(rows) and _pair(rows[end]) == _pair(rows[start]):
                 continue
-            if pending is not None:
-                yield pending
-            pending = HelpEdge(
+            group_id, group_name, giver_id, giver_name, receiver_id, receiver_name = rows[start][:6]
+            yield HelpEdge(
                 group_id,
                 group_name,
                 giver_id,
                 giver_name,
                 receiver_id,
                 receiver_name,
-                int(n),
-                (kind,),
+                sum(int(row[7]) for row in rows[start:end]),
+                tuple(row[6] for row in rows[start:end]),
             )
-        if pending is not None:
-            yield pending
+            start = end
