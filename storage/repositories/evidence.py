@@ -54,7 +54,7 @@ from sqlalchemy import (
     text,
     type_coerce,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, aggregate_order_by, distinct_on
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -479,11 +479,18 @@ class EvidenceRepository:
         )
         # an end is settled when the walk met fewer check-ins than it fetched (there are no
         # more) or enough distinct weeks that none of the end weeks can have been cut
-        needed = case((weeks.c.from_start, fetch), else_=ends)
+        # (counted per week first: two hash aggregates instead of a sort for each member)
+        per_week = (
+            select(weeks.c.member_id, weeks.c.from_start, func.count().label("n"))
+            .group_by(weeks.c.member_id, weeks.c.from_start, weeks.c.week)
+            .subquery("per_week")
+        )
+        needed = case((per_week.c.from_start, fetch), else_=ends)
         unsettled = (
-            select(weeks.c.member_id)
-            .group_by(weeks.c.member_id, weeks.c.from_start)
-            .having(func.count() == fetch, func.count(distinct(weeks.c.week)) < needed)
+            select(per_week.c.member_id)
+            .group_by(per_week.c.member_id, per_week.c.from_start)
+            .having(func.sum(per_week.c.n) == fetch, func.count() < needed)
+            .cte("unsettled")
         )
         whole = (
             select(
@@ -495,7 +502,7 @@ class EvidenceRepository:
             )
             .select_from(result)
             .outerjoin(Group, Group.id == result.group_id)
-            .where(result.member_id.in_(unsettled), *completed)
+            .where(result.member_id.in_(select(unsettled.c.member_id)), *completed)
         )
         series = (
             select(
@@ -505,12 +512,18 @@ class EvidenceRepository:
                 weeks.c.week,
                 weeks.c.amounts,
             )
-            .where(weeks.c.member_id.not_in(unsettled))
+            .where(weeks.c.member_id.not_in(select(unsettled.c.member_id)))
             .union_all(whole)
             .subquery("series")
         )
+        # the last check-in of each week, its amounts parsed once (DISTINCT ON keeps this
+        # subquery apart, so the cast is not repeated for each amount picked out of it)
         latest = (
-            select(series)
+            select(
+                series.c.member_id,
+                series.c.week,
+                cast(series.c.amounts, JSONB).label("amounts"),
+            )
             .ext(distinct_on(series.c.member_id, series.c.week))
             .order_by(
                 series.c.member_id,
@@ -520,56 +533,63 @@ class EvidenceRepository:
             )
             .subquery("latest")
         )
+        # numbered in the order DISTINCT ON left them in (member, week): no further sort
         member = latest.c.member_id
         ranked = select(
             latest.c.member_id,
             latest.c.week,
-            # parsed once here (window functions keep this subquery apart, so the cast is not
-            # repeated for each amount picked out below, as it would be from plain JSON)
-            cast(latest.c.amounts, JSONB).label("amounts"),
-            func.row_number().over(partition_by=member, order_by=latest.c.week).label("from_first"),
-            func.row_number()
-            .over(partition_by=member, order_by=latest.c.week.desc())
-            .label("from_last"),
+            func.row_number().over(partition_by=member, order_by=latest.c.week).label("place"),
             func.count().over(partition_by=member).label("weeks"),
+            *self._amount_columns(latest.c.amounts, WEEKLY_STEPS),
         ).subquery("ranked")
+        r = ranked.c
+        same = r.sales_currency == r.costs_currency
+        picked: list[tuple[str, ColumnElement[Any], ColumnElement[Any]]] = [
+            ("sales", r.sales_value, r.sales_currency),
+            ("costs", r.costs_value, r.costs_currency),
+            ("profit", case((same, r.sales_value - r.costs_value)), case((same, r.sales_currency))),
+            ("savings", r.saved_value, r.saved_currency),
+        ]
+        at_first = r.place <= ends
+        at_last = r.place > r.weeks - ends
+        ends_columns: list[ColumnElement[Any]] = []
+        for measure, value, currency in picked:
+            valued = and_(value.is_not(None), currency.is_not(None))
+            ends_columns += [
+                value.label(f"{measure}_value"),
+                currency.label(f"{measure}_currency"),
+                # the week of the member's latest value at the ends (windows run after WHERE)
+                func.max(r.week)
+                .filter(valued)
+                .over(partition_by=r.member_id)
+                .label(f"{measure}_newest"),
+            ]
         at_ends = (
             select(
-                ranked.c.member_id,
-                ranked.c.week,
-                (ranked.c.from_first <= ends).label("at_first"),
-                (ranked.c.from_last <= ends).label("at_last"),
-                (ranked.c.weeks >= 2 * ends).label("enough"),
-                *self._amount_columns(ranked.c.amounts, WEEKLY_STEPS),
+                r.member_id,
+                r.week,
+                at_first.label("at_first"),
+                at_last.label("at_last"),
+                (r.weeks >= 2 * ends).label("enough"),
+                *ends_columns,
             )
-            .where(or_(ranked.c.from_first <= ends, ranked.c.from_last <= ends))
-            # the amounts are picked out once a row, not again in each aggregate below
-            .cte("at_ends")
-            .prefix_with("MATERIALIZED")
+            .where(or_(at_first, at_last))
+            .subquery("at_ends")
         )
         c = at_ends.c
-        same = c.sales_currency == c.costs_currency
-        measures: list[tuple[str, ColumnElement[Any], ColumnElement[Any]]] = [
-            ("sales", c.sales_value, c.sales_currency),
-            ("costs", c.costs_value, c.costs_currency),
-            ("profit", case((same, c.sales_value - c.costs_value)), case((same, c.sales_currency))),
-            ("savings", c.saved_value, c.saved_currency),
-        ]
         columns: list[ColumnElement[Any]] = []
-        for _, value, currency in measures:
+        for measure, _, _ in picked:
+            value, currency = c[f"{measure}_value"], c[f"{measure}_currency"]
             valued = and_(value.is_not(None), currency.is_not(None))
-            newest = type_coerce(
-                func.array_agg(aggregate_order_by(currency, c.week.desc())).filter(valued),
-                ARRAY(String),
-            )
             columns += [
-                newest[1],
+                func.max(currency).filter(valued, c.week == c[f"{measure}_newest"]),
                 func.count().filter(valued, c.at_first),
                 func.count().filter(valued, c.at_last),
                 func.min(currency).filter(valued) == func.max(currency).filter(valued),
                 _middles(value, and_(valued, c.at_first)),
                 _middles(value, and_(valued, c.at_last)),
             ]
+        measures = picked
         statement = select(c.member_id, func.bool_and(c.enough), *columns).group_by(c.member_id)
         found = []
         for row in await self._rows(statement):
