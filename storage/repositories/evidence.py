@@ -199,6 +199,10 @@ class HelpEdge:
     kinds: tuple[str, ...]
 
 
+MIDDLES_OF = 4
+"""The most values `_middles` picks the middle of (an end of a member's series)."""
+
+
 def _middles(value: ColumnElement[Any], where: ColumnElement[bool]) -> ColumnElement[Any]:
     """Over the rows `where` holds (at most four values of `value`), the sum of the middle
     values: both middle ones of four or two, the middle one twice of three, the one twice of
@@ -431,6 +435,8 @@ class EvidenceRepository:
         one week) has all their check-ins read instead. The middle values are picked by
         numbering each end's values: the caller halves their sum, exactly as
         `statistics.median` does."""
+        if not 1 <= ends <= MIDDLES_OF:
+            raise ValueError(f"middle values are picked among at most {MIDDLES_OF}, not {ends}")
         fetch = ends + 1
         result = CheckinResult
         completed = self._completed(WEEKLY_CHECKIN, scope)

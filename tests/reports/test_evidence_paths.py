@@ -144,3 +144,11 @@ async def test_both_paths_agree_on_the_plan_of_the_report_tests(database: Databa
         if in_sql is not None:
             assert in_sql == here
         assert here  # the plan has figures in every scope
+
+
+async def test_the_sql_path_refuses_ends_it_cannot_pick_the_middle_of(database: Database) -> None:
+    """The middle values are picked with sums, least and greatest, which hold for at most four
+    values: more must fail loudly rather than give no median."""
+    async with database.read() as uow:
+        with pytest.raises(ValueError, match="at most 4"):
+            await uow.evidence.weekly_ends(Scope(None, None, NOW), [1], 5)
