@@ -23,7 +23,8 @@ How the numbers are made (the `method` strings say the same beside each figure):
   and measure; elsewhere it hands over each member's check-ins at the two ends
   (`EvidenceRepository.session_ends`) and the medians are taken here in `Decimal`. Both give the
   same figures to the last digit (`tests/reports/test_evidence_paths.py`). The medians over
-  members (the group's figures) are taken here on both.
+  members (the group's figures) are taken here on both. The household figures likewise: on
+  PostgreSQL one row per member holds their first and latest journal (`journal_ends`).
 """
 
 from __future__ import annotations
@@ -440,7 +441,7 @@ async def _business(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
     """The business figures: each member's ends summed up in SQL where the database can pick
     middle values (PostgreSQL), else from their check-ins at the ends, here. Both give the
     same figures to the last digit (`tests/reports/test_evidence_paths.py`)."""
-    if uow.evidence.medians_in_sql:
+    if uow.evidence.ends_in_sql:
         return await _business_in_sql(uow, scope)
     return await _business_here(uow, scope)
 
@@ -478,6 +479,35 @@ async def _business_here(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
 
 
 async def _household(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
+    """The household figures: each member's first and latest journal side by side in one row
+    where the database can (PostgreSQL), else from their check-ins at the two ends. Both feed
+    the same tally (`tests/reports/test_evidence_paths.py`)."""
+    if uow.evidence.ends_in_sql:
+        return await _household_in_sql(uow, scope)
+    return await _household_here(uow, scope)
+
+
+def _add_journals(
+    tallies: _Tallies, first: dict[str, Valued], last: dict[str, Valued], two: bool
+) -> None:
+    for step in JOURNAL_STEPS:
+        at_first, at_last = first.get(step), last.get(step)
+        tallies.add(step, [at_first] if at_first else [], [at_last] if at_last else [], two)
+
+
+async def _household_in_sql(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
+    tallies = _Tallies()
+    members = await uow.evidence.members(scope)
+    for start in range(0, len(members), MEMBERS_AT_ONCE):
+        chunk = members[start : start + MEMBERS_AT_ONCE]
+        for ends in await uow.evidence.journal_ends(scope, chunk, JOURNAL_STEPS):
+            _add_journals(
+                tallies, ends.first, ends.last, ends.first_session_id != ends.last_session_id
+            )
+    return tallies.figures(JOURNAL_STEPS, _journal_method)
+
+
+async def _household_here(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
     tallies = _Tallies()
     members = await uow.evidence.members(scope)
     for start in range(0, len(members), MEMBERS_AT_ONCE):
@@ -486,14 +516,7 @@ async def _household(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
         for rows in _members_of(ends).values():
             first = next(r for r in rows if r.from_start)
             last = next(r for r in rows if not r.from_start)
-            for step in JOURNAL_STEPS:
-                at_first, at_last = first.amounts.get(step), last.amounts.get(step)
-                tallies.add(
-                    step,
-                    [at_first] if at_first else [],
-                    [at_last] if at_last else [],
-                    first.session_id != last.session_id,
-                )
+            _add_journals(tallies, first.amounts, last.amounts, first.session_id != last.session_id)
     return tallies.figures(JOURNAL_STEPS, _journal_method)
 
 

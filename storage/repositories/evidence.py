@@ -141,6 +141,18 @@ class MeasureEnds:
 
 
 @dataclass(frozen=True, slots=True)
+class JournalEnds:
+    """A member's first and latest completed monthly journals (the same one when they have
+    one) and the amounts of each, by step."""
+
+    member_id: int
+    first_session_id: int
+    last_session_id: int
+    first: dict[str, Valued]
+    last: dict[str, Valued]
+
+
+@dataclass(frozen=True, slots=True)
 class WeekCount:
     week: int
     count: int
@@ -415,16 +427,72 @@ class EvidenceRepository:
         return found
 
     @property
-    def medians_in_sql(self) -> bool:
-        """Whether `weekly_ends` is available: PostgreSQL picks the middle values in SQL;
-        SQLite leaves the medians to the caller, from `session_ends`."""
+    def ends_in_sql(self) -> bool:
+        """Whether `weekly_ends` and `journal_ends` are available: on PostgreSQL the database
+        sums up each member's ends itself; SQLite hands the caller the check-ins at the ends
+        (`session_ends`) to do it."""
         return self._dialect == "postgresql"
+
+    async def journal_ends(
+        self, scope: Scope, member_ids: list[int], steps: tuple[str, ...]
+    ) -> list[JournalEnds]:
+        """Each of `member_ids`' first and latest completed monthly journals in scope, side by
+        side in one row, with their amounts at `steps` (PostgreSQL only, see `ends_in_sql`):
+        the same two check-ins `session_ends` gives with one from each end. Members without a
+        journal have no row."""
+        result = CheckinResult
+        completed = self._completed(MONTHLY_JOURNAL, scope)
+        people = (
+            select(Member.id.label("member_id"))
+            .where(self._among(Member.id, member_ids))
+            .cte("people")
+        )
+        sides = []
+        for from_start in (True, False):
+            ordering = (
+                (result.ended_at, result.session_id)
+                if from_start
+                else (result.ended_at.desc(), result.session_id.desc())
+            )
+            sides.append(
+                # the amounts parsed from JSON once (a lateral subquery with LIMIT stays apart)
+                select(result.session_id, cast(result.amounts, JSONB).label("amounts"))
+                .where(result.member_id == people.c.member_id, *completed)
+                .order_by(*ordering)
+                .limit(1)
+                .lateral("first_journal" if from_start else "last_journal")
+            )
+        first, last = sides
+        statement = (
+            select(
+                people.c.member_id,
+                first.c.session_id,
+                last.c.session_id,
+                *self._amount_columns(first.c.amounts, steps),
+                *self._amount_columns(last.c.amounts, steps),
+            )
+            .select_from(
+                people.join(first, literal_column("true")).join(last, literal_column("true"))
+            )
+            .order_by(people.c.member_id)
+        )
+        width = 2 * len(steps)
+        return [
+            JournalEnds(
+                row[0],
+                row[1],
+                row[2],
+                _valued(steps, row[3 : 3 + width]),
+                _valued(steps, row[3 + width :]),
+            )
+            for row in await self._rows(statement)
+        ]
 
     async def weekly_ends(
         self, scope: Scope, member_ids: list[int], ends: int
     ) -> list[MeasureEnds]:
         """Each of `member_ids`' weekly figures at the two ends of their series, summed up in
-        SQL (PostgreSQL only, see `medians_in_sql`): one row per member and measure (sales,
+        SQL (PostgreSQL only, see `ends_in_sql`): one row per member and measure (sales,
         costs, profit, savings) that has a value at either end.
 
         The same selection as the caller makes from `session_ends`: the last completed

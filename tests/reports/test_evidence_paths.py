@@ -1,12 +1,13 @@
-"""The business figures have two paths: PostgreSQL picks each member's middle values in SQL
-(`weekly_ends`), SQLite hands the check-ins at the ends to Python. Both must give the same
+"""The business and household figures have two paths: PostgreSQL sums up each member's ends in
+SQL (`weekly_ends`, `journal_ends`), SQLite hands the check-ins at the ends to Python. Both must give the same
 figures, to the last digit and member by member (the distribution), on the same data.
 
 A random program (seeded, so every run is the same) with what makes the ends hard: gaps, several
 check-ins in a week at either end (the index walk cannot settle those and reads the member
 whole), skipped and corrected answers, amounts with and without decimals, costs above sales, a
-change of currency, members who move groups, and members with too few weeks. Its figures are
-also computed independently from the plan (`expected_business`), on every backend.
+change of currency, members who move groups, and members with too few weeks; monthly journals, none to several, some in another
+currency or with a skipped amount. Its figures are also computed independently from the plan
+(`expected_business`, `expected_household`), on every backend.
 """
 
 from __future__ import annotations
@@ -16,12 +17,18 @@ from datetime import timedelta
 
 import pytest
 
-from bot.reports.evidence import _business_here, _business_in_sql, build_report
+from bot.reports.evidence import (
+    _business_here,
+    _business_in_sql,
+    _household_here,
+    _household_in_sql,
+    build_report,
+)
 from storage import Database
 from storage.repositories.evidence import Scope
 
-from .plan import NOW, SKIP, WEEK0, Amount, Checkin, Plan, program, seed
-from .test_evidence import _figures, expected_business
+from .plan import NOW, SKIP, WEEK0, Amount, Checkin, Plan, journal, program, seed
+from .test_evidence import _figures, expected_business, expected_household
 
 pytestmark = pytest.mark.asyncio
 
@@ -82,16 +89,38 @@ def random_program(seed_value: int, members: int = 24) -> Plan:
                         status="completed" if rng.random() < 0.93 else "expired",
                     )
                 )
+        for month in range(rng.randint(0, 3)):  # monthly journals: none, one or several
+            journal_currency = "USD" if rng.random() < 0.2 else currency
+            plan.checkins.append(
+                journal(
+                    who,
+                    month,
+                    plan.joins[-1][1]
+                    if moved_at is not None and 30 * month + 1 >= 7 * moved_at
+                    else group,
+                    _journal_amount(rng),
+                    _journal_amount(rng),
+                    currency=journal_currency,
+                )
+            )
     plan.checkins.sort(key=lambda c: c.ended)
     return plan
 
 
+def _journal_amount(rng: random.Random) -> str:
+    return SKIP if rng.random() < 0.1 else f"{rng.randint(0, 20000)}.{rng.randint(0, 9)}"
+
+
 async def _both_paths(database: Database, group_id: int | None) -> tuple[tuple, tuple | None]:
+    """Business and household figures from the Python path, and from the SQL path where the
+    backend has one (None elsewhere)."""
     async with database.read() as uow:
         scope = Scope(group_id, None, NOW)
         await uow.evidence.prepare()
-        here = await _business_here(uow, scope)
-        in_sql = await _business_in_sql(uow, scope) if uow.evidence.medians_in_sql else None
+        here = (await _business_here(uow, scope), await _household_here(uow, scope))
+        in_sql = None
+        if uow.evidence.ends_in_sql:
+            in_sql = (await _business_in_sql(uow, scope), await _household_in_sql(uow, scope))
     return here, in_sql
 
 
@@ -105,12 +134,14 @@ async def test_both_paths_give_the_figures_computed_from_a_random_program(
     for group in (None, "Kibera", "Mombasa"):
         group_id = groups[group] if group else None
         here, in_sql = await _both_paths(database, group_id)
-        assert _figures(here) == expected_business(plan, group, None), group
+        assert _figures(here[0]) == expected_business(plan, group, None), group
+        assert _figures(here[1]) == expected_household(plan, group, None), group
         if in_sql is not None:  # PostgreSQL: the SQL path, member by member
             assert in_sql == here, group
     async with database.read() as uow:
         report = await build_report(uow, now=NOW)
     assert _figures(report.business) == expected_business(plan, None, None)
+    assert _figures(report.household) == expected_household(plan, None, None)
 
 
 async def test_the_random_program_exercises_the_hard_cases() -> None:
@@ -134,6 +165,10 @@ async def test_the_random_program_exercises_the_hard_cases() -> None:
         > 1
     }
     assert len(weeks_with_several) > 10
+    household = expected_household(plan, None, None)
+    assert sum(counted for counted, *_ in household.values()) > 5
+    assert sum(too_few for _, too_few, *_ in household.values()) > 5
+    assert sum(mixed for _, _, mixed, *_ in household.values()) > 0
 
 
 async def test_both_paths_agree_on_the_plan_of_the_report_tests(database: Database) -> None:
@@ -143,7 +178,7 @@ async def test_both_paths_agree_on_the_plan_of_the_report_tests(database: Databa
         here, in_sql = await _both_paths(database, group_id)
         if in_sql is not None:
             assert in_sql == here
-        assert here  # the plan has figures in every scope
+        assert all(here)  # the plan has business and household figures in every scope
 
 
 async def test_the_sql_path_refuses_ends_it_cannot_pick_the_middle_of(database: Database) -> None:
