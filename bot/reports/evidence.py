@@ -17,11 +17,14 @@ How the numbers are made (the `method` strings say the same beside each figure):
   ends are different weeks; fewer, and they are counted apart as "too few"; values at the ends
   in more than one currency are counted apart as "mixed currency". The group's figures are the
   medians over its members and the share whose now is above their baseline.
-- Medians are computed here, in Python, exact in `Decimal`, one method on SQLite and PostgreSQL
-  alike. The database hands over only each member's check-ins at the two ends with their
-  amounts, from the stored row of each completed check-in (on PostgreSQL an index walk per
-  member from each end, see `EvidenceRepository.session_ends`), `MEMBERS_AT_ONCE` members at a
-  time: never a table whole.
+- Medians are exact, from the stored row of each completed check-in, `MEMBERS_AT_ONCE` members
+  at a time: never a table whole. On PostgreSQL the database picks each member's middle values
+  at both ends in `numeric` (`EvidenceRepository.weekly_ends`) and hands over one row per member
+  and measure; elsewhere it hands over each member's check-ins at the two ends
+  (`EvidenceRepository.session_ends`) and the medians are taken here in `Decimal`. Both give the
+  same figures to the last digit (`tests/reports/test_evidence_paths.py`). The medians over
+  members (the group's figures) are taken here on both. The household figures likewise: on
+  PostgreSQL one row per member holds their first and latest journal (`journal_ends`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from statistics import median
 from storage.repositories.evidence import (
     MONTHLY_JOURNAL,
     WEEKLY_CHECKIN,
+    WEEKLY_STEPS,
+    MeasureEnds,
     Scope,
     SessionEnd,
     Valued,
@@ -46,7 +51,6 @@ ENDS = 4
 ACTIVE_DAYS = 28
 INVITATION = "checkin_invitation"
 REMINDER = "reminder"
-WEEKLY_STEPS = ("sales", "costs", "saved")
 MEASURES = ("sales", "costs", "profit", "savings")
 JOURNAL_STEPS = ("household_income", "savings_balance")
 _EPOCH_MONDAY = date(1970, 1, 5)
@@ -254,6 +258,7 @@ async def build_report(
     to `now`. Runs read-only queries in the caller's unit of work; never loads a table whole."""
     start = datetime(since.year, since.month, since.day, tzinfo=UTC) if since else None
     scope = Scope(group_id, start, now)
+    await uow.evidence.prepare()
     return EvidenceReport(
         group=group_name,
         since=since,
@@ -326,8 +331,7 @@ class _Tally:
     too_few: int = 0
     mixed: int = 0
 
-    def add(self, first: list[Decimal], last: list[Decimal]) -> None:
-        baseline, now = median(first), median(last)
+    def add(self, baseline: Decimal, now: Decimal) -> None:
         self.baselines.append(baseline)
         self.nows.append(now)
         self.changes.append(now - baseline)
@@ -368,7 +372,20 @@ class _Tallies:
         elif any(c != currency for _, c in (*first, *last)):
             tally.mixed += 1
         else:
-            tally.add([v for v, _ in first], [v for v, _ in last])
+            tally.add(median(v for v, _ in first), median(v for v, _ in last))
+
+    def add_ends(self, ends: MeasureEnds) -> None:
+        """`add` for a member whose ends the database summed up (`weekly_ends`): the same
+        verdicts, and the medians as `statistics.median` makes them, half the sum of the
+        middle values (a value halved after being doubled is itself, to the last digit)."""
+        tally = self.by_key.setdefault((ends.measure, ends.currency), _Tally())
+        if not ends.enough or not ends.first or not ends.last:
+            tally.too_few += 1
+        elif not ends.one_currency:
+            tally.mixed += 1
+        else:
+            assert ends.first_middles is not None and ends.last_middles is not None
+            tally.add(ends.first_middles / 2, ends.last_middles / 2)
 
     def figures(self, order: tuple[str, ...], method: Callable[[str], str]) -> tuple[Change, ...]:
         keys = sorted(self.by_key, key=lambda k: (k[1], order.index(k[0])))
@@ -421,6 +438,25 @@ def _members_of(ends: list[SessionEnd]) -> dict[int, list[SessionEnd]]:
 
 
 async def _business(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
+    """The business figures: each member's ends summed up in SQL where the database can pick
+    middle values (PostgreSQL), else from their check-ins at the ends, here. Both give the
+    same figures to the last digit (`tests/reports/test_evidence_paths.py`)."""
+    if uow.evidence.ends_in_sql:
+        return await _business_in_sql(uow, scope)
+    return await _business_here(uow, scope)
+
+
+async def _business_in_sql(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
+    tallies = _Tallies()
+    members = await uow.evidence.members(scope)
+    for start in range(0, len(members), MEMBERS_AT_ONCE):
+        chunk = members[start : start + MEMBERS_AT_ONCE]
+        for ends in await uow.evidence.weekly_ends(scope, chunk, ENDS):
+            tallies.add_ends(ends)
+    return tallies.figures(MEASURES, _change_method)
+
+
+async def _business_here(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
     tallies = _Tallies()
     members = await uow.evidence.members(scope)
     for start in range(0, len(members), MEMBERS_AT_ONCE):
@@ -443,6 +479,35 @@ async def _business(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
 
 
 async def _household(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
+    """The household figures: each member's first and latest journal side by side in one row
+    where the database can (PostgreSQL), else from their check-ins at the two ends. Both feed
+    the same tally (`tests/reports/test_evidence_paths.py`)."""
+    if uow.evidence.ends_in_sql:
+        return await _household_in_sql(uow, scope)
+    return await _household_here(uow, scope)
+
+
+def _add_journals(
+    tallies: _Tallies, first: dict[str, Valued], last: dict[str, Valued], two: bool
+) -> None:
+    for step in JOURNAL_STEPS:
+        at_first, at_last = first.get(step), last.get(step)
+        tallies.add(step, [at_first] if at_first else [], [at_last] if at_last else [], two)
+
+
+async def _household_in_sql(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
+    tallies = _Tallies()
+    members = await uow.evidence.members(scope)
+    for start in range(0, len(members), MEMBERS_AT_ONCE):
+        chunk = members[start : start + MEMBERS_AT_ONCE]
+        for ends in await uow.evidence.journal_ends(scope, chunk, JOURNAL_STEPS):
+            _add_journals(
+                tallies, ends.first, ends.last, ends.first_session_id != ends.last_session_id
+            )
+    return tallies.figures(JOURNAL_STEPS, _journal_method)
+
+
+async def _household_here(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
     tallies = _Tallies()
     members = await uow.evidence.members(scope)
     for start in range(0, len(members), MEMBERS_AT_ONCE):
@@ -451,14 +516,7 @@ async def _household(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
         for rows in _members_of(ends).values():
             first = next(r for r in rows if r.from_start)
             last = next(r for r in rows if not r.from_start)
-            for step in JOURNAL_STEPS:
-                at_first, at_last = first.amounts.get(step), last.amounts.get(step)
-                tallies.add(
-                    step,
-                    [at_first] if at_first else [],
-                    [at_last] if at_last else [],
-                    first.session_id != last.session_id,
-                )
+            _add_journals(tallies, first.amounts, last.amounts, first.session_id != last.session_id)
     return tallies.figures(JOURNAL_STEPS, _journal_method)
 
 
