@@ -520,8 +520,9 @@ async def test_a_late_waker_does_not_cost_the_others_their_slots(coord: Coordina
 
 async def test_a_late_waker_delays_no_one_by_more_than_it_was_late() -> None:
     """The same 150 callers on the in-process limiter under virtual time, the loop held for
-    15 ms every 65 ms: every send starts in its own second, at most the 15 ms the loop was
-    held late (a third burst booked when it woke would start a whole second late)."""
+    15 ms every 65 ms: every send starts in its own second, late by no more than the loop was
+    held around its moment (two holds at the most, depending on where the waits fall), never by
+    the whole second a third burst booked when it woke would cost."""
     with virtual_time() as clock:
         limiter = MemoryRateLimiter(time_source=clock.time)
         bucket = Bucket("telegram", rate=50, burst=50)
@@ -547,7 +548,7 @@ async def test_a_late_waker_delays_no_one_by_more_than_it_was_late() -> None:
     for second in range(3):
         burst = [moment for moment in starts if second <= moment < second + 1]
         assert len(burst) == 50, (second, burst)
-        assert max(burst) <= second + 0.015 + 1e-9, (second, burst)
+        assert max(burst) <= second + 2 * 0.015 + 1e-9, (second, burst)
     assert_within_rate(starts, rate=50, burst=50, slack=0)
 
 

@@ -103,8 +103,10 @@ async def test_record_keeps_the_last_amount_of_each_step_and_the_group_of_the_la
     }
 
 
-async def test_the_migration_back_fills_check_ins_completed_before_it(database_url: str) -> None:
-    db = Database(database_url)
+async def test_the_migration_back_fills_check_ins_completed_before_it(
+    empty_database_url: str,
+) -> None:
+    db = Database(empty_database_url)
     try:
         async with db.engine.begin() as connection:
             await connection.run_sync(upgrade_to, "0007")

@@ -64,8 +64,10 @@ async def test_upgrade_twice_changes_nothing(database: Database) -> None:
         assert await connection.run_sync(_differences) == []
 
 
-async def test_upgrade_creates_the_sqlite_directory_and_fresh_schema(database_url: str) -> None:
-    db = Database(database_url)
+async def test_upgrade_creates_the_sqlite_directory_and_fresh_schema(
+    empty_database_url: str,
+) -> None:
+    db = Database(empty_database_url)
     try:
         await db.upgrade()
         await db.ping()
@@ -82,8 +84,8 @@ def test_migrations_ship_inside_the_package() -> None:
     assert list((MIGRATIONS_DIR / "versions").glob("*.py"))
 
 
-async def test_terminal_rows_stored_as_web_become_console(database_url: str) -> None:
-    db = Database(database_url)
+async def test_terminal_rows_stored_as_web_become_console(empty_database_url: str) -> None:
+    db = Database(empty_database_url)
     try:
         async with db.engine.begin() as connection:
             await connection.run_sync(upgrade_to, "0003")
@@ -113,8 +115,8 @@ def test_the_head_read_from_the_scripts_is_alembics() -> None:
     assert shipped_head() == head_revision()
 
 
-async def test_a_database_behind_head_is_migrated_at_start(database_url: str) -> None:
-    db = Database(database_url)
+async def test_a_database_behind_head_is_migrated_at_start(empty_database_url: str) -> None:
+    db = Database(empty_database_url)
     try:
         async with db.engine.begin() as connection:
             await connection.run_sync(upgrade_to, "0003")
@@ -127,11 +129,11 @@ async def test_a_database_behind_head_is_migrated_at_start(database_url: str) ->
 
 
 async def test_processes_starting_together_on_a_new_database_migrate_it_once(
-    database_url: str,
+    empty_database_url: str,
 ) -> None:
     """Web, workers and clock started at once after a deploy: one migrates, the others wait and
     find it done (on SQLite the file's write lock already makes them take turns)."""
-    processes = [Database(database_url) for _ in range(4)]
+    processes = [Database(empty_database_url) for _ in range(4)]
     try:
         # Without the migration lock they deadlock on PostgreSQL rather than fail: bound it.
         await asyncio.wait_for(asyncio.gather(*(db.upgrade() for db in processes)), 120)
@@ -175,13 +177,13 @@ async def test_starting_on_a_migrated_database_loads_no_alembic(database: Databa
 
 
 async def test_starting_on_a_database_behind_head_migrates_it_with_alembic(
-    database_url: str,
+    empty_database_url: str,
 ) -> None:
-    db = Database(database_url)
+    db = Database(empty_database_url)
     try:
         async with db.engine.begin() as connection:
             await connection.run_sync(upgrade_to, "0003")
-        assert _loaded_when_starting(database_url) == '["alembic", "mako"]'
+        assert _loaded_when_starting(empty_database_url) == '["alembic", "mako"]'
         async with db.engine.connect() as connection:
             assert await connection.run_sync(current_revision) == head_revision()
     finally:
