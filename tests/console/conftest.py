@@ -7,10 +7,12 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from playwright.async_api import Browser, async_playwright
 
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.web.app import create_app
+from tests.console.browser import CHROMIUM, require_chromium
 from tests.console.seed import Clock, Program, seed
 
 
@@ -35,3 +37,18 @@ async def console(database_url: str) -> AsyncIterator[Console]:
         transport = httpx.ASGITransport(app=create_app(runtime))
         async with httpx.AsyncClient(transport=transport, base_url="http://console.test") as client:
             yield Console(runtime, clock, program, client)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium, for the browser tests (skipped with the reason where it is absent,
+    failing instead when `CI` is set)."""
+    require_chromium()
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox"]
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()

@@ -11,9 +11,9 @@ from pathlib import Path
 import PIL.Image
 import pytest
 import zxingcpp
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
-from tests.console.browser import CHROMIUM, Stack, require_chromium, running_stack
+from tests.console.browser import Stack, running_stack
 from tests.console.test_console_browser import Shots, sign_in
 from tests.highlights.builders import seed_group_weeks
 
@@ -24,19 +24,6 @@ ROSTER = (
     "Otieno,0722000002,Kibera Market Peers,\n"
     "Wanjiru Kamau,+254711111111,,\n"
 )
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    require_chromium()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox"]
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 @pytest.fixture

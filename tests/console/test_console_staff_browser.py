@@ -6,9 +6,9 @@ from __future__ import annotations
 from playwright.async_api import Browser, expect
 
 from tests.console.browser import Stack
-from tests.console.test_console_browser import browser, sign_in, stack
+from tests.console.test_console_browser import sign_in, stack
 
-__all__ = ["browser", "stack"]  # the fixtures
+__all__ = ["stack"]  # the fixture
 
 
 async def test_an_admin_edits_and_removes_a_coordinator(stack: Stack, browser: Browser) -> None:

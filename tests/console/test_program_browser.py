@@ -12,9 +12,9 @@ from sqlalchemy import update
 from storage.models import Group
 from tests.broadcasts.seed import member
 from tests.console.browser import Stack
-from tests.console.test_console_browser import Shots, browser, shots, sign_in, stack
+from tests.console.test_console_browser import Shots, shots, sign_in, stack
 
-__all__ = ["browser", "shots", "stack"]  # the fixtures this module shares
+__all__ = ["shots", "stack"]  # the fixtures this module shares
 
 FOOD_CHATS = (7100000001, 7100000002)
 TAILOR_CHAT = 7100000003
