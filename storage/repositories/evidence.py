@@ -57,6 +57,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.selectable import CTE, CompoundSelect, Subquery
 
 from storage.column_types import ExactDecimal
 from storage.models import (
@@ -341,31 +342,7 @@ class EvidenceRepository:
                 .where(self._among(Member.id, member_ids))
                 .subquery("people")
             )
-            parts = []
-            for from_start in (True, False):
-                ordering = (
-                    (result.ended_at, result.session_id)
-                    if from_start
-                    else (result.ended_at.desc(), result.session_id.desc())
-                )
-                side = (
-                    select(result.session_id, result.ended_at, result.group_id, result.amounts)
-                    .where(result.member_id == people.c.member_id, *completed)
-                    .order_by(*ordering)
-                    .limit(fetch)
-                    .lateral("first" if from_start else "last")
-                )
-                parts.append(
-                    select(
-                        people.c.member_id,
-                        side.c.session_id,
-                        side.c.ended_at,
-                        side.c.group_id,
-                        side.c.amounts,
-                        literal_column("true" if from_start else "false").label("from_start"),
-                    ).select_from(people.join(side, literal_column("true")))
-                )
-            ends = parts[0].union_all(parts[1]).subquery("ends")
+            ends = _from_both_ends(people, completed, fetch).subquery("ends")
             statement = (
                 select(
                     ends.c.member_id,
@@ -513,31 +490,7 @@ class EvidenceRepository:
             .where(self._among(Member.id, member_ids))
             .cte("people")
         )
-        walks = []
-        for from_start in (True, False):
-            ordering = (
-                (result.ended_at, result.session_id)
-                if from_start
-                else (result.ended_at.desc(), result.session_id.desc())
-            )
-            side = (
-                select(result.session_id, result.ended_at, result.group_id, result.amounts)
-                .where(result.member_id == people.c.member_id, *completed)
-                .order_by(*ordering)
-                .limit(fetch)
-                .lateral("first" if from_start else "last")
-            )
-            walks.append(
-                select(
-                    people.c.member_id,
-                    side.c.session_id,
-                    side.c.ended_at,
-                    side.c.group_id,
-                    side.c.amounts,
-                    literal_column("true" if from_start else "false").label("from_start"),
-                ).select_from(people.join(side, literal_column("true")))
-            )
-        walked = walks[0].union_all(walks[1]).subquery("walked")
+        walked = _from_both_ends(people, completed, fetch).subquery("walked")
         weeks = (
             select(
                 walked.c.member_id,
@@ -934,3 +887,37 @@ class EvidenceRepository:
                 tuple(row[6] for row in rows[start:end]),
             )
             start = end
+
+
+def _from_both_ends(
+    people: Subquery | CTE, completed: list[ColumnElement[bool]], fetch: int
+) -> CompoundSelect:
+    """For each of `people` (a `member_id` column), their first `fetch` and last `fetch`
+    completed check-ins (`completed`), each walked along the (member, check-in, end) index by a
+    lateral join on PostgreSQL; `from_start` says which end a row came from."""
+    result = CheckinResult
+    walks = []
+    for from_start in (True, False):
+        ordering = (
+            (result.ended_at, result.session_id)
+            if from_start
+            else (result.ended_at.desc(), result.session_id.desc())
+        )
+        side = (
+            select(result.session_id, result.ended_at, result.group_id, result.amounts)
+            .where(result.member_id == people.c.member_id, *completed)
+            .order_by(*ordering)
+            .limit(fetch)
+            .lateral("first" if from_start else "last")
+        )
+        walks.append(
+            select(
+                people.c.member_id,
+                side.c.session_id,
+                side.c.ended_at,
+                side.c.group_id,
+                side.c.amounts,
+                literal_column("true" if from_start else "false").label("from_start"),
+            ).select_from(people.join(side, literal_column("true")))
+        )
+    return walks[0].union_all(walks[1])
