@@ -26,7 +26,7 @@ from bot.web.console.replies import (
     window_closed,
 )
 from conversations.messages import BOT_IS_BACK
-from storage.records import MessageRecord
+from storage.records import MemberRecord, MessageRecord
 from storage.repositories.conversations import TranscriptNote
 from storage.unit_of_work import UnitOfWork
 
@@ -188,6 +188,15 @@ def routes(console: ConsoleContext) -> list[Route]:
         await console.wake_sender()
         return RedirectResponse(f"/console/members/{member_id}", status_code=303)
 
+    async def _taken_over(uow: UnitOfWork, viewer: Viewer, member_id: int) -> MemberRecord:
+        """The member, in the viewer's scope and taken over by a person; else `ReplyRefused`."""
+        await gate.member_in_scope(uow, viewer, member_id)
+        member = await uow.members.get(member_id)
+        assert member is not None
+        if member.taken_over_by_id is None:
+            raise ReplyRefused(NOT_TAKEN_OVER)
+        return member
+
     @gate.guard(Permission.READ_CONVERSATIONS)
     async def reply(request: Request, viewer: Viewer) -> Response:
         member_id = int(request.path_params["member_id"])
@@ -195,11 +204,7 @@ def routes(console: ConsoleContext) -> list[Route]:
         now = console.clock()
         try:
             async with console.database.transaction() as uow:
-                await gate.member_in_scope(uow, viewer, member_id)
-                member = await uow.members.get(member_id)
-                assert member is not None
-                if member.taken_over_by_id is None:
-                    raise ReplyRefused(NOT_TAKEN_OVER)
+                member = await _taken_over(uow, viewer, member_id)
                 ids = await queue_reply(uow, member_id, member.locale, text, now)
                 await uow.audit.record(
                     viewer.staff.id, "reply", at=now, member_id=member_id, detail=f"{len(ids)}"
@@ -220,11 +225,7 @@ def routes(console: ConsoleContext) -> list[Route]:
         now = console.clock()
         try:
             async with console.database.transaction() as uow:
-                await gate.member_in_scope(uow, viewer, member_id)
-                member = await uow.members.get(member_id)
-                assert member is not None
-                if member.taken_over_by_id is None:
-                    raise ReplyRefused(NOT_TAKEN_OVER)
+                member = await _taken_over(uow, viewer, member_id)
                 offer = await console.template_offers.one(
                     name, member.locale, member.name, viewer.staff.name
                 )
