@@ -7,6 +7,7 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
@@ -23,6 +24,7 @@ from storage.schema_migrations import (
     upgrade_to_head,
 )
 from storage.search import outside_models
+from tests.conftest import BACKENDS
 
 
 def _differences(connection: Connection) -> list[Any]:
@@ -128,21 +130,24 @@ async def test_a_database_behind_head_is_migrated_at_start(empty_database_url: s
         await db.dispose()
 
 
-async def test_processes_starting_together_on_a_new_database_migrate_it_once(
-    empty_database_url: str,
-) -> None:
-    """Web, workers and clock started at once after a deploy: one migrates, the others wait and
-    find it done (on SQLite the file's write lock already makes them take turns)."""
-    processes = [Database(empty_database_url) for _ in range(4)]
-    try:
-        # Without the migration lock they deadlock on PostgreSQL rather than fail: bound it.
-        await asyncio.wait_for(asyncio.gather(*(db.upgrade() for db in processes)), 120)
-        async with processes[0].engine.connect() as connection:
-            assert await connection.run_sync(current_revision) == head_revision()
-            assert await connection.run_sync(_differences) == []
-    finally:
-        for db in processes:
-            await db.dispose()
+if "postgresql" in BACKENDS:
+
+    @pytest.mark.parametrize("empty_database_url", ["postgresql"], indirect=True)
+    async def test_processes_starting_together_on_a_new_database_migrate_it_once(
+        empty_database_url: str,
+    ) -> None:
+        """Web, workers and clock started at once after a deploy on PostgreSQL: one migrates under
+        an advisory lock, the others wait and find it done."""
+        processes = [Database(empty_database_url) for _ in range(4)]
+        try:
+            # Without the migration lock they deadlock on PostgreSQL rather than fail: bound it.
+            await asyncio.wait_for(asyncio.gather(*(db.upgrade() for db in processes)), 120)
+            async with processes[0].engine.connect() as connection:
+                assert await connection.run_sync(current_revision) == head_revision()
+                assert await connection.run_sync(_differences) == []
+        finally:
+            for db in processes:
+                await db.dispose()
 
 
 # Runs in a fresh interpreter: starts on the database as a process does, then names the
