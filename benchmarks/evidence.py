@@ -17,17 +17,21 @@ parts once more one by one, and the report once for one group, printing the wall
 and the process's peak RSS
 (`resource.getrusage`, which includes the interpreter and the imports: the RSS before the first
 report is printed too). On a shared machine wall times swing with the other work, so each
-program-wide run also prints the CPU seconds it took in this process and in its PostgreSQL
-server process (read from `/proc` when the server runs on this host): their sum is close to
-what the run takes on an idle machine. Parallel workers the server may start for a query are
-processes of their own and are not in that figure.
+program-wide run also prints the CPU seconds it took in this process and in the PostgreSQL
+server processes of its transactions (read from `/proc` when the server runs on this
+host). The report runs its parts side by side, so on an idle machine its wall time is about
+the larger of that CPU spread over the cores and its longest part. Parallel workers the server
+may start for a query are processes of their own and are not in that figure.
 
     python benchmarks/evidence.py                               # 10,000 members, a year
     python benchmarks/evidence.py --members 1000 --weeks 20     # a quick look
     python benchmarks/evidence.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
+    python benchmarks/evidence.py --keep evidence_bench         # seed once, measure again later
 
 The server is `--database-url` (default: TEST_DATABASE_URL, else the local postgres database);
-the scratch database is created next to it and always dropped, on errors and Ctrl-C too.
+the scratch database is created next to it and always dropped, on errors and Ctrl-C too, unless
+`--keep NAME` names it: then it is kept, and a later run with the same name measures it again
+without seeding (migrating it first if the code has new migrations; drop it by hand when done).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import resource
 import statistics
 import sys
@@ -52,13 +57,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bot.reports import evidence  # noqa: E402
-from bot.reports.evidence import build_report  # noqa: E402
+from bot.reports.evidence import TRANSACTIONS, build_report  # noqa: E402
 from storage import Database  # noqa: E402
 from storage.repositories.evidence import Scope  # noqa: E402
 from storage.urls import async_url  # noqa: E402
 
 START = datetime(2025, 12, 1, tzinfo=UTC)  # a Monday
 GROUP_SIZE = 7
+KEPT_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+COUNTED_TABLES = ("members", "sessions", "checkin_results", "answers", "help_records", "messages")
 
 
 def log(message: str) -> None:
@@ -74,14 +81,27 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def server_cpu_seconds(pid: int) -> float | None:
-    """CPU seconds of a local PostgreSQL server process so far (None: not on this host)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def server_cpu_seconds(pids: list[int]) -> float | None:
+    """CPU seconds of local PostgreSQL server processes so far (None: not on this host)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+async def report_backends(database: Database) -> list[int]:
+    """The server processes the report's transactions run in: the pool's connections, opened
+    once by a first `read_together` of as many transactions as the report takes."""
+    async with database.read_together(TRANSACTIONS) as readers:
+        return [
+            int((await uow.session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+            for uow in readers
+        ]
 
 
 def current_rss_mib() -> float:
@@ -197,8 +217,9 @@ SEED = [
         # what the turn that completes a check-in stores (storage.repositories.checkin_results)
         """
         INSERT INTO checkin_results (session_id, member_id, group_id, checkin_id, ended_at,
-                                     amounts)
+                                     week, amounts)
         SELECT s.id, s.member_id, ms.group_id, s.checkin_id, s.ended_at,
+               ((timezone(g.timezone, s.ended_at))::date - DATE '1970-01-05') / 7,
                coalesce((SELECT json_object_agg(a.step_id,
                                                 json_build_array(a.value_number::text, a.currency))
                          FROM answers a
@@ -206,6 +227,7 @@ SEED = [
                            AND a.value_number IS NOT NULL AND a.currency IS NOT NULL),
                         '{{}}')
         FROM sessions s JOIN memberships ms ON ms.member_id = s.member_id
+        JOIN groups g ON g.id = ms.group_id
         WHERE s.status = 'completed'
         """,
     ),
@@ -285,17 +307,18 @@ async def seed(dsn: str, members: int, weeks: int) -> dict[str, int]:
         started = time.perf_counter()
         await connection.execute("VACUUM ANALYZE")
         log(f"VACUUM ANALYZE in {time.perf_counter() - started:.1f} s")
-        counts = {}
-        for table in (
-            "members",
-            "sessions",
-            "checkin_results",
-            "answers",
-            "help_records",
-            "messages",
-        ):
-            counts[table] = int(await connection.fetchval(f"SELECT count(*) FROM {table}"))
-        return counts
+    finally:
+        await connection.close()
+    return await table_counts(dsn)
+
+
+async def table_counts(dsn: str) -> dict[str, int]:
+    connection = await asyncpg.connect(dsn)
+    try:
+        return {
+            table: int(await connection.fetchval(f"SELECT count(*) FROM {table}"))
+            for table in COUNTED_TABLES
+        }
     finally:
         await connection.close()
 
@@ -308,14 +331,15 @@ async def measure(url: str, runs: int, now: datetime) -> dict[str, object]:
         times = []
         cpu: list[dict[str, float | None]] = []
         report = None
+        pids = await report_backends(database)
         for _ in range(runs):
-            async with database.read() as uow:
-                pid = int((await uow.session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
-                server_before, client_before = server_cpu_seconds(pid), cpu_seconds()
-                started = time.perf_counter()
-                report = await build_report(uow, now=now)
-                times.append(time.perf_counter() - started)
-                server_after = server_cpu_seconds(pid)
+            server_before, client_before = server_cpu_seconds(pids), cpu_seconds()
+            started = time.perf_counter()
+            report = await build_report(database, now=now)
+            times.append(time.perf_counter() - started)
+            server_after = server_cpu_seconds(pids)
+            if sorted(pids) != sorted(await report_backends(database)):
+                log("the pool changed its connections: the server CPU of this run is partial")
             client = round(cpu_seconds() - client_before, 2)
             server = (
                 round(server_after - server_before, 2)
@@ -339,8 +363,7 @@ async def measure(url: str, runs: int, now: datetime) -> dict[str, object]:
                 parts[part] = round(time.perf_counter() - started, 3)
         log(f"the parts, once more: {parts}")
         started = time.perf_counter()
-        async with database.read() as uow:
-            await build_report(uow, group_id=1, group_name="Group 1", now=now)
+        await build_report(database, group_id=1, group_name="Group 1", now=now)
         group_seconds = time.perf_counter() - started
         log(f"one group's report: {group_seconds:.3f} s")
         assert report is not None
@@ -372,12 +395,21 @@ async def main() -> None:
         default=os.environ.get("TEST_DATABASE_URL")
         or "postgresql://postgres@127.0.0.1:5432/postgres",
     )
+    parser.add_argument(
+        "--keep",
+        metavar="NAME",
+        help="seed into database NAME and keep it; if it exists already, measure it unseeded",
+    )
     args = parser.parse_args()
+    if args.keep is not None and not KEPT_NAME.fullmatch(args.keep):
+        parser.error("--keep takes a name of lower-case letters, digits and _")
     admin = async_url(args.database_url)
     admin_dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"mutuality_bench_{uuid.uuid4().hex[:12]}"
+    name = args.keep or f"mutuality_bench_{uuid.uuid4().hex[:12]}"
     connection = await asyncpg.connect(admin_dsn)
-    await connection.execute(f'CREATE DATABASE "{name}"')
+    exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+    if not exists:
+        await connection.execute(f'CREATE DATABASE "{name}"')
     await connection.close()
     url = admin.set(database=name).render_as_string(hide_password=False)
     dsn = admin.set(drivername="postgresql", database=name).render_as_string(hide_password=False)
@@ -385,16 +417,21 @@ async def main() -> None:
         database = Database(url)
         await database.upgrade()
         await database.dispose()
-        started = time.perf_counter()
-        counts = await seed(dsn, args.members, args.weeks)
-        log(f"seeded in {time.perf_counter() - started:.0f} s: {counts}")
+        if exists:
+            counts = await table_counts(dsn)
+            log(f"measuring the kept database {name}: {counts}")
+        else:
+            started = time.perf_counter()
+            counts = await seed(dsn, args.members, args.weeks)
+            log(f"seeded in {time.perf_counter() - started:.0f} s: {counts}")
         now = START + timedelta(weeks=args.weeks)
         result = await measure(url, args.runs, now)
         print(json.dumps({"members": args.members, "weeks": args.weeks, **counts, **result}))
     finally:
-        connection = await asyncpg.connect(admin_dsn)
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.close()
+        if args.keep is None:
+            connection = await asyncpg.connect(admin_dsn)
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await connection.close()
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, nullcontext
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
@@ -25,6 +26,9 @@ MIGRATION_LOCK = 0x6D696772  # the advisory lock held while one process migrates
 _TAKE_MIGRATION_LOCK = text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
 
 CHECKPOINT_ATTEMPTS = 10
+_SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+-[0-9]+")
+"""What `pg_export_snapshot()` returns; checked before it is written into `SET TRANSACTION
+SNAPSHOT`, which takes no parameters."""
 
 
 class _WriterQueue:
@@ -81,6 +85,14 @@ class Database:
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self._read_engine, expire_on_commit=False)
         self._writers = _WriterQueue(describe(self._url)) if self.backend == "sqlite" else None
+        self._snapshot_sessions = (
+            None
+            if self.backend == "sqlite"
+            else async_sessionmaker(
+                self._read_engine.execution_options(isolation_level="REPEATABLE READ"),
+                expire_on_commit=False,
+            )
+        )
         self._autocommit_sessions = (
             None
             if self.backend == "sqlite"
@@ -223,6 +235,34 @@ class Database:
         rather than wait its turn."""
         async with self._read_sessions() as session, session.begin():
             yield UnitOfWork(session)
+
+    @asynccontextmanager
+    async def read_together(self, count: int) -> AsyncIterator[tuple[UnitOfWork, ...]]:
+        """`count` read-only transactions that see one and the same state of the database, so
+        that the parts of a long read (the evidence report) run side by side, each on a
+        connection of its own, and still add up: on PostgreSQL the first exports its snapshot
+        and the others take it (`SET TRANSACTION SNAPSHOT`, as parallel dumps do). On SQLite,
+        which runs in this process anyway, there is one: the caller reads in turn. Never write
+        in them."""
+        if count < 1:
+            raise ValueError(f"read_together needs at least one transaction, not {count}")
+        if self._snapshot_sessions is None or count == 1:
+            async with self.read() as uow:
+                yield (uow,)
+            return
+        async with AsyncExitStack() as stack:
+            leader = await stack.enter_async_context(self._snapshot_sessions())
+            await stack.enter_async_context(leader.begin())
+            snapshot = (await leader.execute(text("SELECT pg_export_snapshot()"))).scalar_one()
+            if not _SNAPSHOT_ID.fullmatch(snapshot):
+                raise ValueError(f"unexpected snapshot id {snapshot!r}")
+            sessions = [leader]
+            for _ in range(count - 1):
+                follower = await stack.enter_async_context(self._snapshot_sessions())
+                await stack.enter_async_context(follower.begin())
+                await follower.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
+                sessions.append(follower)
+            yield tuple(UnitOfWork(session) for session in sessions)
 
     def _writer_turn(self) -> AbstractAsyncContextManager[None]:
         return nullcontext() if self._writers is None else self._writers.turn()

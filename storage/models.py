@@ -25,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy import text as sql_text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.column_types import ExactDecimal, UTCDateTime
@@ -216,6 +217,8 @@ class Answer(Base):
     __table_args__ = (
         Index("ix_answers_member_id_created_at", "member_id", "created_at"),
         Index("ix_answers_group_id_created_at", "group_id", "created_at"),
+        # who answered lately, from the index alone (the evidence report's active members)
+        Index("ix_answers_created_at_member_id", "created_at", "member_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -233,21 +236,25 @@ class Answer(Base):
     value_json: Mapped[Any | None] = mapped_column(JSON(none_as_null=True))
     skipped: Mapped[bool] = mapped_column(Boolean, default=False)
     raw_text: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class CheckinResult(Base):
     """A completed check-in as the evidence report reads it: who, in which group (that of its
-    last answer), when it ended, and its amounts (`{step: [value, currency]}`, the last answer
-    of each money step, skipped ones left out; values as exact decimal strings). Written in the
-    transaction of the turn that completed the check-in; holds nothing that erasure or
-    retention would remove from the answers it summarises (numbers, ids, times)."""
+    last answer), when it ended and in which week on that group's calendar (`storage.weeks`;
+    UTC for no group: rewritten when the group changes its time zone), and its amounts
+    (`{step: [value, currency]}`, the last answer of each money step, skipped ones left out;
+    values as exact decimal strings). Written in the transaction of the turn that completed
+    the check-in; holds nothing that erasure or retention would remove from the answers it
+    summarises (numbers, ids, times)."""
 
     __tablename__ = "checkin_results"
     __table_args__ = (
         Index("ix_checkin_results_member_id_checkin_id", "member_id", "checkin_id", "ended_at"),
         Index("ix_checkin_results_group_id_checkin_id", "group_id", "checkin_id", "ended_at"),
         Index("ix_checkin_results_checkin_id_ended_at", "checkin_id", "ended_at"),
+        # check-ins per week, counted from the index alone
+        Index("ix_checkin_results_checkin_id_week", "checkin_id", "week", "member_id", "ended_at"),
     )
 
     session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"), primary_key=True)
@@ -255,7 +262,10 @@ class CheckinResult(Base):
     group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id"))
     checkin_id: Mapped[str] = mapped_column(String(64))
     ended_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    amounts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    week: Mapped[int] = mapped_column(Integer)
+    # binary JSON on PostgreSQL: the report picks amounts out of a year of rows, and `jsonb`
+    # is parsed once when written instead of at every read
+    amounts: Mapped[dict[str, Any]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
 
 
 class HelpRecord(Base):

@@ -53,14 +53,14 @@ def evidence(
     since_day: date | None = since.date() if since else None
 
     async def work(database: Database) -> EvidenceReport:
-        async with database.read() as uow:
-            group_id, name = None, None
-            if group_name:
+        group_id, name = None, None
+        if group_name:
+            async with database.read() as uow:
                 group = await find_group(uow, group_name)
-                group_id, name = group.id, group.name
-            return await build_report(
-                uow, group_id=group_id, group_name=name, since=since_day, now=datetime.now(UTC)
-            )
+            group_id, name = group.id, group.name
+        return await build_report(
+            database, group_id=group_id, group_name=name, since=since_day, now=datetime.now(UTC)
+        )
 
     result = app.run(work)
     if file_format == "xlsx":

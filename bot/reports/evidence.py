@@ -1,7 +1,11 @@
 """The evidence a program can show: participation, business and household change per currency,
 and the help members exchanged, each figure with the method that computed it.
 
-`build_report` is the one call: a command prints its result, a web page renders it. The result
+`build_report` is the one call: a command prints its result, a web page renders it. On
+PostgreSQL its four parts (participation, business, household, mutuality) run side by side,
+each in a read-only transaction of its own that sees the same snapshot of the database
+(`Database.read_together`), so a large program's report takes about as long as its longest part
+rather than all four in turn; on SQLite they run in turn in one transaction. The result
 is plain frozen dataclasses (numbers as `Decimal`, weeks as ISO labels like `2026-W48`), so a
 caller needs no database or session to use it.
 
@@ -29,16 +33,20 @@ How the numbers are made (the `method` strings say the same beside each figure):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import asyncio
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from statistics import median
+from typing import Any
 
+from storage.database import Database
 from storage.repositories.evidence import (
     MONTHLY_JOURNAL,
     WEEKLY_CHECKIN,
     WEEKLY_STEPS,
+    HelpEdge,
     MeasureEnds,
     Scope,
     SessionEnd,
@@ -211,15 +219,9 @@ class HelpKindTotal:
     reported_by_receiver: int
 
 
-@dataclass(frozen=True, slots=True)
-class NetworkEdge:
-    group: str | None
-    giver_id: int
-    giver: str | None
-    receiver_id: int
-    receiver: str | None
-    records: int
-    kinds: tuple[str, ...]
+NetworkEdge = HelpEdge
+"""One line of the help network: group, giver, receiver, records and kinds, as the repository
+counted and named them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +249,7 @@ class EvidenceReport:
 
 
 async def build_report(
-    uow: UnitOfWork,
+    database: Database,
     *,
     group_id: int | None = None,
     group_name: str | None = None,
@@ -255,20 +257,46 @@ async def build_report(
     now: datetime,
 ) -> EvidenceReport:
     """The evidence report for a group (or the program), from `since` (a date, UTC midnight)
-    to `now`. Runs read-only queries in the caller's unit of work; never loads a table whole."""
+    to `now`, from one state of the database. Reads only; never loads a table whole."""
     start = datetime(since.year, since.month, since.day, tzinfo=UTC) if since else None
     scope = Scope(group_id, start, now)
-    await uow.evidence.prepare()
+    parts = (
+        lambda uow: _participation(uow, scope),
+        # the business figures are the longest part: each half of the members on its own
+        lambda uow: _business_tallies(uow, scope, FIRST_HALF),
+        lambda uow: _business_tallies(uow, scope, SECOND_HALF),
+        lambda uow: _household(uow, scope),
+        lambda uow: _mutuality(uow, scope),
+    )
+    async with database.read_together(TRANSACTIONS) as readers:
+        for reader in readers:
+            await reader.evidence.prepare()
+        participation, first, second, household, mutuality = await _side_by_side(readers, parts)
     return EvidenceReport(
         group=group_name,
         since=since,
         generated_at=now,
-        participation=await _participation(uow, scope),
-        business=await _business(uow, scope),
-        household=await _household(uow, scope),
-        mutuality=await _mutuality(uow, scope),
+        participation=participation,
+        business=first.merged(second).figures(MEASURES, _change_method),
+        household=household,
+        mutuality=mutuality,
         notes=(WEEK_METHOD, "Amounts are never added across currencies."),
     )
+
+
+async def _side_by_side(
+    readers: tuple[UnitOfWork, ...],
+    parts: tuple[Callable[[UnitOfWork], Coroutine[Any, Any, Any]], ...],
+) -> list[Any]:
+    """Each part on a reader of its own, all at once, when there are as many readers as parts
+    (if one fails, the others are cancelled); else every part in turn on the first reader."""
+    if len(readers) < len(parts):
+        return [await part(readers[0]) for part in parts]
+    async with asyncio.TaskGroup() as group:
+        tasks: list[asyncio.Task[Any]] = [
+            group.create_task(part(uow)) for part, uow in zip(parts, readers, strict=False)
+        ]
+    return [task.result() for task in tasks]
 
 
 async def _participation(uow: UnitOfWork, scope: Scope) -> Participation:
@@ -359,6 +387,19 @@ class _Tallies:
     def __init__(self) -> None:
         self.by_key: dict[tuple[str, str], _Tally] = {}
 
+    def merged(self, other: _Tallies) -> _Tallies:
+        """These tallies and `other`'s (of other members) together."""
+        both = _Tallies()
+        for tallies in (self, other):
+            for key, tally in tallies.by_key.items():
+                into = both.by_key.setdefault(key, _Tally())
+                into.baselines += tally.baselines
+                into.nows += tally.nows
+                into.changes += tally.changes
+                into.too_few += tally.too_few
+                into.mixed += tally.mixed
+        return both
+
     def add(self, measure: str, first: list[Valued], last: list[Valued], enough: bool) -> None:
         """One member's values of a measure at each end (oldest first). Tallied in the
         currency of their latest value; counted apart when the ends share check-ins or lack a
@@ -372,7 +413,7 @@ class _Tallies:
         elif any(c != currency for _, c in (*first, *last)):
             tally.mixed += 1
         else:
-            tally.add(median(v for v, _ in first), median(v for v, _ in last))
+            tally.add(_median_of(first), _median_of(last))
 
     def add_ends(self, ends: MeasureEnds) -> None:
         """`add` for a member whose ends the database summed up (`weekly_ends`): the same
@@ -390,6 +431,13 @@ class _Tallies:
     def figures(self, order: tuple[str, ...], method: Callable[[str], str]) -> tuple[Change, ...]:
         keys = sorted(self.by_key, key=lambda k: (k[1], order.index(k[0])))
         return tuple(self.by_key[k].figure(k[0], k[1], method(k[0])) for k in keys)
+
+
+def _median_of(values: list[Valued]) -> Decimal:
+    """The median of amounts (a single one is itself: the household figures' common case)."""
+    if len(values) == 1:
+        return values[0][0]
+    return median(value for value, _ in values)
 
 
 def _settled(side: list[SessionEnd], weeks_needed: int) -> bool:
@@ -438,27 +486,43 @@ def _members_of(ends: list[SessionEnd]) -> dict[int, list[SessionEnd]]:
 
 
 async def _business(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
-    """The business figures: each member's ends summed up in SQL where the database can pick
-    middle values (PostgreSQL), else from their check-ins at the ends, here. Both give the
-    same figures to the last digit (`tests/reports/test_evidence_paths.py`)."""
-    if uow.evidence.ends_in_sql:
-        return await _business_in_sql(uow, scope)
-    return await _business_here(uow, scope)
+    """The business figures of every member in scope, in one transaction."""
+    return (await _business_tallies(uow, scope, slice(None))).figures(MEASURES, _change_method)
 
 
-async def _business_in_sql(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
-    tallies = _Tallies()
+TRANSACTIONS = 5
+"""The read-only transactions `build_report` runs side by side on PostgreSQL, one per part:
+participation, each half of the business figures, household, mutuality."""
+FIRST_HALF, SECOND_HALF = slice(None, 1), slice(1, None)
+"""The members of each half of the business figures (`_business_tallies`): the first half of
+the members in id order, and the rest."""
+
+
+async def _business_tallies(uow: UnitOfWork, scope: Scope, half: slice) -> _Tallies:
+    """The business tallies of some of the members in scope (`half`: a slice of the two
+    halves of them, in id order): each member's ends summed up in SQL where the database can
+    pick middle values (PostgreSQL), else from their check-ins at the ends, here. Both give
+    the same figures to the last digit (`tests/reports/test_evidence_paths.py`)."""
     members = await uow.evidence.members(scope)
+    middle = (len(members) + 1) // 2
+    halves: list[list[int]] = [members[:middle], members[middle:]]
+    chosen = [member for part in halves[half] for member in part]
+    if uow.evidence.ends_in_sql:
+        return await _business_in_sql(uow, scope, chosen)
+    return await _business_here(uow, scope, chosen)
+
+
+async def _business_in_sql(uow: UnitOfWork, scope: Scope, members: list[int]) -> _Tallies:
+    tallies = _Tallies()
     for start in range(0, len(members), MEMBERS_AT_ONCE):
         chunk = members[start : start + MEMBERS_AT_ONCE]
         for ends in await uow.evidence.weekly_ends(scope, chunk, ENDS):
             tallies.add_ends(ends)
-    return tallies.figures(MEASURES, _change_method)
+    return tallies
 
 
-async def _business_here(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
+async def _business_here(uow: UnitOfWork, scope: Scope, members: list[int]) -> _Tallies:
     tallies = _Tallies()
-    members = await uow.evidence.members(scope)
     for start in range(0, len(members), MEMBERS_AT_ONCE):
         chunk = members[start : start + MEMBERS_AT_ONCE]
         ends = await uow.evidence.session_ends(scope, WEEKLY_CHECKIN, FETCH, chunk, WEEKLY_STEPS)
@@ -475,7 +539,7 @@ async def _business_here(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
                     [v[measure] for v in at_last if measure in v],
                     enough,
                 )
-    return tallies.figures(MEASURES, _change_method)
+    return tallies
 
 
 async def _household(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
@@ -534,20 +598,7 @@ async def _mutuality(uow: UnitOfWork, scope: Scope) -> Mutuality:
         total[1] += c.reported_by_giver
         total[2] += c.reported_by_receiver
     reciprocity = await evidence.reciprocity(scope)
-    network = tuple(
-        [
-            NetworkEdge(
-                edge.group_name,
-                edge.giver_id,
-                edge.giver_name,
-                edge.receiver_id,
-                edge.receiver_name,
-                edge.records,
-                edge.kinds,
-            )
-            async for edge in evidence.help_edges(scope)
-        ]
-    )
+    network = tuple(await evidence.help_edges(scope))
     return Mutuality(
         weeks=weeks,
         totals=tuple(HelpKindTotal(kind, *totals[kind]) for kind in sorted(totals)),

@@ -4,8 +4,11 @@ reads a member's check-ins and their amounts from one narrow row each instead of
 answers and the sessions.
 
 A row's group is the group of the session's last answer (a session with no answers has none),
-and its amounts are, for each step, the last answer that carries an amount in a currency
-(a correction is a new answer; a skipped step has none), as the answers table holds them.
+its week is the week it ended in on that group's calendar (`storage.weeks`, computed by the
+database from the group's time zone as the row is written, as the migration that added weeks
+and a group's change of time zone compute it), and its amounts are, for each step, the last
+answer that carries an amount in a currency (a correction is a new answer; a skipped step has
+none), as the answers table holds them.
 `summaries` is the one definition of that, shared by the writes and by the migration that
 back-filled the rows of check-ins completed before the table existed.
 """
@@ -18,10 +21,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.repositories.tables import ANSWERS, CHECKIN_RESULTS, SESSIONS
+from storage.column_types import UTCDateTime
+from storage.repositories.tables import ANSWERS, CHECKIN_RESULTS, GROUPS, SESSIONS
+from storage.weeks import local_week
 
 _COMPLETED = select(
     SESSIONS.c.id, SESSIONS.c.member_id, SESSIONS.c.checkin_id, SESSIONS.c.ended_at
@@ -42,7 +47,26 @@ _ANSWERS = (
     .where(ANSWERS.c.session_id.in_(bindparam("ids", expanding=True)))
     .order_by(ANSWERS.c.session_id, ANSWERS.c.id)
 )
-_INSERT = insert(CHECKIN_RESULTS)
+_ROW_GROUP_ZONE = (
+    select(GROUPS.c.timezone).where(GROUPS.c.id == bindparam("row_group")).scalar_subquery()
+)
+
+
+def _insert(dialect: str) -> Any:
+    """The INSERT of summaries, each row's week computed from its end and its group's time
+    zone by the database (the `moment` and `row_group` parameters repeat the row's own: the
+    column names themselves are reserved for the VALUES)."""
+    moment = bindparam("moment", type_=UTCDateTime)
+    return insert(CHECKIN_RESULTS).values(week=local_week(moment, _ROW_GROUP_ZONE, dialect))
+
+
+def rewrite_weeks(group_id: int, timezone: str, dialect: str) -> Any:
+    """The UPDATE that moves a group's check-ins to the weeks of its new time zone."""
+    return (
+        update(CHECKIN_RESULTS)
+        .where(CHECKIN_RESULTS.c.group_id == group_id)
+        .values(week=local_week(CHECKIN_RESULTS.c.ended_at, literal(timezone), dialect))
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,4 +136,9 @@ class CheckinResultRepository:
             SessionAnswer(*row)
             for row in await self._session.execute(_ANSWERS, {"ids": [s.id for s in sessions]})
         ]
-        await self._session.execute(_INSERT, summaries(sessions, answers))
+        rows = [
+            row | {"moment": row["ended_at"], "row_group": row["group_id"]}
+            for row in summaries(sessions, answers)
+        ]
+        dialect = self._session.get_bind().dialect.name
+        await self._session.execute(_insert(dialect), rows)

@@ -25,11 +25,11 @@ costs more than the query.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     JSON,
@@ -53,8 +53,9 @@ from sqlalchemy import (
     select,
     text,
     type_coerce,
+    union_all,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, distinct_on
+from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.selectable import CTE, CompoundSelect, Subquery
@@ -121,14 +122,14 @@ def _valued(steps: tuple[str, ...], columns: Sequence[Any]) -> dict[str, Valued]
     }
 
 
-@dataclass(frozen=True, slots=True)
-class MeasureEnds:
+class MeasureEnds(NamedTuple):
     """One member's values of one weekly measure at the two ends of their series, summed up in
     SQL: the currency of the latest value, whether the member has enough check-in weeks for
     two separate ends, how many values each end has, whether all are in one currency, and at
     each end the sum of its middle values (twice the median: the value in the middle counted
     twice for an odd number of values, the two middle values for an even one). None when the
-    end has no value."""
+    end has no value. A named tuple: a program makes one per member and measure, and a tuple
+    is built in a fraction of a frozen dataclass's time."""
 
     member_id: int
     measure: str
@@ -141,10 +142,9 @@ class MeasureEnds:
     last_middles: Decimal | None
 
 
-@dataclass(frozen=True, slots=True)
-class JournalEnds:
+class JournalEnds(NamedTuple):
     """A member's first and latest completed monthly journals (the same one when they have
-    one) and the amounts of each, by step."""
+    one) and the amounts of each, by step (a named tuple, one per member, as `MeasureEnds`)."""
 
     member_id: int
     first_session_id: int
@@ -200,17 +200,21 @@ class Reciprocity:
 
 @dataclass(frozen=True, slots=True)
 class HelpEdge:
-    """Who helped whom in a group, how often, and in which ways (kinds, sorted)."""
+    """Who helped whom in a group (named), how often, and in which ways (kinds, sorted). The
+    report shows these as they come (`bot.reports.evidence.NetworkEdge`): a large program has
+    tens of thousands, and each is built once."""
 
-    group_id: int | None
-    group_name: str | None
+    group: str | None
     giver_id: int
-    giver_name: str | None
+    giver: str | None
     receiver_id: int
-    receiver_name: str | None
+    receiver: str | None
     records: int
     kinds: tuple[str, ...]
 
+
+KINDS_SEPARATOR = "\x1f"
+"""Between the kinds of help of one pair, as `help_edges`' query lists them."""
 
 MIDDLES_OF = 4
 """The most values `_middles` picks the middle of (an end of a member's series)."""
@@ -230,11 +234,6 @@ def _middles(value: ColumnElement[Any], where: ColumnElement[bool]) -> ColumnEle
         (count == 2, total),
         (count == 1, 2 * total),
     )
-
-
-def _pair(row: Sequence[Any]) -> tuple[Any, Any, Any]:
-    """The group, giver and receiver of a row of `help_edges`' query."""
-    return row[0], row[2], row[4]
 
 
 class EvidenceRepository:
@@ -343,18 +342,13 @@ class EvidenceRepository:
                 .subquery("people")
             )
             ends = _from_both_ends(people, completed, fetch).subquery("ends")
-            statement = (
-                select(
-                    ends.c.member_id,
-                    ends.c.session_id,
-                    self._week(ends.c.ended_at, Group.timezone),
-                    ends.c.from_start,
-                    *self._amount_columns(ends.c.amounts, steps),
-                )
-                .select_from(ends)
-                .outerjoin(Group, Group.id == ends.c.group_id)
-                .order_by(ends.c.member_id, ends.c.ended_at, ends.c.session_id)
-            )
+            statement = select(
+                ends.c.member_id,
+                ends.c.session_id,
+                ends.c.week,
+                ends.c.from_start,
+                *self._amount_columns(ends.c.amounts, steps),
+            ).order_by(ends.c.member_id, ends.c.ended_at, ends.c.session_id)
             return [
                 SessionEnd(row[0], row[1], int(row[2]), bool(row[3]), _valued(steps, row[4:]))
                 for row in await self._rows(statement)
@@ -371,7 +365,7 @@ class EvidenceRepository:
                 member.label("member_id"),
                 result.session_id,
                 result.ended_at,
-                result.group_id,
+                result.week,
                 result.amounts,
                 first.label("first"),
                 last.label("last"),
@@ -383,13 +377,11 @@ class EvidenceRepository:
             select(
                 ranked.c.member_id,
                 ranked.c.session_id,
-                self._week(ranked.c.ended_at, Group.timezone),
+                ranked.c.week,
                 ranked.c.first,
                 ranked.c.last,
                 *self._amount_columns(ranked.c.amounts, steps),
             )
-            .select_from(ranked)
-            .outerjoin(Group, Group.id == ranked.c.group_id)
             .where(or_(ranked.c.first <= fetch, ranked.c.last <= fetch))
             .order_by(ranked.c.member_id, ranked.c.ended_at, ranked.c.session_id)
         )
@@ -432,8 +424,7 @@ class EvidenceRepository:
                 else (result.ended_at.desc(), result.session_id.desc())
             )
             sides.append(
-                # the amounts parsed from JSON once (a lateral subquery with LIMIT stays apart)
-                select(result.session_id, cast(result.amounts, JSONB).label("amounts"))
+                select(result.session_id, result.amounts)
                 .where(result.member_id == people.c.member_id, *completed)
                 .order_by(*ordering)
                 .limit(1)
@@ -490,20 +481,7 @@ class EvidenceRepository:
             .where(self._among(Member.id, member_ids))
             .cte("people")
         )
-        walked = _from_both_ends(people, completed, fetch).subquery("walked")
-        weeks = (
-            select(
-                walked.c.member_id,
-                walked.c.session_id,
-                walked.c.ended_at,
-                walked.c.amounts,
-                walked.c.from_start,
-                self._week(walked.c.ended_at, Group.timezone).label("week"),
-            )
-            .select_from(walked)
-            .outerjoin(Group, Group.id == walked.c.group_id)
-            .cte("weeks")
-        )
+        weeks = _from_both_ends(people, completed, fetch).cte("weeks")
         # an end is settled when the walk met fewer check-ins than it fetched (there are no
         # more) or enough distinct weeks that none of the end weeks can have been cut
         # (counted per week first: two hash aggregates instead of a sort for each member)
@@ -519,18 +497,13 @@ class EvidenceRepository:
             .having(func.sum(per_week.c.n) == fetch, func.count() < needed)
             .cte("unsettled")
         )
-        whole = (
-            select(
-                result.member_id,
-                result.session_id,
-                result.ended_at,
-                self._week(result.ended_at, Group.timezone).label("week"),
-                result.amounts,
-            )
-            .select_from(result)
-            .outerjoin(Group, Group.id == result.group_id)
-            .where(result.member_id.in_(select(unsettled.c.member_id)), *completed)
-        )
+        whole = select(
+            result.member_id,
+            result.session_id,
+            result.ended_at,
+            result.week,
+            result.amounts,
+        ).where(result.member_id.in_(select(unsettled.c.member_id)), *completed)
         series = (
             select(
                 weeks.c.member_id,
@@ -543,14 +516,9 @@ class EvidenceRepository:
             .union_all(whole)
             .subquery("series")
         )
-        # the last check-in of each week, its amounts parsed once (DISTINCT ON keeps this
-        # subquery apart, so the cast is not repeated for each amount picked out of it)
+        # the last check-in of each week
         latest = (
-            select(
-                series.c.member_id,
-                series.c.week,
-                cast(series.c.amounts, JSONB).label("amounts"),
-            )
+            select(series.c.member_id, series.c.week, series.c.amounts)
             .ext(distinct_on(series.c.member_id, series.c.week))
             .order_by(
                 series.c.member_id,
@@ -651,11 +619,9 @@ class EvidenceRepository:
         statement = (
             select(
                 result.session_id,
-                self._week(result.ended_at, Group.timezone),
+                result.week,
                 *self._amount_columns(result.amounts, steps),
             )
-            .select_from(result)
-            .outerjoin(Group, Group.id == result.group_id)
             .where(result.member_id == member_id, *self._completed(checkin_id, scope))
             .order_by(result.ended_at, result.session_id)
         )
@@ -697,22 +663,19 @@ class EvidenceRepository:
         return int((await self._core(statement)).scalar_one())
 
     async def completed_per_week(self, scope: Scope) -> list[WeekCount]:
-        """Members who completed a weekly check-in, per week (a member counts once a week)."""
-        weeks = (
-            select(
-                self._week(CheckinResult.ended_at, Group.timezone).label("week"),
-                CheckinResult.member_id,
-            )
-            .select_from(CheckinResult)
-            .outerjoin(Group, Group.id == CheckinResult.group_id)
+        """Members who completed a weekly check-in, per week (a member counts once a week).
+        Counted from the stored weeks: (week, member) pairs first, in the order of the index
+        of weeks (`ix_checkin_results_checkin_id_week`, read alone for the whole program),
+        then the pairs of each week."""
+        result = CheckinResult
+        pairs = (
+            select(result.week, result.member_id)
             .where(*self._completed(WEEKLY_CHECKIN, scope))
-            .subquery("weeks")
+            .group_by(result.week, result.member_id)
+            .subquery("pairs")
         )
-        # one sort-based count per week, cheaper than a hash of every (week, member) pair
         return await self._week_counts(
-            select(weeks.c.week, func.count(distinct(weeks.c.member_id)))
-            .group_by(weeks.c.week)
-            .order_by(weeks.c.week)
+            select(pairs.c.week, func.count()).group_by(pairs.c.week).order_by(pairs.c.week)
         )
 
     async def nudges_per_week(self, scope: Scope, kinds: tuple[str, ...]) -> list[NudgeCount]:
@@ -811,44 +774,69 @@ class EvidenceRepository:
         ]
 
     async def reciprocity(self, scope: Scope) -> Reciprocity:
-        """Members who gave help, who received it, both, and either."""
+        """Members who gave help, who received it, both, and either: one pass over the
+        records' two sides, one row per member."""
         where = self._help_where(scope)
-        givers = select(HelpRecord.giver_id.label("member_id")).where(*where).distinct()
-        receivers = select(HelpRecord.receiver_id.label("member_id")).where(*where).distinct()
-        gave = givers.subquery("gave")
-        received = receivers.subquery("received")
-        both = select(func.count()).select_from(
-            gave.join(received, gave.c.member_id == received.c.member_id)
+        sides = union_all(
+            select(
+                HelpRecord.giver_id.label("member_id"),
+                literal_column("1").label("gave"),
+                literal_column("0").label("received"),
+            ).where(*where),
+            select(
+                HelpRecord.receiver_id.label("member_id"),
+                literal_column("0").label("gave"),
+                literal_column("1").label("received"),
+            ).where(*where),
+        ).subquery("sides")
+        members = (
+            select(
+                func.max(sides.c.gave).label("gave"), func.max(sides.c.received).label("received")
+            )
+            .group_by(sides.c.member_id)
+            .subquery("members")
         )
-        involved = select(func.count()).select_from(givers.union(receivers).subquery("involved"))
+        gave, received = members.c.gave, members.c.received
         row = (
-            await self._session.execute(
+            await self._core(
                 select(
-                    select(func.count()).select_from(gave).scalar_subquery(),
-                    select(func.count()).select_from(received).scalar_subquery(),
-                    both.scalar_subquery(),
-                    involved.scalar_subquery(),
+                    func.coalesce(func.sum(gave), 0),
+                    func.coalesce(func.sum(received), 0),
+                    func.coalesce(func.sum(gave * received), 0),
+                    func.count(),
                 )
             )
         ).one()
         return Reciprocity(*(int(value) for value in row))
 
-    async def help_edges(self, scope: Scope) -> AsyncIterator[HelpEdge]:
+    async def help_edges(self, scope: Scope) -> list[HelpEdge]:
         """Who helped whom, per group, with the number of records and their kinds, ordered by
         group, giver and receiver."""
-        # count first, over ids only; then name the (far fewer) pairs
+        # count first, over ids only, one row per pair with its kinds; then name the pairs
+        where = self._help_where(scope)
+        pair = (HelpRecord.group_id, HelpRecord.giver_id, HelpRecord.receiver_id)
+        kinds = (
+            select(*pair, HelpRecord.kind, func.count().label("records"))
+            .where(*where)
+            .group_by(*pair, HelpRecord.kind)
+            .subquery("kinds")
+        )
+        # the kinds as one string, split here (kinds are a check-in's choice values: never a
+        # control character); decoding an array per row would cost more than the query
+        listed: ColumnElement[str]
+        if self._dialect == "postgresql":
+            listed = func.string_agg(kinds.c.kind, literal_column("E'\\x1f'"), type_=String)
+        else:
+            listed = func.group_concat(kinds.c.kind, literal_column("char(31)"), type_=String)
         counted = (
             select(
-                HelpRecord.group_id,
-                HelpRecord.giver_id,
-                HelpRecord.receiver_id,
-                HelpRecord.kind,
-                func.count().label("records"),
+                kinds.c.group_id,
+                kinds.c.giver_id,
+                kinds.c.receiver_id,
+                func.sum(kinds.c.records).label("records"),
+                listed.label("kinds"),
             )
-            .where(*self._help_where(scope))
-            .group_by(
-                HelpRecord.group_id, HelpRecord.giver_id, HelpRecord.receiver_id, HelpRecord.kind
-            )
+            .group_by(kinds.c.group_id, kinds.c.giver_id, kinds.c.receiver_id)
             .subquery("counted")
         )
         giver = aliased(Member, name="giver")
@@ -861,32 +849,35 @@ class EvidenceRepository:
                 giver.name,
                 counted.c.receiver_id,
                 receiver.name,
-                counted.c.kind,
                 counted.c.records,
+                counted.c.kinds,
             )
             .join(giver, giver.id == counted.c.giver_id)
             .join(receiver, receiver.id == counted.c.receiver_id)
             .outerjoin(Group, Group.id == counted.c.group_id)
-            .order_by(counted.c.group_id, counted.c.giver_id, counted.c.receiver_id, counted.c.kind)
+            .order_by(counted.c.group_id, counted.c.giver_id, counted.c.receiver_id)
         )
-        # rows of one pair come together (one per kind): gather them, then build the edge once
-        rows = await self._rows(statement)
-        start = 0
-        for end in range(1, len(rows) + 1):
-            if end < len(rows) and _pair(rows[end]) == _pair(rows[start]):
-                continue
-            group_id, group_name, giver_id, giver_name, receiver_id, receiver_name = rows[start][:6]
-            yield HelpEdge(
-                group_id,
+        return [
+            HelpEdge(
                 group_name,
                 giver_id,
                 giver_name,
                 receiver_id,
                 receiver_name,
-                sum(int(row[7]) for row in rows[start:end]),
-                tuple(row[6] for row in rows[start:end]),
+                int(records),
+                tuple(sorted(listed.split(KINDS_SEPARATOR))),
             )
-            start = end
+            for (
+                _,
+                group_name,
+                giver_id,
+                giver_name,
+                receiver_id,
+                receiver_name,
+                records,
+                listed,
+            ) in await self._rows(statement)
+        ]
 
 
 def _from_both_ends(
@@ -904,7 +895,7 @@ def _from_both_ends(
             else (result.ended_at.desc(), result.session_id.desc())
         )
         side = (
-            select(result.session_id, result.ended_at, result.group_id, result.amounts)
+            select(result.session_id, result.ended_at, result.week, result.amounts)
             .where(result.member_id == people.c.member_id, *completed)
             .order_by(*ordering)
             .limit(fetch)
@@ -915,7 +906,7 @@ def _from_both_ends(
                 people.c.member_id,
                 side.c.session_id,
                 side.c.ended_at,
-                side.c.group_id,
+                side.c.week,
                 side.c.amounts,
                 literal_column("true" if from_start else "false").label("from_start"),
             ).select_from(people.join(side, literal_column("true")))

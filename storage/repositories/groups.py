@@ -19,6 +19,7 @@ from storage.errors import InvalidGroup, StorageError
 from storage.join_codes import canonical_join_code, new_join_code
 from storage.models import Group
 from storage.records import GroupRecord, MemberRecord
+from storage.repositories.checkin_results import rewrite_weeks
 from storage.repositories.mapping import group_record, member_record
 from storage.repositories.tables import GROUPS, MEMBERS, MEMBERSHIPS
 
@@ -143,12 +144,17 @@ class GroupRepository:
         quiet_end: str,
     ) -> GroupRecord:
         """Change the group's time zone, schedules and quiet hours (validated by the caller);
-        the clock recomputes the next moments from them."""
+        the clock recomputes the next moments from them. A new time zone also moves the
+        group's completed check-ins to the weeks of its calendar (`checkin_results.week`), in
+        the same transaction, so the evidence report never mixes two calendars."""
         if timezone not in _timezones():
             raise InvalidGroup(f"unknown time zone '{timezone}'")
         row = await self._session.get(Group, group_id)
         if row is None:
             raise InvalidGroup(f"no group #{group_id}")
+        if row.timezone != timezone:
+            dialect = self._session.get_bind().dialect.name
+            await self._session.execute(rewrite_weeks(group_id, timezone, dialect))
         row.timezone = timezone
         row.checkin_schedule = checkin_schedule
         row.highlight_schedule = highlight_schedule

@@ -57,14 +57,13 @@ async def _audit(console: ReportsConsole) -> list[tuple[int | None, str, str | N
 async def _report(
     console: ReportsConsole, group: str | None = None, since: date | None = None
 ) -> EvidenceReport:
-    async with console.runtime.database.read() as uow:
-        return await build_report(
-            uow,
-            group_id=console.people.groups[group] if group else None,
-            group_name=group,
-            since=since,
-            now=NOW,
-        )
+    return await build_report(
+        console.runtime.database,
+        group_id=console.people.groups[group] if group else None,
+        group_name=group,
+        since=since,
+        now=NOW,
+    )
 
 
 def _flat(html: str) -> str:

@@ -180,8 +180,7 @@ def _figures(changes: tuple) -> dict:
 async def _report(
     database: Database, group_id: int | None, name: str | None, since: date | None
 ) -> EvidenceReport:
-    async with database.read() as uow:
-        return await build_report(uow, group_id=group_id, group_name=name, since=since, now=NOW)
+    return await build_report(database, group_id=group_id, group_name=name, since=since, now=NOW)
 
 
 @pytest.mark.parametrize(

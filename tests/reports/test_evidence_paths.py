@@ -18,8 +18,10 @@ from datetime import timedelta
 import pytest
 
 from bot.reports.evidence import (
+    MEASURES,
     _business_here,
     _business_in_sql,
+    _change_method,
     _household_here,
     _household_in_sql,
     build_report,
@@ -117,10 +119,17 @@ async def _both_paths(database: Database, group_id: int | None) -> tuple[tuple, 
     async with database.read() as uow:
         scope = Scope(group_id, None, NOW)
         await uow.evidence.prepare()
-        here = (await _business_here(uow, scope), await _household_here(uow, scope))
+        members = await uow.evidence.members(scope)
+        here = (
+            (await _business_here(uow, scope, members)).figures(MEASURES, _change_method),
+            await _household_here(uow, scope),
+        )
         in_sql = None
         if uow.evidence.ends_in_sql:
-            in_sql = (await _business_in_sql(uow, scope), await _household_in_sql(uow, scope))
+            in_sql = (
+                (await _business_in_sql(uow, scope, members)).figures(MEASURES, _change_method),
+                await _household_in_sql(uow, scope),
+            )
     return here, in_sql
 
 
@@ -138,8 +147,7 @@ async def test_both_paths_give_the_figures_computed_from_a_random_program(
         assert _figures(here[1]) == expected_household(plan, group, None), group
         if in_sql is not None:  # PostgreSQL: the SQL path, member by member
             assert in_sql == here, group
-    async with database.read() as uow:
-        report = await build_report(uow, now=NOW)
+    report = await build_report(database, now=NOW)
     assert _figures(report.business) == expected_business(plan, None, None)
     assert _figures(report.household) == expected_household(plan, None, None)
 

@@ -110,8 +110,7 @@ async def _seed(database: Database) -> dict[str, int]:
 
 
 async def _report(database: Database, group_id: int | None = None) -> EvidenceReport:
-    async with database.read() as uow:
-        return await build_report(uow, group_id=group_id, now=NOW)
+    return await build_report(database, group_id=group_id, now=NOW)
 
 
 async def test_weeks_are_counted_on_each_groups_calendar(database: Database) -> None:
@@ -138,3 +137,35 @@ async def test_a_members_check_ins_are_one_per_local_week(database: Database) ->
     assert [w.week for w in report.participation.weeks] == [
         iso(MONDAY + timedelta(weeks=week)) for week in range(8)
     ]
+
+
+async def test_a_group_that_changes_its_time_zone_has_its_check_ins_on_the_new_calendar(
+    database: Database,
+) -> None:
+    """The stored weeks of a group's check-ins follow the group to its new time zone, in the
+    same transaction: the report after the change counts as if the group had always been
+    there, and the other groups' weeks stay where they were."""
+    groups = await _seed(database)
+    async with database.transaction() as uow:
+        manila = await uow.groups.get(groups["manila"])
+        assert manila is not None
+        await uow.groups.set_schedule(
+            manila.id,
+            timezone="America/Bogota",
+            checkin_schedule=manila.checkin_schedule,
+            highlight_schedule=manila.highlight_schedule,
+            quiet_start=manila.quiet_start,
+            quiet_end=manila.quiet_end,
+        )
+    report = await _report(database, groups["manila"])
+    # Maria's Mondays at 07:00 and 10:00 in Manila are Sunday evenings in Bogotá (18:00 and
+    # 21:00): each week moves to the week before, the first still one check-in for Maria
+    sunday = MONDAY - timedelta(days=1)
+    assert [(w.week, w.completed) for w in report.participation.weeks] == [
+        (iso(sunday + timedelta(weeks=week)), 1) for week in range(8)
+    ]
+    sales = next(c for c in report.business if c.measure == "sales")
+    assert sales.baseline_median == Decimal("101.5")
+    # Juan's group kept its calendar: his Sunday 21:00 stays in the Sunday's week
+    bogota = await _report(database, groups["bogota"])
+    assert [w.completed for w in bogota.participation.weeks if w.week == iso(sunday)] == [1]

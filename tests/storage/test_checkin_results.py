@@ -4,7 +4,7 @@ what erasure leaves in it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +14,7 @@ from storage import Database, UnitOfWork
 from storage.models import CheckinResult
 from storage.repositories.answers import NewAnswer
 from storage.schema_migrations import upgrade_to, upgrade_to_head
+from storage.weeks import week_of
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 
@@ -118,8 +119,8 @@ async def test_the_migration_back_fills_check_ins_completed_before_it(
                 " VALUES (1, 'en', true, false, '2026-11-01', '2026-11-01')",
                 "INSERT INTO sessions (id, member_id, checkin_id, checkin_version, status, state,"
                 " started_at, updated_at, ended_at) VALUES"
-                " (1, 1, 'weekly_checkin', 1, 'completed', '{}', '2026-11-02 08:00:00',"
-                "  '2026-11-02 08:05:00', '2026-11-02 08:05:00'),"
+                " (1, 1, 'weekly_checkin', 1, 'completed', '{}', '2026-11-01 22:00:00',"
+                "  '2026-11-01 22:05:00', '2026-11-01 22:05:00'),"
                 " (2, 1, 'weekly_checkin', 1, 'expired', '{}', '2026-11-09 08:00:00',"
                 "  '2026-11-16 08:00:00', '2026-11-16 08:00:00'),"
                 " (3, 1, 'monthly_journal', 1, 'completed', '{}', '2026-11-20 08:00:00',"
@@ -127,11 +128,11 @@ async def test_the_migration_back_fills_check_ins_completed_before_it(
                 "INSERT INTO answers (session_id, member_id, group_id, checkin_id, step_id,"
                 " answer_type, value_number, currency, skipped, created_at) VALUES"
                 " (1, 1, 1, 'weekly_checkin', 'sales', 'money', 700, 'KES', false,"
-                "  '2026-11-02 08:01:00'),"
+                "  '2026-11-01 22:01:00'),"
                 " (1, 1, 1, 'weekly_checkin', 'sales', 'money', 1500, 'KES', false,"
-                "  '2026-11-02 08:02:00'),"
+                "  '2026-11-01 22:02:00'),"
                 " (1, 1, 1, 'weekly_checkin', 'costs', 'money', NULL, NULL, true,"
-                "  '2026-11-02 08:03:00'),"
+                "  '2026-11-01 22:03:00'),"
                 " (2, 1, 1, 'weekly_checkin', 'sales', 'money', 9, 'KES', false,"
                 "  '2026-11-09 08:01:00')",
             ):
@@ -139,6 +140,8 @@ async def test_the_migration_back_fills_check_ins_completed_before_it(
             await connection.run_sync(upgrade_to_head)
         async with db.read() as uow:
             rows = await _rows(uow)
+            found = await uow.session.execute(select(CheckinResult.session_id, CheckinResult.week))
+            weeks = {session_id: week for session_id, week in found}
     finally:
         await db.dispose()
     assert rows == {
@@ -146,7 +149,7 @@ async def test_the_migration_back_fills_check_ins_completed_before_it(
             "member_id": 1,
             "group_id": 1,
             "checkin_id": "weekly_checkin",
-            "ended_at": datetime(2026, 11, 2, 8, 5, tzinfo=UTC),
+            "ended_at": datetime(2026, 11, 1, 22, 5, tzinfo=UTC),
             "amounts": {"sales": (Decimal(1500), "KES")},
         },
         3: {
@@ -157,6 +160,9 @@ async def test_the_migration_back_fills_check_ins_completed_before_it(
             "amounts": {},
         },
     }
+    # weeks on each group's calendar: Sunday 22:05 in UTC is Monday 01:05 in Nairobi; the
+    # journal has no group, so its week is the UTC one
+    assert weeks == {1: week_of(date(2026, 11, 2)), 3: week_of(date(2026, 11, 16))}
 
 
 async def test_erasure_leaves_only_the_numbers_the_answers_keep(database: Database) -> None:

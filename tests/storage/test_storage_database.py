@@ -117,6 +117,36 @@ async def test_a_read_refuses_writes_on_postgresql(database: Database) -> None:
         await uow.members.create("telegram", "x", at=T0)
 
 
+async def test_reads_together_see_one_state_of_the_database(database: Database) -> None:
+    """`read_together`: on PostgreSQL several transactions, each on a connection of its own,
+    that all see the state the first one saw, even the ones that read nothing before a later
+    commit; on SQLite one transaction (its caller reads in turn)."""
+    async with database.transaction() as uow:
+        await uow.members.create("telegram", "before", at=T0)
+    async with database.read_together(3) as readers:
+        assert await readers[0].members.by_address("telegram", "before") is not None
+        # committed by another transaction before the others read anything
+        async with database.transaction() as uow:
+            await uow.members.create("telegram", "after", at=T0)
+        seen = [
+            (
+                await reader.members.by_address("telegram", "before") is not None,
+                await reader.members.by_address("telegram", "after") is not None,
+            )
+            for reader in readers
+        ]
+        if database.backend == "postgresql":
+            pid = text("SELECT pg_backend_pid()")
+            backends = {(await reader.session.execute(pid)).scalar_one() for reader in readers}
+            assert len(backends) == 3
+    assert seen == ([(True, False)] * 3 if database.backend == "postgresql" else [(True, False)])
+    async with database.read() as uow:
+        assert await uow.members.by_address("telegram", "after") is not None
+    with pytest.raises(ValueError, match="at least one"):
+        async with database.read_together(0):
+            pass
+
+
 async def test_transactions_share_a_bounded_pool(tmp_path: Path) -> None:
     """More concurrent transactions than pooled connections wait their turn rather than open
     connections beyond the pool: with two connections, ten readers that each hold theirs

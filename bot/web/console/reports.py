@@ -287,14 +287,13 @@ def routes(
     research_key = research_secret.get_secret_value() if research_secret is not None else None
 
     async def build(scope: ReportScope) -> EvidenceReport:
-        async with console.database.read() as uow:
-            return await build_report(
-                uow,
-                group_id=scope.group.id if scope.group else None,
-                group_name=scope.group.name if scope.group else None,
-                since=scope.since,
-                now=console.clock(),
-            )
+        return await build_report(
+            console.database,
+            group_id=scope.group.id if scope.group else None,
+            group_name=scope.group.name if scope.group else None,
+            since=scope.since,
+            now=console.clock(),
+        )
 
     @console.gate.guard(Permission.READ_CONVERSATIONS)
     async def page(request: Request, viewer: Viewer) -> Response:
