@@ -3,8 +3,8 @@
 `extract` writes `locales/messages.pot` from the Python sources (strings marked `N_`/`NP_`), the
 console's templates (texts marked `_()`) and the check-in definitions; `update` merges it into
 every language's `.po`; `check` reports what a translator still has to do: missing or fuzzy
-translations, and translations whose `{{ }}` placeholders differ from the source's (which
-would break or leak a message).
+translations, and translations whose placeholders differ from the source's (which would break
+or leak a message): the check-ins' `{{ }}` and the console's and reports' `%(name)s`.
 """
 
 from __future__ import annotations
@@ -26,15 +26,19 @@ METHOD_MAP = [
     ("conversations/definitions/*.yaml", "conversations.extraction:extract_checkins"),
     ("conversations/**.py", "python"),
     ("bot/web/console/**.py", "python"),
+    ("bot/reports/**.py", "python"),
     ("bot/web/console/templates/**.html", "jinja2.ext:babel_extract"),
 ]
 FIXED_DATE = datetime(2026, 1, 1)
 PLACEHOLDER = re.compile(r"{{\s*(.*?)\s*}}")
+NAMED_FORMAT = re.compile(r"%\((\w+)\)[sd]")
 
 
 def placeholders(text: str) -> set[str]:
-    """The `{{ }}` expressions of a message, spacing ignored."""
-    return {" ".join(found.split()) for found in PLACEHOLDER.findall(text)}
+    """The `{{ }}` expressions of a message, spacing ignored, and its `%(name)s` placeholders
+    (written as they are, so the two kinds never match each other)."""
+    expressions = {" ".join(found.split()) for found in PLACEHOLDER.findall(text)}
+    return expressions | {f"%({name})" for name in NAMED_FORMAT.findall(text)}
 
 
 def extract(root: Path = PROJECT_ROOT) -> Catalog:

@@ -9,7 +9,8 @@ rather than all four in turn; on SQLite they run in turn in one transaction. The
 is plain frozen dataclasses (numbers as `Decimal`, weeks as ISO labels like `2026-W48`), so a
 caller needs no database or session to use it.
 
-How the numbers are made (the `method` strings say the same beside each figure):
+How the numbers are made (the `method` beside each figure says the same; it is a `Method`, an
+English message id with its numbers, which a reader renders in their language):
 
 - Weeks run Monday to Sunday on each group's calendar (its time zone; UTC for what belongs to
   no group). A weekly check-in counts when completed; a member who
@@ -41,6 +42,8 @@ from decimal import Decimal
 from statistics import median
 from typing import Any
 
+from bot.reports.method import Method
+from conversations.i18n import N_
 from storage.database import Database
 from storage.repositories.evidence import (
     MONTHLY_JOURNAL,
@@ -65,79 +68,122 @@ _EPOCH_MONDAY = date(1970, 1, 5)
 _SHARE = Decimal("0.0001")
 
 
-WEEK_METHOD = (
-    "Weeks run Monday to Sunday in each group's time zone (what belongs to no group: in UTC)."
+WEEK_METHOD = Method(
+    # TRANSLATORS: how the evidence report counts weeks; other methods include it as %(weeks)s.
+    N_("Weeks run Monday to Sunday in each group's time zone (what belongs to no group: in UTC).")
 )
-ENROLLED_METHOD = (
-    "Members with a membership of the group (of any group, for the whole program) that lasted "
-    "into the period; current: still members; left: no longer."
-)
-ACTIVE_METHOD = (
-    f"Members who answered at least one question in the last {ACTIVE_DAYS} days (in the group, "
-    "for a group)."
-)
-COMPLETED_METHOD = (
-    "Members who completed the weekly check-in that week (one per member and week). " + WEEK_METHOD
-)
-INVITED_METHOD = (
-    "Members the bot sent a weekly check-in invitation that week (failed sends left out); for a "
-    "group, those who belonged to it when it was sent."
-)
-RATE_METHOD = (
-    "Completed divided by invited. A member may also start a check-in without an invitation, "
-    "so a week can exceed 100%."
-)
-REMINDERS_METHOD = (
-    "Reminders the bot sent about an unfinished check-in (failed sends left out; a reminder cut "
-    "into several messages counts once)."
-)
-HELP_METHOD = (
-    "Help records: each time a member said in a check-in that they helped someone or that "
-    "someone helped them. Reported by giver / by receiver says who told it; one act of help "
-    "both sides reported is two records. " + WEEK_METHOD
-)
-RECIPROCITY_METHOD = (
-    "Members who gave help at least once and also received it at least once, out of the "
-    "members who appear in any help record."
-)
-NETWORK_METHOD = (
-    "Each line: in a group, a giver, a receiver, the number of help records between them in "
-    "that direction, and the ways they helped."
-)
-
-
-def _change_method(measure: str) -> str:
-    what = {
-        "sales": "the weekly sales answer",
-        "costs": "the weekly costs answer",
-        "profit": "sales minus costs of the same check-in (both answered, in one currency)",
-        "savings": "the weekly amount saved",
-    }[measure]
-    return (
-        f"Per member, from {what}: baseline = median of the member's first {ENDS} weekly "
-        f"check-ins, now = median of their last {ENDS} (one check-in per week, the last "
-        "completed; a step answered twice counts with the last answer; check-ins that skipped "
-        f"it left out). Change = now minus baseline. Members with fewer than {2 * ENDS} "
-        "check-in weeks (the two ends would share weeks), or no value at one end, are counted "
-        "as too few; members whose values at the ends are not all in one currency are counted "
-        "as mixed currency; both are left out of the medians. A member counts in the currency "
-        "of their latest value. Group figures: medians over members, and the share of members "
-        "whose change is above zero. Never summed across currencies."
+ENROLLED_METHOD = Method(
+    N_(
+        "Members with a membership of the group (of any group, for the whole program) that "
+        "lasted into the period; current: still members; left: no longer."
     )
-
-
-def _journal_method(step: str) -> str:
-    what = {
-        "household_income": "household income of the month",
-        "savings_balance": "total savings balance",
-    }[step]
-    return (
-        f"Per member, the {what} from the monthly journal: their first completed journal "
-        "against their latest. Members with one journal, or without this answer in either, are "
-        "counted as too few; answers in two currencies as mixed currency. Group figures: "
-        "medians over members and the share whose latest is above their first. Never summed "
-        "across currencies."
+)
+ACTIVE_METHOD = Method.of(
+    N_(
+        "Members who answered at least one question in the last %(days)s days (in the group, "
+        "for a group)."
+    ),
+    days=ACTIVE_DAYS,
+)
+COMPLETED_METHOD = Method.of(
+    # TRANSLATORS: %(weeks)s is the sentence on how weeks run ("Weeks run Monday to Sunday...").
+    N_("Members who completed the weekly check-in that week (one per member and week). %(weeks)s"),
+    weeks=WEEK_METHOD,
+)
+INVITED_METHOD = Method(
+    N_(
+        "Members the bot sent a weekly check-in invitation that week (failed sends left out); "
+        "for a group, those who belonged to it when it was sent."
     )
+)
+RATE_METHOD = Method(
+    N_(
+        "Completed divided by invited. A member may also start a check-in without an "
+        "invitation, so a week can exceed 100%."
+    )
+)
+REMINDERS_METHOD = Method(
+    N_(
+        "Reminders the bot sent about an unfinished check-in (failed sends left out; a reminder "
+        "cut into several messages counts once)."
+    )
+)
+WEEKS_METHOD = Method.of(
+    # TRANSLATORS: each placeholder is the whole method of that column of the weekly table.
+    N_(
+        "Completed: %(completed)s Invited: %(invited)s Response rate: %(rate)s Reminders: "
+        "%(reminders)s"
+    ),
+    completed=COMPLETED_METHOD,
+    invited=INVITED_METHOD,
+    rate=RATE_METHOD,
+    reminders=REMINDERS_METHOD,
+)
+HELP_METHOD = Method.of(
+    # TRANSLATORS: %(weeks)s is the sentence on how weeks run ("Weeks run Monday to Sunday...").
+    N_(
+        "Help records: each time a member said in a check-in that they helped someone or that "
+        "someone helped them. Reported by giver / by receiver says who told it; one act of help "
+        "both sides reported is two records. %(weeks)s"
+    ),
+    weeks=WEEK_METHOD,
+)
+RECIPROCITY_METHOD = Method(
+    N_(
+        "Members who gave help at least once and also received it at least once, out of the "
+        "members who appear in any help record."
+    )
+)
+NETWORK_METHOD = Method(
+    N_(
+        "Each line: in a group, a giver, a receiver, the number of help records between them "
+        "in that direction, and the ways they helped."
+    )
+)
+CURRENCIES_NOTE = Method(N_("Amounts are never added across currencies."))
+# TRANSLATORS: %(what)s names the answer, like "the weekly sales answer"; %(ends)s is the
+# number of check-ins at each end (4), %(weeks)s twice that (8).
+CHANGE_METHOD = N_(
+    "Per member, from %(what)s: baseline = median of the member's first %(ends)s weekly "
+    "check-ins, now = median of their last %(ends)s (one check-in per week, the last "
+    "completed; a step answered twice counts with the last answer; check-ins that skipped "
+    "it left out). Change = now minus baseline. Members with fewer than %(weeks)s "
+    "check-in weeks (the two ends would share weeks), or no value at one end, are counted "
+    "as too few; members whose values at the ends are not all in one currency are counted "
+    "as mixed currency; both are left out of the medians. A member counts in the currency "
+    "of their latest value. Group figures: medians over members, and the share of members "
+    "whose change is above zero. Never summed across currencies."
+)
+CHANGE_SOURCES = {
+    # TRANSLATORS: this and the next three take the place of %(what)s in "Per member, from
+    # %(what)s: baseline = ..."
+    "sales": N_("the weekly sales answer"),
+    "costs": N_("the weekly costs answer"),
+    "profit": N_("sales minus costs of the same check-in (both answered, in one currency)"),
+    "savings": N_("the weekly amount saved"),
+}
+# TRANSLATORS: %(what)s names the answer, like "the total savings balance".
+JOURNAL_METHOD = N_(
+    "Per member, %(what)s from the monthly journal: their first completed journal "
+    "against their latest. Members with one journal, or without this answer in either, are "
+    "counted as too few; answers in two currencies as mixed currency. Group figures: "
+    "medians over members and the share whose latest is above their first. Never summed "
+    "across currencies."
+)
+JOURNAL_SOURCES = {
+    # TRANSLATORS: this and the next take the place of %(what)s in "Per member, %(what)s from
+    # the monthly journal: ..."
+    "household_income": N_("the household income of the month"),
+    "savings_balance": N_("the total savings balance"),
+}
+
+
+def _change_method(measure: str) -> Method:
+    return Method.of(CHANGE_METHOD, what=Method(CHANGE_SOURCES[measure]), ends=ENDS, weeks=2 * ENDS)
+
+
+def _journal_method(step: str) -> Method:
+    return Method.of(JOURNAL_METHOD, what=Method(JOURNAL_SOURCES[step]))
 
 
 def iso_week(index: int) -> str:
@@ -153,7 +199,7 @@ class Count:
     key: str
     label: str
     value: int
-    method: str
+    method: Method
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,10 +216,7 @@ class WeekParticipation:
 class Participation:
     counts: tuple[Count, ...]
     weeks: tuple[WeekParticipation, ...]
-    weeks_method: str = (
-        f"Completed: {COMPLETED_METHOD} Invited: {INVITED_METHOD} "
-        f"Response rate: {RATE_METHOD} Reminders: {REMINDERS_METHOD}"
-    )
+    weeks_method: Method = WEEKS_METHOD
 
     def count(self, key: str) -> int:
         return next(count.value for count in self.counts if count.key == key)
@@ -199,7 +242,7 @@ class Change:
     improved: int
     share_improved: Decimal | None
     changes: tuple[Decimal, ...]
-    method: str
+    method: Method
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,8 +273,8 @@ class Mutuality:
     totals: tuple[HelpKindTotal, ...]
     reciprocity: tuple[Count, ...]
     network: tuple[NetworkEdge, ...]
-    help_method: str = HELP_METHOD
-    network_method: str = NETWORK_METHOD
+    help_method: Method = HELP_METHOD
+    network_method: Method = NETWORK_METHOD
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +288,7 @@ class EvidenceReport:
     business: tuple[Change, ...]
     household: tuple[Change, ...]
     mutuality: Mutuality
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[Method, ...] = field(default=())
 
 
 async def build_report(
@@ -280,7 +323,7 @@ async def build_report(
         business=first.merged(second).figures(MEASURES, _change_method),
         household=household,
         mutuality=mutuality,
-        notes=(WEEK_METHOD, "Amounts are never added across currencies."),
+        notes=(WEEK_METHOD, CURRENCIES_NOTE),
     )
 
 
@@ -364,7 +407,7 @@ class _Tally:
         self.nows.append(now)
         self.changes.append(now - baseline)
 
-    def figure(self, measure: str, currency: str, method: str) -> Change:
+    def figure(self, measure: str, currency: str, method: Method) -> Change:
         improved = sum(1 for change in self.changes if change > 0)
         members = len(self.changes)
         return Change(
@@ -428,7 +471,9 @@ class _Tallies:
             assert ends.first_middles is not None and ends.last_middles is not None
             tally.add(ends.first_middles / 2, ends.last_middles / 2)
 
-    def figures(self, order: tuple[str, ...], method: Callable[[str], str]) -> tuple[Change, ...]:
+    def figures(
+        self, order: tuple[str, ...], method: Callable[[str], Method]
+    ) -> tuple[Change, ...]:
         keys = sorted(self.by_key, key=lambda k: (k[1], order.index(k[0])))
         return tuple(self.by_key[k].figure(k[0], k[1], method(k[0])) for k in keys)
 

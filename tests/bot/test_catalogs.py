@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
-from babel.messages.pofile import read_po
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po, write_po
 
 from bot.i18n import maintenance as catalog_tools
 from bot.i18n.catalogs import DEFAULT_LOCALES_PATH, catalog_path, load_catalogs
@@ -49,6 +51,29 @@ def test_a_broken_placeholder_is_reported(tmp_path: object) -> None:
     assert catalog_tools.placeholders("Hola {{ member.nombre }}") != catalog_tools.placeholders(
         "Hi {{ member.name }}"
     )
+    last = "the last %(days)s days, 100% of %(weeks)s"
+    assert catalog_tools.placeholders(last) == {"%(days)", "%(weeks)"}
+    assert catalog_tools.placeholders("los últimos %(dias)s días, %(weeks)s") != (
+        catalog_tools.placeholders(last)
+    )
+    assert catalog_tools.placeholders("{{ days }}") != catalog_tools.placeholders("%(days)s")
+
+
+def test_a_translation_that_drops_a_named_placeholder_fails_the_check(tmp_path: Path) -> None:
+    """The reports' and the console's `%(name)s` placeholders are held to the same rule as
+    the check-ins' `{{ }}`: a translation that loses one would print a method without its
+    number, or fail to render."""
+    template = Catalog(locale=None)
+    template.add("In the last %(days)s days.")
+    translated = Catalog(locale="es")
+    translated.add("In the last %(days)s days.", "En los últimos días.")
+    (tmp_path / "languages.txt").write_text("en es\n", encoding="utf-8")
+    target = catalog_path(tmp_path, "es")
+    target.parent.mkdir(parents=True)
+    with target.open("wb") as out:
+        write_po(out, translated)
+    (problem,) = catalog_tools.check(template, tmp_path)
+    assert (problem.locale, problem.problem) == ("es", "placeholders differ from the source")
 
 
 @pytest.mark.parametrize("locale", CATALOGS.codes)
@@ -83,9 +108,9 @@ def test_words_members_are_told_to_send_work_in_their_language(locale: str) -> N
         if not message.id or message.context or not isinstance(message.string, str):
             continue
         if message.locations and all(
-            path.startswith("bot/web/console/") for path, _ in message.locations
+            path.startswith(("bot/web/console/", "bot/reports/")) for path, _ in message.locations
         ):
-            continue  # the staff's console: nothing in it is sent to members
+            continue  # the staff's console and reports: nothing in them is sent to members
         for word in CAPITALISED.findall(message.string):
             if word in {"USD", "KES", "SMS", "OK"}:
                 continue

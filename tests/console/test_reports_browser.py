@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
+from bot.i18n.catalogs import load_catalogs
+from bot.reports.evidence import ACTIVE_METHOD, HELP_METHOD
 from tests.console.browser import Stack, running_stack
 from tests.console.seed import PASSWORD
 from tests.reports.plan import program, seed
@@ -126,3 +128,35 @@ async def test_a_coordinator_chooses_among_their_groups_only(
     refused = await page.goto(f"{stack.url}/console/reports?group={mombasa}")
     assert refused is not None and refused.status == 404
     await expect(page.get_by_role("alert")).to_have_text("No such group.")
+
+
+async def test_a_coordinator_reads_how_figures_are_computed_in_spanish(
+    stack: Stack, browser: Browser
+) -> None:
+    """A browser that asks for Spanish gets the methods and the kinds of help in Spanish, and
+    nothing on the page tells a screen reader to read them as English."""
+    spanish = load_catalogs().translator("es").gettext
+    context = await browser.new_context(locale="es-ES")
+    page = await context.new_page()
+    await page.goto(f"{stack.url}/console/")
+    await page.get_by_label("Correo o teléfono").fill("juan@example.org")
+    await page.get_by_label("Contraseña").fill(PASSWORD)
+    await page.get_by_role("button", name="Iniciar sesión").click()
+    await page.get_by_role("link", name="Informes").click()
+    await expect(page.get_by_role("heading", name="Informes: Kibera")).to_be_visible()
+
+    kinds = page.get_by_role("table", name="Ayuda por tipo, en total")
+    await expect(
+        kinds.get_by_role("rowheader", name="Consejos o ideas", exact=True)
+    ).to_be_visible()
+    await expect(kinds.get_by_role("rowheader", name="Prestar dinero", exact=True)).to_be_visible()
+    await expect(kinds.get_by_role("rowheader", name="advice", exact=True)).to_have_count(0)
+
+    active = page.get_by_role("cell", name=ACTIVE_METHOD.render(spanish), exact=True)
+    await expect(active).to_be_visible()
+    assert await active.evaluate("e => e.closest('[lang]').lang") == "es"
+    help_method = page.get_by_text(HELP_METHOD.render(spanish), exact=True)
+    await expect(help_method).to_be_visible()
+    assert await help_method.evaluate("e => e.closest('[lang]').lang") == "es"
+    await expect(page.locator("main [lang]")).to_have_count(0)
+    await context.close()

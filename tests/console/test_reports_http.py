@@ -20,22 +20,36 @@ from markupsafe import escape
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from bot.i18n.catalogs import load_catalogs
 from bot.reports import evidence_files
-from bot.reports.evidence import EvidenceReport, build_report
-from bot.web.console.reports import (
+from bot.reports.evidence import (
+    ACTIVE_METHOD,
+    ENROLLED_METHOD,
+    HELP_METHOD,
+    NETWORK_METHOD,
+    WEEKS_METHOD,
+    EvidenceReport,
+    build_report,
+)
+from bot.reports.wording import (
     COUNT_LABELS,
     MEASURE_LABELS,
-    SHORT_RESEARCH_KEY,
-    Formats,
-    research_refusal,
+    Wording,
+    help_kind_labels,
+    wording_for,
 )
+from bot.turns.checkins import load_checkins
+from bot.web.console.reports import SHORT_RESEARCH_KEY, Formats, research_refusal
+from conversations.i18n import IDENTITY
 from storage.models import Answer, AuditEntry
 from tests.console.reports_seed import ReportsConsole, reports_console
 from tests.console.seed import sign_in
-from tests.reports.plan import NOW
+from tests.reports.plan import NOW, wednesday
 
 DOWNLOADS = ("evidence.xlsx", "evidence.json", "floip.zip", "research.zip")
 FORMATS = Formats(Locale.parse("en"))
+CHECKINS = load_checkins(load_catalogs())
+KIND_LABELS = help_kind_labels(CHECKINS.library)
 
 
 @pytest.fixture
@@ -135,7 +149,7 @@ async def test_the_page_shows_every_figure_of_the_report_with_its_method(
     for count in (*report.participation.counts, *report.mutuality.reciprocity):
         row = (
             f'<th scope="row">{COUNT_LABELS[count.key]}</th><td class="num">{count.value}</td>'
-            f'<td class="method" lang="en">{escape(count.method)}</td>'
+            f'<td class="method">{escape(str(count.method))}</td>'
         )
         assert row in html, count
     for week in report.participation.weeks:
@@ -146,7 +160,7 @@ async def test_the_page_shows_every_figure_of_the_report_with_its_method(
             f'<td class="num">{week.reminders}</td>'
         )
         assert row in html, week
-    assert escape(report.participation.weeks_method) in html
+    assert escape(str(report.participation.weeks_method)) in html
     assert len(report.business) >= 8 and len(report.household) >= 2  # KES and USD
     sections = [("business", c) for c in report.business]
     sections += [("household", c) for c in report.household]
@@ -163,17 +177,18 @@ async def test_the_page_shows_every_figure_of_the_report_with_its_method(
         assert row in html, change
         chart = f'id="{section}-{change.currency.lower()}-{change.measure}"'
         assert (chart in html) == bool(change.changes), chart
-        assert escape(change.method) in html
+        assert escape(str(change.method)) in html
     mixed = next(c for c in report.business if c.mixed_currency)  # Grace changed currency
     assert f"{mixed.mixed_currency} in mixed currencies" in html
     for total in report.mutuality.totals:
         row = (
-            f'<th scope="row">{total.kind}</th><td class="num">{total.records}</td>'
+            f'<th scope="row">{KIND_LABELS[total.kind]}</th><td class="num">{total.records}</td>'
             f'<td class="num">{total.reported_by_giver}</td>'
             f'<td class="num">{total.reported_by_receiver}</td>'
         )
         assert row in html, total
-    assert escape(report.mutuality.help_method) in html
+    assert escape(str(report.mutuality.help_method)) in html
+    assert html.count('lang="en"') == 1  # the page's own: no text is set apart as English
     # the whole program draws no network: it would put every group's names on one page
     assert 'id="network"' not in html and "Choose a group to see who helped whom" in html
     assert 'role="img"' in html and 'id="trend"' in html
@@ -224,7 +239,8 @@ async def test_the_downloads_are_the_reports_files_and_are_audited(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
     served = load_workbook(io.BytesIO(as_xlsx.content))
-    expected = load_workbook(io.BytesIO(evidence_files.to_xlsx(report)))
+    english = Wording(IDENTITY, KIND_LABELS)  # the page's language: kinds by their labels
+    expected = load_workbook(io.BytesIO(evidence_files.to_xlsx(report, english)))
     assert served.sheetnames == expected.sheetnames
     for name in expected.sheetnames:
         assert list(served[name].values) == list(expected[name].values), name
@@ -373,3 +389,57 @@ async def test_export_files_are_removed_once_sent(
         response = await console.client.get(f"/console/reports/{name}")
         assert response.status_code == 200 and response.content[:2] == b"PK"
     assert list(workspace.iterdir()) == []
+
+
+async def test_methods_and_kinds_of_help_read_in_the_readers_language(
+    console: ReportsConsole,
+) -> None:
+    """A coordinator reading in Spanish gets every method and kind of help in Spanish, on the
+    page and in the spreadsheet downloaded from it; a kind that no check-in defines any more
+    keeps its stored name; the JSON stays English."""
+    people = console.people
+    async with console.runtime.database.transaction() as uow:
+        await uow.help.add(
+            giver_id=people.members["baraka"],
+            receiver_id=people.members["chausiku"],
+            group_id=people.groups["Kibera"],
+            kind="barter",  # from an older weekly check-in
+            session_id=None,
+            reported_by_id=people.members["baraka"],
+            at=wednesday(4, 11),
+        )
+    spanish = wording_for(CHECKINS.catalogs, CHECKINS.library, "es")
+    await sign_in(console.client, "juan@example.org")
+    es = {"accept-language": "es-MX,es;q=0.9"}
+    html = _flat((await console.client.get("/console/reports", headers=es)).text)
+    report = await _report(console, "Kibera")
+
+    active = ACTIVE_METHOD.render(spanish.text)
+    assert "últimos 28 días" in active
+    assert f'<td class="method">{escape(active)}</td>' in html
+    for method in (WEEKS_METHOD, HELP_METHOD, NETWORK_METHOD, report.business[0].method):
+        assert escape(method.render(spanish.text)) in html, method.message
+    assert escape(str(ENROLLED_METHOD)) not in html and 'lang="en"' not in html
+    assert '<th scope="row">Consejos o ideas</th><td class="num">2</td>' in html
+    assert '<th scope="row">barter</th><td class="num">1</td>' in html
+    assert "<td>Prestar dinero</td>" in html  # per week
+    assert "<td>barter, Prestar dinero</td>" in html  # Baraka to Chausiku, in the network
+    assert ">advice<" not in html and ">money<" not in html
+
+    xlsx = await console.client.get("/console/reports/evidence.xlsx", headers=es)
+    served = load_workbook(io.BytesIO(xlsx.content))
+    expected = load_workbook(io.BytesIO(evidence_files.to_xlsx(report, spanish)))
+    assert served.sheetnames == expected.sheetnames
+    assert served.sheetnames[0] == "resumen"
+    for name in expected.sheetnames:
+        assert list(served[name].values) == list(expected[name].values), name
+    summary = list(served["resumen"].values)
+    assert summary[0] == ("cifra", "valor", "cómo se calcula")
+    active_count = report.participation.count("active")
+    assert ("Miembros activos", active_count, active) in summary
+    kinds = [row[1] for row in list(served["ayuda por semana"].values)[1:]]
+    assert "Consejos o ideas" in kinds and "barter" in kinds and "advice" not in kinds
+
+    as_json = await console.client.get("/console/reports/evidence.json", headers=es)
+    assert as_json.content == evidence_files.to_json(report)
+    assert b'"kind": "barter"' in as_json.content and b'"kind": "advice"' in as_json.content

@@ -95,3 +95,56 @@ def test_xlsx_needs_a_file_and_an_unknown_group_is_an_error(tmp_path: Path) -> N
     unknown = runner.invoke(main, ["report", "evidence", "--group", "Nowhere"])
     assert unknown.exit_code == 1
     assert 'no group is named or has the join code "Nowhere"' in unknown.output
+
+
+def test_xlsx_in_spanish(tmp_path: Path) -> None:
+    runner = _seeded(tmp_path)
+    output = tmp_path / "evidencia.xlsx"
+    written = runner.invoke(
+        main,
+        ["report", "evidence", "--group", "kibera", "--language", "es", "--format", "xlsx",
+         "--output", str(output)],
+    )  # fmt: skip
+    assert written.exit_code == 0, written.output
+    workbook = load_workbook(output)
+    assert workbook.sheetnames == [
+        "resumen", "participación", "negocio", "hogar", "distribución del cambio",
+        "ayuda por semana", "red de ayuda", "métodos",
+    ]  # fmt: skip
+    business = list(workbook["negocio"].iter_rows(values_only=True))
+    header, rows = business[0], business[1:]
+    assert header[:4] == ("moneda", "medida", "miembros", "muy pocos")
+    kes_sales = next(r for r in rows if r[:2] == ("KES", "Ventas"))
+    assert kes_sales[header.index("miembros")] == 2
+    method = str(kes_sales[header.index("cómo se calcula")])
+    assert method.startswith("Por miembro, a partir de la respuesta semanal de ventas: ")
+    assert "primeros 4 registros semanales" in method and "menos de 8 semanas" in method
+    summary = {row[0]: row for row in workbook["resumen"].iter_rows(values_only=True)}
+    assert "últimos 28 días" in str(summary["Miembros activos"][2])
+    kinds = {row[1] for row in list(workbook["ayuda por semana"].values)[1:]}
+    assert kinds == {"Consejos o ideas", "Prestar dinero", "Prestar cosas o herramientas",
+                     "Mandar clientes"}  # fmt: skip
+
+
+def test_text_in_filipino_and_english_unchanged_without_a_language(tmp_path: Path) -> None:
+    runner = _seeded(tmp_path)
+    filipino = runner.invoke(main, ["report", "evidence", "--language", "fil"])
+    assert filipino.exit_code == 0, filipino.output
+    assert filipino.stdout.startswith("Ebidensiya para sa buong programa (ginawa ")
+    assert "\nPAGLAHOK\n" in filipino.stdout and "Payo o ideya" in filipino.stdout
+    assert "Paano (Mga aktibong miyembro): Mga miyembrong sumagot" in filipino.stdout
+    plain = runner.invoke(main, ["report", "evidence"])
+    assert "How (active (last 28 days)): Members who answered at least one question" in (
+        plain.stdout
+    )
+    assert "\nadvice " in plain.stdout and "Advice or ideas" not in plain.stdout
+
+
+def test_an_unknown_language_is_refused_with_the_ones_there_are(tmp_path: Path) -> None:
+    runner = _seeded(tmp_path)
+    unknown = runner.invoke(main, ["report", "evidence", "--language", "pt"])
+    assert unknown.exit_code == 2
+    assert 'no language "pt" in the catalogs; available: en, es, fil, sw, fr' in unknown.output
+    as_json = runner.invoke(main, ["report", "evidence", "--language", "es", "--format", "json"])
+    assert as_json.exit_code == 2
+    assert "JSON is always in English" in as_json.output

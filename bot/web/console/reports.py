@@ -7,6 +7,9 @@ time (another group is 404, as for a group that does not exist), never the whole
 help network names members, and a coordinator sees the names of their own groups' members only.
 Staff users (stories and broadcasts) have no reports, like they have no transcripts. Every
 reading of a report, download and export is audited.
+
+The page and its XLSX are in the reader's language, methods and kinds of help included (see
+`bot.reports.wording`); the JSON stays English, for programs.
 """
 
 from __future__ import annotations
@@ -35,7 +38,9 @@ from starlette.routing import Route
 
 from bot.reports import evidence_files, floip
 from bot.reports.evidence import Change, EvidenceReport, build_report
+from bot.reports.method import Method
 from bot.reports.research import MIN_KEY_LENGTH, check_key, write_research
+from bot.reports.wording import COUNT_LABELS, MEASURE_LABELS, Wording, help_kind_labels
 from bot.web.console import charts
 from bot.web.console.access import Permission, Viewer
 from bot.web.console.context import ConsoleContext
@@ -56,28 +61,6 @@ SHORT_RESEARCH_KEY: Final = N_(
     "The research export is turned off: RESEARCH_EXPORT_KEY is shorter than 16 characters."
 )
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-COUNT_LABELS: Final = {
-    "enrolled": N_("Members enrolled"),
-    "current": N_("Still members"),
-    "left": N_("Members who left"),
-    "active": N_("Active members"),
-    "completed": N_("Weekly check-ins completed"),
-    "invited": N_("Weekly invitations"),
-    "reminders": N_("Reminders sent"),
-    "gave": N_("Members who gave help"),
-    "received": N_("Members who received help"),
-    "both": N_("Members who gave and received"),
-    "involved": N_("Members in any help record"),
-}
-MEASURE_LABELS: Final = {
-    "sales": N_("Sales"),
-    "costs": N_("Costs"),
-    "profit": N_("Profit (sales minus costs)"),
-    "savings": N_("Savings"),
-    "household_income": N_("Household income"),
-    "savings_balance": N_("Savings balance"),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +178,7 @@ def _by_currency(
     return [Currency(currency, items) for currency, items in found.items()]
 
 
-def _methods(changes: tuple[Change, ...]) -> list[tuple[str, str]]:
+def _methods(changes: tuple[Change, ...]) -> list[tuple[str, Method]]:
     """Each measure's method once, in the report's order (it is the same in every currency)."""
     return list({change.measure: change.method for change in changes}.items())
 
@@ -285,6 +268,13 @@ def routes(
     """The reports page, its downloads and the exports; `library` names the check-ins of the
     FLOIP packages, `research_secret` is the deployment's RESEARCH_EXPORT_KEY (None: unset)."""
     research_key = research_secret.get_secret_value() if research_secret is not None else None
+    help_kinds = help_kind_labels(library)
+
+    def wording(request: Request, viewer: Viewer) -> Wording:
+        """The page's language (as `ConsoleContext.page` chooses it), for the page and the
+        files downloaded from it alike."""
+        language = console.pages.language(request, viewer.staff.language)
+        return Wording(console.pages.catalogs.translator(language), help_kinds)
 
     async def build(scope: ReportScope) -> EvidenceReport:
         return await build_report(
@@ -312,6 +302,7 @@ def routes(
                 "formats": formats,
                 "count_labels": COUNT_LABELS,
                 "measure_labels": MEASURE_LABELS,
+                "wording": wording(request, viewer),
                 "research_refusal": research_refusal(research_key),
                 **_report_view(report, scope, gettext, formats),
             },
@@ -326,7 +317,7 @@ def routes(
         report = await build(scope)
         await _audit(console, viewer, f"report_{kind}", scope.audit_detail)
         if kind == "xlsx":
-            data = await asyncio.to_thread(evidence_files.to_xlsx, report)
+            data = await asyncio.to_thread(evidence_files.to_xlsx, report, wording(request, viewer))
             media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         else:
             data = evidence_files.to_json(report)
