@@ -85,6 +85,9 @@ class Database:
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self._read_engine, expire_on_commit=False)
         self._writers = _WriterQueue(describe(self._url)) if self.backend == "sqlite" else None
+        # one group of reads together at a time, so that reports never hold more than a few of
+        # the pool's connections that webhooks and workers need (see `read_together`)
+        self._together = asyncio.Lock()
         self._snapshot_sessions = (
             None
             if self.backend == "sqlite"
@@ -243,14 +246,16 @@ class Database:
         connection of its own, and still add up: on PostgreSQL the first exports its snapshot
         and the others take it (`SET TRANSACTION SNAPSHOT`, as parallel dumps do). On SQLite,
         which runs in this process anyway, there is one: the caller reads in turn. Never write
-        in them."""
+        in them. One group at a time per `Database`: a second waits for the first to end, so
+        long reads never take more than `count` of the pool's connections from the webhooks
+        and workers sharing it."""
         if count < 1:
             raise ValueError(f"read_together needs at least one transaction, not {count}")
         if self._snapshot_sessions is None or count == 1:
-            async with self.read() as uow:
+            async with self._together, self.read() as uow:
                 yield (uow,)
             return
-        async with AsyncExitStack() as stack:
+        async with self._together, AsyncExitStack() as stack:
             leader = await stack.enter_async_context(self._snapshot_sessions())
             await stack.enter_async_context(leader.begin())
             snapshot = (await leader.execute(text("SELECT pg_export_snapshot()"))).scalar_one()

@@ -147,6 +147,35 @@ async def test_reads_together_see_one_state_of_the_database(database: Database) 
             pass
 
 
+async def test_reads_together_take_turns(database: Database) -> None:
+    """A second group of reads together waits for the first to end (a report never holds more
+    than its own share of the pool), then runs."""
+    order: list[str] = []
+    first_in = asyncio.Event()
+    release = asyncio.Event()
+
+    async def first() -> None:
+        async with database.read_together(3):
+            order.append("first in")
+            first_in.set()
+            await release.wait()
+            order.append("first out")
+
+    async def second() -> None:
+        await first_in.wait()
+        async with database.read_together(3) as readers:
+            order.append("second in")
+            await readers[0].members.by_address("telegram", "x")
+
+    tasks = [asyncio.create_task(first()), asyncio.create_task(second())]
+    await first_in.wait()
+    await asyncio.sleep(0.2)  # room for the second to get in, were nothing stopping it
+    release.set()
+    async with asyncio.timeout(10):
+        await asyncio.gather(*tasks)
+    assert order == ["first in", "first out", "second in"]
+
+
 async def test_transactions_share_a_bounded_pool(tmp_path: Path) -> None:
     """More concurrent transactions than pooled connections wait their turn rather than open
     connections beyond the pool: with two connections, ten readers that each hold theirs
