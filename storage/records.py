@@ -243,6 +243,19 @@ class RosterEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class RosterMember:
+    """What matching an import against the members stored needs of one member: their name,
+    language, current group's id and addresses (oldest first), and no timestamps (reading
+    those is most of the cost of reading a large roster)."""
+
+    id: int
+    name: str | None
+    locale: str
+    group_id: int | None
+    addresses: tuple[tuple[Channel, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class RosterWrite:
     """What a bulk import writes for one member (see `RosterRepository.write`).
 

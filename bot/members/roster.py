@@ -30,7 +30,7 @@ from babel.core import get_global
 from bot.channels.phones import default_locale_for
 from bot.reports.exports import restore_text, to_csv
 from storage.join_codes import canonical_join_code
-from storage.records import GroupRecord, RosterEntry, RosterWrite
+from storage.records import GroupRecord, RosterMember, RosterWrite
 from storage.repositories.groups import group_name_key
 from storage.repositories.roster import RosterRepository
 from storage.unit_of_work import UnitOfWork
@@ -419,17 +419,13 @@ async def plan_import(
     Errors: a group that is neither a group's name nor its join code, a row whose addresses
     belong to two different members, and two rows that match the same member.
     """
-    entries = await RosterRepository(uow.session).entries()
+    entries = await RosterRepository(uow.session).to_match()
     groups = await uow.groups.list()
     by_name = {group_name_key(group.name): group for group in groups}
     by_code = {group.join_code: group for group in groups}
     group_names = {group.id: group.name for group in groups}
-    roster = {entry.member.id: entry for entry in entries}
-    owners = {
-        (address.channel, address.value): entry.member.id
-        for entry in entries
-        for address in entry.addresses
-    }
+    roster = {entry.id: entry for entry in entries}
+    owners = {address: entry.id for entry in entries for address in entry.addresses}
     planned: list[PlannedMember] = []
     errors = list(parsed.errors)
     claimed: dict[int, int] = {}
@@ -502,7 +498,7 @@ def national_phone(number: str, group: GroupRecord) -> str | None:
 
 
 def _large_groups(
-    planned: Sequence[PlannedMember], entries: Sequence[RosterEntry], groups: Sequence[GroupRecord]
+    planned: Sequence[PlannedMember], entries: Sequence[RosterMember], groups: Sequence[GroupRecord]
 ) -> tuple[str, ...]:
     """Warnings for the groups the import makes larger than a peer group should be."""
     size = {group.id: 0 for group in groups}
@@ -524,7 +520,7 @@ def _large_groups(
 def _owner(
     row: ImportRow,
     owners: dict[Address, int],
-    roster: dict[int, RosterEntry],
+    roster: dict[int, RosterMember],
     problems: list[str],
 ) -> int | None:
     found: dict[int, str] = {}
@@ -543,8 +539,8 @@ def _owner(
     return next(iter(found), None)
 
 
-def _called(entry: RosterEntry) -> str:
-    return f" ({entry.member.name})" if entry.member.name else ""
+def _called(entry: RosterMember) -> str:
+    return f" ({entry.name})" if entry.name else ""
 
 
 def _create(
@@ -572,12 +568,11 @@ def _create(
 
 def _update(
     row: ImportRow,
-    entry: RosterEntry,
+    member: RosterMember,
     group: GroupRecord | None,
     owners: dict[Address, int],
     group_names: Mapping[int, str],
 ) -> PlannedMember:
-    member = entry.member
     changes: list[str] = []
     name = locale = group_id = None
     if row.name is not None and row.name != member.name:
@@ -586,9 +581,9 @@ def _update(
     if row.language is not None and row.language != member.locale:
         locale = row.language
         changes.append(f"language {member.locale} -> {row.language}")
-    if group is not None and group.id != entry.group_id:
+    if group is not None and group.id != member.group_id:
         group_id = group.id
-        before = group_names.get(entry.group_id) if entry.group_id is not None else None
+        before = group_names.get(member.group_id) if member.group_id is not None else None
         changes.append(f"group {before} -> {group.name}" if before else f"joins {group.name}")
     new_addresses: list[Address] = []
     if row.phone is not None and not any(

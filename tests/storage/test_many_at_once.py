@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from storage import Database, UnitOfWork
 from storage.errors import AddressInUse
-from storage.records import GroupRecord, MemberRecord, RosterWrite, SessionRecord
+from storage.records import GroupRecord, MemberRecord, RosterMember, RosterWrite, SessionRecord
 from storage.repositories.answers import NewAnswer
 from storage.repositories.members import UNSET
 from storage.repositories.messages import message_values
@@ -576,6 +576,17 @@ async def test_roster_write_writes_what_the_one_at_a_time_methods_write(
         ids = await RosterRepository(uow.session).write(writes, at=at)
     async with database.transaction() as uow:
         written = await _roster_rows(uow)
+        roster = RosterRepository(uow.session)
+        assert await roster.to_match() == [
+            RosterMember(
+                entry.member.id,
+                entry.member.name,
+                entry.member.locale,
+                entry.group_id,
+                tuple((address.channel, address.value) for address in entry.addresses),
+            )
+            for entry in await roster.entries()
+        ]
         neema = await uow.members.by_address("telegram", "7001")
         french = await uow.members.by_address("telegram", "7002")
         moved = await uow.members.current_group(moving.id)
