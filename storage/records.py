@@ -243,6 +243,36 @@ class RosterEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class RosterMember:
+    """What matching an import against the members stored needs of one member: their name,
+    language, current group's id and addresses (oldest first), and no timestamps (reading
+    those is most of the cost of reading a large roster)."""
+
+    id: int
+    name: str | None
+    locale: str
+    group_id: int | None
+    addresses: tuple[tuple[Channel, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RosterWrite:
+    """What a bulk import writes for one member (see `RosterRepository.write`).
+
+    `member_id` None creates a member, in `locale` (which must then be given), with `name` and
+    the first of `addresses`; for a stored member, `name` and `locale` are set when given (None
+    leaves them as they are: an import never clears a field). `addresses` are added, in their
+    order; `group_id` becomes the member's current group (None: the membership is left alone).
+    """
+
+    member_id: int | None
+    name: str | None
+    locale: str | None
+    group_id: int | None
+    addresses: tuple[tuple[Channel, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class EarlyStatusRecord:
     """A status callback kept until its message's receipt is recorded."""
 

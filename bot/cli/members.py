@@ -74,7 +74,10 @@ def members_import(app: App, file: Path, write: bool) -> None:
 
     By default nothing is written: every line with a problem is shown with its line number,
     and what would be created, updated or left unchanged. With --apply everything is written
-    in one transaction, and only if no line has a problem.
+    in one transaction, and only if no line has a problem: 500 lines at a time, a few
+    statements each, so a program of 10,000 members takes seconds. If anything fails on the
+    way (someone wrote to the bot from a number in the file meanwhile), nothing of the file is
+    written.
 
     Imported members have not given consent (it is unknown) and are not onboarded: on their
     first contact with the bot they go through onboarding like anyone new, and are asked for

@@ -6,7 +6,8 @@ Each step is a plain function, testable without the command line:
   (line number, what is wrong);
 - `plan_import(uow, parsed, ...)` matches the rows against the members already stored and says,
   row by row, whether it creates a member, updates one or changes nothing (or why it cannot);
-- `apply_import(uow, plan, at=...)` writes a plan that has no errors;
+- `apply_import(uow, plan, at=...)` writes a plan that has no errors, set-based, a chunk of
+  rows at a time, all in the caller's one transaction;
 - `export_members(uow)` and `members_csv(rows)` write the roster back in the same format.
 
 A row is matched to an existing member by any of its addresses: the phone (as a WhatsApp or an
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -29,9 +30,8 @@ from babel.core import get_global
 from bot.channels.phones import default_locale_for
 from bot.reports.exports import restore_text, to_csv
 from storage.join_codes import canonical_join_code
-from storage.records import GroupRecord, RosterEntry
+from storage.records import GroupRecord, RosterMember, RosterWrite
 from storage.repositories.groups import group_name_key
-from storage.repositories.members import UNSET
 from storage.repositories.roster import RosterRepository
 from storage.unit_of_work import UnitOfWork
 from storage.vocabulary import Channel
@@ -53,6 +53,9 @@ EXPORT_COLUMNS: Final = (*IMPORT_COLUMNS, "member_id", "opted_out", "onboarded")
 """The columns of an export; the last three are for reading, and an import ignores them."""
 MAX_NAME_LENGTH: Final = 120
 MAX_TELEGRAM_ID_LENGTH: Final = 20
+CHUNK_ROWS: Final = 500
+"""Rows written together by `apply_import`: a few statements a chunk, each with hundreds of
+rows' parameters (well under SQLite's and asyncpg's limits on parameters a statement)."""
 
 Address = tuple[Channel, str]
 
@@ -416,16 +419,13 @@ async def plan_import(
     Errors: a group that is neither a group's name nor its join code, a row whose addresses
     belong to two different members, and two rows that match the same member.
     """
-    entries = await RosterRepository(uow.session).entries()
+    entries = await RosterRepository(uow.session).to_match()
     groups = await uow.groups.list()
     by_name = {group_name_key(group.name): group for group in groups}
     by_code = {group.join_code: group for group in groups}
-    roster = {entry.member.id: entry for entry in entries}
-    owners = {
-        (address.channel, address.value): entry.member.id
-        for entry in entries
-        for address in entry.addresses
-    }
+    group_names = {group.id: group.name for group in groups}
+    roster = {entry.id: entry for entry in entries}
+    owners = {address: entry.id for entry in entries for address in entry.addresses}
     planned: list[PlannedMember] = []
     errors = list(parsed.errors)
     claimed: dict[int, int] = {}
@@ -472,7 +472,7 @@ async def plan_import(
             planned.append(_create(row, group, languages, default_country))
         else:
             claimed[member_id] = row.line
-            planned.append(_update(row, roster[member_id], group, owners, groups))
+            planned.append(_update(row, roster[member_id], group, owners, group_names))
     errors.sort(key=lambda error: error.line)
     return ImportPlan(tuple(planned), tuple(errors), _large_groups(planned, entries, groups))
 
@@ -498,7 +498,7 @@ def national_phone(number: str, group: GroupRecord) -> str | None:
 
 
 def _large_groups(
-    planned: Sequence[PlannedMember], entries: Sequence[RosterEntry], groups: Sequence[GroupRecord]
+    planned: Sequence[PlannedMember], entries: Sequence[RosterMember], groups: Sequence[GroupRecord]
 ) -> tuple[str, ...]:
     """Warnings for the groups the import makes larger than a peer group should be."""
     size = {group.id: 0 for group in groups}
@@ -520,7 +520,7 @@ def _large_groups(
 def _owner(
     row: ImportRow,
     owners: dict[Address, int],
-    roster: dict[int, RosterEntry],
+    roster: dict[int, RosterMember],
     problems: list[str],
 ) -> int | None:
     found: dict[int, str] = {}
@@ -539,8 +539,8 @@ def _owner(
     return next(iter(found), None)
 
 
-def _called(entry: RosterEntry) -> str:
-    return f" ({entry.member.name})" if entry.member.name else ""
+def _called(entry: RosterMember) -> str:
+    return f" ({entry.name})" if entry.name else ""
 
 
 def _create(
@@ -568,12 +568,11 @@ def _create(
 
 def _update(
     row: ImportRow,
-    entry: RosterEntry,
+    member: RosterMember,
     group: GroupRecord | None,
     owners: dict[Address, int],
-    groups: Collection[GroupRecord],
+    group_names: Mapping[int, str],
 ) -> PlannedMember:
-    member = entry.member
     changes: list[str] = []
     name = locale = group_id = None
     if row.name is not None and row.name != member.name:
@@ -582,9 +581,9 @@ def _update(
     if row.language is not None and row.language != member.locale:
         locale = row.language
         changes.append(f"language {member.locale} -> {row.language}")
-    if group is not None and group.id != entry.group_id:
+    if group is not None and group.id != member.group_id:
         group_id = group.id
-        before = next((known.name for known in groups if known.id == entry.group_id), None)
+        before = group_names.get(member.group_id) if member.group_id is not None else None
         changes.append(f"group {before} -> {group.name}" if before else f"joins {group.name}")
     new_addresses: list[Address] = []
     if row.phone is not None and not any(
@@ -616,41 +615,48 @@ async def apply_import(
     *,
     at: datetime,
     progress: Callable[[int], object] | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> None:
     """Write `plan` in `uow`'s transaction (made by `plan_import` in the same one, so nothing
     changed in between). Raises `ValueError` if the plan has errors.
 
+    The rows are written `chunk_rows` at a time, each chunk set-based in a handful of
+    statements (`RosterRepository.write`), so a whole program's roster takes seconds. The
+    caller's transaction holds the whole file: the command line and the console commit it once,
+    at the end, so a failure anywhere (an address taken meanwhile, the database going away)
+    leaves nothing of the file written, never some rows and not others.
+
     New members get no consent and no onboarding date: like anyone who writes in for the first
     time, they go through onboarding (and are asked for consent) on their first contact. An
-    address taken since the plan was made raises `AddressInUse`; roll back and plan again.
-    `progress(1)` is called after each member written (for a progress bar on long imports).
+    address taken since the plan was made raises `AddressInUse` with the chunk undone and the
+    transaction usable; roll back and plan again. `progress(n)` is called after each chunk
+    with the number of rows it held (for a progress bar on long imports).
     """
     if plan.errors:
         raise ValueError(f"the import has {plan.error_lines} lines with errors; fix them first")
-    for planned in plan.members:
+    if chunk_rows < 1:
+        raise ValueError(f"chunks need at least one row, not {chunk_rows}")
+    roster = RosterRepository(uow.session)
+    members = plan.members
+    for start in range(0, len(members), chunk_rows):
+        chunk = members[start : start + chunk_rows]
+        await roster.write(
+            [_write_of(planned) for planned in chunk if planned.action is not Action.UNCHANGED],
+            at=at,
+        )
         if progress is not None:
-            progress(1)
-        member_id = planned.member_id
-        addresses = planned.new_addresses
-        if planned.action is Action.UNCHANGED:
-            continue
-        if member_id is None:
-            (channel, value), addresses = addresses[0], addresses[1:]
-            created = await uow.members.create(channel, value, planned.locale or "en", None, at=at)
-            member_id = created.id
-        for channel, value in addresses:
-            await uow.members.add_address(member_id, channel, value, at=at)
-        # A new member got its locale when created; only an existing one may need it changed.
-        locale = planned.locale if planned.member_id is not None else None
-        if planned.name is not None or locale is not None:
-            await uow.members.update(
-                member_id,
-                at=at,
-                name=planned.name if planned.name is not None else UNSET,
-                locale=locale if locale is not None else UNSET,
-            )
-        if planned.group_id is not None:
-            await uow.members.join_group(member_id, planned.group_id, at)
+            progress(len(chunk))
+
+
+def _write_of(planned: PlannedMember) -> RosterWrite:
+    """What a planned row writes: a new member is created with its name and language."""
+    return RosterWrite(
+        member_id=planned.member_id,
+        name=planned.name,
+        locale=planned.locale,
+        group_id=planned.group_id,
+        addresses=planned.new_addresses,
+    )
 
 
 # --- export ---------------------------------------------------------------------------------

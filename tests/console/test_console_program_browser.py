@@ -103,7 +103,20 @@ async def test_members_import_checks_the_file_then_applies_it(
     )
     await expect(report.get_by_role("cell", name="name Wanjiru -> Wanjiru Kamau")).to_be_visible()
     await shots.take(page, f"import-report-{size}")
+
+    # Between the press and the server's answer (seconds for a large file): the form is held
+    # back here to look at that moment, then sent as the press would have sent it.
+    form = 'form[action="/console/members/import/apply"]'
+    await page.evaluate(
+        f"""() => document.querySelector('{form}')
+                  .addEventListener("submit", (event) => event.preventDefault())"""
+    )
     await page.get_by_role("button", name="Apply").click()
+    await expect(page.get_by_role("status")).to_have_text(
+        "Writing the members… A file of thousands takes a few seconds: keep this page open."
+    )
+    await expect(page.get_by_role("button", name="Apply")).to_be_disabled()  # no second send
+    await page.evaluate(f"() => document.querySelector('{form}').submit()")
     await expect(page.get_by_role("status")).to_have_text(
         "Imported: created 2, updated 1, unchanged 0."
     )

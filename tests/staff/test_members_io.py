@@ -3,11 +3,14 @@ it against every backend."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import func, select
 
 from bot.members.roster import (
+    CHUNK_ROWS,
     Action,
     ImportPlan,
     ParsedFile,
@@ -21,6 +24,8 @@ from bot.members.roster import (
     plan_import,
 )
 from storage import Database
+from storage.errors import AddressInUse
+from storage.models import Membership
 from storage.repositories.roster import RosterRepository
 
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -469,3 +474,163 @@ def test_control_characters_in_a_name_are_refused() -> None:
     assert [(e.line, e.message) for e in parsed.errors] == [
         (2, "name has control characters in it: retype it")
     ]
+
+
+# --- a whole program ------------------------------------------------------------------------
+
+
+def program_file(members: int, *, renamed: bool = False) -> str:
+    """`members` members in groups G0, G1, ... of eight: a phone each, every third also a
+    Telegram id. Renamed, every member has a new name and every eighth moves to group G0."""
+    lines = [HEADER]
+    for n in range(members):
+        telegram = str(7_100_000_000 + n) if n % 3 == 0 else ""
+        group = 0 if renamed and n % 8 == 0 else n // 8
+        name = f"Member {n}{' (renamed)' if renamed else ''}"
+        lines.append(f"{name},+254722{n:06d},{telegram},G{group},{LANGUAGES[n % 5]}\n")
+    return "".join(lines)
+
+
+async def make_program_groups(database: Database, members: int) -> None:
+    async with database.transaction() as uow:
+        for group in range((members + 7) // 8):
+            await uow.groups.create(f"G{group}", "Africa/Nairobi", "sw", "KES", at=T0)
+
+
+async def roster_counts(database: Database) -> tuple[int, int, int, int, int]:
+    """Members; addresses and the distinct ones; current memberships and the members in
+    them (a member twice in any of these would make the pairs differ)."""
+    async with database.transaction() as uow:
+        entries = await RosterRepository(uow.session).entries()
+        current = await uow.session.execute(
+            select(Membership.member_id).where(Membership.left_at.is_(None))
+        )
+        members_in_groups = [member_id for (member_id,) in current]
+    addresses = [(a.channel, a.value) for entry in entries for a in entry.addresses]
+    return (
+        len(entries),
+        len(addresses),
+        len(set(addresses)),
+        len(members_in_groups),
+        len(set(members_in_groups)),
+    )
+
+
+async def test_a_program_of_thousands_is_written_in_chunks_exactly_once(
+    database: Database,
+) -> None:
+    size = 2_600  # six chunks, the last one partial
+    await make_program_groups(database, size)
+    steps: list[int] = []
+    async with database.transaction() as uow:
+        parsed = parse(program_file(size))
+        planned = await plan_import(uow, parsed, languages=LANGUAGES, default_country="KE")
+        await apply_import(uow, planned, at=T0, progress=steps.append)
+    assert steps == [CHUNK_ROWS] * 5 + [size - 5 * CHUNK_ROWS]
+    assert counts(planned) == (size, 0, 0, 0)
+    with_telegram = len(range(0, size, 3))
+    assert await roster_counts(database) == (
+        size, 2 * size + with_telegram, 2 * size + with_telegram, size, size,
+    )  # fmt: skip
+    async with database.transaction() as uow:
+        entries = await RosterRepository(uow.session).entries()
+        groups = {group.id: group.name for group in await uow.groups.list()}
+    for n, entry in enumerate(entries):  # members in the file's order, each as its line says
+        phone = f"+254722{n:06d}"
+        expected = [("whatsapp", phone), ("sms", phone)]
+        if n % 3 == 0:
+            expected.append(("telegram", str(7_100_000_000 + n)))
+        assert [(a.channel, a.value) for a in entry.addresses] == expected
+        assert (entry.member.name, entry.member.locale) == (f"Member {n}", LANGUAGES[n % 5])
+        assert entry.group_id is not None and groups[entry.group_id] == f"G{n // 8}"
+        assert entry.member.consent is None and entry.member.onboarded_at is None
+
+    again = await plan(database, program_file(size), apply=True)
+    assert counts(again) == (0, 0, size, 0)
+    async with database.transaction() as uow:
+        assert await RosterRepository(uow.session).entries() == entries
+
+    moved = await plan(database, program_file(size, renamed=True), apply=True)
+    assert counts(moved) == (0, size, 0, 0)
+    movers = len(range(8, size, 8))  # the first of G0 is in G0 already
+    async with database.transaction() as uow:
+        entries = await RosterRepository(uow.session).entries()
+        ended = await uow.session.scalar(
+            select(func.count()).where(Membership.left_at.is_not(None))
+        )
+    assert ended == movers
+    assert await roster_counts(database) == (
+        size, 2 * size + with_telegram, 2 * size + with_telegram, size, size,
+    )  # fmt: skip
+    assert {entry.member.name for entry in entries} == {
+        f"Member {n} (renamed)" for n in range(size)
+    }
+    assert sum(1 for entry in entries if groups[entry.group_id or 0] == "G0") == 8 + movers
+    assert counts(await plan(database, program_file(size, renamed=True))) == (0, 0, size, 0)
+
+
+async def test_a_failure_half_way_leaves_nothing_of_the_file(database: Database) -> None:
+    """One transaction holds the whole file: an address taken in the fourth chunk undoes the
+    three chunks written before it too."""
+    size = 2_000
+    await make_program_groups(database, size)
+    async with database.transaction() as uow:
+        stale = await plan_import(
+            uow, parse(program_file(size)), languages=LANGUAGES, default_country="KE"
+        )
+    async with database.transaction() as uow:  # someone writes in from line 1,702's phone
+        await uow.members.create("sms", "+254722001700", "sw", None, at=T0)
+        before = await RosterRepository(uow.session).entries()
+    steps: list[int] = []
+    with pytest.raises(AddressInUse) as raised:
+        async with database.transaction() as uow:
+            await apply_import(uow, stale, at=T0, progress=steps.append)
+    assert (raised.value.channel, raised.value.value) == ("sms", "+254722001700")
+    assert steps == [CHUNK_ROWS] * 3
+    async with database.transaction() as uow:
+        assert await RosterRepository(uow.session).entries() == before
+    assert await roster_counts(database) == (1, 1, 1, 0, 0)
+
+
+async def test_a_member_writing_in_while_the_import_runs_is_not_duplicated(
+    database: Database,
+) -> None:
+    """A conversation creating the member of a phone the import is adding (as
+    `ConversationService.member_for` does) waits for the import's transaction, then finds the
+    address taken: one member, the imported one. On PostgreSQL the unique index makes it
+    wait; on SQLite writers take turns."""
+    await make_program_groups(database, 600)
+    file = program_file(600)
+    applied = asyncio.Event()
+    release = asyncio.Event()
+
+    async def importing() -> None:
+        async with database.transaction() as uow:
+            planned = await plan_import(uow, parse(file), languages=LANGUAGES, default_country="KE")
+            await apply_import(uow, planned, at=T0)
+            applied.set()
+            await release.wait()
+
+    async def writing_in() -> str:
+        await applied.wait()
+        try:
+            async with database.transaction() as uow:
+                if await uow.members.by_address("whatsapp", "+254722000599") is not None:
+                    return "found"
+                await uow.members.create("whatsapp", "+254722000599", "en", None, at=T0)
+        except AddressInUse:
+            return "taken"
+        return "created"
+
+    importer = asyncio.create_task(importing())
+    member = asyncio.create_task(writing_in())
+    await applied.wait()
+    await asyncio.sleep(0.3)
+    assert not member.done()  # waiting for the import's transaction
+    release.set()
+    await importer
+    assert await member in ("taken", "found")
+    async with database.transaction() as uow:
+        owner = await uow.members.by_address("whatsapp", "+254722000599")
+    assert owner is not None and owner.name == "Member 599"
+    assert (await roster_counts(database))[:3] == (600, 1400, 1400)

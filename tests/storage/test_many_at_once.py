@@ -19,11 +19,22 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.exc import IntegrityError
 
 from storage import Database, UnitOfWork
-from storage.records import GroupRecord, MemberRecord, SessionRecord
+from storage.errors import AddressInUse
+from storage.records import GroupRecord, MemberRecord, RosterMember, RosterWrite, SessionRecord
 from storage.repositories.answers import NewAnswer
+from storage.repositories.members import UNSET
 from storage.repositories.messages import message_values
+from storage.repositories.roster import RosterRepository
 from storage.repositories.sessions import SessionSave
-from storage.repositories.tables import ADDRESSES, ANSWERS, INBOX, MESSAGES, SESSIONS
+from storage.repositories.tables import (
+    ADDRESSES,
+    ANSWERS,
+    INBOX,
+    MEMBERS,
+    MEMBERSHIPS,
+    MESSAGES,
+    SESSIONS,
+)
 from storage.vocabulary import Channel
 from tests.outbox_lines import log_outbound
 
@@ -497,6 +508,130 @@ async def test_add_many_writes_what_add_writes(database: Database) -> None:
     assert rows[2]["value_choice"] == "fish,rice"
 
 
+# --- the roster (members import) ------------------------------------------------------------------
+
+
+async def _roster_rows(uow: UnitOfWork) -> list[Rows]:
+    """Members, addresses and memberships by id, each member named by its place in id order
+    rather than by its id (PostgreSQL does not take back the ids an undone transaction drew)."""
+    members = await _rows(uow, MEMBERS)
+    place = {row["id"]: index for index, row in enumerate(members)}
+    tables: list[Rows] = [[{k: v for k, v in row.items() if k != "id"} for row in members]]
+    for table in (ADDRESSES, MEMBERSHIPS):
+        tables.append(
+            [
+                {**row, "member_id": place[row["member_id"]]}
+                for row in await _rows(uow, table, without=("id",))
+            ]
+        )
+    return tables
+
+
+async def test_roster_write_writes_what_the_one_at_a_time_methods_write(
+    database: Database,
+) -> None:
+    async with database.transaction() as uow:
+        market = await uow.groups.create("Market", "UTC", "en", "KES", at=T0)
+        tailors = await uow.groups.create("Tailors", "UTC", "en", "KES", at=T0)
+        moving = await _member(uow, "900", name="Old name")
+        await uow.members.join_group(moving.id, market.id, T0)
+        joining = await _member(uow, "+254722000900", channel="whatsapp")
+        staying = await _member(uow, "901")
+        await uow.members.join_group(staying.id, tailors.id, T0)
+    at = T0 + DAY
+    phone = "+254722000001"
+    writes = [
+        RosterWrite(None, "Neema", "sw", market.id,
+                    (("whatsapp", phone), ("sms", phone), ("telegram", "7001"))),
+        RosterWrite(moving.id, "New name", None, tailors.id, (("sms", "+254722000902"),)),
+        RosterWrite(None, None, "fr", None, (("telegram", "7002"),)),
+        RosterWrite(joining.id, None, "es", market.id, ()),
+        RosterWrite(staying.id, None, None, tailors.id, (("whatsapp", "+254722000903"),)),
+    ]  # fmt: skip
+
+    async def one_by_one(uow: UnitOfWork) -> list[Rows]:
+        for write in writes:
+            member_id = write.member_id
+            addresses = write.addresses
+            if member_id is None:
+                (channel, value), addresses = addresses[0], addresses[1:]
+                locale = write.locale or "en"
+                member_id = (await uow.members.create(channel, value, locale, at=at)).id
+                if write.name is not None:
+                    await uow.members.update(member_id, name=write.name, at=at)
+            elif write.name is not None or write.locale is not None:
+                name, locale = write.name, write.locale
+                await uow.members.update(
+                    member_id, name=UNSET if name is None else name,
+                    locale=UNSET if locale is None else locale, at=at,
+                )  # fmt: skip
+            for channel, value in addresses:
+                await uow.members.add_address(member_id, channel, value, at=at)
+            if write.group_id is not None:
+                await uow.members.join_group(member_id, write.group_id, at)
+        return await _roster_rows(uow)
+
+    expected = await _undone(database, one_by_one)
+    async with database.transaction() as uow:
+        ids = await RosterRepository(uow.session).write(writes, at=at)
+    async with database.transaction() as uow:
+        written = await _roster_rows(uow)
+        roster = RosterRepository(uow.session)
+        assert await roster.to_match() == [
+            RosterMember(
+                entry.member.id,
+                entry.member.name,
+                entry.member.locale,
+                entry.group_id,
+                tuple((address.channel, address.value) for address in entry.addresses),
+            )
+            for entry in await roster.entries()
+        ]
+        neema = await uow.members.by_address("telegram", "7001")
+        french = await uow.members.by_address("telegram", "7002")
+        moved = await uow.members.current_group(moving.id)
+    assert moved is not None and moved.id == tailors.id
+    assert written == expected
+    assert neema is not None and french is not None
+    assert ids == (neema.id, moving.id, french.id, joining.id, staying.id)
+    members, addresses, memberships = written
+    assert [(m["name"], m["locale"], m["updated_at"]) for m in members] == [
+        ("New name", "en", at), (None, "es", at), (None, "en", T0), ("Neema", "sw", at),
+        (None, "fr", at),
+    ]  # fmt: skip
+    assert [(a["member_id"], a["channel"], a["created_at"]) for a in addresses[3:]] == [
+        (3, "whatsapp", at), (3, "sms", at), (3, "telegram", at), (0, "sms", at),
+        (4, "telegram", at), (2, "whatsapp", at),
+    ]  # fmt: skip
+    assert [(m["member_id"], m["left_at"]) for m in memberships] == [
+        (0, at), (2, None), (3, None), (0, None), (1, None),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("taken", ["stored", "twice in the batch"])
+async def test_roster_write_with_an_address_taken_writes_nothing_of_the_batch(
+    database: Database, taken: str
+) -> None:
+    async with database.transaction() as uow:
+        owner = await _member(uow, "+254722000900", channel="whatsapp")
+        before = await _roster_rows(uow)
+    clash = ("whatsapp", "+254722000900" if taken == "stored" else "+254722000905")
+    writes = [
+        RosterWrite(None, "First", "en", None, (("telegram", "7001"),)),
+        RosterWrite(owner.id, "Renamed", None, None, (("telegram", "7003"),)),
+        RosterWrite(None, "Second", "en", None, (("sms", "+254722000905"), clash)),
+        RosterWrite(None, "Third", "en", None, (clash,)),
+    ]
+    async with database.transaction() as uow:
+        with pytest.raises(AddressInUse) as raised:
+            await RosterRepository(uow.session).write(writes, at=T0 + DAY)
+        assert (raised.value.channel, raised.value.value) == clash
+        assert await _roster_rows(uow) == before  # the batch undone, the transaction usable
+        await uow.members.add_address(owner.id, "telegram", "7009", at=T0)
+    async with database.transaction() as uow:
+        assert (await _roster_rows(uow))[1][-1]["value"] == "7009"
+
+
 # --- empty inputs --------------------------------------------------------------------------------
 
 
@@ -525,5 +660,6 @@ async def test_nothing_in_nothing_out(database: Database) -> None:
         await uow.sessions.save_many([])
         assert await uow.messages.log_many([]) == []
         await uow.answers.add_many([])
+        assert await RosterRepository(uow.session).write([], at=T0) == ()
     async with database.transaction() as uow:
         assert [await _rows(uow, table) for table in tables] == before

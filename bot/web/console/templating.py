@@ -2,7 +2,7 @@
 
 Templates mark their texts with `_("...")`; the texts are Babel message ids like the bot's, in
 the same catalogs (`mutuality i18n extract` finds them here too). Times are shown in the
-group's time zone, formatted for the staff member's language.
+group's time zone, formatted for the staff member's language, and so are numbers (`number`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
+from babel.numbers import format_decimal
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -60,9 +61,13 @@ class Pages:
         def when(moment: datetime, zone: str | None = None) -> str:
             return format_datetime(moment.astimezone(_zone(zone)), "short", locale=locale)
 
+        def number(value: int) -> str:
+            return format_decimal(value, locale=locale)
+
         html = ENVIRONMENT.get_template(template).render(
             _=translator.gettext,
             when=when,
+            number=number,
             language=language,
             languages=self.catalogs.languages,
             request_path=request.url.path,

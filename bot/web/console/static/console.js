@@ -72,3 +72,25 @@
       .then(function () { busy = false; });
   }, 1000);
 })();
+
+// A form that may take seconds (a members import of thousands): once sent, its button is
+// disabled, so that a second press does not send it again, and its note says it is working;
+// a page the browser keeps and shows again on Back is made ready to send again. Without this
+// script the browser's own loading indicator is all there is.
+(function () {
+  "use strict";
+  var forms = document.querySelectorAll("form[data-busy]");
+  function busy(form, on) {
+    var note = form.querySelector("[data-busy-note]");
+    if (note) { note.hidden = !on; }
+    form.querySelectorAll("button[type=submit]").forEach(function (button) {
+      button.disabled = on;
+    });
+  }
+  forms.forEach(function (form) {
+    form.addEventListener("submit", function () { busy(form, true); });
+  });
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) { forms.forEach(function (form) { busy(form, false); }); }
+  });
+})();
