@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import faulthandler
 import gc
 import logging
+import os
 import signal
 import socket
 import sys
+import threading
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
@@ -104,10 +107,35 @@ def configure_logging(settings: Settings, quiet: bool = False) -> None:
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
+    """SIGINT and SIGTERM set `stop`; the first also arms `_exit_if_still_running`."""
     loop = asyncio.get_running_loop()
+    armed: list[threading.Timer] = []
+
+    def stopping() -> None:
+        stop.set()
+        if not armed:
+            deadline = threading.Timer(STOP_DEADLINE, _exit_if_still_running)
+            deadline.daemon = True  # never keeps a process alive that has stopped
+            deadline.start()
+            armed.append(deadline)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, stopping)
+
+
+def _exit_if_still_running() -> None:
+    """The last resort of a stop: a process still running `STOP_DEADLINE` seconds after the
+    signal (a task that ignored its cancellation, a thread that never ended) writes where every
+    thread stands, so the next person can see what held it, and exits with status 1. Nothing
+    durable is lost: what was not committed stays pending, as after a crash."""
+    sys.stderr.write(
+        f"still running {STOP_DEADLINE:g} s after the signal to stop: exiting now; "
+        "where every thread stood:\n"
+    )
+    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    sys.stderr.flush()
+    os._exit(1)
 
 
 def web_config(app: Any, settings: Settings, quiet: bool) -> uvicorn.Config:
@@ -166,6 +194,10 @@ STOP_GRACE = 7.0
 """Seconds a process's jobs get, once it is told to stop, to finish what they hold (a turn, a
 round of sends) before they are cancelled. Process managers send SIGKILL 10 seconds after
 SIGTERM (Heroku, `docker stop`); the rest is for closing connections."""
+STOP_DEADLINE = 9.5
+"""Seconds after SIGTERM or SIGINT by which a process has exited, cleanly or not
+(`_exit_if_still_running`): before the process manager's SIGKILL, with what held it written
+down."""
 
 
 async def _until_stopped(stop: asyncio.Event, jobs: list[Job]) -> None:

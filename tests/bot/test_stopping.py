@@ -191,3 +191,54 @@ async def test_sigterm_stops_a_worker_within_10_s_with_a_large_queue_and_a_silen
     assert await queued(database) == LINES  # nothing sent, nothing failed: all still queued
     # handed back at once, but for the sends that were in flight (one per chat at most)
     assert await leased(database) <= 500
+
+
+STUCK_PROCESS = """
+import asyncio
+import bot.processes as processes
+
+async def ignores_cancellation() -> None:
+    print("started", flush=True)
+    while True:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            continue  # what a task that swallows its cancellation does
+
+async def main() -> None:
+    stop = asyncio.Event()
+    processes._stop_on_signals(stop)
+    await processes._until_stopped(stop, [ignores_cancellation])
+
+processes.run_process(main())
+"""
+
+
+async def test_a_process_held_by_a_task_that_ignores_cancellation_still_exits_in_time(
+    tmp_path: Path,
+) -> None:
+    """The last resort: a job that swallows its cancellation would keep a process alive after
+    SIGTERM for ever; the process exits with status 1 within `STOP_DEADLINE` and writes where
+    each thread stood (here: waiting for the job)."""
+    from bot.processes import STOP_DEADLINE
+
+    log = tmp_path / "stderr"
+    with log.open("wb") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            STUCK_PROCESS,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    assert process.stdout is not None
+    async with asyncio.timeout(30):
+        assert await process.stdout.readline() == b"started\n"
+    process.send_signal(signal.SIGTERM)
+    took = await exits_within(process, STOP_DEADLINE + 5)
+    assert process.returncode == 1
+    assert took >= STOP_DEADLINE - 0.5  # the jobs' grace and the deadline ran their course
+    written = log.read_text()
+    assert f"still running {STOP_DEADLINE:g} s after the signal to stop" in written
+    assert "Current thread" in written or "Thread 0x" in written
