@@ -242,3 +242,46 @@ async def test_a_process_held_by_a_task_that_ignores_cancellation_still_exits_in
     written = log.read_text()
     assert f"still running {STOP_DEADLINE:g} s after the signal to stop" in written
     assert "Current thread" in written or "Thread 0x" in written
+
+
+LEFTOVER_PROCESS = """
+import asyncio
+import bot.processes as processes
+
+async def closes_like_aiosqlite() -> None:
+    # closing an aiosqlite connection whose thread has ended: cancelled, it awaits again
+    try:
+        await asyncio.Future()
+    finally:
+        await asyncio.Future()
+
+async def main() -> None:
+    asyncio.create_task(closes_like_aiosqlite())
+    await asyncio.sleep(0.1)
+    print("done", flush=True)
+
+processes.run_process(main())
+print("exited", flush=True)
+"""
+
+
+async def test_a_task_that_awaits_again_when_cancelled_does_not_keep_a_process_alive() -> None:
+    """Once a process's work is done, the tasks it left are cancelled until they end: one
+    cancellation (all `asyncio.run` gives) leaves a task that awaits again in its `finally`
+    waiting for ever, and the process with it."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        LEFTOVER_PROCESS,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        async with asyncio.timeout(30):
+            out, err = await process.communicate()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert (process.returncode, out.decode().split()) == (0, ["done", "exited"]), err.decode()
