@@ -325,6 +325,18 @@ class Message(Base):
             )
             for kind, name in COUNTED_NUDGES.items()
         ),
+        *(
+            Index(
+                f"{name}_weeks",
+                "week",
+                "member_id",
+                "created_at",
+                "status",
+                sqlite_where=sql_text(nudge_lines(kind, NUDGE_SQLITE)),
+                postgresql_where=sql_text(nudge_lines(kind, NUDGE_POSTGRESQL)),
+            )
+            for kind, name in COUNTED_NUDGES.items()
+        ),
         CheckConstraint(_one_of("channel", CHANNELS), name="channel"),
         CheckConstraint(_one_of("direction", MESSAGE_DIRECTIONS), name="direction"),
         CheckConstraint(_one_of("status", MESSAGE_STATUSES), name="status"),
@@ -345,6 +357,11 @@ class Message(Base):
     attempts: Mapped[int] = mapped_column(Integer, server_default=sql_text("0"))
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    week: Mapped[int | None] = mapped_column(Integer)
+    """For the lines of the nudges the evidence report counts (`COUNTED_NUDGES`) only: the
+    week of `created_at` on the calendar of the group the member then belonged to (`storage.
+    weeks`; UTC for none), set by `MessageRepository.log_many` and rewritten when the group
+    changes its time zone."""
 
 
 class Story(Base):

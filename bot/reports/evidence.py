@@ -458,6 +458,22 @@ class _Tallies:
         else:
             tally.add(_median_of(first), _median_of(last))
 
+    def add_one(
+        self, measure: str, first: Valued | None, last: Valued | None, enough: bool
+    ) -> None:
+        """`add` for one value at each end (the household figures, ten thousand times a
+        report), with the same verdicts, without building lists."""
+        if first is None and last is None:
+            return
+        currency = (last or first)[1]  # type: ignore[index]
+        tally = self.by_key.setdefault((measure, currency), _Tally())
+        if not enough or first is None or last is None:
+            tally.too_few += 1
+        elif first[1] != currency:
+            tally.mixed += 1
+        else:
+            tally.add(first[0], last[0])
+
     def add_ends(self, ends: MeasureEnds) -> None:
         """`add` for a member whose ends the database summed up (`weekly_ends`): the same
         verdicts, and the medians as `statistics.median` makes them, half the sum of the
@@ -600,8 +616,7 @@ def _add_journals(
     tallies: _Tallies, first: dict[str, Valued], last: dict[str, Valued], two: bool
 ) -> None:
     for step in JOURNAL_STEPS:
-        at_first, at_last = first.get(step), last.get(step)
-        tallies.add(step, [at_first] if at_first else [], [at_last] if at_last else [], two)
+        tallies.add_one(step, first.get(step), last.get(step), two)
 
 
 async def _household_in_sql(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:

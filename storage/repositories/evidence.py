@@ -318,7 +318,7 @@ class EvidenceRepository:
                     Membership.member_id == Member.id, Membership.group_id == scope.group_id
                 )
             )
-        return list((await self._session.scalars(statement)).all())
+        return list((await self._core(statement)).scalars().all())
 
     async def session_ends(
         self,
@@ -686,9 +686,12 @@ class EvidenceRepository:
         members who belonged to it at the time. A line's week is on the calendar of the group
         its member belonged to when it was written (UTC for a member in none).
 
-        Each kind is counted from its own partial index (`ix_messages_invitations`,
-        `ix_messages_reminders`), whose condition the query repeats word for word so that the
-        database sees the index serves it: the lines' JSON payloads are never read."""
+        Each kind is counted from partial indexes of its own lines, whose condition the query
+        repeats word for word so that the database sees the index serves it: the lines' JSON
+        payloads are never read. For the whole program, the week stored with each line
+        (`messages.week`) along `ix_messages_invitations_weeks` (`..._reminders_weeks`), in
+        index order with nothing to sort; for a group, its members' lines by member and moment
+        (`ix_messages_invitations`), each matched to the membership of its time."""
         found: list[NudgeCount] = []
         for kind in kinds:
             if kind not in COUNTED_NUDGES:
@@ -706,8 +709,35 @@ class EvidenceRepository:
         ]
         if scope.since is not None:
             where.append(Message.created_at >= scope.since)
-        # the parts of one nudge share their member and moment: one row each, straight from
-        # the index's order, before anything is joined to them
+        if scope.group_id is None:
+            # the whole program: along the index of weeks (`ix_messages_invitations_weeks`,
+            # ...), each line's week stored with it; (week, member) pairs first, each counting
+            # its nudges (the parts of one share their moment), then the pairs of each week
+            # (a DISTINCT count per pair would set up a sort for each of half a million pairs;
+            # the index's order makes the parts of a nudge neighbours instead)
+            moments = (
+                select(Message.week, Message.member_id, Message.created_at)
+                .where(*where)
+                .distinct()
+                .subquery("moments")
+            )
+            pairs = (
+                select(moments.c.week, moments.c.member_id, func.count().label("nudges"))
+                .group_by(moments.c.week, moments.c.member_id)
+                .subquery("pairs")
+            )
+            statement = (
+                select(pairs.c.week, func.count(), func.sum(pairs.c.nudges))
+                .group_by(pairs.c.week)
+                .order_by(pairs.c.week)
+            )
+            return [
+                NudgeCount(int(w), kind, int(members), int(count))
+                for w, members, count in await self._rows(statement)
+            ]
+        # a group: its members' lines while they belonged to it. The parts of one nudge share
+        # their member and moment: one row each, straight from the index's order, before
+        # anything is joined to them
         nudges = (
             select(Message.member_id, Message.created_at)
             .where(*where)
@@ -721,16 +751,15 @@ class EvidenceRepository:
             Membership.joined_at <= nudges.c.created_at,
             or_(Membership.left_at.is_(None), Membership.left_at > nudges.c.created_at),
         ]
-        if scope.group_id is not None:
-            belonged.append(Membership.group_id == scope.group_id)
+        belonged.append(Membership.group_id == scope.group_id)
         weeks = (
             select(
                 nudges.c.member_id,
                 self._week(nudges.c.created_at, Group.timezone).label("week"),
             )
             .select_from(nudges)
-            .join(Membership, and_(*belonged), isouter=scope.group_id is None)
-            .outerjoin(Group, Group.id == Membership.group_id)
+            .join(Membership, and_(*belonged))
+            .join(Group, Group.id == Membership.group_id)
             .subquery("weeks")
         )
         statement = (

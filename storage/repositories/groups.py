@@ -21,6 +21,7 @@ from storage.models import Group
 from storage.records import GroupRecord, MemberRecord
 from storage.repositories.checkin_results import rewrite_weeks
 from storage.repositories.mapping import group_record, member_record
+from storage.repositories.messages import rewrite_nudge_weeks
 from storage.repositories.tables import GROUPS, MEMBERS, MEMBERSHIPS
 
 MAX_NAME_LENGTH = 120
@@ -145,8 +146,9 @@ class GroupRepository:
     ) -> GroupRecord:
         """Change the group's time zone, schedules and quiet hours (validated by the caller);
         the clock recomputes the next moments from them. A new time zone also moves the
-        group's completed check-ins to the weeks of its calendar (`checkin_results.week`), in
-        the same transaction, so the evidence report never mixes two calendars."""
+        group's completed check-ins (`checkin_results.week`) and its members' counted nudges
+        while they belonged to it (`messages.week`) to the weeks of its calendar, in the same
+        transaction, so the evidence report never mixes two calendars."""
         if timezone not in _timezones():
             raise InvalidGroup(f"unknown time zone '{timezone}'")
         row = await self._session.get(Group, group_id)
@@ -155,6 +157,7 @@ class GroupRepository:
         if row.timezone != timezone:
             dialect = self._session.get_bind().dialect.name
             await self._session.execute(rewrite_weeks(group_id, timezone, dialect))
+            await self._session.execute(rewrite_nudge_weeks(group_id, timezone, dialect))
         row.timezone = timezone
         row.checkin_schedule = checkin_schedule
         row.highlight_schedule = highlight_schedule

@@ -6,20 +6,69 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import Row, bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import DuplicateMessage, NotFound
+from storage.models import COUNTED_NUDGES
 from storage.records import MessageRecord
 from storage.repositories.mapping import message_record
-from storage.repositories.tables import ADDRESSES, MEMBERS, MESSAGES
+from storage.repositories.tables import ADDRESSES, GROUPS, MEMBERS, MEMBERSHIPS, MESSAGES
 from storage.vocabulary import MESSAGE_STATUS_RANK, Channel, MessageDirection, MessageStatus
+from storage.weeks import local_week
 
 CLAIM_LOCK = 0x6D757475  # the advisory lock taken while claiming outbox rows
 
 _INSERT = insert(MESSAGES).returning(MESSAGES.c.id, MESSAGES.c.attempts)
 _INSERT_IN_ORDER = insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True)
+_GROUP_ZONE_THEN = (
+    select(GROUPS.c.timezone)
+    .join(MEMBERSHIPS, MEMBERSHIPS.c.group_id == GROUPS.c.id)
+    .where(
+        MEMBERSHIPS.c.member_id == MESSAGES.c.member_id,
+        MEMBERSHIPS.c.joined_at <= MESSAGES.c.created_at,
+        or_(MEMBERSHIPS.c.left_at.is_(None), MEMBERSHIPS.c.left_at > MESSAGES.c.created_at),
+    )
+    .limit(1)
+    .scalar_subquery()
+)
+"""The time zone of the group a line's member belonged to when it was written (memberships of
+a member never overlap); NULL for none, which `local_week` counts in UTC."""
+
+
+def rewrite_nudge_weeks(group_id: int, timezone: str, dialect: str) -> Any:
+    """The UPDATE that moves the counted nudges of a group's members, while they belonged to
+    it, to the weeks of the group's new time zone (found from the members' lines, by index)."""
+    belonged = (
+        select(MEMBERSHIPS.c.member_id)
+        .where(
+            MEMBERSHIPS.c.group_id == group_id,
+            MEMBERSHIPS.c.member_id == MESSAGES.c.member_id,
+            MEMBERSHIPS.c.joined_at <= MESSAGES.c.created_at,
+            or_(MEMBERSHIPS.c.left_at.is_(None), MEMBERSHIPS.c.left_at > MESSAGES.c.created_at),
+        )
+        .exists()
+    )
+    members = select(MEMBERSHIPS.c.member_id).where(MEMBERSHIPS.c.group_id == group_id)
+    return (
+        update(MESSAGES)
+        .where(MESSAGES.c.member_id.in_(members), MESSAGES.c.week.is_not(None), belonged)
+        .values(week=local_week(MESSAGES.c.created_at, literal(timezone), dialect))
+    )
+
+
+def _counted(values: dict[str, Any]) -> bool:
+    """Whether a new line is one of the nudges the evidence report counts per week."""
+    payload = values.get("payload")
+    return (
+        values.get("direction") == "out"
+        and values.get("member_id") is not None
+        and isinstance(payload, dict)
+        and payload.get("nudge") in COUNTED_NUDGES
+    )
+
+
 _LOG_INBOUND = {
     "postgresql": postgresql.insert(MESSAGES)
     .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
@@ -261,7 +310,18 @@ class MessageRepository:
         if not messages:
             return []
         rows = await self._session.execute(_INSERT_IN_ORDER, messages)
-        return [int(message_id) for (message_id,) in rows]
+        ids = [int(message_id) for (message_id,) in rows]
+        nudges = [
+            message_id for message_id, values in zip(ids, messages, strict=True) if _counted(values)
+        ]
+        if nudges:
+            dialect = self._session.get_bind().dialect.name
+            await self._session.execute(
+                update(MESSAGES)
+                .where(MESSAGES.c.id.in_(nudges))
+                .values(week=local_week(MESSAGES.c.created_at, _GROUP_ZONE_THEN, dialect))
+            )
+        return ids
 
     async def set_status(
         self,

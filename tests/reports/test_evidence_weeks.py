@@ -169,3 +169,8 @@ async def test_a_group_that_changes_its_time_zone_has_its_check_ins_on_the_new_c
     # Juan's group kept its calendar: his Sunday 21:00 stays in the Sunday's week
     bogota = await _report(database, groups["bogota"])
     assert [w.completed for w in bogota.participation.weeks if w.week == iso(sunday)] == [1]
+    # the whole program: Maria's invitation (Monday 07:00 in Manila, Sunday 18:00 in Bogotá)
+    # moved to the Sunday's week, beside Juan's and Ana's
+    program = await _report(database)
+    invited = {w.week: w.invited for w in program.participation.weeks if w.invited}
+    assert invited == {iso(sunday): 3}

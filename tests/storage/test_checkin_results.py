@@ -204,3 +204,41 @@ async def test_erasure_leaves_only_the_numbers_the_answers_keep(database: Databa
         ).all()
     assert rows[session.id]["amounts"] == {"sales": (Decimal(800), "KES")}
     assert "Amina" not in repr(stored)
+
+
+async def test_the_migration_gives_counted_nudges_their_groups_week(
+    empty_database_url: str,
+) -> None:
+    """0018 back-fills `messages.week` for check-in invitations and reminders only: on the
+    calendar of the group the member belonged to when the line was written (Manila: Monday
+    already at 23:30 UTC on Sunday), in UTC for a member in no group, NULL for other lines."""
+    db = Database(empty_database_url)
+    sunday_night = "2026-11-01 23:30:00"
+    try:
+        async with db.engine.begin() as connection:
+            await connection.run_sync(upgrade_to, "0017")
+            for statement in (
+                "INSERT INTO groups (id, name, name_key, join_code, timezone, language, currency,"
+                " created_at) VALUES (1, 'Manila', 'manila', 'ABC123', 'Asia/Manila', 'fil',"
+                " 'PHP', '2026-10-01')",
+                "INSERT INTO members (id, locale, consent, opted_out, created_at, updated_at)"
+                " VALUES (1, 'fil', true, false, '2026-10-01', '2026-10-01'),"
+                " (2, 'en', true, false, '2026-10-01', '2026-10-01')",
+                "INSERT INTO memberships (member_id, group_id, joined_at)"
+                " VALUES (1, 1, '2026-10-01')",
+                "INSERT INTO messages (id, member_id, channel, address_value, direction, text,"
+                " payload, status, created_at, updated_at) VALUES"
+                f" (1, 1, 'telegram', '1', 'out', 'Time', '{{\"nudge\": \"checkin_invitation\"}}',"
+                f"  'sent', '{sunday_night}', '{sunday_night}'),"
+                f" (2, 2, 'telegram', '2', 'out', 'Time', '{{\"nudge\": \"reminder\"}}',"
+                f"  'sent', '{sunday_night}', '{sunday_night}'),"
+                f" (3, 1, 'telegram', '1', 'out', 'News', '{{\"nudge\": \"broadcast\"}}',"
+                f"  'sent', '{sunday_night}', '{sunday_night}')",
+            ):
+                await connection.execute(text(statement))
+            await connection.run_sync(upgrade_to_head)
+            found = await connection.execute(text("SELECT id, week FROM messages ORDER BY id"))
+            weeks = {message_id: week for message_id, week in found}
+    finally:
+        await db.dispose()
+    assert weeks == {1: week_of(date(2026, 11, 2)), 2: week_of(date(2026, 10, 26)), 3: None}
