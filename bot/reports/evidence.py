@@ -2,10 +2,11 @@
 and the help members exchanged, each figure with the method that computed it.
 
 `build_report` is the one call: a command prints its result, a web page renders it. On
-PostgreSQL its four parts (participation, business, household, mutuality) run side by side,
-each in a read-only transaction of its own that sees the same snapshot of the database
-(`Database.read_together`), so a large program's report takes about as long as its longest part
-rather than all four in turn; on SQLite they run in turn in one transaction. The result
+PostgreSQL its parts (participation, each half of the members' business figures, household,
+mutuality) run side by side, each in a read-only transaction of its own that sees the same
+snapshot of the database (`Database.read_together`), so a large program's report takes about
+as long as its longest part rather than all of them in turn; on SQLite they run in turn in one
+transaction. The result
 is plain frozen dataclasses (numbers as `Decimal`, weeks as ISO labels like `2026-W48`), so a
 caller needs no database or session to use it.
 
