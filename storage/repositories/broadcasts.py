@@ -28,7 +28,6 @@ long text) are passed in as `DeliveryRules`, since storage may not import `bot`.
 from __future__ import annotations
 
 import builtins
-from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +38,7 @@ from sqlalchemy import (
     ColumnElement,
     Numeric,
     Select,
+    Table,
     and_,
     case,
     delete,
@@ -106,6 +106,15 @@ NO_RECEIPT_CHANNELS = frozenset({"telegram"})
 COMPACT_LOCK = 0x62636E74
 """The first key of the PostgreSQL advisory lock taken while compacting a broadcast's counts
 (the second is the broadcast's id)."""
+_COUNTS: tuple[tuple[Table, tuple[str, ...], str], ...] = (
+    (cast(Table, BroadcastRecipientCount.__table__), ("status", "reason"), "recipients"),
+    (
+        cast(Table, BroadcastLineCount.__table__),
+        ("channel", "status", "next_attempt_at"),
+        "lines",
+    ),
+)
+"""Each count table, the columns of its key and the column of its number."""
 
 
 class InvalidBroadcast(StorageError):
@@ -712,62 +721,50 @@ class BroadcastRepository:
         of 0), in the caller's transaction; the counts read the same before and after.
 
         Each change adds rows (a sender's 100,000 sends add 200,000), and `progress` reads them
-        all: planning, every queued batch and the clock's sweeps compact them. The rows taken
-        are exactly those one DELETE … RETURNING removes, so rows that concurrent writers add
-        meanwhile are left for the next time, never lost or counted twice. On PostgreSQL one
-        transaction compacts a broadcast at a time: another returns False at once."""
+        all: planning, every queued batch and the clock's sweeps compact them. On PostgreSQL
+        the rows summed are exactly those one DELETE … RETURNING removes, so rows concurrent
+        writers add meanwhile are left for the next time, never lost or counted twice, and one
+        transaction compacts a broadcast at a time: another returns False at once. SQLite has
+        one writer at a time: the rows summed are those up to the highest id before."""
         if self._dialect == "postgresql":
             locked = await self._session.scalar(
                 select(func.pg_try_advisory_xact_lock(COMPACT_LOCK, broadcast_id))
             )
             if not locked:
                 return False
-        recipients: Counter[tuple[str, str | None]] = Counter()
-        taken = await self._session.execute(
-            delete(BroadcastRecipientCount)
-            .where(BroadcastRecipientCount.broadcast_id == broadcast_id)
-            .returning(
-                BroadcastRecipientCount.status,
-                BroadcastRecipientCount.reason,
-                BroadcastRecipientCount.recipients,
-            )
-        )
-        for status, reason, number in taken:
-            recipients[(status, reason)] += number
-        lines: Counter[tuple[str, str, datetime | None]] = Counter()
-        taken_lines = await self._session.execute(
-            delete(BroadcastLineCount)
-            .where(BroadcastLineCount.broadcast_id == broadcast_id)
-            .returning(
-                BroadcastLineCount.channel,
-                BroadcastLineCount.status,
-                BroadcastLineCount.next_attempt_at,
-                BroadcastLineCount.lines,
-            )
-        )
-        for channel, status, due, number in taken_lines:
-            lines[(channel, status, due)] += number
-        if any(recipients.values()):
-            await self._session.execute(
-                insert(BroadcastRecipientCount),
-                [
-                    {"broadcast_id": broadcast_id, "status": status, "reason": reason,
-                     "recipients": number}
-                    for (status, reason), number in recipients.items()
-                    if number
-                ],
-            )  # fmt: skip
-        if any(lines.values()):
-            await self._session.execute(
-                insert(BroadcastLineCount),
-                [
-                    {"broadcast_id": broadcast_id, "channel": channel, "status": status,
-                     "next_attempt_at": due, "lines": number}
-                    for (channel, status, due), number in lines.items()
-                    if number
-                ],
-            )  # fmt: skip
+        for table, keys, number in _COUNTS:
+            await self._compact(table, keys, number, broadcast_id)
         return True
+
+    async def _compact(
+        self, table: Table, keys: tuple[str, ...], number: str, broadcast_id: int
+    ) -> None:
+        columns = ["broadcast_id", *keys, number]
+        if self._dialect == "postgresql":
+            gone = (
+                delete(table)
+                .where(table.c.broadcast_id == broadcast_id)
+                .returning(*(table.c[key] for key in keys), table.c[number])
+                .cte("gone")
+            )
+            grouped: tuple[Any, ...] = tuple(gone.c[key] for key in keys)
+            total = func.sum(gone.c[number])
+            sums = select(literal(broadcast_id), *grouped, total).group_by(*grouped)
+            await self._session.execute(
+                insert(table).from_select(columns, sums.having(total != 0)).add_cte(gone)
+            )
+            return
+        top = await self._session.scalar(
+            select(func.max(table.c.id)).where(table.c.broadcast_id == broadcast_id)
+        )
+        if top is None:
+            return
+        taken = and_(table.c.broadcast_id == broadcast_id, table.c.id <= top)
+        grouped = tuple(table.c[key] for key in keys)
+        total = func.sum(table.c[number])
+        sums = select(literal(broadcast_id), *grouped, total).where(taken).group_by(*grouped)
+        await self._session.execute(insert(table).from_select(columns, sums.having(total != 0)))
+        await self._session.execute(delete(table).where(taken))
 
     async def scattered_counts(self, more_than: int) -> builtins.list[int]:
         """The broadcasts with more than `more_than` count rows of either kind: those worth
