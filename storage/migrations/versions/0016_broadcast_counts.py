@@ -30,7 +30,7 @@ batch mode copies the table) drops their triggers: it must create `SQLITE_TRIGGE
 
 Revision ID: 0016
 Revises: 0015
-Create Date: 2026-12-08
+Create Date: 2026-12-07
 """
 
 from __future__ import annotations
@@ -93,7 +93,8 @@ def _recipients_lines(recipients: str, sign: str) -> str:
     return (
         f"SELECT r.broadcast_id, m.channel, m.status, {_DUE.format(m='m')} AS next_attempt_at, "
         f"{sign} AS lines FROM {recipients} AS r CROSS JOIN LATERAL ("
-        "SELECT channel, status, next_attempt_at FROM messages WHERE id = r.message_id) AS m"
+        "SELECT channel, status, next_attempt_at FROM messages WHERE id = r.message_id) AS m "
+        "WHERE r.message_id IS NOT NULL"
     )
 
 
