@@ -566,6 +566,14 @@ class BroadcastRecipient(Base):
             sqlite_where=sql_text("message_id IS NULL AND status = 'planned'"),
             postgresql_where=sql_text("message_id IS NULL AND status = 'planned'"),
         ),
+        # which recipient a line is the first part for: what the counting triggers look up on
+        # every change of a line's status (and what deleting a line checks its key against)
+        Index(
+            "ix_broadcast_recipients_message_id",
+            "message_id",
+            sqlite_where=sql_text("message_id IS NOT NULL"),
+            postgresql_where=sql_text("message_id IS NOT NULL"),
+        ),
         CheckConstraint("status IN ('planned', 'queued', 'skipped')", name="status"),
     )
 
@@ -577,6 +585,65 @@ class BroadcastRecipient(Base):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class BroadcastRecipientCount(Base):
+    """A change in how many of a broadcast's recipients have a status (and a reason): the sum
+    of `recipients` over a broadcast's rows of one (status, reason) is how many recipients
+    have them now.
+
+    Rows are only ever inserted by the triggers of revision 0019, in the transaction of the
+    change they count, and replaced by their sums (`BroadcastRepository.compact_counts`): no
+    writer updates a shared row, so concurrent writers neither wait for each other nor
+    deadlock, and the counts stay exact whatever writes the recipients. `broadcast_id` has no
+    foreign key: the rows come from recipients, whose own key holds, and one here would add a
+    check to every row the senders' path writes."""
+
+    __tablename__ = "broadcast_recipient_counts"
+    __table_args__ = (
+        Index(
+            "ix_broadcast_recipient_counts_broadcast_id",
+            "broadcast_id",
+            "status",
+            "reason",
+            "recipients",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    recipients: Mapped[int] = mapped_column(Integer)
+
+
+class BroadcastLineCount(Base):
+    """A change in how many of a broadcast's recipients' first lines (the outbox row a
+    recipient points at) have a channel and a delivery status, and, while queued, a time
+    before which they are not sent (`next_attempt_at`; NULL for lines of any other status):
+    the sum of `lines` over a broadcast's rows of one key is how many lines have it now.
+
+    Kept as `BroadcastRecipientCount` is, by the triggers of revision 0019 on `messages` and
+    on `broadcast_recipients`."""
+
+    __tablename__ = "broadcast_line_counts"
+    __table_args__ = (
+        Index(
+            "ix_broadcast_line_counts_broadcast_id",
+            "broadcast_id",
+            "channel",
+            "status",
+            "next_attempt_at",
+            "lines",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lines: Mapped[int] = mapped_column(Integer)
 
 
 class Highlight(Base):

@@ -11,6 +11,12 @@ A broadcast goes out in three steps, each safe to repeat after a crash:
    `queued` with their message id, in the caller's transaction: a batch is written whole or not
    at all, and a recipient with a message id is never queued again.
 
+Where a broadcast stands (`progress`) is read from counts that triggers keep in step with every
+change of its recipients and of their first lines (revision 0019): the console polls it every
+second or two while the sender writes to the same rows, and counting 100,000 recipients and
+their lines at each poll took seconds. Each change adds count rows; `compact_counts` replaces
+them by their sums, after planning, after each queued batch and at the clock's sweeps.
+
 The audience is a SQL query, never a loop over members in Python: `Audience` carries the group,
 the language and the segment's conditions (`MemberCondition`, `AnswerCondition`, which
 `bot.broadcasts.segments` parses from text), and they become SQLAlchemy expressions here.
@@ -32,8 +38,10 @@ from sqlalchemy import (
     ColumnElement,
     Numeric,
     Select,
+    Table,
     and_,
     case,
+    delete,
     false,
     func,
     insert,
@@ -54,7 +62,9 @@ from storage.models import (
     Address,
     Answer,
     Broadcast,
+    BroadcastLineCount,
     BroadcastRecipient,
+    BroadcastRecipientCount,
     Group,
     Member,
     Membership,
@@ -93,6 +103,18 @@ UNREACHABLE = "unreachable"
 FINAL_MESSAGE_STATUSES = frozenset({"delivered", "read", "failed", "undelivered"})
 NO_RECEIPT_CHANNELS = frozenset({"telegram"})
 """Channels with no delivery receipts: for them `sent` is as far as a message gets."""
+COMPACT_LOCK = 0x62636E74
+"""The first key of the PostgreSQL advisory lock taken while compacting a broadcast's counts
+(the second is the broadcast's id)."""
+_COUNTS: tuple[tuple[Table, tuple[str, ...], str], ...] = (
+    (cast(Table, BroadcastRecipientCount.__table__), ("status", "reason"), "recipients"),
+    (
+        cast(Table, BroadcastLineCount.__table__),
+        ("channel", "status", "next_attempt_at"),
+        "lines",
+    ),
+)
+"""Each count table, the columns of its key and the column of its number."""
 
 
 class InvalidBroadcast(StorageError):
@@ -429,6 +451,7 @@ class BroadcastRepository:
             .values(status="skipped", reason=CANCELLED)
             .execution_options(synchronize_session=False)
         )
+        await self.compact_counts(broadcast_id)
         return CancelledBroadcast(
             int(getattr(lines, "rowcount", 0) or 0), int(getattr(skipped, "rowcount", 0) or 0)
         )
@@ -497,6 +520,8 @@ class BroadcastRepository:
             )
             .execution_options(synchronize_session=False)
         )
+        if added:
+            await self.compact_counts(broadcast_id)
         return max(added, 0)
 
     async def enqueue_batch(
@@ -627,53 +652,135 @@ class BroadcastRepository:
             )
         if skips:
             await self._session.execute(update(recipient), skips)
+        await self.compact_counts(broadcast_id)
         return len(rows)
 
     async def progress(self, broadcast_id: int, now: datetime | None = None) -> BroadcastProgress:
-        """Recipients by status and reason, and their messages by delivery status (and, with
-        `now`, how many queued ones wait for a later time)."""
+        """Recipients by status and reason, and their first lines by delivery status (and,
+        with `now`, how many queued ones wait for a later time).
+
+        Read from the counts the triggers of revision 0019 keep in step with every change
+        (`BroadcastRecipientCount`, `BroadcastLineCount`): a few rows per broadcast once
+        compacted, whatever its size, so a page polling it stays fast at 100,000 recipients;
+        the same numbers as counting the recipients and their lines themselves."""
         broadcast = await self.get(broadcast_id)
         if broadcast is None:
             raise NotFound(f"no broadcast #{broadcast_id}")
         recipients: dict[str, int] = {}
         skipped: dict[str, int] = {}
         counted = await self._session.execute(
-            select(BroadcastRecipient.status, BroadcastRecipient.reason, func.count())
-            .where(BroadcastRecipient.broadcast_id == broadcast_id)
-            .group_by(BroadcastRecipient.status, BroadcastRecipient.reason)
+            select(
+                BroadcastRecipientCount.status,
+                BroadcastRecipientCount.reason,
+                func.sum(BroadcastRecipientCount.recipients),
+            )
+            .where(BroadcastRecipientCount.broadcast_id == broadcast_id)
+            .group_by(BroadcastRecipientCount.status, BroadcastRecipientCount.reason)
         )
-        for status, reason, count in counted:
+        for status, reason, total in counted:
+            count = int(total or 0)
+            if not count:
+                continue
             recipients[status] = recipients.get(status, 0) + count
             if status == "skipped":
                 key = reason or "other"
                 skipped[key] = skipped.get(key, 0) + count
         messages: dict[str, int] = {}
         by_channel: dict[str, dict[str, int]] = {}
-        delivery = await self._session.execute(
-            select(Message.channel, Message.status, func.count())
-            .join(BroadcastRecipient, BroadcastRecipient.message_id == Message.id)
-            .where(BroadcastRecipient.broadcast_id == broadcast_id)
-            .group_by(Message.channel, Message.status)
-        )
-        for channel, status, count in delivery:
-            messages[status] = messages.get(status, 0) + count
-            by_channel.setdefault(channel, {})[status] = count
         deferred, until = 0, None
-        if now is not None and messages.get("queued"):
-            deferred, until = (
-                await self._session.execute(
-                    select(func.count(), func.max(Message.next_attempt_at))
-                    .join(BroadcastRecipient, BroadcastRecipient.message_id == Message.id)
-                    .where(
-                        BroadcastRecipient.broadcast_id == broadcast_id,
-                        Message.status == "queued",
-                        Message.next_attempt_at > now,
-                    )
-                )
-            ).one()
-        return BroadcastProgress(
-            broadcast, recipients, skipped, messages, by_channel, int(deferred or 0), until
+        lines = await self._session.execute(
+            select(
+                BroadcastLineCount.channel,
+                BroadcastLineCount.status,
+                BroadcastLineCount.next_attempt_at,
+                func.sum(BroadcastLineCount.lines),
+            )
+            .where(BroadcastLineCount.broadcast_id == broadcast_id)
+            .group_by(
+                BroadcastLineCount.channel,
+                BroadcastLineCount.status,
+                BroadcastLineCount.next_attempt_at,
+            )
         )
+        for channel, status, due, total in lines:
+            count = int(total or 0)
+            if not count:
+                continue
+            messages[status] = messages.get(status, 0) + count
+            of_channel = by_channel.setdefault(channel, {})
+            of_channel[status] = of_channel.get(status, 0) + count
+            if now is not None and status == "queued" and due is not None and due > now:
+                deferred += count
+                until = due if until is None else max(until, due)
+        return BroadcastProgress(
+            broadcast, recipients, skipped, messages, by_channel, deferred, until
+        )
+
+    async def compact_counts(self, broadcast_id: int) -> bool:
+        """Replace the broadcast's count rows by one per key holding their sum (none for a sum
+        of 0), in the caller's transaction; the counts read the same before and after.
+
+        Each change adds rows (a sender's 100,000 sends add 200,000), and `progress` reads them
+        all: planning, every queued batch and the clock's sweeps compact them. On PostgreSQL
+        the rows summed are exactly those one DELETE … RETURNING removes, so rows concurrent
+        writers add meanwhile are left for the next time, never lost or counted twice, and one
+        transaction compacts a broadcast at a time: another returns False at once. SQLite has
+        one writer at a time: the rows summed are those up to the highest id before."""
+        if self._dialect == "postgresql":
+            locked = await self._session.scalar(
+                select(func.pg_try_advisory_xact_lock(COMPACT_LOCK, broadcast_id))
+            )
+            if not locked:
+                return False
+        for table, keys, number in _COUNTS:
+            await self._compact(table, keys, number, broadcast_id)
+        return True
+
+    async def _compact(
+        self, table: Table, keys: tuple[str, ...], number: str, broadcast_id: int
+    ) -> None:
+        columns = ["broadcast_id", *keys, number]
+        if self._dialect == "postgresql":
+            gone = (
+                delete(table)
+                .where(table.c.broadcast_id == broadcast_id)
+                .returning(*(table.c[key] for key in keys), table.c[number])
+                .cte("gone")
+            )
+            grouped: tuple[Any, ...] = tuple(gone.c[key] for key in keys)
+            total = func.sum(gone.c[number])
+            sums = select(literal(broadcast_id), *grouped, total).group_by(*grouped)
+            await self._session.execute(
+                insert(table).from_select(columns, sums.having(total != 0)).add_cte(gone)
+            )
+            return
+        top = await self._session.scalar(
+            select(func.max(table.c.id)).where(table.c.broadcast_id == broadcast_id)
+        )
+        if top is None:
+            return
+        taken = and_(table.c.broadcast_id == broadcast_id, table.c.id <= top)
+        grouped = tuple(table.c[key] for key in keys)
+        total = func.sum(table.c[number])
+        sums = select(literal(broadcast_id), *grouped, total).where(taken).group_by(*grouped)
+        await self._session.execute(insert(table).from_select(columns, sums.having(total != 0)))
+        await self._session.execute(delete(table).where(taken))
+
+    async def scattered_counts(self, more_than: int) -> builtins.list[int]:
+        """The broadcasts with more than `more_than` count rows of either kind: those worth
+        compacting (`compact_counts`), the lowest id first."""
+        rows = (
+            select(BroadcastRecipientCount.broadcast_id.label("broadcast_id"))
+            .union_all(select(BroadcastLineCount.broadcast_id))
+            .subquery()
+        )
+        found = await self._session.scalars(
+            select(rows.c.broadcast_id)
+            .group_by(rows.c.broadcast_id)
+            .having(func.count() > more_than)
+            .order_by(rows.c.broadcast_id)
+        )
+        return [int(broadcast_id) for broadcast_id in found]
 
     async def recipient_lines(
         self, broadcast_id: int, *, after_member_id: int = 0, limit: int = 50
