@@ -250,7 +250,14 @@ class CheckinResult(Base):
 
     __tablename__ = "checkin_results"
     __table_args__ = (
-        Index("ix_checkin_results_member_id_checkin_id", "member_id", "checkin_id", "ended_at"),
+        # a member's check-ins from either end, in the order the report walks them
+        Index(
+            "ix_checkin_results_member_id_checkin_id",
+            "member_id",
+            "checkin_id",
+            "ended_at",
+            "session_id",
+        ),
         Index("ix_checkin_results_group_id_checkin_id", "group_id", "checkin_id", "ended_at"),
         Index("ix_checkin_results_checkin_id_ended_at", "checkin_id", "ended_at"),
         # check-ins per week, counted from the index alone

@@ -30,11 +30,13 @@ from storage.repositories.exports import render_decimal
 
 def _plain(value: Any) -> Any:
     """JSON's values: a method as its English text, amounts as decimal strings, days and times
-    in ISO notation, a dataclass as an object of its fields in their order."""
+    in ISO notation, a dataclass or a named tuple as an object of its fields in their order."""
     if isinstance(value, Method):
         return value.render()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return {name: _plain(getattr(value, name)) for name in value._fields}
     if isinstance(value, Decimal):
         return render_decimal(value)
     if isinstance(value, datetime | date):
