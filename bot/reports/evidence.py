@@ -52,8 +52,8 @@ from storage.repositories.evidence import (
     MONTHLY_JOURNAL,
     WEEKLY_CHECKIN,
     WEEKLY_STEPS,
+    EndsTally,
     HelpEdge,
-    MeasureEnds,
     Scope,
     SessionEnd,
     Valued,
@@ -489,34 +489,19 @@ class _Tallies:
         else:
             tally.add(_median_of(first), _median_of(last))
 
-    def add_one(
-        self, measure: str, first: Valued | None, last: Valued | None, enough: bool
-    ) -> None:
-        """`add` for one value at each end (the household figures, ten thousand times a
-        report), with the same verdicts, without building lists."""
-        if first is None and last is None:
-            return
-        currency = (last or first)[1]  # type: ignore[index]
-        tally = self.by_key.setdefault((measure, currency), _Tally())
-        if not enough or first is None or last is None:
-            tally.too_few += 1
-        elif first[1] != currency:
-            tally.mixed += 1
-        else:
-            tally.add(first[0], last[0])
-
-    def add_ends(self, ends: MeasureEnds) -> None:
-        """`add` for a member whose ends the database summed up (`weekly_ends`): the same
-        verdicts, and the medians as `statistics.median` makes them, half the sum of the
-        middle values (a value halved after being doubled is itself, to the last digit)."""
+    def add_tallied(self, ends: EndsTally, middles: bool) -> None:
+        """Members whose ends the database tallied (`weekly_ends`, `journal_ends`), with the
+        same verdicts as `add`. With `middles`, each side of a pair is the sum of that end's
+        middle values, halved here into the median exactly as `statistics.median` makes it
+        (half the sum of the middle two; a middle value doubled and halved is itself, to the
+        last digit)."""
         tally = self.by_key.setdefault((ends.measure, ends.currency), _Tally())
-        if not ends.enough or not ends.first or not ends.last:
-            tally.too_few += 1
-        elif not ends.one_currency:
-            tally.mixed += 1
-        else:
-            assert ends.first_middles is not None and ends.last_middles is not None
-            tally.add(ends.first_middles / 2, ends.last_middles / 2)
+        tally.too_few += ends.too_few
+        tally.mixed += ends.mixed
+        pairs = [(b / 2, n / 2) for b, n in ends.pairs] if middles else ends.pairs
+        tally.baselines += [baseline for baseline, _ in pairs]
+        tally.nows += [now for _, now in pairs]
+        tally.changes += [now - baseline for baseline, now in pairs]
 
     def figures(
         self, order: tuple[str, ...], method: Callable[[str], Method]
@@ -609,7 +594,7 @@ async def _business_in_sql(uow: UnitOfWork, scope: Scope, members: list[int]) ->
     for start in range(0, len(members), MEMBERS_AT_ONCE):
         chunk = members[start : start + MEMBERS_AT_ONCE]
         for ends in await uow.evidence.weekly_ends(scope, chunk, ENDS):
-            tallies.add_ends(ends)
+            tallies.add_tallied(ends, middles=True)
     return tallies
 
 
@@ -643,22 +628,13 @@ async def _household(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
     return await _household_here(uow, scope)
 
 
-def _add_journals(
-    tallies: _Tallies, first: dict[str, Valued], last: dict[str, Valued], two: bool
-) -> None:
-    for step in JOURNAL_STEPS:
-        tallies.add_one(step, first.get(step), last.get(step), two)
-
-
 async def _household_in_sql(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
     tallies = _Tallies()
     members = await uow.evidence.members(scope)
     for start in range(0, len(members), MEMBERS_AT_ONCE):
         chunk = members[start : start + MEMBERS_AT_ONCE]
         for ends in await uow.evidence.journal_ends(scope, chunk, JOURNAL_STEPS):
-            _add_journals(
-                tallies, ends.first, ends.last, ends.first_session_id != ends.last_session_id
-            )
+            tallies.add_tallied(ends, middles=False)
     return tallies.figures(JOURNAL_STEPS, _journal_method)
 
 
@@ -671,7 +647,10 @@ async def _household_here(uow: UnitOfWork, scope: Scope) -> tuple[Change, ...]:
         for rows in _members_of(ends).values():
             first = next(r for r in rows if r.from_start)
             last = next(r for r in rows if not r.from_start)
-            _add_journals(tallies, first.amounts, last.amounts, first.session_id != last.session_id)
+            two = first.session_id != last.session_id
+            for step in JOURNAL_STEPS:
+                at_first, at_last = first.amounts.get(step), last.amounts.get(step)
+                tallies.add(step, [at_first] if at_first else [], [at_last] if at_last else [], two)
     return tallies.figures(JOURNAL_STEPS, _journal_method)
 
 
