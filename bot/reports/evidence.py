@@ -25,12 +25,14 @@ English message id with its numbers, which a reader renders in their language):
   medians over its members and the share whose now is above their baseline.
 - Medians are exact, from the stored row of each completed check-in, `MEMBERS_AT_ONCE` members
   at a time: never a table whole. On PostgreSQL the database picks each member's middle values
-  at both ends in `numeric` (`EvidenceRepository.weekly_ends`) and hands over one row per member
-  and measure; elsewhere it hands over each member's check-ins at the two ends
-  (`EvidenceRepository.session_ends`) and the medians are taken here in `Decimal`. Both give the
-  same figures to the last digit (`tests/reports/test_evidence_paths.py`). The medians over
-  members (the group's figures) are taken here on both. The household figures likewise: on
-  PostgreSQL one row per member holds their first and latest journal (`journal_ends`).
+  at both ends in `numeric`, gives each member their verdict and hands over per measure and
+  currency the counts and the counted members' ends (`EvidenceRepository.weekly_ends`);
+  elsewhere it hands over each member's check-ins at the two ends
+  (`EvidenceRepository.session_ends`) and the medians and verdicts are made here in `Decimal`.
+  Both give the same figures to the last digit (`tests/reports/test_evidence_paths.py`). The
+  medians over members (the group's figures) are taken here on both. The household figures
+  likewise, from each member's first and latest journal (`journal_ends` on PostgreSQL).
+- While a report reads, Python's cyclic garbage collector is held off (`_collector_paused`).
 """
 
 from __future__ import annotations
