@@ -20,9 +20,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final
 
+from bot.reports.cell_formats import MONEY, PERCENT
 from bot.reports.evidence import Change, EvidenceReport
 from bot.reports.method import Method
-from bot.reports.spreadsheet import MONEY, PERCENT, add_sheet, new_workbook, workbook_bytes
 from bot.reports.wording import PLAIN, Wording
 from conversations.i18n import N_
 from storage.repositories.exports import render_decimal
@@ -260,6 +260,8 @@ def _formats(w: Wording, formats: Mapping[str, str]) -> dict[str, str]:
 def to_xlsx(report: EvidenceReport, wording: Wording = PLAIN) -> bytes:
     """A workbook: summary, weekly participation, business change, household change, the
     distribution of changes, help per week, the network, and the methods."""
+    from bot.reports.spreadsheet import add_sheet, new_workbook, workbook_bytes
+
     w = wording
     workbook = new_workbook()
     participation, mutuality = report.participation, report.mutuality

@@ -169,7 +169,8 @@ def _for_xlsx(kind: str, table: list[list[Any]]) -> list[list[Any]]:
     """The table with real dates and times where the CSV has ISO 8601 texts (the moment of
     each line, a date answer) and money answers marked for the money format: a value column
     holds amounts, counts, dates and texts, row by row."""
-    from bot.reports.spreadsheet import MONEY, Formatted
+    from bot.reports.cell_formats import MONEY
+    from bot.reports.spreadsheet import Formatted
 
     value, kind_at = ANSWER_COLUMNS.index("value"), ANSWER_COLUMNS.index("type")
     converted = []

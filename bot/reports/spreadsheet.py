@@ -4,8 +4,9 @@ amounts as numbers with a number format, and columns as wide as what they hold (
 
 A text a spreadsheet could take for a formula (`bot.reports.exports.looks_like_formula`) is
 stored as a text cell with Excel's quote prefix; characters XML cannot hold become U+FFFD.
-Import this module only when a workbook is asked for: openpyxl weighs 5 MiB, and the
-long-running processes never write one.
+Import this module only when a workbook is asked for (inside the function that writes one):
+openpyxl adds some 15 MiB to a process, and the long-running processes write a workbook only
+when staff ask for one. The cells' number formats live in `bot.reports.cell_formats`.
 """
 
 from __future__ import annotations
@@ -23,12 +24,9 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from bot.reports.cell_formats import DATE, DATE_TIME, MONEY, PERCENT
 from bot.reports.exports import looks_like_formula
 
-MONEY: Final = "#,##0.00"
-PERCENT: Final = "0.0%"
-DATE: Final = "yyyy-mm-dd"
-DATE_TIME: Final = "yyyy-mm-dd hh:mm"
 MAX_WIDTH: Final = 60
 """Characters: a long note or method wraps nothing and stays readable beside the others."""
 MIN_WIDTH: Final = 6

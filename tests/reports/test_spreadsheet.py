@@ -4,6 +4,8 @@ times as real Excel dates, money as numbers with a money format, columns fitted 
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -13,13 +15,10 @@ from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.cli import main
+from bot.reports.cell_formats import DATE, DATE_TIME, MONEY, PERCENT
 from bot.reports.exports import ANSWER_COLUMNS, ExportFormat, answer_table, render
 from bot.reports.spreadsheet import (
-    DATE,
-    DATE_TIME,
     MAX_WIDTH,
-    MONEY,
-    PERCENT,
     Formatted,
     add_sheet,
     new_workbook,
@@ -178,3 +177,21 @@ def test_the_helper_keeps_texts_text_and_a_cells_own_format() -> None:
     assert first["amount"].number_format == MONEY  # type: ignore[attr-defined]
     assert (second["amount"].value, second["amount"].number_format) == ("n/a", "General")  # type: ignore[attr-defined]
     assert (first["note"].data_type, first["note"].quotePrefix) == ("s", True)  # type: ignore[attr-defined]
+
+
+def test_the_web_process_loads_no_spreadsheet_library_until_a_workbook_is_asked_for() -> None:
+    """openpyxl adds some 15 MiB to a process: the web process (console, reports, exports)
+    imports it only inside the functions that write a workbook."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, bot.web.app, bot.reports.evidence_files, bot.reports.exports; "
+            "print('openpyxl' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.strip() == "False"
