@@ -57,15 +57,12 @@ import platform
 import signal
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import Connection
 
@@ -73,11 +70,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.scratch import scratch_database  # noqa: E402
 from bot.broadcasts.running import DELIVERY, compact_counts  # noqa: E402
 from storage import Database  # noqa: E402
 from storage.models import BroadcastRecipient, Message  # noqa: E402
 from storage.unit_of_work import UnitOfWork  # noqa: E402
-from storage.urls import async_url  # noqa: E402
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 NIGHT_ENDS = NOW + timedelta(hours=9)
@@ -656,31 +653,6 @@ async def while_sending(
     return found
 
 
-@contextlib.asynccontextmanager
-async def scratch(backend: str, server: str | None) -> AsyncIterator[str]:
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="mutuality-progress-") as directory:
-            yield f"sqlite:///{Path(directory) / 'bench.db'}"
-        return
-    assert server is not None, "--database-url (or TEST_DATABASE_URL) is needed for PostgreSQL"
-    base = async_url(server)
-    admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"mutuality_progress_{uuid.uuid4().hex[:12]}"
-    connection = await asyncpg.connect(admin)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        connection = await asyncpg.connect(admin)
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await connection.close()
-
-
 async def run(options: argparse.Namespace) -> dict[str, Any]:
     members = options.recipients
     results: dict[str, Any] = {
@@ -691,7 +663,7 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "load_average_at_start": load(),
     }
-    async with scratch(options.backend, options.database_url) as url:
+    async with scratch_database(options.backend, options.database_url, "progress") as url:
         database = Database(url)
         seeder = Seeder(database, options.backend)
         try:

@@ -43,16 +43,11 @@ import re
 import resource
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 from sqlalchemy import text
 
@@ -60,6 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.scratch import scratch_database  # noqa: E402
 from bot.members.roster import (  # noqa: E402
     Action,
     ImportPlan,
@@ -115,26 +111,6 @@ def expected_rows(members: int, *, renamed: bool) -> tuple[int, int, int]:
         if renamed and kind == 0:
             addresses += 1
     return members, addresses, members
-
-
-@asynccontextmanager
-async def scratch(backend: str, server: str) -> AsyncIterator[str]:
-    """The URL of an empty database, removed afterwards."""
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            yield f"sqlite:///{Path(folder) / 'import.db'}"
-        return
-    dsn = server.replace("postgresql+asyncpg://", "postgresql://")
-    name = f"mutuality_import_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield dsn.rsplit("/", 1)[0] + f"/{name}"
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 def peak_rss_mib() -> float:
@@ -257,7 +233,7 @@ async def case(backend: str, members: int, server: str) -> dict[str, Any]:
         "members": members,
         "load_before": os.getloadavg(),
     }
-    async with scratch(backend, server) as url:
+    async with scratch_database(backend, server, "import") as url:
         database = Database(url)
         try:
             await database.upgrade()
@@ -281,7 +257,7 @@ async def case(backend: str, members: int, server: str) -> dict[str, Any]:
                 result[label] = seconds
         finally:
             await database.dispose()
-    async with scratch(backend, server) as url:
+    async with scratch_database(backend, server, "import") as url:
         result["console"] = await console_import(url, roster(members))
     result["peak_rss_mib"] = peak_rss_mib()
     result["load_after"] = os.getloadavg()

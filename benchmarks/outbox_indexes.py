@@ -31,21 +31,23 @@ import json
 import os
 import platform
 import statistics
-import tempfile
+import sys
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 
-from storage import Database
-from storage.models import Base
-from storage.urls import async_url
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.scratch import scratch_database  # noqa: E402
+from storage import Database  # noqa: E402
+from storage.models import Base  # noqa: E402
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 RETENTION = timedelta(days=365)
@@ -192,31 +194,6 @@ async def create(database: Database, names: tuple[str, ...]) -> None:
         await (await uow.session.connection()).run_sync(create_each)
 
 
-@contextlib.asynccontextmanager
-async def scratch(backend: str, server: str | None) -> AsyncIterator[str]:
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="mutuality-outbox-") as directory:
-            yield f"sqlite:///{Path(directory) / 'bench.db'}"
-        return
-    assert server is not None, "--database-url is needed for PostgreSQL"
-    base = async_url(server)
-    admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"mutuality_outbox_{uuid.uuid4().hex[:12]}"
-    connection = await asyncpg.connect(admin)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        connection = await asyncpg.connect(admin)
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await connection.close()
-
-
 async def run(options: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {
         "backend": options.backend,
@@ -225,7 +202,7 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "load_average": os.getloadavg(),
     }
-    async with scratch(options.backend, options.database_url) as url:
+    async with scratch_database(options.backend, options.database_url, "outbox") as url:
         database = Database(url)
         try:
             await database.upgrade()
