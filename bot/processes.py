@@ -23,6 +23,7 @@ from typing import Any
 
 import uvicorn
 
+from bot.leftover_tasks import run_to_the_end
 from bot.logs import setup_logging
 from bot.runtime import Runtime
 from bot.schedule.sweeper import run_sweeper
@@ -79,49 +80,9 @@ def garbage_collection_for_serving() -> Iterator[None]:
 
 def run_process(main: Coroutine[Any, Any, None]) -> None:
     """Run a process's main coroutine on the event loop `event_loop_factory` chooses, with
-    `garbage_collection_for_serving`; then end the tasks it left (`_end_leftover_tasks`)."""
-    with (
-        garbage_collection_for_serving(),
-        asyncio.Runner(loop_factory=event_loop_factory()) as runner,
-    ):
-        runner.run(_then_end_leftovers(main))
-
-
-LEFTOVER_GRACE = 2.0
-"""Seconds the tasks a process's main coroutine left behind get to end, once it has returned,
-before the process goes on without them (`_end_leftover_tasks`)."""
-
-
-async def _then_end_leftovers(main: Coroutine[Any, Any, None]) -> None:
-    try:
-        await main
-    finally:
-        await _end_leftover_tasks()
-
-
-async def _end_leftover_tasks() -> None:
-    """End the tasks still running once the process's work is done: a moment to finish on
-    their own, then cancelled again and again until they end, for at most `LEFTOVER_GRACE`.
-
-    Cancelled once, as `asyncio.run` would, a task can stay for ever: closing an aiosqlite
-    connection whose close was interrupted by a stop (SQLAlchemy's graceful close of a
-    connection it terminates) awaits again in a `finally` after the cancellation, on a thread
-    that has already ended. A process stuck there never exited after SIGTERM."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + LEFTOVER_GRACE
-    first = True
-    while True:
-        leftover = {task for task in asyncio.all_tasks() if task is not asyncio.current_task()}
-        if not leftover:
-            return
-        if loop.time() >= deadline:
-            log.warning("%s tasks did not end after the process's work: left", len(leftover))
-            return
-        if not first:
-            for task in leftover:
-                task.cancel()
-        first = False
-        await asyncio.wait(leftover, timeout=0.1)
+    `garbage_collection_for_serving`; then end the tasks it left (`run_to_the_end`)."""
+    with garbage_collection_for_serving():
+        run_to_the_end(main, event_loop_factory())
 
 
 class _Server(uvicorn.Server):

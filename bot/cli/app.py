@@ -3,7 +3,6 @@ and the lookups commands have in common. A leaf: command modules import it, it i
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -12,6 +11,7 @@ from typing import TypeVar
 import click
 
 from bot.i18n.catalogs import load_catalogs
+from bot.leftover_tasks import run_to_the_end
 from bot.settings import Settings
 from bot.turns.checkins import Checkins, load_checkins
 from conversations.loader import DefinitionError
@@ -51,7 +51,9 @@ class App:
                 await database.dispose()
 
         try:
-            return asyncio.run(main())
+            # as `asyncio.run`, and the tasks the command left are ended for sure: a Ctrl-C
+            # that lands in a database call can leave one that awaits again when cancelled
+            return run_to_the_end(main())
         except DatabaseUnavailable as error:
             raise click.ClickException(str(error)) from error
 

@@ -285,3 +285,50 @@ async def test_a_task_that_awaits_again_when_cancelled_does_not_keep_a_process_a
             process.kill()
             await process.wait()
     assert (process.returncode, out.decode().split()) == (0, ["done", "exited"]), err.decode()
+
+
+LEFTOVER_COMMAND = """
+import asyncio, sys
+from bot.cli.app import App
+from bot.settings import Settings
+
+async def closes_like_aiosqlite() -> None:
+    try:
+        await asyncio.Future()
+    finally:
+        await asyncio.Future()
+
+async def work(database) -> str:
+    asyncio.create_task(closes_like_aiosqlite())
+    await asyncio.sleep(0.1)
+    return "done"
+
+settings = Settings(_env_file=None, database_url=f"sqlite:///{sys.argv[1]}")
+print(App(settings).run(work), flush=True)
+print("exited", flush=True)
+"""
+
+
+async def test_a_command_ends_though_a_task_it_left_awaits_again_when_cancelled(
+    tmp_path: Path,
+) -> None:
+    """The commands (`mutuality chat`, `broadcast --wait`, ...) end the tasks they leave as the
+    processes do: with `asyncio.run` alone a task that awaits again in its `finally` keeps the
+    command from ever ending, after its work or after Ctrl-C."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        LEFTOVER_COMMAND,
+        str(tmp_path / "mutuality.db"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        async with asyncio.timeout(60):
+            out, err = await process.communicate()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert (process.returncode, out.decode().split()) == (0, ["done", "exited"]), err.decode()
