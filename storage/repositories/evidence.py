@@ -191,7 +191,8 @@ class Reciprocity:
 class HelpEdge(NamedTuple):
     """Who helped whom in a group (named), how often, and in which ways (kinds, sorted). The
     report shows these as they come (`bot.reports.evidence.NetworkEdge`): a large program has
-    tens of thousands, and each is built once (a named tuple, as `MeasureEnds`)."""
+    tens of thousands, each built once, and a named tuple is built in a fraction of a frozen
+    dataclass's time."""
 
     group: str | None
     giver_id: int

@@ -269,16 +269,23 @@ async def test_a_task_that_awaits_again_when_cancelled_does_not_keep_a_process_a
     """Once a process's work is done, the tasks it left are cancelled until they end: one
     cancellation (all `asyncio.run` gives) leaves a task that awaits again in its `finally`
     waiting for ever, and the process with it."""
+    await ends_with_done_then_exited(LEFTOVER_PROCESS)
+
+
+async def ends_with_done_then_exited(script: str, *arguments: str) -> None:
+    """Run `script` in a fresh interpreter: it must print `done` then `exited` and end with
+    status 0 within 60 s (it is killed otherwise)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
-        LEFTOVER_PROCESS,
+        script,
+        *arguments,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
     )
     try:
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(60):
             out, err = await process.communicate()
     finally:
         if process.returncode is None:
@@ -315,20 +322,4 @@ async def test_a_command_ends_though_a_task_it_left_awaits_again_when_cancelled(
     """The commands (`mutuality chat`, `broadcast --wait`, ...) end the tasks they leave as the
     processes do: with `asyncio.run` alone a task that awaits again in its `finally` keeps the
     command from ever ending, after its work or after Ctrl-C."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        LEFTOVER_COMMAND,
-        str(tmp_path / "mutuality.db"),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        async with asyncio.timeout(60):
-            out, err = await process.communicate()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert (process.returncode, out.decode().split()) == (0, ["done", "exited"]), err.decode()
+    await ends_with_done_then_exited(LEFTOVER_COMMAND, str(tmp_path / "mutuality.db"))
