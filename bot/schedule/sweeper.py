@@ -314,16 +314,29 @@ class Sweeper:
 
 
 async def run_sweeper(clock: Sweeper, stop: asyncio.Event) -> None:
-    """Sweep every `interval` seconds with APScheduler until `stop` is set."""
+    """Sweep every `interval` seconds with APScheduler until `stop` is set. A sweep under way
+    then finishes (the process's stop grace bounds it) before the lease is released: cut off
+    inside one of its transactions, on SQLite it left the database locked, and the release
+    waited out SQLite's 5 s busy timeout, so that `mutuality run` took 5 s to end after
+    Ctrl-C when it came during a sweep."""
+    idle = asyncio.Event()
+    idle.set()
 
     async def sweep() -> None:
+        idle.clear()
+        try:
+            await sweep_while_due()
+        finally:
+            idle.set()
+
+    async def sweep_while_due() -> None:
         deadline = asyncio.get_running_loop().time() + clock.policy.interval * 0.8
         while not stop.is_set():
             try:
                 report = await clock.sweep()
             except asyncio.CancelledError:
-                # the process is stopping (the scheduler cancels its running job): nothing is
-                # half done, each step being its own transaction, and this is no failure
+                # the process is stopping and its grace ran out: nothing is half done, each
+                # step being its own transaction, and this is no failure
                 log.info("clock sweep cancelled: the process is stopping")
                 return
             except Exception:
@@ -362,5 +375,9 @@ async def run_sweeper(clock: Sweeper, stop: asyncio.Event) -> None:
     try:
         await stop.wait()
     finally:
-        scheduler.shutdown(wait=False)
+        scheduler.pause()  # no new sweep; the one under way looks at `stop` between sweeps
+        try:
+            await idle.wait()
+        finally:
+            scheduler.shutdown(wait=False)
         await clock.release()

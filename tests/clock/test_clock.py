@@ -15,7 +15,7 @@ from bot.i18n.catalogs import load_catalogs
 from bot.pipeline.coordination.factory import coordination
 from bot.pipeline.dispatch import EventHandler
 from bot.pipeline.worker import Worker
-from bot.schedule.sweeper import Sweeper, SweepPolicy
+from bot.schedule.sweeper import Sweeper, SweepPolicy, run_sweeper
 from bot.turns.checkins import load_checkins
 from bot.turns.service import ConversationService, Inbound
 from conversations.inputs import Reply
@@ -219,6 +219,37 @@ async def test_a_clock_killed_mid_sweep_leaves_nothing_half_done(
     restarted = Sweeper(world.database, CHECKINS, world.clock.queue, world.time, holder="clock-c")
     assert await world.tick(MONDAY_9 + timedelta(seconds=91), clock=restarted) == 3
     assert [len(await world.said_to(m)) for m in world.members] == [1, 1, 1]
+
+
+async def test_a_stop_during_a_sweep_lets_it_finish_then_releases_the_lease(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop (Ctrl-C, SIGTERM) that comes while a sweep runs lets that sweep finish rather
+    than cancelling it inside a transaction (which on SQLite left the database locked, and the
+    release of the lease waited 5 s for it); then the lease is released at once, so another
+    clock sweeps without waiting for it to run out."""
+    await world.tick(SUNDAY_NOON)  # the group seen: its invitations go out at 09:00 Monday
+    world.time.at(MONDAY_9)
+    under_way = asyncio.Event()
+    finished: list[int] = []
+    invitations = Sweeper._invitations
+
+    async def slow_invitations(self: Sweeper, now: datetime, report: object) -> None:
+        under_way.set()
+        await asyncio.sleep(0.5)
+        await invitations(self, now, report)  # type: ignore[arg-type]
+        finished.append(len(report.timers))  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(Sweeper, "_invitations", slow_invitations)
+    stop = asyncio.Event()
+    running = asyncio.create_task(run_sweeper(world.clock, stop))
+    await asyncio.wait_for(under_way.wait(), 30)
+    stop.set()
+    await asyncio.wait_for(running, 30)
+    assert finished == [3], "the sweep under way was cut off"
+    world.time.at(MONDAY_9 + timedelta(seconds=1))  # a held lease would run 90 s more
+    other = Sweeper(world.database, CHECKINS, world.clock.queue, world.time, holder="clock-b")
+    assert await other.sweep() is not None, "the lease was not released"
 
 
 async def test_a_member_who_opted_out_after_scheduling_gets_nothing(world: World) -> None:
