@@ -40,22 +40,20 @@ import socket
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
-import asyncpg
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # for `tests.fakes`, which is not an installed package
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.scratch import scratch_database  # noqa: E402
 from storage import Database  # noqa: E402
 from storage.models import InboxEntry, Member, Message  # noqa: E402
 from storage.urls import async_url  # noqa: E402
@@ -441,39 +439,19 @@ async def outcome(
     }
 
 
-@contextlib.asynccontextmanager
-async def fresh_database(admin_url: str) -> AsyncIterator[tuple[str, str]]:
-    """A new PostgreSQL database: its admin DSN (direct) and its name; dropped afterwards."""
-    name = f"mutuality_chaos_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield admin_url, name
-    finally:
-        admin = await asyncpg.connect(admin_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-
-
 async def run(options: argparse.Namespace) -> dict[str, Any]:
     base = async_url(options.database_url)
     host, port = base.host or "127.0.0.1", base.port or 5432
-    admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
     chats = [FIRST_CHAT + number for number in range(options.members)]
     workdir = Path(tempfile.mkdtemp(prefix="mutuality-chaos-"))
     async with (
-        fresh_database(admin) as (_, name),
+        scratch_database("postgresql", options.database_url, "chaos") as scratch,
         RedisServer() as redis,
         FakeTelegram(token=TOKEN, global_per_second=30, per_chat_per_second=None) as telegram,
         FakeTwilio(SID, AUTH) as twilio,
     ):
-        direct = base.set(database=name).render_as_string(hide_password=False)
-        database = Database(direct)
+        name = make_url(scratch).database
+        database = Database(scratch)
         await database.upgrade()
         proxy = Proxy(host, port)
         await proxy.up()
